@@ -1,0 +1,52 @@
+# govpub — one entry point for users and CI.
+#   make demo    create .venv, install govpub, run `govpub demo`
+#   make test    install everything the tests need (venv, dev + Airflow packages, Kafka jars),
+#                then lint, type-check and run the whole suite against a real Kafka broker
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.stamp-run
+DEV_STAMP := $(VENV)/.stamp-dev
+PYTEST_ARGS ?=
+
+.PHONY: demo test install install-dev kafka-jars lint typecheck pytest schemas clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,airflow]'
+	touch $@ $(RUN_STAMP)
+
+install: $(RUN_STAMP)
+
+install-dev: $(DEV_STAMP)
+
+demo: $(RUN_STAMP)
+	$(BIN)/govpub demo
+
+kafka-jars: $(DEV_STAMP)
+	$(BIN)/python -m govpub.testing.kafka_broker fetch
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy
+
+pytest: $(DEV_STAMP) kafka-jars
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+schemas: $(RUN_STAMP)
+	$(BIN)/govpub schemas export
+
+clean:
+	rm -rf $(VENV) govpub-demo .govpub public .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,17 @@
+"""Channels: where events are published (feeds, website, new media).
+
+See :mod:`channels.base` for the protocol and :mod:`channels.registry` for the names.
+"""
+
+from channels.base import Channel, ChannelBase, ChannelContext, DeliveryState, Outcome
+from channels.registry import create_channel, registry
+
+__all__ = [
+    "Channel",
+    "ChannelBase",
+    "ChannelContext",
+    "DeliveryState",
+    "Outcome",
+    "create_channel",
+    "registry",
+]

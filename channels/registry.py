@@ -1,0 +1,53 @@
+"""The channel registry: an explicit dict from name to factory.
+
+Channel modules are imported inside the factories so that listing or building
+one channel never imports another's dependencies.
+"""
+
+import difflib
+from collections.abc import Callable
+
+from channels.base import Channel, ChannelContext
+from govpub.errors import UnknownChannel
+
+ChannelFactory = Callable[[ChannelContext], Channel]
+
+
+def _rss(context: ChannelContext) -> Channel:
+    from channels.rss import RssChannel
+
+    return RssChannel.from_context(context)
+
+
+def _memory(context: ChannelContext) -> Channel:
+    from channels.memory import MemoryChannel
+
+    return MemoryChannel()
+
+
+def registry() -> dict[str, ChannelFactory]:
+    """Every known channel by name."""
+    return {
+        "rss": _rss,
+        "memory": _memory,
+    }
+
+
+DEMO_CHANNELS = ("rss",)
+"""Channels that ``govpub demo`` runs: every one that needs no credentials."""
+
+
+def resolve(name: str) -> ChannelFactory:
+    """The factory of channel ``name``; an unknown name suggests the closest ones."""
+    known = registry()
+    factory = known.get(name)
+    if factory is None:
+        close = difflib.get_close_matches(name, list(known), n=2)
+        hint = f" — did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownChannel(f"unknown channel {name!r}{hint} (known: {', '.join(sorted(known))})")
+    return factory
+
+
+def create_channel(name: str, context: ChannelContext) -> Channel:
+    """Build the channel called ``name``."""
+    return resolve(name)(context)

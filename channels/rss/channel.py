@@ -1,0 +1,259 @@
+"""The RSS channel: RSS 2.0 and Atom feeds, for everything, per kind and per department.
+
+Delivery guarantee: at-least-once from the runner, idempotent here. Each item has a
+stable ``guid`` (``<guid_prefix>:<kind>:<document_id>``) and keeps it across updates;
+an update replaces the item's text and its Atom ``updated`` date. Feeds list items
+in true time order: by first publication, newest first.
+
+Withdrawal (``action: retract``): the original item and its text leave every feed,
+and a withdrawal notice takes its place under a new guid (``…:withdrawn``), dated
+when it was withdrawn and giving the reason. A new guid is used on purpose: most
+readers never re-read an item they have already shown, so only a new entry tells
+a subscriber that the document was withdrawn and why.
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Self
+
+from channels.base import NOT_ROUTED, ChannelBase, ChannelContext, DeliveryState, Outcome
+from channels.rss.feedgen_adapter import FeedEntry, FeedMeta, render_atom, render_rss
+from channels.rss.summary import summarize
+from channels.urls import SiteUrls
+from govpub.departments import department_name
+from govpub.files import atomic_write
+from govpub.store import Store
+from schemas import AnyEvent, ExposureEvent, Kind, RetractEvent
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rss_items (
+    document_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    department TEXT NOT NULL,
+    title TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    categories TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    published_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    withdrawn INTEGER NOT NULL DEFAULT 0,
+    withdrawn_reason TEXT,
+    sort_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rss_items_all ON rss_items (sort_at DESC);
+CREATE INDEX IF NOT EXISTS rss_items_kind ON rss_items (kind, sort_at DESC);
+CREATE INDEX IF NOT EXISTS rss_items_department ON rss_items (department, sort_at DESC)
+"""
+
+_COLUMNS = (
+    "document_id, kind, department, title, summary, categories, version,"
+    " published_at, updated_at, withdrawn, withdrawn_reason"
+)
+
+
+def _utc_key(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class _Item:
+    document_id: str
+    kind: str
+    department: str
+    title: str
+    summary: str
+    categories: list[str]
+    version: int
+    published_at: datetime
+    updated_at: datetime
+    withdrawn: bool
+    withdrawn_reason: str | None
+
+
+def _feeds_of(kind: str, department: str) -> set[str]:
+    return {"all", kind, f"dept/{department}"}
+
+
+class RssChannel(ChannelBase):
+    """Keeps feed items in the state store and renders the affected feeds on flush."""
+
+    name = "rss"
+
+    def __init__(
+        self,
+        store: Store,
+        context: ChannelContext,
+        *,
+        guid_prefix: str = "urn:govpub:zhuzhou",
+    ) -> None:
+        self.store = store
+        self.settings = context.settings
+        self.output_dir = context.output_dir
+        self.urls = SiteUrls(str(context.settings.site_url))
+        self.guid_prefix = guid_prefix
+        self.limit = context.settings.feed_items
+        self._dirty: set[str] = set()
+        store.ensure_schema("rss_items", _SCHEMA)
+
+    @classmethod
+    def from_context(cls, context: ChannelContext) -> Self:
+        """Build from settings and the runner's store."""
+        return cls(context.store, context, guid_prefix=context.settings.guid_prefix)
+
+    def apply(self, event: AnyEvent) -> Outcome | None:
+        """Insert, replace or withdraw the document's item."""
+        if isinstance(event, RetractEvent):
+            return self._withdraw(event)
+        if isinstance(event, ExposureEvent) and not event.payload.is_batch:
+            return NOT_ROUTED  # candidates are published in the quarterly batch
+        title, summary, categories = summarize(event)
+        previous = self._load(event.document_id)
+        published = event.occurred_at
+        if previous is not None and not previous.withdrawn:
+            published = previous.published_at
+        with self.store.transaction() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO rss_items ({_COLUMNS}, sort_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?)",
+                (
+                    event.document_id,
+                    event.kind.value,
+                    event.department,
+                    title,
+                    summary,
+                    json.dumps(categories, ensure_ascii=False),
+                    event.version,
+                    published.isoformat(),
+                    event.occurred_at.isoformat(),
+                    _utc_key(published),
+                ),
+            )
+        self._dirty |= _feeds_of(event.kind.value, event.department)
+        if previous is not None:
+            self._dirty |= _feeds_of(previous.kind, previous.department)
+        return None
+
+    def _withdraw(self, event: RetractEvent) -> Outcome | None:
+        previous = self._load(event.document_id)
+        if previous is None:
+            return Outcome(DeliveryState.RETRACTED, "was not in the feeds")
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE rss_items SET withdrawn=1, withdrawn_reason=?, updated_at=?, version=?,"
+                " sort_at=? WHERE document_id=?",
+                (
+                    event.payload.reason,
+                    event.occurred_at.isoformat(),
+                    event.version,
+                    _utc_key(event.occurred_at),
+                    event.document_id,
+                ),
+            )
+        self._dirty |= _feeds_of(previous.kind, previous.department)
+        return None
+
+    def _load(self, document_id: str) -> _Item | None:
+        row = self.store.conn.execute(
+            f"SELECT {_COLUMNS} FROM rss_items WHERE document_id=?",
+            (document_id,),
+        ).fetchone()
+        return None if row is None else self._item(row)
+
+    @staticmethod
+    def _item(row: tuple[object, ...]) -> _Item:
+        return _Item(
+            document_id=str(row[0]),
+            kind=str(row[1]),
+            department=str(row[2]),
+            title=str(row[3]),
+            summary=str(row[4]),
+            categories=json.loads(str(row[5])),
+            version=int(str(row[6])),
+            published_at=datetime.fromisoformat(str(row[7])),
+            updated_at=datetime.fromisoformat(str(row[8])),
+            withdrawn=bool(row[9]),
+            withdrawn_reason=None if row[10] is None else str(row[10]),
+        )
+
+    def flush(self) -> None:
+        """Render every feed touched since the last flush, RSS and Atom, atomically."""
+        for feed in sorted(self._dirty):
+            items = self._latest(feed)
+            meta = self._meta(feed)
+            entries = [self._entry(item) for item in items]
+            atomic_write(
+                self.output_dir / self.urls.feed_path(feed, "rss"), render_rss(meta, entries)
+            )
+            atomic_write(
+                self.output_dir / self.urls.feed_path(feed, "atom"), render_atom(meta, entries)
+            )
+        self._dirty.clear()
+
+    def _latest(self, feed: str) -> list[_Item]:
+        sql = f"SELECT {_COLUMNS} FROM rss_items"
+        params: list[object] = []
+        if feed.startswith("dept/"):
+            sql += " WHERE department=?"
+            params.append(feed.removeprefix("dept/"))
+        elif feed != "all":
+            sql += " WHERE kind=?"
+            params.append(feed)
+        sql += " ORDER BY sort_at DESC, document_id LIMIT ?"
+        params.append(self.limit)
+        return [self._item(row) for row in self.store.conn.execute(sql, params)]
+
+    def _meta(self, feed: str) -> FeedMeta:
+        site = self.settings.site_title
+        if feed == "all":
+            title, link, about = f"{site} — 全部信息", self.urls.absolute(""), "全部公开信息"
+        elif feed.startswith("dept/"):
+            code = feed.removeprefix("dept/")
+            name = department_name(code)
+            title, link, about = f"{name} — 政府信息公开", self.urls.department_index(code), name
+        else:
+            label = Kind(feed).label
+            title, link, about = f"{site} — {label}", self.urls.kind_index(feed), label
+        return FeedMeta(
+            feed_id=f"{self.guid_prefix}:feed:{feed}",
+            title=title,
+            link=link,
+            self_rss=self.urls.feed(feed, "rss"),
+            self_atom=self.urls.feed(feed, "atom"),
+            description=f"{site}：{about}（最新 {self.limit} 条）",
+            author=site,
+            fallback_date=datetime(2000, 1, 1, tzinfo=UTC),
+        )
+
+    def _entry(self, item: _Item) -> FeedEntry:
+        guid = f"{self.guid_prefix}:{item.kind}:{item.document_id}"
+        link = self.urls.document(item.kind, item.document_id)
+        author = department_name(item.department)
+        if item.withdrawn:
+            when = item.updated_at.date().isoformat()
+            return FeedEntry(
+                guid=f"{guid}:withdrawn",
+                title=f"【已撤回】{item.title}",
+                link=link,
+                summary=f"该信息已于 {when} 撤回。撤回原因：{item.withdrawn_reason}",
+                published=item.updated_at,
+                updated=item.updated_at,
+                categories=[*item.categories, "已撤回"],
+                author=author,
+            )
+        summary = item.summary
+        if item.updated_at > item.published_at:
+            summary = f"（更新于 {item.updated_at.date().isoformat()}）\n{summary}"
+        return FeedEntry(
+            guid=guid,
+            title=item.title,
+            link=link,
+            summary=summary,
+            published=item.published_at,
+            updated=max(item.updated_at, item.published_at),
+            categories=item.categories,
+            author=author,
+        )

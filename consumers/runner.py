@@ -1,0 +1,366 @@
+"""The channel runner: one consumer group per channel, at-least-once, idempotent.
+
+For each polled batch::
+
+    decode ─► dedupe by event_id ─► drop stale versions ─► channel.apply (retry with
+    backoff; permanent or exhausted → dead letter) ─► channel.flush ─► record
+    deliveries ─► commit offsets
+
+Nothing is committed before the channel's output and the delivery records are
+written, so a crash replays the batch; the delivery records and the per-document
+versions make the replay harmless. A slow or broken channel only holds back its
+own group.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Self
+
+from channels.base import Channel, DeliveryState, Outcome
+from consumers.deadletter import DeadLetter, DeadLetterSink
+from consumers.deliveries import FINISHED, AppliedVersion, DeliveryLog, DeliveryRow
+from consumers.retry import RetryPolicy
+from govpub.bus import Bus, Consumer, Producer, Record, TopicPartition
+from govpub.errors import (
+    BusError,
+    CommitFailed,
+    DeliveryError,
+    EventValidationError,
+    GovpubError,
+    PoisonMessage,
+)
+from govpub.store import Store
+from govpub.topics import Topics
+from schemas import AnyEvent, RetractEvent, parse_event
+
+log = logging.getLogger(__name__)
+
+
+class Interrupted(GovpubError):
+    """A stop was requested while a batch was in progress; it was not committed."""
+
+
+class ChannelFlushFailed(DeliveryError):
+    """The channel could not write its output after every retry; nothing was committed."""
+
+
+@dataclass
+class RunStats:
+    """What a run did."""
+
+    batches: int = 0
+    delivered: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.delivered} delivered, {self.skipped} skipped, {self.duplicates} duplicates, "
+            f"{self.dead_lettered} dead-lettered in {self.batches} batches"
+        )
+
+
+def decode(record: Record) -> AnyEvent:
+    """The event in ``record``; raises :class:`PoisonMessage` if it is not a valid event."""
+    try:
+        return parse_event(record.value)
+    except EventValidationError as exc:
+        raise PoisonMessage(f"invalid event: {exc}") from None
+
+
+def _origin(record: Record) -> str:
+    return f"{record.topic}[{record.partition}]@{record.offset}"
+
+
+def _is_stale(applied: AppliedVersion | None, event: AnyEvent) -> bool:
+    if applied is None:
+        return False
+    if applied.version != event.version:
+        return applied.version > event.version
+    return applied.event_id != event.event_id
+
+
+class ChannelRunner:
+    """Delivers the content topics to one channel through its consumer group."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        bus: Bus,
+        store: Store,
+        topics: Topics,
+        *,
+        policy: RetryPolicy | None = None,
+        max_batch: int = 500,
+        poll_timeout: float = 0.5,
+        assignment_timeout: float = 60.0,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.channel = channel
+        self.bus = bus
+        self.topics = topics
+        self.policy = policy or RetryPolicy()
+        self.max_batch = max_batch
+        self.poll_timeout = poll_timeout
+        self.assignment_timeout = assignment_timeout
+        self.deliveries = DeliveryLog(store)
+        self.stats = RunStats()
+        self._stop = threading.Event()
+        self._sleep = sleep
+        self._producer: Producer | None = None
+        self._dead_letters: DeadLetterSink | None = None
+
+    @property
+    def group(self) -> str:
+        """This channel's consumer group."""
+        return self.topics.channel_group(self.channel.name)
+
+    def stop(self) -> None:
+        """Ask the run loop to finish its batch and return."""
+        self._stop.set()
+
+    def open(self) -> Self:
+        """Create the topics and the dead-letter producer."""
+        if self._producer is None:
+            self.bus.ensure_topics(self.topics.all)
+            self._producer = self.bus.producer()
+            self._dead_letters = DeadLetterSink(self._producer, self.topics.dlq)
+        return self
+
+    def close(self) -> None:
+        """Close the dead-letter producer (the channel is closed by its owner)."""
+        if self._producer is not None:
+            self._producer.close()
+            self._producer = None
+            self._dead_letters = None
+
+    def __enter__(self) -> Self:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, *, until_idle: bool = False, idle_polls: int = 2) -> RunStats:
+        """Consume until :meth:`stop` (or, with ``until_idle``, until nothing is left)."""
+        self.open()
+        consumer = self.bus.consumer(self.topics.content, group=self.group)
+        started = time.monotonic()
+        idle = 0
+        log.info("channel %s consuming as group %s", self.channel.name, self.group)
+        try:
+            while not self._stop.is_set():
+                records = consumer.poll(self.poll_timeout, self.max_batch)
+                if records:
+                    idle = 0
+                    self._commit(consumer, self.process(records))
+                    continue
+                if not until_idle:
+                    continue
+                if not consumer.assignment():
+                    if time.monotonic() - started > self.assignment_timeout:
+                        raise BusError(
+                            f"group {self.group} got no partitions in {self.assignment_timeout:.0f} s"
+                        )
+                    continue
+                if all(lag <= 0 for lag in consumer.lag().values()):
+                    idle += 1
+                    if idle >= idle_polls:
+                        break
+        except Interrupted:
+            log.info(
+                "channel %s stopped mid-batch; the batch will be delivered again", self.channel.name
+            )
+        finally:
+            consumer.close()
+            self.close()
+        log.info("channel %s: %s", self.channel.name, self.stats)
+        return self.stats
+
+    def _commit(self, consumer: Consumer, offsets: dict[TopicPartition, int]) -> None:
+        try:
+            consumer.commit(offsets)
+        except CommitFailed as exc:
+            # Another member owns the partition now; it will deliver these again, harmlessly.
+            log.warning("channel %s: %s", self.channel.name, exc)
+
+    def process(
+        self, records: Sequence[Record], *, redrive: bool = False
+    ) -> dict[TopicPartition, int]:
+        """Deliver one batch; returns the offsets to commit. With ``redrive``, events that
+        were dead-lettered before are tried again."""
+        self.stats.batches += 1
+        name = self.channel.name
+        decoded: list[tuple[Record, AnyEvent]] = []
+        rows: list[DeliveryRow] = []
+        for record in records:
+            try:
+                decoded.append((record, decode(record)))
+            except PoisonMessage as exc:
+                self._dead_letter(record, None, exc, attempts=1, rows=rows)
+        states: tuple[DeliveryState, ...] = FINISHED
+        if redrive:
+            states = tuple(s for s in FINISHED if s is not DeliveryState.DEAD_LETTERED)
+        finished = self.deliveries.finished(name, [e.event_id for _, e in decoded], states=states)
+        versions = self.deliveries.applied_versions(name, [e.document_id for _, e in decoded])
+        for record, event in decoded:
+            if event.event_id in finished:
+                self.stats.duplicates += 1
+                continue
+            finished.add(event.event_id)
+            applied = versions.get(event.document_id)
+            if _is_stale(applied, event):
+                assert applied is not None
+                self.stats.skipped += 1
+                rows.append(
+                    self._row(
+                        event,
+                        record,
+                        Outcome(DeliveryState.SKIPPED, f"stale: version {applied.version} applied"),
+                        attempts=0,
+                    )
+                )
+                continue
+            outcome, attempts, error = self._apply(event)
+            if error is not None:
+                self._dead_letter(record, event, error, attempts=attempts, rows=rows)
+                continue
+            assert outcome is not None
+            rows.append(self._row(event, record, outcome, attempts=attempts))
+            if outcome.state in (DeliveryState.SKIPPED,):
+                self.stats.skipped += 1
+            else:
+                self.stats.delivered += 1
+                versions[event.document_id] = AppliedVersion(
+                    event.version, event.event_id, isinstance(event, RetractEvent)
+                )
+        self._flush()
+        self.deliveries.record(rows)
+        offsets: dict[TopicPartition, int] = {}
+        for record in records:
+            offsets[record.tp] = max(offsets.get(record.tp, 0), record.offset + 1)
+        return offsets
+
+    def _row(
+        self, event: AnyEvent, record: Record, outcome: Outcome, *, attempts: int
+    ) -> DeliveryRow:
+        return DeliveryRow(
+            channel=self.channel.name,
+            event_id=event.event_id,
+            document_id=event.document_id,
+            kind=event.kind.value,
+            action=event.action.value,
+            version=event.version,
+            state=outcome.state,
+            detail=outcome.detail,
+            remote_ids=outcome.remote_ids,
+            attempts=attempts,
+            origin=_origin(record),
+        )
+
+    def _wait(self, seconds: float) -> None:
+        if self._sleep is not None:
+            self._sleep(seconds)
+        elif self._stop.wait(seconds):
+            raise Interrupted("stop requested during a retry backoff")
+
+    def _apply(self, event: AnyEvent) -> tuple[Outcome | None, int, Exception | None]:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                outcome = self.channel.apply(event)
+            except Exception as exc:  # every failure is retried, dead-lettered or raised
+                if not self.policy.should_retry(exc, attempt):
+                    return None, attempt, exc
+                delay = self.policy.delay(attempt, exc)
+                log.warning(
+                    "channel %s: %s %s attempt %d failed (%s: %s); retrying in %.1f s",
+                    self.channel.name,
+                    event.document_id,
+                    event.event_id,
+                    attempt,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                self._wait(delay)
+                continue
+            if outcome is None:
+                state = (
+                    DeliveryState.RETRACTED
+                    if isinstance(event, RetractEvent)
+                    else DeliveryState.CONFIRMED
+                )
+                outcome = Outcome(state)
+            return outcome, attempt, None
+
+    def _flush(self) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self.channel.flush()
+                return
+            except Exception as exc:
+                if attempt >= self.policy.max_attempts:
+                    raise ChannelFlushFailed(
+                        f"channel {self.channel.name} could not write its output: {exc}"
+                    ) from exc
+                delay = self.policy.delay(attempt, exc)
+                log.warning(
+                    "channel %s: flush attempt %d failed (%s); retrying in %.1f s",
+                    self.channel.name,
+                    attempt,
+                    exc,
+                    delay,
+                )
+                self._wait(delay)
+
+    def _dead_letter(
+        self,
+        record: Record,
+        event: AnyEvent | None,
+        error: Exception,
+        *,
+        attempts: int,
+        rows: list[DeliveryRow],
+    ) -> None:
+        if self._dead_letters is None:
+            raise BusError("open the runner before processing: no dead-letter producer")
+        letter = DeadLetter.for_record(
+            record,
+            channel=self.channel.name,
+            error=error,
+            attempts=attempts,
+            event_id=event.event_id if event is not None else None,
+            document_id=event.document_id if event is not None else None,
+        )
+        self._dead_letters.send(letter)
+        self.stats.dead_lettered += 1
+        log.error(
+            "channel %s: dead-lettered %s (%s: %s) after %d attempt(s)",
+            self.channel.name,
+            _origin(record),
+            letter.error_type,
+            letter.reason,
+            attempts,
+        )
+        if event is not None:
+            rows.append(
+                DeliveryRow(
+                    channel=self.channel.name,
+                    event_id=event.event_id,
+                    document_id=event.document_id,
+                    kind=event.kind.value,
+                    action=event.action.value,
+                    version=event.version,
+                    state=DeliveryState.DEAD_LETTERED,
+                    attempts=attempts,
+                    last_error=f"{letter.error_type}: {letter.reason}"[:2000],
+                    origin=_origin(record),
+                )
+            )

@@ -1,0 +1,281 @@
+"""The Kafka transport: the one module that talks to kafka-python.
+
+Producers are idempotent with ``acks=all``; a send that the broker does not
+acknowledge raises :class:`~govpub.errors.PublishFailed`. Consumers never
+auto-commit: the runner commits after it has processed and recorded a record,
+so delivery is at-least-once.
+"""
+
+import contextlib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Self
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import TopicPartition as KafkaTopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata
+
+from govpub.bus.base import Record, SendResult, TopicPartition
+from govpub.bus.sqlite import check_topic_name
+from govpub.errors import BusError, CommitFailed, PublishFailed
+
+log = logging.getLogger(__name__)
+
+
+class KafkaBus:
+    """The Kafka transport (``GOVPUB_BUS=kafka://HOST:PORT[,HOST:PORT]``)."""
+
+    def __init__(
+        self,
+        servers: Sequence[str],
+        *,
+        client_id: str = "govpub",
+        partitions: int = 3,
+        replication_factor: int = 1,
+        session_timeout: float = 10.0,
+        request_timeout: float = 30.0,
+    ) -> None:
+        self.servers = list(servers)
+        self.client_id = client_id
+        self.partitions = partitions
+        self.replication_factor = replication_factor
+        self.session_timeout_ms = int(session_timeout * 1000)
+        self.request_timeout_ms = int(request_timeout * 1000)
+
+    def _admin(self) -> KafkaAdminClient:
+        try:
+            return KafkaAdminClient(
+                bootstrap_servers=self.servers,
+                client_id=self.client_id,
+                request_timeout_ms=self.request_timeout_ms,
+            )
+        except KafkaError as exc:
+            raise BusError(f"cannot reach Kafka at {','.join(self.servers)}: {exc}") from None
+
+    def ensure_topics(self, topics: Iterable[str]) -> None:
+        """Create missing topics with the configured partitions and replication."""
+        names = list(topics)
+        for name in names:
+            check_topic_name(name)
+        admin = self._admin()
+        try:
+            missing = sorted(set(names) - set(admin.list_topics()))
+            if missing:
+                # Another process may create them first; that is fine.
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    admin.create_topics(
+                        [NewTopic(n, self.partitions, self.replication_factor) for n in missing]
+                    )
+                log.info("created topics %s", ", ".join(missing))
+        except KafkaError as exc:
+            raise BusError(f"cannot create topics {names}: {exc}") from None
+        finally:
+            admin.close()
+
+    def producer(self) -> "KafkaBusProducer":
+        """An idempotent producer (acks=all)."""
+        try:
+            producer = KafkaProducer(
+                bootstrap_servers=self.servers,
+                client_id=self.client_id,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                delivery_timeout_ms=max(30_000, self.request_timeout_ms + 5_000),
+                request_timeout_ms=self.request_timeout_ms,
+                max_block_ms=self.request_timeout_ms,
+            )
+        except KafkaError as exc:
+            raise BusError(f"cannot reach Kafka at {','.join(self.servers)}: {exc}") from None
+        return KafkaBusProducer(producer)
+
+    def consumer(self, topics: Sequence[str], *, group: str | None) -> "KafkaBusConsumer":
+        """A consumer in ``group`` (manual commits, earliest reset), or of everything."""
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.servers,
+            "client_id": self.client_id,
+            "group_id": group,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "session_timeout_ms": self.session_timeout_ms,
+            "heartbeat_interval_ms": max(1000, self.session_timeout_ms // 3),
+            "request_timeout_ms": self.request_timeout_ms,
+        }
+        try:
+            consumer = KafkaConsumer(**config)
+            if group is None:
+                partitions = [
+                    KafkaTopicPartition(topic, p)
+                    for topic in topics
+                    for p in sorted(consumer.partitions_for_topic(topic) or ())
+                ]
+                consumer.assign(partitions)
+                consumer.seek_to_beginning(*partitions)
+            else:
+                consumer.subscribe(list(topics))
+        except KafkaError as exc:
+            raise BusError(
+                f"cannot consume from Kafka at {','.join(self.servers)}: {exc}"
+            ) from None
+        return KafkaBusConsumer(consumer, group)
+
+    def committed_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        """Records after ``group``'s committed position, per partition."""
+        ends = self.end_offsets(topics)
+        admin = self._admin()
+        try:
+            committed = admin.list_group_offsets(group).get(group, {})
+        except KafkaError as exc:
+            raise BusError(f"cannot read the offsets of group {group}: {exc}") from None
+        finally:
+            admin.close()
+        lag = {}
+        for tp, end in ends.items():
+            meta = committed.get(KafkaTopicPartition(tp.topic, tp.partition))
+            position = meta.offset if meta is not None and meta.offset >= 0 else 0
+            lag[tp] = end - position
+        return lag
+
+    def end_offsets(self, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        """The offset the next record of each partition will get."""
+        probe = KafkaConsumer(bootstrap_servers=self.servers, client_id=self.client_id)
+        try:
+            partitions = [
+                KafkaTopicPartition(topic, p)
+                for topic in topics
+                for p in sorted(probe.partitions_for_topic(topic) or ())
+            ]
+            ends = probe.end_offsets(partitions) if partitions else {}
+        except KafkaError as exc:
+            raise BusError(f"cannot read end offsets of {list(topics)}: {exc}") from None
+        finally:
+            probe.close()
+        return {TopicPartition(tp.topic, tp.partition): end for tp, end in ends.items()}
+
+    def close(self) -> None:
+        """Nothing to release: every producer and consumer owns its connections."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _KafkaSendFuture:
+    def __init__(self, future: Any) -> None:
+        self._future = future
+
+    def result(self, timeout: float | None = None) -> SendResult:
+        try:
+            meta = self._future.get(timeout=timeout)
+        except KafkaError as exc:
+            raise PublishFailed(f"Kafka did not acknowledge the message: {exc}") from None
+        return SendResult(meta.topic, meta.partition, meta.offset)
+
+
+class KafkaBusProducer:
+    """Thin wrapper: kafka-python errors become ``PublishFailed``."""
+
+    def __init__(self, producer: KafkaProducer) -> None:
+        self._producer = producer
+
+    def send(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> _KafkaSendFuture:
+        """Queue a message; the future resolves on the broker's acknowledgement."""
+        try:
+            future = self._producer.send(topic, value=value, key=key, headers=list(headers))
+        except KafkaError as exc:
+            raise PublishFailed(f"Kafka refused the message for {topic}: {exc}") from None
+        return _KafkaSendFuture(future)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every queued message is acknowledged or failed."""
+        try:
+            self._producer.flush(timeout=timeout)
+        except KafkaError as exc:
+            raise PublishFailed(f"Kafka flush failed: {exc}") from None
+
+    def close(self) -> None:
+        """Flush and close."""
+        self._producer.close(timeout=10)
+
+
+class KafkaBusConsumer:
+    """Thin wrapper: records become :class:`Record`, commit failures ``CommitFailed``."""
+
+    def __init__(self, consumer: KafkaConsumer, group: str | None) -> None:
+        self._consumer = consumer
+        self._group = group
+
+    def poll(self, timeout: float, max_records: int) -> list[Record]:
+        """Up to ``max_records`` records, in order within each partition."""
+        try:
+            batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
+        except KafkaError as exc:
+            raise BusError(f"Kafka poll failed: {exc}") from None
+        return [
+            Record(
+                r.topic,
+                r.partition,
+                r.offset,
+                r.key,
+                r.value if r.value is not None else b"",
+                r.timestamp,
+                tuple((name, value or b"") for name, value in (r.headers or ())),
+            )
+            for batch in batches.values()
+            for r in batch
+        ]
+
+    def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Commit the next offset to read for each partition (synchronously)."""
+        if self._group is None:
+            raise BusError("a consumer without a group cannot commit")
+        if not offsets:
+            return
+        try:
+            self._consumer.commit(
+                {
+                    KafkaTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(offset, "", -1)
+                    for tp, offset in offsets.items()
+                }
+            )
+        except (CommitFailedError, KafkaError) as exc:
+            raise CommitFailed(f"Kafka commit failed: {exc}") from None
+
+    def assignment(self) -> set[TopicPartition]:
+        """Partitions assigned to this member now."""
+        return {TopicPartition(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """Records not yet read on each assigned partition."""
+        assigned = list(self._consumer.assignment())
+        if not assigned:
+            return {}
+        try:
+            ends = self._consumer.end_offsets(assigned)
+            return {
+                TopicPartition(tp.topic, tp.partition): end - self._consumer.position(tp)
+                for tp, end in ends.items()
+            }
+        except KafkaError as exc:
+            raise BusError(f"Kafka lag query failed: {exc}") from None
+
+    def close(self) -> None:
+        """Leave the group without committing."""
+        self._consumer.close(autocommit=False)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

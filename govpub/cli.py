@@ -1,0 +1,279 @@
+"""The ``govpub`` command line.
+
+Every command builds the settings once (``GOVPUB_*``), then calls library code.
+Exit codes: 0 success, 1 failure, 2 bad input or configuration.
+"""
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from govpub.errors import ConfigurationError, GovpubError
+from govpub.logs import configure_logging
+from govpub.settings import Settings, load_settings
+
+
+def _out(text: str = "", stream: TextIO | None = None) -> None:
+    (stream or sys.stdout).write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.demo import run_demo
+
+    result = run_demo(settings, Path(args.dir), keep=args.keep)
+    failed = [r for r in result.channels if r.error is not None]
+    new = sum(1 for a in result.accepted if not a.duplicate)
+    _out(
+        f"govpub demo: {len(result.accepted)} sample events emitted ({new} new) on the embedded bus"
+    )
+    for channel in result.channels:
+        status = f"error: {channel.error}" if channel.error else str(channel.stats)
+        _out(f"  channel {channel.channel}: {status}")
+    out = result.output_dir.resolve()
+    _out("outputs:")
+    _out(f"  feeds (RSS 2.0): {out / 'feeds' / 'all.xml'}")
+    _out(f"  feeds (Atom):    {out / 'feeds' / 'all.atom'}")
+    _out(
+        f"  per kind:        {out / 'feeds'}/<kind>.xml, per department: {out / 'feeds' / 'dept'}/"
+    )
+    _out(f"  bus and state:   {Path(args.dir).resolve()}")
+    return 1 if failed else 0
+
+
+def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.bus import open_bus
+    from govpub.store import Store
+    from govpub.topics import Topics
+    from producers import PartialPublish, Publisher, VersionLedger
+    from producers.emit import MAX_INPUT_BYTES, read_entries, validate_entries
+
+    if args.file == "-":
+        text = sys.stdin.read(MAX_INPUT_BYTES + 1)
+        source = "stdin"
+    else:
+        path = Path(args.file)
+        try:
+            if path.stat().st_size > MAX_INPUT_BYTES:
+                _err(f"error: {path}: larger than {MAX_INPUT_BYTES} bytes")
+                return 2
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            _err(f"error: cannot read {path}: {exc}")
+            return 2
+        source = str(path)
+    if len(text) > MAX_INPUT_BYTES:
+        _err(f"error: {source}: larger than {MAX_INPUT_BYTES} bytes")
+        return 2
+    with (
+        Store(settings.store) as store,
+        Publisher(
+            open_bus(settings), Topics(settings.topic_prefix), ledger=VersionLedger(store)
+        ) as publisher,
+    ):
+        events, problems = validate_entries(read_entries(text), publisher.prepare)
+        if problems:
+            _err(f"error: {source}: {len(problems)} invalid event(s); nothing was sent")
+            for problem in problems:
+                _err(f"  {problem}".replace("\n", "\n  "))
+            return 2
+        if not events:
+            _err(f"error: {source}: no events")
+            return 2
+        try:
+            accepted = publisher.publish_many(events)
+        except PartialPublish as exc:
+            for item in exc.accepted:
+                _out(
+                    f"{item.event_id} {item.document_id} → {item.topic}[{item.partition}]@{item.offset}"
+                )
+            _err(f"error: {exc}")
+            return 1
+    for item in accepted:
+        note = " (already accepted)" if item.duplicate else ""
+        _out(
+            f"{item.event_id} {item.document_id} → {item.topic}[{item.partition}]@{item.offset}{note}"
+        )
+    return 0
+
+
+def cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
+    from consumers.service import run_channels
+
+    names = args.channel or settings.channels
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        results = run_channels(settings, names, until_idle=args.until_idle, stop=stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    failed = False
+    for result in results:
+        if result.error is not None:
+            failed = True
+            _err(f"channel {result.channel}: error: {result.error}")
+        else:
+            _out(f"channel {result.channel}: {result.stats}")
+    return 1 if failed else 0
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.status import render_status
+
+    _out(render_status(settings, document_id=args.document))
+    return 0
+
+
+def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
+    from consumers import read_dead_letters, redrive
+    from consumers.deliveries import DeliveryLog
+    from consumers.retry import RetryPolicy
+    from consumers.service import build_runner
+    from govpub.bus import open_bus
+    from govpub.store import Store
+    from govpub.topics import Topics
+
+    topics = Topics(settings.topic_prefix)
+    bus = open_bus(settings)
+    if args.dlq_command == "list":
+        letters = read_dead_letters(bus, topics)
+        with Store(settings.store) as store:
+            deliveries = DeliveryLog(store)
+            for record, letter in letters:
+                if letter is None:
+                    _out(f"@{record.partition}:{record.offset}  (not a dead letter)")
+                    continue
+                state = ""
+                if letter.event_id:
+                    rows = [
+                        r
+                        for r in deliveries.for_event(letter.event_id)
+                        if r.channel == letter.channel
+                    ]
+                    state = f" now {rows[0].state.value}" if rows else ""
+                _out(
+                    f"@{record.partition}:{record.offset} channel={letter.channel}"
+                    f" origin={letter.origin_topic}[{letter.origin_partition}]@{letter.origin_offset}"
+                    f" event={letter.event_id or '-'} attempts={letter.attempts}{state}\n"
+                    f"    {letter.error_type}: {letter.reason}"
+                )
+        _out(f"{len(letters)} dead letter(s) on {topics.dlq}")
+        return 0
+    names = args.channel or settings.channels
+    with Store(settings.store) as store:
+        for name in names:
+            runner = build_runner(settings, name, store)
+            try:
+                stats = redrive(
+                    runner.channel, bus, store, topics, policy=RetryPolicy.from_settings(settings)
+                )
+            finally:
+                runner.channel.close()
+            _out(
+                f"channel {name}: {stats.redriven} redriven, {stats.delivered} delivered, "
+                f"{stats.failed_again} dead-lettered again, {stats.not_redrivable} not redrivable"
+            )
+    return 0
+
+
+def cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
+    from schemas.export import JSON_DIR, export_schemas, render_schemas
+
+    directory = Path(args.dir) if args.dir else JSON_DIR
+    if args.check:
+        stale = [
+            name
+            for name, text in render_schemas().items()
+            if not (directory / name).exists() or (directory / name).read_text("utf-8") != text
+        ]
+        if stale:
+            _err(f"out of date in {directory}: {', '.join(stale)} (run: govpub schemas export)")
+            return 1
+        _out(f"schemas in {directory} are up to date")
+        return 0
+    for path in export_schemas(directory):
+        _out(str(path))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``govpub``."""
+    parser = argparse.ArgumentParser(
+        prog="govpub", description="Event-driven publishing for government information disclosure."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run the whole pipeline on the embedded bus with sample events")
+    p.add_argument(
+        "--dir", default="govpub-demo", help="working directory (default: ./govpub-demo)"
+    )
+    p.add_argument("--keep", action="store_true", help="keep what an earlier demo left in --dir")
+    p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser("emit", help="validate and send events from a JSON or JSON Lines file")
+    p.add_argument("file", help="a file, or - for standard input")
+    p.set_defaults(handler=cmd_emit)
+
+    p = sub.add_parser("consume", help="deliver events to channels")
+    p.add_argument(
+        "--channel", action="append", help="channel name (repeatable; default: GOVPUB_CHANNELS)"
+    )
+    p.add_argument(
+        "--until-idle", action="store_true", help="stop when every partition is caught up"
+    )
+    p.set_defaults(handler=cmd_consume)
+
+    p = sub.add_parser("status", help="consumer lag, deliveries and dead letters")
+    p.add_argument("--document", help="where one document is published")
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("dlq", help="dead letters")
+    dlq = p.add_subparsers(dest="dlq_command", required=True, metavar="list|redrive")
+    dlq.add_parser("list", help="show every dead letter")
+    r = dlq.add_parser("redrive", help="deliver a channel's dead letters again")
+    r.add_argument(
+        "--channel", action="append", help="channel name (repeatable; default: GOVPUB_CHANNELS)"
+    )
+    p.set_defaults(handler=cmd_dlq)
+
+    p = sub.add_parser("schemas", help="JSON Schema of the events")
+    s = p.add_subparsers(dest="schemas_command", required=True, metavar="export")
+    e = s.add_parser("export", help="write schemas/json/*.json")
+    e.add_argument("--dir", help="target directory (default: the package's schemas/json)")
+    e.add_argument("--check", action="store_true", help="only check that the files are up to date")
+    p.set_defaults(handler=cmd_schemas)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``govpub`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings)
+        return int(args.handler(settings, args))
+    except ConfigurationError as exc:
+        _err(f"error: {exc}")
+        return 2
+    except GovpubError as exc:
+        _err(f"error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""Settings: one pydantic-settings class, built at each entry point and passed down.
+
+Every value comes from a ``GOVPUB_`` environment variable (or a ``.env`` file in
+the working directory); nothing else in govpub reads the environment.
+"""
+
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from govpub.errors import ConfigurationError
+
+DEFAULT_BUS = "sqlite:///.govpub/bus.db"
+DEFAULT_STORE = ".govpub/state.db"
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a ``sqlite:///PATH`` URL (``sqlite:////abs/path`` for an absolute path)."""
+    if not url.startswith("sqlite:///"):
+        raise ConfigurationError(f"bus: {url!r} is not a sqlite:///PATH URL")
+    path = url.removeprefix("sqlite:///")
+    if not path:
+        raise ConfigurationError("bus: sqlite:/// needs a file path, e.g. sqlite:///.govpub/bus.db")
+    return Path(path)
+
+
+def kafka_servers(url: str) -> list[str]:
+    """The bootstrap servers of a ``kafka://HOST:PORT[,HOST:PORT]`` URL."""
+    if not url.startswith("kafka://"):
+        raise ConfigurationError(f"bus: {url!r} is not a kafka://HOST:PORT URL")
+    servers = [s.strip() for s in url.removeprefix("kafka://").split(",") if s.strip()]
+    if not servers:
+        raise ConfigurationError("bus: kafka:// needs at least one HOST:PORT")
+    for server in servers:
+        parsed = urlsplit("//" + server)
+        try:
+            port = parsed.port
+        except ValueError:
+            port = None
+        if not parsed.hostname or port is None:
+            raise ConfigurationError(f"bus: {server!r} is not HOST:PORT")
+    return servers
+
+
+class Settings(BaseSettings):
+    """All govpub settings; environment variables use the ``GOVPUB_`` prefix."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GOVPUB_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    bus: str = Field(
+        default=DEFAULT_BUS,
+        description="sqlite:///PATH (embedded log, the default) or kafka://HOST:PORT[,HOST:PORT]",
+    )
+    store: Path = Field(
+        default=Path(DEFAULT_STORE),
+        description="SQLite file for delivery records, accepted versions and channel state",
+    )
+    output_dir: Path = Field(
+        default=Path("public"), description="where channels write the site and feeds"
+    )
+    topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")] = "govpub"
+    partitions: Annotated[int, Field(ge=1, le=1000)] = 3
+    replication_factor: Annotated[int, Field(ge=1, le=10)] = 1
+    client_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")] = "govpub"
+
+    site_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8000/"),
+        description="public base URL of the output tree; links in feeds and posts point here",
+    )
+    site_title: Annotated[str, Field(min_length=1, max_length=100)] = "株洲市人民政府 政府信息公开"
+    feed_items: Annotated[int, Field(ge=1, le=1000)] = 50
+    guid_prefix: Annotated[str, Field(pattern=r"^(urn|tag):[A-Za-z0-9.,:_-]{1,200}$")] = Field(
+        default="urn:govpub:zhuzhou",
+        description="prefix of feed item ids; never change it once feeds are public",
+    )
+
+    channels: list[str] = Field(
+        default=["rss"], description="channels that `govpub consume` runs when none is named"
+    )
+    retry_max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    retry_min_backoff: Annotated[float, Field(gt=0, le=3600)] = 0.5
+    retry_max_backoff: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    poll_timeout: Annotated[float, Field(gt=0, le=60)] = 0.5
+    max_batch: Annotated[int, Field(ge=1, le=10_000)] = 500
+    session_timeout: Annotated[float, Field(ge=1, le=300)] = 10.0
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("bus")
+    @classmethod
+    def _known_bus(cls, value: str) -> str:
+        if value.startswith("sqlite:///"):
+            sqlite_path(value)
+        elif value.startswith("kafka://"):
+            kafka_servers(value)
+        else:
+            raise ValueError("must be sqlite:///PATH or kafka://HOST:PORT[,HOST:PORT]")
+        return value
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        # GOVPUB_CHANNELS=rss,website reads naturally; JSON lists work too.
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def bus_kind(self) -> Literal["sqlite", "kafka"]:
+        """Which transport the ``bus`` URL selects."""
+        return "kafka" if self.bus.startswith("kafka://") else "sqlite"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, turning errors into one clear message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in err["loc"])
+            lines.append(f"GOVPUB_{field.upper()}: {err['msg']}")
+        raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from None

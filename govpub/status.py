@@ -1,0 +1,50 @@
+"""``govpub status``: what operators look at — consumer lag per channel, deliveries
+by state, dead letters, and where one document is published."""
+
+from consumers.deliveries import DeliveryLog
+from govpub.bus import open_bus
+from govpub.settings import Settings
+from govpub.store import Store
+from govpub.topics import Topics
+
+
+def render_status(settings: Settings, *, document_id: str | None = None) -> str:
+    """A plain-text status report."""
+    topics = Topics(settings.topic_prefix)
+    bus = open_bus(settings)
+    lines = [f"bus: {settings.bus}", f"store: {settings.store}", ""]
+    with Store(settings.store) as store:
+        deliveries = DeliveryLog(store)
+        if document_id is not None:
+            rows = deliveries.for_document(document_id)
+            if not rows:
+                return f"document {document_id}: no deliveries recorded"
+            lines = [f"document {document_id}:"]
+            for row in rows:
+                target = f" → {row.target}" if row.target else ""
+                remote = (
+                    " " + " ".join(f"{k}={v}" for k, v in sorted(row.remote_ids.items()))
+                    if row.remote_ids
+                    else ""
+                )
+                error = f" last error: {row.last_error}" if row.last_error else ""
+                lines.append(
+                    f"  v{row.version} {row.action:<8} {row.channel}{target}: {row.state.value}"
+                    f" (attempts {row.attempts}){remote}{error}"
+                )
+            return "\n".join(lines)
+        bus.ensure_topics(topics.all)
+        counts = deliveries.counts()
+        names = sorted(set(settings.channels) | set(counts))
+        lines.append("channel          lag  deliveries")
+        for name in names:
+            lag = sum(
+                max(0, v)
+                for v in bus.committed_lag(topics.channel_group(name), topics.content).values()
+            )
+            states = ", ".join(f"{state} {n}" for state, n in sorted(counts.get(name, {}).items()))
+            lines.append(f"{name:<14} {lag:>5}  {states or '-'}")
+        dead = sum(bus.end_offsets([topics.dlq]).values())
+        lines.append("")
+        lines.append(f"dead letters on {topics.dlq}: {dead} (govpub dlq list)")
+    return "\n".join(lines)

@@ -1,0 +1,110 @@
+"""The state store: one SQLite file for delivery records, accepted versions and
+channel state.
+
+Each component declares its own tables with :meth:`Store.ensure_schema`; the
+store only owns the connection and the transaction discipline. A ``Store`` is
+used by one thread; open one per worker.
+"""
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from govpub.errors import ConfigurationError
+
+
+def connect_sqlite(path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
+    """Open a SQLite database in WAL mode, safe for several processes on one machine."""
+    if str(path) != ":memory:":
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot create the directory of {path}: {exc}") from None
+    try:
+        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute("PRAGMA busy_timeout=30000")
+    except sqlite3.Error as exc:
+        raise ConfigurationError(f"cannot open SQLite database {path}: {exc}") from None
+    return conn
+
+
+class Store:
+    """A SQLite state store with explicit, immediate write transactions."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._schemas: set[str] = set()
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    def open(self) -> Self:
+        """Connect (idempotent)."""
+        if self._conn is None:
+            self._conn = connect_sqlite(self.path)
+        return self
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The open connection."""
+        if self._conn is None:
+            self.open()
+        assert self._conn is not None
+        return self._conn
+
+    def ensure_schema(self, name: str, ddl: str) -> None:
+        """Run ``ddl`` (idempotent CREATE ... IF NOT EXISTS statements) once per store."""
+        if name in self._schemas:
+            return
+        with self.transaction() as conn:
+            for statement in ddl.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        self._schemas.add(name)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE); nested uses join the outer one."""
+        with self._lock:
+            conn = self.conn
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield conn
+                finally:
+                    self._depth -= 1
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Self:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

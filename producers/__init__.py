@@ -1,0 +1,7 @@
+"""Producers: the :class:`Publisher` SDK, ``govpub emit`` input reading, and the
+version ledger that makes resubmission harmless."""
+
+from producers.ledger import VersionLedger
+from producers.publisher import Accepted, BatchRejected, Gate, PartialPublish, Publisher
+
+__all__ = ["Accepted", "BatchRejected", "Gate", "PartialPublish", "Publisher", "VersionLedger"]

@@ -1,0 +1,81 @@
+"""Reading events from files for ``govpub emit``: one JSON object, a JSON array, or JSON Lines.
+
+The whole input is validated before anything is sent; every bad entry is
+reported with its line (or item) number and its field errors.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from govpub.errors import EventValidationError, FieldError, GovpubError
+from schemas import AnyEvent
+
+MAX_INPUT_BYTES = 256 * 1024 * 1024
+"""Largest file ``govpub emit`` reads at once."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event read from the input, with where it was found."""
+
+    where: str  # "line 3" or "item 2"
+    data: Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one entry was refused."""
+
+    where: str
+    errors: tuple[FieldError, ...]
+
+    def __str__(self) -> str:
+        return "\n".join(f"{self.where}: {error}" for error in self.errors)
+
+
+def read_entries(text: str) -> list[Entry | Problem]:
+    """Split the input into entries; JSON that does not parse becomes a :class:`Problem`."""
+    stripped = text.strip()
+    if not stripped:
+        return []
+    try:
+        whole = json.loads(stripped)
+    except json.JSONDecodeError:
+        whole = None
+    else:
+        if isinstance(whole, list):
+            return [Entry(f"item {i}", item) for i, item in enumerate(whole, start=1)]
+        if isinstance(whole, dict):
+            return [Entry("line 1", whole)]
+    entries: list[Entry | Problem] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(Entry(f"line {number}", json.loads(line)))
+        except json.JSONDecodeError as exc:
+            entries.append(
+                Problem(f"line {number}", (FieldError("", f"not valid JSON: {exc.msg}"),))
+            )
+    return entries
+
+
+def validate_entries(
+    entries: list[Entry | Problem], prepare: Callable[[Any], AnyEvent]
+) -> tuple[list[AnyEvent], list[Problem]]:
+    """Validate every entry with ``prepare``; returns the events and every problem found."""
+    events: list[AnyEvent] = []
+    problems: list[Problem] = []
+    for entry in entries:
+        if isinstance(entry, Problem):
+            problems.append(entry)
+            continue
+        try:
+            events.append(prepare(entry.data))
+        except EventValidationError as exc:
+            problems.append(Problem(entry.where, exc.errors))
+        except GovpubError as exc:
+            problems.append(Problem(entry.where, (FieldError("", str(exc)),)))
+    return events, problems

@@ -1,0 +1,235 @@
+"""The producer SDK: validate → gate → send → wait for the bus's acknowledgement.
+
+``Publisher.publish`` either returns where the event was stored or raises; an
+event is never dropped silently. Events are keyed by ``document_id`` so every
+version of a document travels in order on one partition.
+"""
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from govpub.bus import Bus, Producer, SendFuture
+from govpub.errors import EventValidationError, FieldError, GovpubError, PublishFailed
+from govpub.topics import Topics
+from producers.ledger import Reservation, VersionLedger
+from schemas import SCHEMA_VERSION, AnyEvent, encode_event, parse_event
+from schemas.events import MAX_EVENT_BYTES
+
+log = logging.getLogger(__name__)
+
+Gate = Callable[[AnyEvent], AnyEvent]
+"""A check run on every event before it is sent (compliance: masking, blocks); it returns
+the event to send or raises a :class:`GovpubError` naming the field."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Where an accepted event is stored; ``duplicate`` if it had been accepted before."""
+
+    event_id: str
+    document_id: str
+    topic: str
+    partition: int
+    offset: int
+    duplicate: bool = False
+
+
+class BatchRejected(GovpubError):
+    """Some events of a batch were refused; nothing of the batch was sent.
+
+    ``errors`` maps the position of each refused event (0-based) to its error.
+    """
+
+    def __init__(self, errors: Mapping[int, GovpubError]) -> None:
+        self.errors = dict(errors)
+        super().__init__(
+            "; ".join(f"event {index + 1}: {error}" for index, error in sorted(self.errors.items()))
+        )
+
+
+class PartialPublish(PublishFailed):
+    """The bus did not acknowledge some events; ``accepted`` lists those it did."""
+
+    def __init__(self, accepted: list[Accepted], failed: Mapping[str, PublishFailed]) -> None:
+        self.accepted = accepted
+        self.failed = dict(failed)
+        super().__init__(
+            f"{len(self.failed)} event(s) not acknowledged by the bus: "
+            + "; ".join(f"{event_id}: {error}" for event_id, error in self.failed.items())
+        )
+
+
+def headers_for(event: AnyEvent) -> list[tuple[str, bytes]]:
+    """Message headers that let operators route and trace without decoding the value."""
+    return [
+        ("govpub-schema", SCHEMA_VERSION.encode()),
+        ("govpub-event-id", event.event_id.encode()),
+        ("govpub-kind", event.kind.value.encode()),
+        ("govpub-action", event.action.value.encode()),
+    ]
+
+
+class Publisher:
+    """Sends validated events to their topics. Use as a context manager."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        topics: Topics,
+        *,
+        ledger: VersionLedger | None = None,
+        gate: Gate | None = None,
+        ack_timeout: float = 30.0,
+    ) -> None:
+        self.bus = bus
+        self.topics = topics
+        self.ledger = ledger
+        self.gate = gate
+        self.ack_timeout = ack_timeout
+        self._producer: Producer | None = None
+
+    def open(self) -> Self:
+        """Create the topics if needed and connect the producer."""
+        if self._producer is None:
+            self.bus.ensure_topics(self.topics.content)
+            self._producer = self.bus.producer()
+        return self
+
+    def prepare(self, event: AnyEvent | Mapping[str, Any] | str | bytes) -> AnyEvent:
+        """Validate (if needed) and run the gate; raises the error that refuses the event."""
+        if not isinstance(event, Mapping | str | bytes):
+            # A model instance may have been built with model_construct: validate its dump.
+            event = event.model_dump(mode="json", exclude_none=True)
+        validated = parse_event(event)
+        checked = self.gate(validated) if self.gate is not None else validated
+        if len(encode_event(checked)) > MAX_EVENT_BYTES:
+            raise EventValidationError(
+                [FieldError("", f"event is larger than {MAX_EVENT_BYTES} bytes")]
+            )
+        return checked
+
+    def publish(self, event: AnyEvent | Mapping[str, Any] | str | bytes) -> Accepted:
+        """Send one event and wait for the acknowledgement."""
+        try:
+            return self.publish_many([event])[0]
+        except BatchRejected as exc:
+            raise exc.errors[0] from None
+
+    def publish_many(
+        self, events: Iterable[AnyEvent | Mapping[str, Any] | str | bytes]
+    ) -> list[Accepted]:
+        """Send a batch: all are checked first (nothing is sent if one is refused),
+        then sent together and acknowledged. Returns one :class:`Accepted` per event."""
+        self.open()
+        assert self._producer is not None
+        prepared: list[AnyEvent] = []
+        errors: dict[int, GovpubError] = {}
+        for index, raw in enumerate(events):
+            try:
+                prepared.append(self.prepare(raw))
+            except GovpubError as exc:
+                errors[index] = exc
+        if errors:
+            raise BatchRejected(errors)
+        reservations = self._reserve(prepared)
+        pending: list[tuple[Reservation, SendFuture]] = []
+        results: dict[str, Accepted] = {}
+        for reservation in reservations:
+            event = reservation.event
+            if reservation.previous is not None:
+                topic, partition, offset = reservation.previous
+                results[event.event_id] = Accepted(
+                    event.event_id, event.document_id, topic, partition, offset, duplicate=True
+                )
+                continue
+            try:
+                future = self._producer.send(
+                    self.topics.for_kind(event.kind),
+                    encode_event(event),
+                    key=event.document_id.encode(),
+                    headers=headers_for(event),
+                )
+            except PublishFailed as exc:
+                future = _Failed(exc)
+            pending.append((reservation, future))
+        failed: dict[str, PublishFailed] = {}
+        acked: list[tuple[str, str, int, int]] = []
+        if pending:
+            try:
+                self._producer.flush(timeout=self.ack_timeout)
+            except PublishFailed as exc:
+                log.warning("flush failed: %s", exc)
+        for reservation, future in pending:
+            event = reservation.event
+            try:
+                sent = future.result(timeout=self.ack_timeout)
+            except PublishFailed as exc:
+                failed[event.event_id] = exc
+                continue
+            acked.append((event.event_id, sent.topic, sent.partition, sent.offset))
+            results[event.event_id] = Accepted(
+                event.event_id, event.document_id, sent.topic, sent.partition, sent.offset
+            )
+        if self.ledger is not None:
+            self.ledger.acknowledge(acked)
+            self.ledger.release(list(failed))
+        ordered = [results[e.event_id] for e in prepared if e.event_id in results]
+        if failed:
+            raise PartialPublish(ordered, failed)
+        for accepted in ordered:
+            log.info(
+                "accepted %s %s → %s[%d]@%d%s",
+                accepted.event_id,
+                accepted.document_id,
+                accepted.topic,
+                accepted.partition,
+                accepted.offset,
+                " (duplicate)" if accepted.duplicate else "",
+            )
+        return ordered
+
+    def _reserve(self, events: list[AnyEvent]) -> list[Reservation]:
+        if self.ledger is None:
+            return [Reservation(event, "") for event in events]
+        answers = self.ledger.reserve(events)
+        errors = {i: a for i, a in enumerate(answers) if isinstance(a, GovpubError)}
+        if errors:
+            self.ledger.release(
+                [
+                    a.event.event_id
+                    for a in answers
+                    if isinstance(a, Reservation) and a.previous is None
+                ]
+            )
+            raise BatchRejected(errors)
+        return [a for a in answers if isinstance(a, Reservation)]
+
+    def close(self) -> None:
+        """Flush and close the producer."""
+        if self._producer is not None:
+            self._producer.close()
+            self._producer = None
+
+    def __enter__(self) -> Self:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _Failed:
+    """A send refused before it was queued."""
+
+    def __init__(self, error: PublishFailed) -> None:
+        self._error = error
+
+    def result(self, timeout: float | None = None) -> Any:
+        raise self._error

@@ -1,0 +1,179 @@
+"""The event envelope and the discriminated union of all events.
+
+An event is one JSON object. ``kind`` selects the payload model and the topic;
+``action: retract`` carries a :class:`RetractionPayload` whatever the kind.
+"""
+
+import json
+from collections.abc import Mapping
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
+
+from govpub.errors import EventValidationError, FieldError
+from schemas.enums import Action, Kind
+from schemas.payloads import (
+    CampaignPayload,
+    ExposurePayload,
+    MeetingPayload,
+    PenaltyPayload,
+    PolicyPayload,
+    RetractionPayload,
+    StrictModel,
+)
+from schemas.types import DepartmentCode, DocumentId, EventId, Timestamp
+
+SCHEMA_VERSION = "1"
+"""Version of the event contract; bumped only with a breaking change."""
+
+MAX_EVENT_BYTES = 1_048_576
+"""Largest encoded event accepted anywhere (1 MiB)."""
+
+PublishOrUpdate = Literal[Action.PUBLISH, Action.UPDATE]
+
+
+class Envelope(StrictModel):
+    """Fields every event carries."""
+
+    event_id: EventId
+    document_id: DocumentId = Field(description="stable id of the document; the Kafka key")
+    version: Annotated[int, Field(ge=1, le=2**31 - 1)] = Field(
+        description="increases per document; an older or equal version is stale"
+    )
+    department: DepartmentCode
+    occurred_at: Timestamp = Field(description="when the information was formed or changed")
+
+
+class PolicyEvent(Envelope):
+    """A policy or normative document is published or updated."""
+
+    kind: Literal[Kind.POLICY]
+    action: PublishOrUpdate
+    payload: PolicyPayload
+
+
+class PenaltyEvent(Envelope):
+    """An administrative penalty decision is published or updated."""
+
+    kind: Literal[Kind.PENALTY]
+    action: PublishOrUpdate
+    payload: PenaltyPayload
+
+
+class ExposureEvent(Envelope):
+    """A typical-case exposure candidate or quarterly batch is published or updated."""
+
+    kind: Literal[Kind.EXPOSURE]
+    action: PublishOrUpdate
+    payload: ExposurePayload
+
+
+class MeetingEvent(Envelope):
+    """A government meeting's information is published or updated."""
+
+    kind: Literal[Kind.MEETING]
+    action: PublishOrUpdate
+    payload: MeetingPayload
+
+
+class CampaignEvent(Envelope):
+    """A theme-day campaign phase is published or updated."""
+
+    kind: Literal[Kind.CAMPAIGN]
+    action: PublishOrUpdate
+    payload: CampaignPayload
+
+
+class RetractEvent(Envelope):
+    """A published document of any kind is withdrawn, with a public reason."""
+
+    kind: Kind
+    action: Literal[Action.RETRACT]
+    payload: RetractionPayload
+
+
+ContentEvent = PolicyEvent | PenaltyEvent | ExposureEvent | MeetingEvent | CampaignEvent
+
+_TAGS = {k.value for k in Kind} | {"retract"}
+
+
+def _event_tag(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        action, kind = value.get("action"), value.get("kind")
+    else:
+        action, kind = getattr(value, "action", None), getattr(value, "kind", None)
+    if action == Action.RETRACT:
+        return "retract"
+    return kind if kind in _TAGS else None
+
+
+Event = Annotated[
+    Annotated[PolicyEvent, Tag("policy")]
+    | Annotated[PenaltyEvent, Tag("penalty")]
+    | Annotated[ExposureEvent, Tag("exposure")]
+    | Annotated[MeetingEvent, Tag("meeting")]
+    | Annotated[CampaignEvent, Tag("campaign")]
+    | Annotated[RetractEvent, Tag("retract")],
+    Discriminator(
+        _event_tag,
+        custom_error_type="invalid_kind",
+        custom_error_message="kind must be one of policy, penalty, exposure, meeting, campaign",
+    ),
+]
+"""Any govpub event; validate with :func:`parse_event`."""
+
+AnyEvent = PolicyEvent | PenaltyEvent | ExposureEvent | MeetingEvent | CampaignEvent | RetractEvent
+
+
+@cache
+def event_adapter() -> TypeAdapter[AnyEvent]:
+    """The pydantic adapter for :data:`Event` (built once, on first use)."""
+    return TypeAdapter(Event)
+
+
+def _field_errors(exc: ValidationError) -> list[FieldError]:
+    errors = []
+    for err in exc.errors(include_url=False):
+        loc = list(err["loc"])
+        # The union tag is an implementation detail, not a field of the event.
+        if loc and loc[0] in _TAGS:
+            loc = loc[1:]
+        path = ".".join(str(part) for part in loc)
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        if err["type"] == "invalid_kind":
+            path = "kind"
+        errors.append(FieldError(path, message))
+    return errors
+
+
+def parse_event(data: bytes | str | Mapping[str, Any]) -> AnyEvent:
+    """Validate one event from JSON text or a mapping.
+
+    Raises :class:`EventValidationError` naming every bad field and the reason.
+    """
+    adapter = event_adapter()
+    try:
+        if isinstance(data, bytes | str):
+            if len(data) > MAX_EVENT_BYTES:
+                raise EventValidationError(
+                    [FieldError("", f"event is larger than {MAX_EVENT_BYTES} bytes")]
+                )
+            try:
+                obj = json.loads(data)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise EventValidationError([FieldError("", f"not valid JSON: {exc}")]) from None
+        else:
+            obj = data
+        if not isinstance(obj, Mapping):
+            raise EventValidationError([FieldError("", "an event must be a JSON object")])
+        return adapter.validate_python(obj)
+    except ValidationError as exc:
+        raise EventValidationError(_field_errors(exc)) from None
+
+
+def encode_event(event: AnyEvent) -> bytes:
+    """Encode an event as compact UTF-8 JSON, the form it travels in on the bus."""
+    return event.model_dump_json(exclude_none=True).encode("utf-8")

@@ -1,0 +1,206 @@
+"""Payload models, one per event kind, plus the retraction payload.
+
+Fields follow the documents departments already produce (see
+``shared/domain/NOTES.md``); every model is frozen and refuses unknown fields.
+"""
+
+from decimal import Decimal
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.enums import (
+    CampaignPhase,
+    DocClass,
+    MeetingType,
+    PartyType,
+    PenaltyType,
+    Validity,
+)
+from schemas.types import (
+    BodyHtml,
+    CalendarDate,
+    CreditCode,
+    DocumentId,
+    HttpsUrl,
+    LongText,
+    Paragraph,
+    Quarter,
+    ShortText,
+    Title,
+)
+
+
+class StrictModel(BaseModel):
+    """Frozen, closed model: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+
+class Link(StrictModel):
+    """A titled link (an attachment, a related page)."""
+
+    title: Title
+    url: HttpsUrl
+
+
+class Interpretation(StrictModel):
+    """Policy interpretation (政策解读) released with its document (三同步)."""
+
+    title: Title
+    url: HttpsUrl | None = None
+    body: BodyHtml | None = None
+
+    @model_validator(mode="after")
+    def _has_content(self) -> Self:
+        if self.url is None and self.body is None:
+            raise ValueError("an interpretation needs a url or a body")
+        return self
+
+
+class PolicyPayload(StrictModel):
+    """A policy document or normative document (政策文件 / 行政规范性文件)."""
+
+    title: Title
+    doc_number: ShortText | None = Field(default=None, description="文号, e.g. 株政办发〔2023〕5号")
+    index_number: ShortText | None = Field(default=None, description="索引号 where one exists")
+    issuer: ShortText
+    doc_class: DocClass
+    written_on: CalendarDate
+    effective_on: CalendarDate | None = None
+    validity: Validity = Validity.IN_FORCE
+    body: BodyHtml
+    interpretation: Interpretation | None = None
+    attachments: Annotated[list[Link], Field(max_length=50)] = []
+    superseded_by: DocumentId | None = Field(
+        default=None, description="document_id of the document that amends or replaces this one"
+    )
+
+    @model_validator(mode="after")
+    def _three_synchronous(self) -> Self:
+        # 三同步: 规章 and 行政规范性文件 are released together with their interpretation.
+        if (
+            self.doc_class in (DocClass.REGULATION, DocClass.NORMATIVE)
+            and self.interpretation is None
+        ):
+            raise ValueError(
+                f"interpretation is required for {self.doc_class.value} "
+                "(三同步: documents and interpretations are released together)"
+            )
+        if self.effective_on is not None and self.effective_on < self.written_on:
+            raise ValueError("effective_on must not be before written_on")
+        return self
+
+
+class PenaltyPayload(StrictModel):
+    """An administrative penalty decision (行政处罚决定)."""
+
+    title: Title
+    decision_number: ShortText = Field(description="决定书文号")
+    party_type: PartyType
+    party_name: ShortText
+    credit_code: CreditCode | None = Field(
+        default=None, description="统一社会信用代码 of an organisation"
+    )
+    facts: LongText
+    legal_basis: Paragraph
+    penalty_types: Annotated[list[PenaltyType], Field(min_length=1, max_length=14)]
+    fine_amount: Annotated[Decimal, Field(ge=0, le=10**12, decimal_places=2)] | None = Field(
+        default=None, description="罚款 in yuan"
+    )
+    authority: ShortText
+    decided_on: CalendarDate
+    domain: ShortText = Field(description="field of law enforcement, e.g. 安全生产")
+    is_minor: bool = Field(default=False, description="the party is a minor: never published")
+    involves_secrets: bool = Field(
+        default=False, description="facts involve state or trade secrets: never published"
+    )
+    security_risk: bool = Field(
+        default=False, description="flagged security or stability risk: never published"
+    )
+    display_until: CalendarDate | None = Field(
+        default=None, description="take-down date of the publication period"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if len(set(self.penalty_types)) != len(self.penalty_types):
+            raise ValueError("penalty_types must not repeat a type")
+        if PenaltyType.FINE in self.penalty_types and self.fine_amount is None:
+            raise ValueError("fine_amount is required when penalty_types includes 罚款")
+        if self.display_until is not None and self.display_until < self.decided_on:
+            raise ValueError("display_until must not be before decided_on")
+        return self
+
+
+class ExposureCase(StrictModel):
+    """One typical case inside a quarterly exposure batch."""
+
+    title: Title
+    case_summary: LongText
+    decision_ref: DocumentId = Field(description="document_id of the penalty decision")
+
+
+class ExposurePayload(StrictModel):
+    """A typical illegal case (非法违法典型案例): a candidate, or a quarter's released batch.
+
+    A candidate carries ``case_summary`` and ``decision_ref``; the quarterly
+    release carries ``cases``. Channels publish batches only: candidates wait
+    for the quarterly release.
+    """
+
+    title: Title
+    domain: ShortText = Field(description="e.g. 安全生产")
+    candidate_quarter: Quarter
+    case_summary: LongText | None = None
+    decision_ref: DocumentId | None = None
+    cases: Annotated[list[ExposureCase], Field(max_length=200)] = []
+
+    @property
+    def is_batch(self) -> bool:
+        """True for a released quarterly batch, False for a candidate."""
+        return bool(self.cases)
+
+    @model_validator(mode="after")
+    def _candidate_or_batch(self) -> Self:
+        if self.cases:
+            if self.decision_ref is not None:
+                raise ValueError("a batch lists its cases; decision_ref belongs to a candidate")
+        elif self.case_summary is None or self.decision_ref is None:
+            raise ValueError("a candidate needs case_summary and decision_ref; a batch needs cases")
+        return self
+
+
+class MeetingPayload(StrictModel):
+    """An executive or plenary meeting (常务会议 / 全体会议) with its replay."""
+
+    title: Title
+    meeting_type: MeetingType
+    session_number: Annotated[int, Field(ge=1, le=10_000)] | None = Field(
+        default=None, description="第几次会议"
+    )
+    held_on: CalendarDate
+    press_release: BodyHtml
+    decisions: Annotated[list[Paragraph], Field(max_length=100)] = Field(
+        default=[], description="议定事项 (classified items excluded)"
+    )
+    interpretation: Interpretation | None = None
+    video_url: HttpsUrl | None = None
+
+
+class CampaignPayload(StrictModel):
+    """A theme-day (政务公开主题日) campaign post in one of its phases."""
+
+    title: Title
+    theme: ShortText
+    day: CalendarDate
+    phase: CampaignPhase
+    body: BodyHtml
+    links: Annotated[list[Link], Field(max_length=50)] = []
+
+
+class RetractionPayload(StrictModel):
+    """Withdrawal of a published document; the reason is published (行政处罚法 Art. 48)."""
+
+    reason: Paragraph
+    replaced_by: DocumentId | None = None

@@ -1,0 +1,76 @@
+"""Shared fixtures: settings isolated per test, the two transports, and a real Kafka broker.
+
+The broker is started once per session, only if a test asks for Kafka. In CI it
+is required: a machine without Java or Maven fails the Kafka tests with the
+install hint, unless GOVPUB_TEST_ALLOW_NO_KAFKA=1 says this machine may skip them.
+"""
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from govpub.settings import Settings
+from govpub.testing.kafka_broker import BrokerUnavailable, KafkaBroker, check_tools
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("GOVPUB_") and not name.startswith("GOVPUB_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[KafkaBroker]:
+    """A real single-node Kafka broker for the whole session."""
+    try:
+        check_tools()
+    except BrokerUnavailable as exc:
+        if os.environ.get("GOVPUB_TEST_ALLOW_NO_KAFKA") == "1":
+            pytest.skip(f"no Kafka on this machine: {exc}")
+        pytest.fail(str(exc))
+    with KafkaBroker(partitions=3) as broker:
+        yield broker
+
+
+@pytest.fixture(params=["sqlite", "kafka"])
+def transport(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The ``GOVPUB_BUS`` URL of each transport in turn."""
+    if request.param == "kafka":
+        broker: KafkaBroker = request.getfixturevalue("kafka_broker")
+        return broker.url
+    return f"sqlite:///{tmp_path / 'bus.db'}"
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for one test: its own topics, store and output, fast retries."""
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+
+    def build(bus: str | None = None, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "bus": bus or f"sqlite:///{tmp_path / 'bus.db'}",
+            "store": tmp_path / "state.db",
+            "output_dir": tmp_path / "public",
+            "topic_prefix": prefix,
+            "partitions": 3,
+            "session_timeout": 6.0,
+            "retry_min_backoff": 0.01,
+            "retry_max_backoff": 0.05,
+            "poll_timeout": 0.2,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], transport: str) -> Settings:
+    """Settings on each transport in turn."""
+    return make_settings(transport)

@@ -1,0 +1,206 @@
+"""One contract, two transports: every test here runs on the embedded SQLite log and
+on the real Kafka broker, unchanged."""
+
+import time
+import uuid
+
+from govpub.bus import Bus, Consumer, Record, TopicPartition, open_bus
+from govpub.errors import PublishFailed
+from govpub.settings import Settings
+
+
+def _topic(settings: Settings, name: str = "contract") -> str:
+    return f"{settings.topic_prefix}.{name}"
+
+
+def _group(settings: Settings, name: str) -> str:
+    return f"{settings.topic_prefix}.group.{name}"
+
+
+def drain(consumer: Consumer, expected: int, timeout: float = 30.0) -> list[Record]:
+    """Poll until ``expected`` records arrived (or time is up)."""
+    records: list[Record] = []
+    deadline = time.monotonic() + timeout
+    while len(records) < expected and time.monotonic() < deadline:
+        records.extend(consumer.poll(0.5, 500))
+    return records
+
+
+def settle(consumer: Consumer, seconds: float = 1.5) -> list[Record]:
+    """Everything that arrives within ``seconds`` (used to prove nothing more comes)."""
+    records: list[Record] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        records.extend(consumer.poll(0.3, 500))
+    return records
+
+
+def commit_all(consumer: Consumer, records: list[Record]) -> None:
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        offsets[record.tp] = max(offsets.get(record.tp, 0), record.offset + 1)
+    consumer.commit(offsets)
+
+
+def send(bus: Bus, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+    producer = bus.producer()
+    try:
+        futures = [producer.send(topic, value, key=key) for key, value in messages]
+        producer.flush()
+        for future in futures:
+            future.result(timeout=30)
+    finally:
+        producer.close()
+
+
+def test_send_returns_its_position_and_keys_stay_on_one_partition(settings: Settings) -> None:
+    bus = open_bus(settings)
+    topic = _topic(settings)
+    bus.ensure_topics([topic])
+    producer = bus.producer()
+    try:
+        results = [
+            producer.send(topic, f"v{i}".encode(), key=f"doc-{i % 4}".encode()).result(timeout=30)
+            for i in range(40)
+        ]
+    finally:
+        producer.close()
+    by_key: dict[str, set[int]] = {}
+    for i, result in enumerate(results):
+        assert result.topic == topic
+        by_key.setdefault(f"doc-{i % 4}", set()).add(result.partition)
+    assert all(len(partitions) == 1 for partitions in by_key.values())
+    per_partition: dict[int, list[int]] = {}
+    for result in results:
+        per_partition.setdefault(result.partition, []).append(result.offset)
+    for offsets in per_partition.values():
+        assert offsets == sorted(offsets)
+        assert len(set(offsets)) == len(offsets)
+
+
+def test_records_of_one_key_are_read_in_send_order(settings: Settings) -> None:
+    bus = open_bus(settings)
+    topic = _topic(settings)
+    bus.ensure_topics([topic])
+    messages = [(f"doc-{i % 5}".encode(), f"doc-{i % 5}:{i}".encode()) for i in range(200)]
+    send(bus, topic, messages)
+    with bus.consumer([topic], group=_group(settings, "order")) as consumer:
+        records = drain(consumer, 200)
+    assert len(records) == 200
+    seen: dict[bytes, list[int]] = {}
+    for record in records:
+        assert record.key is not None
+        seen.setdefault(record.key, []).append(int(record.value.split(b":")[1]))
+    for key, sequence in seen.items():
+        assert sequence == sorted(sequence), key
+        assert len(sequence) == 40
+
+
+def test_uncommitted_records_are_delivered_again_after_a_crash(settings: Settings) -> None:
+    bus = open_bus(settings)
+    topic = _topic(settings)
+    group = _group(settings, "crash")
+    bus.ensure_topics([topic])
+    send(bus, topic, [(b"k%d" % i, b"m%d" % i) for i in range(30)])
+    with bus.consumer([topic], group=group) as first:
+        records = drain(first, 30)
+        assert len(records) == 30
+        processed = [r for r in records if r.offset < 3]
+        commit_all(first, processed)
+        # close without committing the rest: the member dies mid-way
+    with bus.consumer([topic], group=group) as second:
+        again = drain(second, 30 - len(processed))
+    assert {r.value for r in again} == {r.value for r in records} - {r.value for r in processed}
+
+
+def test_restart_resumes_from_the_committed_position(settings: Settings) -> None:
+    bus = open_bus(settings)
+    topic = _topic(settings)
+    group = _group(settings, "resume")
+    bus.ensure_topics([topic])
+    send(bus, topic, [(b"k", b"first-%d" % i) for i in range(10)])
+    with bus.consumer([topic], group=group) as consumer:
+        records = drain(consumer, 10)
+        commit_all(consumer, records)
+    send(bus, topic, [(b"k", b"second-%d" % i) for i in range(5)])
+    with bus.consumer([topic], group=group) as consumer:
+        records = drain(consumer, 5)
+        assert [r.value for r in records] == [b"second-%d" % i for i in range(5)]
+        commit_all(consumer, records)
+        assert settle(consumer) == []
+    lag = bus.committed_lag(group, [topic])
+    assert sum(lag.values()) == 0
+
+
+def test_consumer_groups_are_independent(settings: Settings) -> None:
+    bus = open_bus(settings)
+    topic = _topic(settings)
+    bus.ensure_topics([topic])
+    send(bus, topic, [(b"k%d" % i, b"m%d" % i) for i in range(12)])
+    with bus.consumer([topic], group=_group(settings, "a")) as a:
+        got_a = drain(a, 12)
+        commit_all(a, got_a)
+    with bus.consumer([topic], group=_group(settings, "b")) as b:
+        got_b = drain(b, 12)
+    assert sorted(r.value for r in got_a) == sorted(r.value for r in got_b)
+    assert sum(bus.committed_lag(_group(settings, "a"), [topic]).values()) == 0
+    assert sum(bus.committed_lag(_group(settings, "b"), [topic]).values()) == 12
+
+
+def test_values_are_opaque_so_a_broken_one_does_not_block_its_partition(settings: Settings) -> None:
+    bus = open_bus(settings)
+    topic = _topic(settings)
+    bus.ensure_topics([topic])
+    send(bus, topic, [(b"same", b"\xff\x00not json"), (b"same", b""), (b"same", b'{"ok": true}')])
+    with bus.consumer([topic], group=_group(settings, "opaque")) as consumer:
+        records = drain(consumer, 3)
+    assert [r.value for r in records] == [b"\xff\x00not json", b"", b'{"ok": true}']
+
+
+def test_headers_travel_with_the_record(settings: Settings) -> None:
+    bus = open_bus(settings)
+    topic = _topic(settings)
+    bus.ensure_topics([topic])
+    producer = bus.producer()
+    try:
+        producer.send(topic, b"v", key=b"k", headers=[("govpub-kind", b"policy")]).result(30)
+    finally:
+        producer.close()
+    with bus.consumer([topic], group=None) as consumer:
+        (record,) = drain(consumer, 1)
+    assert record.headers == (("govpub-kind", b"policy"),)
+
+
+def test_a_consumer_without_group_reads_everything_from_the_start(settings: Settings) -> None:
+    bus = open_bus(settings)
+    topic = _topic(settings)
+    bus.ensure_topics([topic])
+    send(bus, topic, [(str(uuid.uuid4()).encode(), b"x%d" % i) for i in range(9)])
+    for _ in range(2):
+        with bus.consumer([topic], group=None) as consumer:
+            assert len(drain(consumer, 9)) == 9
+            assert all(lag == 0 for lag in consumer.lag().values())
+
+
+def test_end_offsets_count_what_was_stored(settings: Settings) -> None:
+    bus = open_bus(settings)
+    topic = _topic(settings)
+    bus.ensure_topics([topic])
+    send(bus, topic, [(b"k%d" % i, b"v") for i in range(7)])
+    assert sum(bus.end_offsets([topic]).values()) == 7
+
+
+def test_sending_to_a_missing_topic_raises(settings: Settings) -> None:
+    bus = open_bus(settings)
+    producer = bus.producer()
+    try:
+        future = producer.send(_topic(settings, "never-created"), b"v", key=b"k")
+        try:
+            future.result(timeout=5)
+        except PublishFailed:
+            return
+        raise AssertionError("a send to a missing topic was acknowledged")
+    except PublishFailed:
+        return
+    finally:
+        producer.close()

@@ -1,0 +1,75 @@
+"""Valid events for tests, built from the sample content; override any field."""
+
+import uuid
+from typing import Any
+
+
+def new_id() -> str:
+    """A fresh event id."""
+    return str(uuid.uuid4())
+
+
+def policy(document_id: str = "doc-policy-1", version: int = 1, **payload: Any) -> dict[str, Any]:
+    """A policy event (行政规范性文件 with its interpretation)."""
+    body: dict[str, Any] = {
+        "title": "关于进一步优化营商环境的若干措施",
+        "doc_number": "株政办发〔2023〕5号",
+        "issuer": "株洲市人民政府办公室",
+        "doc_class": "行政规范性文件",
+        "written_on": "2023-03-15",
+        "body": "<p>为打造一流营商环境，现提出以下措施。</p>",
+        "interpretation": {"title": "政策解读", "body": "<p>解读内容</p>"},
+    }
+    body.update(payload)
+    return envelope("policy", document_id, version, body, department="zz-zfb")
+
+
+def penalty(document_id: str = "doc-penalty-1", version: int = 1, **payload: Any) -> dict[str, Any]:
+    """A penalty decision against a company."""
+    body: dict[str, Any] = {
+        "title": "某化工有限公司安全生产违法行为行政处罚决定",
+        "decision_number": "（株）应急罚〔2023〕12号",
+        "party_type": "法人",
+        "party_name": "株洲示例化工有限公司",
+        "credit_code": "91430211MA4PXR1234",
+        "facts": "未按规定对重大危险源进行定期检测、评估。",
+        "legal_basis": "《中华人民共和国安全生产法》第九十七条",
+        "penalty_types": ["罚款"],
+        "fine_amount": "50000.00",
+        "authority": "株洲市应急管理局",
+        "decided_on": "2023-05-05",
+        "domain": "安全生产",
+    }
+    body.update(payload)
+    return envelope("penalty", document_id, version, body, department="zz-yjj")
+
+
+def retract(
+    kind: str, document_id: str, version: int, reason: str = "依法撤销", department: str = "zz-yjj"
+) -> dict[str, Any]:
+    """A retraction of ``document_id``."""
+    event = envelope(kind, document_id, version, {"reason": reason}, department=department)
+    event["action"] = "retract"
+    return event
+
+
+def envelope(
+    kind: str,
+    document_id: str,
+    version: int,
+    payload: dict[str, Any],
+    *,
+    department: str = "zz-zfb",
+    occurred_at: str | None = None,
+) -> dict[str, Any]:
+    """An event around ``payload``."""
+    return {
+        "event_id": new_id(),
+        "kind": kind,
+        "action": "publish" if version == 1 else "update",
+        "document_id": document_id,
+        "version": version,
+        "department": department,
+        "occurred_at": occurred_at or f"2023-05-{min(28, version):02d}T10:00:00+08:00",
+        "payload": payload,
+    }

@@ -1,0 +1,179 @@
+"""The event contract: what is accepted, what is refused, and how refusals read."""
+
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+
+from govpub.demo import load_samples
+from govpub.errors import EventValidationError
+from schemas import (
+    Kind,
+    PenaltyEvent,
+    PolicyEvent,
+    RetractEvent,
+    Validity,
+    encode_event,
+    parse_event,
+)
+from schemas.export import JSON_DIR, render_schemas
+from tests import factories
+
+
+def errors_of(data: Any) -> dict[str, str]:
+    with pytest.raises(EventValidationError) as info:
+        parse_event(data)
+    return {e.path: e.message for e in info.value.errors}
+
+
+def test_every_sample_event_is_valid_and_round_trips() -> None:
+    samples = load_samples()
+    kinds = set()
+    for sample in samples:
+        event = parse_event(sample)
+        kinds.add(event.kind)
+        assert parse_event(encode_event(event)) == event
+    assert kinds == set(Kind)
+
+
+def test_kind_selects_the_payload_model() -> None:
+    assert isinstance(parse_event(factories.policy()), PolicyEvent)
+    assert isinstance(parse_event(factories.penalty()), PenaltyEvent)
+    event = parse_event(factories.retract("penalty", "doc-penalty-1", 2))
+    assert isinstance(event, RetractEvent)
+    assert event.kind is Kind.PENALTY
+    assert event.payload.reason == "依法撤销"
+
+
+def test_events_are_frozen() -> None:
+    event = parse_event(factories.policy())
+    with pytest.raises(Exception, match="frozen"):
+        event.version = 2  # type: ignore[misc]
+
+
+def test_unknown_fields_are_refused_with_their_path() -> None:
+    data = factories.policy()
+    data["payload"]["colour"] = "red"
+    data["extra"] = 1
+    errors = errors_of(data)
+    assert errors["payload.colour"] == "Extra inputs are not permitted"
+    assert errors["extra"] == "Extra inputs are not permitted"
+
+
+def test_unknown_kind_names_the_kind_field() -> None:
+    data = factories.policy()
+    data["kind"] = "poem"
+    assert "kind must be one of" in errors_of(data)["kind"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2023-05-01T10:00:00", "2023-05-01", "1683000000", "01/05/2023 10:00 +0800", 1683000000],
+)
+def test_occurred_at_needs_rfc3339_with_offset(value: Any) -> None:
+    data = factories.policy()
+    data["occurred_at"] = value
+    assert "RFC 3339" in errors_of(data)["occurred_at"]
+
+
+def test_rfc3339_with_z_or_offset_is_accepted() -> None:
+    for value in ("2023-05-01T02:00:00Z", "2023-05-01T10:00:00.123+08:00"):
+        data = factories.policy()
+        data["occurred_at"] = value
+        assert parse_event(data).occurred_at.utcoffset() is not None
+
+
+def test_strings_are_bounded() -> None:
+    data = factories.policy(title="长" * 201)
+    assert "at most 200 characters" in errors_of(data)["payload.title"]
+
+
+def test_control_characters_are_refused() -> None:
+    data = factories.policy(title="标题\x07")
+    assert errors_of(data)["payload.title"] == "must not contain control characters"
+
+
+def test_enumerations_are_closed() -> None:
+    errors = errors_of(factories.policy(doc_class="通知", validity="有效"))
+    assert "'规章', '行政规范性文件' or '其他'" in errors["payload.doc_class"]
+    assert "payload.validity" in errors
+    assert "payload.penalty_types.0" in errors_of(factories.penalty(penalty_types=["罚金"]))
+
+
+def test_normative_document_needs_its_interpretation() -> None:
+    data = factories.policy(interpretation=None)
+    message = errors_of(data)["payload"]
+    assert "interpretation is required for 行政规范性文件" in message
+    other = factories.policy(doc_class="其他", interpretation=None)
+    assert parse_event(other).payload.validity is Validity.IN_FORCE
+
+
+def test_fine_needs_an_amount() -> None:
+    data = factories.penalty(fine_amount=None)
+    assert "fine_amount is required" in errors_of(data)["payload"]
+
+
+def test_retract_needs_a_reason() -> None:
+    data = factories.retract("policy", "doc-policy-1", 2)
+    data["payload"] = {}
+    assert errors_of(data) == {"payload.reason": "Field required"}
+
+
+def test_retract_refuses_a_content_payload() -> None:
+    data = factories.policy(version=2)
+    data["action"] = "retract"
+    assert "payload.title" in errors_of(data)
+
+
+def test_document_id_is_url_and_file_safe() -> None:
+    for bad in ("../etc/passwd", "a/b", "文档1", " x", ""):
+        data = factories.policy(document_id=bad)
+        assert "document_id" in errors_of(data), bad
+
+
+def test_version_must_be_positive() -> None:
+    assert "version" in errors_of(factories.policy(version=0))
+
+
+def test_invalid_json_and_non_objects_are_reported() -> None:
+    assert "not valid JSON" in errors_of(b"{not json")[""]
+    assert errors_of(b"[1, 2]")[""] == "an event must be a JSON object"
+    assert "not valid JSON" in errors_of(b"\xff\xfe")[""]
+
+
+def test_oversized_input_is_refused_before_parsing() -> None:
+    big = json.dumps(factories.policy(body="x" * 1_100_000))
+    assert "larger than" in errors_of(big)[""]
+
+
+def test_exposure_is_either_a_candidate_or_a_batch() -> None:
+    base = {"title": "案例", "domain": "安全生产", "candidate_quarter": "2023Q2"}
+    candidate = factories.envelope(
+        "exposure", "c1", 1, {**base, "case_summary": "摘要", "decision_ref": "p1"}
+    )
+    assert not parse_event(candidate).payload.is_batch  # type: ignore[union-attr]
+    batch = factories.envelope(
+        "exposure",
+        "b1",
+        1,
+        {**base, "cases": [{"title": "案1", "case_summary": "摘要", "decision_ref": "p1"}]},
+    )
+    assert parse_event(batch).payload.is_batch  # type: ignore[union-attr]
+    neither = factories.envelope("exposure", "n1", 1, base)
+    assert "a candidate needs" in errors_of(neither)["payload"]
+
+
+def test_exported_json_schemas_are_up_to_date() -> None:
+    rendered = render_schemas()
+    on_disk = {p.name: p.read_text("utf-8") for p in JSON_DIR.glob("*.json")}
+    assert set(on_disk) == set(rendered), "run: govpub schemas export"
+    for name, text in rendered.items():
+        assert on_disk[name] == text, f"{name} is out of date: run govpub schemas export"
+
+
+def test_json_schema_accepts_the_samples() -> None:
+    schema = json.loads((JSON_DIR / "event.schema.json").read_text("utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    for sample in load_samples():
+        validator.validate(sample)
