@@ -53,8 +53,8 @@ def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
     from govpub.bus import open_bus
     from govpub.store import Store
     from govpub.topics import Topics
-    from producers import PartialPublish, Publisher, VersionLedger
-    from producers.emit import MAX_INPUT_BYTES, read_entries, validate_entries
+    from producers import BatchRejected, PartialPublish, Publisher, VersionLedger
+    from producers.emit import MAX_INPUT_BYTES, problem_for, read_entries, validate_entries
 
     if args.file == "-":
         text = sys.stdin.read(MAX_INPUT_BYTES + 1)
@@ -80,16 +80,15 @@ def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
         ) as publisher,
     ):
         events, problems = validate_entries(read_entries(text), publisher.prepare)
-        if problems:
-            _err(f"error: {source}: {len(problems)} invalid event(s); nothing was sent")
-            for problem in problems:
-                _err(f"  {problem}".replace("\n", "\n  "))
-            return 2
-        if not events:
+        if not events and not problems:
             _err(f"error: {source}: no events")
             return 2
+        accepted = []
         try:
-            accepted = publisher.publish_many(events)
+            if not problems:
+                accepted = publisher.publish_many([event for _, event in events])
+        except BatchRejected as exc:
+            problems = [problem_for(events[i][0], error) for i, error in sorted(exc.errors.items())]
         except PartialPublish as exc:
             for item in exc.accepted:
                 _out(
@@ -97,6 +96,11 @@ def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
                 )
             _err(f"error: {exc}")
             return 1
+    if problems:
+        _err(f"error: {source}: {len(problems)} invalid event(s); nothing was sent")
+        for problem in problems:
+            _err(f"  {problem}".replace("\n", "\n  "))
+        return 2
     for item in accepted:
         note = " (already accepted)" if item.duplicate else ""
         _out(

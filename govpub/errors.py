@@ -42,7 +42,7 @@ class FieldError:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path or '(event)'}: {self.message}"
+        return f"{self.path}: {self.message}" if self.path else self.message
 
 
 class EventValidationError(GovpubError):

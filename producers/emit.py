@@ -64,18 +64,24 @@ def read_entries(text: str) -> list[Entry | Problem]:
 
 def validate_entries(
     entries: list[Entry | Problem], prepare: Callable[[Any], AnyEvent]
-) -> tuple[list[AnyEvent], list[Problem]]:
-    """Validate every entry with ``prepare``; returns the events and every problem found."""
-    events: list[AnyEvent] = []
+) -> tuple[list[tuple[str, AnyEvent]], list[Problem]]:
+    """Validate every entry with ``prepare``; returns ``(where, event)`` pairs and every
+    problem found."""
+    events: list[tuple[str, AnyEvent]] = []
     problems: list[Problem] = []
     for entry in entries:
         if isinstance(entry, Problem):
             problems.append(entry)
             continue
         try:
-            events.append(prepare(entry.data))
-        except EventValidationError as exc:
-            problems.append(Problem(entry.where, exc.errors))
+            events.append((entry.where, prepare(entry.data)))
         except GovpubError as exc:
-            problems.append(Problem(entry.where, (FieldError("", str(exc)),)))
+            problems.append(problem_for(entry.where, exc))
     return events, problems
+
+
+def problem_for(where: str, error: GovpubError) -> Problem:
+    """A :class:`Problem` from any refusal (field errors are kept one per line)."""
+    if isinstance(error, EventValidationError):
+        return Problem(where, error.errors)
+    return Problem(where, (FieldError("", str(error)),))

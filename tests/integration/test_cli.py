@@ -1,0 +1,173 @@
+"""The command line end to end, as a department and an operator use it, on both transports."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import feedparser
+from kafka import KafkaProducer
+
+from govpub.settings import Settings
+from tests import factories
+
+
+def govpub(
+    settings: Settings, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVPUB_")}
+    env.update(
+        GOVPUB_BUS=settings.bus,
+        GOVPUB_STORE=str(settings.store),
+        GOVPUB_OUTPUT_DIR=str(settings.output_dir),
+        GOVPUB_TOPIC_PREFIX=settings.topic_prefix,
+        GOVPUB_SESSION_TIMEOUT=str(settings.session_timeout),
+        GOVPUB_RETRY_MIN_BACKOFF="0.01",
+        GOVPUB_RETRY_MAX_BACKOFF="0.05",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "govpub.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        check=False,
+    )
+
+
+def write_jsonl(path: Path, events: list[dict[str, Any]]) -> Path:
+    path.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events) + "\n", "utf-8")
+    return path
+
+
+def feed_titles(path: Path) -> list[str]:
+    feed = feedparser.parse(path.read_bytes())
+    assert not feed.bozo, feed.get("bozo_exception")
+    return [entry.title for entry in feed.entries]
+
+
+def test_emit_then_consume_publishes_to_the_feeds(settings: Settings, tmp_path: Path) -> None:
+    events = [
+        factories.policy(title="关于优化营商环境的措施"),
+        factories.penalty(title="某公司处罚决定"),
+    ]
+    emitted = govpub(settings, "emit", str(write_jsonl(tmp_path / "in.jsonl", events)))
+    assert emitted.returncode == 0, emitted.stderr
+    assert emitted.stdout.count("→") == 2
+    consumed = govpub(settings, "consume", "--until-idle")
+    assert consumed.returncode == 0, consumed.stderr
+    assert "channel rss: 2 delivered" in consumed.stdout
+    out = settings.output_dir / "feeds"
+    assert set(feed_titles(out / "all.xml")) == {"关于优化营商环境的措施", "某公司处罚决定"}
+    assert feed_titles(out / "policy.xml") == ["关于优化营商环境的措施"]
+    assert feed_titles(out / "penalty.atom") == ["某公司处罚决定"]
+    assert feed_titles(out / "dept" / "zz-yjj.xml") == ["某公司处罚决定"]
+    status = govpub(settings, "status")
+    assert status.returncode == 0, status.stderr
+    assert "rss" in status.stdout
+    assert "confirmed 2" in status.stdout
+    document = govpub(settings, "status", "--document", "doc-policy-1")
+    assert "rss: confirmed" in document.stdout
+
+
+def test_emit_reports_every_bad_line_and_sends_nothing(settings: Settings, tmp_path: Path) -> None:
+    good = factories.policy()
+    too_long = factories.policy(document_id="doc-2", title="长" * 300)
+    lines = [
+        json.dumps(good, ensure_ascii=False),
+        "{not json",
+        json.dumps(too_long, ensure_ascii=False),
+        "",
+        json.dumps({**factories.penalty(), "kind": "poem"}),
+    ]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    result = govpub(settings, "emit", str(path))
+    assert result.returncode == 2
+    assert "3 invalid event(s); nothing was sent" in result.stderr
+    assert "line 2: not valid JSON" in result.stderr
+    assert "line 3: payload.title: String should have at most 200 characters" in result.stderr
+    assert "line 5: kind: kind must be one of" in result.stderr
+    assert "line 1" not in result.stderr
+    consumed = govpub(settings, "consume", "--until-idle")
+    assert "0 delivered" in consumed.stdout
+
+
+def test_emit_reads_stdin_and_json_arrays(settings: Settings) -> None:
+    result = govpub(
+        settings, "emit", "-", stdin=json.dumps([factories.policy(), factories.penalty()])
+    )
+    assert result.returncode == 0, result.stderr
+    again = govpub(settings, "emit", "-", stdin=json.dumps(factories.policy(version=1)))
+    assert again.returncode == 2
+    assert "stale" in again.stderr
+
+
+def test_malformed_message_from_another_client_is_dead_lettered(
+    make_settings: Any, kafka_broker: Any, tmp_path: Path
+) -> None:
+    settings = make_settings(kafka_broker.url)
+    assert (
+        govpub(settings, "emit", "-", stdin=json.dumps(factories.policy("first"))).returncode == 0
+    )
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap)
+    producer.send(
+        f"{settings.topic_prefix}.policy", key=b"first", value=b"<xml>not an event</xml>"
+    ).get(30)
+    producer.close()
+    assert (
+        govpub(settings, "emit", "-", stdin=json.dumps(factories.policy("second"))).returncode == 0
+    )
+    consumed = govpub(settings, "consume", "--until-idle")
+    assert consumed.returncode == 0, consumed.stderr
+    assert "2 delivered" in consumed.stdout
+    assert "1 dead-lettered" in consumed.stdout
+    assert len(feed_titles(settings.output_dir / "feeds" / "policy.xml")) == 2
+    listed = govpub(settings, "dlq", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "channel=rss" in listed.stdout
+    assert f"origin={settings.topic_prefix}.policy[" in listed.stdout
+    assert "PoisonMessage: invalid event: not valid JSON" in listed.stdout
+    assert "1 dead letter(s)" in listed.stdout
+
+
+def test_unknown_channel_suggests_the_closest(settings: Settings) -> None:
+    result = govpub(settings, "consume", "--channel", "rs", "--until-idle")
+    assert result.returncode == 1
+    assert "unknown channel 'rs' — did you mean 'rss'?" in result.stderr
+
+
+def test_bad_settings_name_the_variable(make_settings: Any) -> None:
+    settings = make_settings()
+    result = govpub(settings.model_copy(update={"bus": "redis://localhost"}), "status")
+    assert result.returncode == 2
+    assert "GOVPUB_BUS" in result.stderr
+
+
+def test_schemas_are_exported_and_checked(make_settings: Any, tmp_path: Path) -> None:
+    settings = make_settings()
+    target = tmp_path / "json"
+    assert govpub(settings, "schemas", "export", "--dir", str(target)).returncode == 0
+    assert (target / "event.schema.json").exists()
+    assert govpub(settings, "schemas", "export", "--check", "--dir", str(target)).returncode == 0
+    (target / "policy.payload.schema.json").write_text("{}")
+    check = govpub(settings, "schemas", "export", "--check", "--dir", str(target))
+    assert check.returncode == 1
+    assert "policy.payload.schema.json" in check.stderr
+
+
+def test_demo_runs_the_whole_pipeline(make_settings: Any, tmp_path: Path) -> None:
+    settings = make_settings()
+    result = govpub(settings, "demo", "--dir", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    assert "13 sample events emitted" in result.stdout
+    public = tmp_path / "demo" / "public"
+    titles = feed_titles(public / "feeds" / "all.xml")
+    assert any(t.startswith("【已撤回】") for t in titles)
+    assert "株洲市2023年第二季度安全生产领域“非法违法”典型案例" in titles
+    assert len(feed_titles(public / "feeds" / "exposure.xml")) == 1
+    rerun = govpub(settings, "demo", "--dir", str(tmp_path / "demo"))
+    assert rerun.returncode == 0, rerun.stderr

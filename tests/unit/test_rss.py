@@ -1,0 +1,164 @@
+"""The RSS channel: valid feeds, stable guids, updates, withdrawals, per-department feeds."""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+
+from channels.base import ChannelContext, DeliveryState
+from channels.rss import RssChannel
+from govpub.settings import Settings
+from govpub.store import Store
+from schemas import parse_event
+from tests import factories
+
+
+@pytest.fixture
+def setup(make_settings: Callable[..., Settings]) -> Iterator[tuple[RssChannel, Path]]:
+    settings = make_settings(feed_items=3, site_url="https://www.example.gov.cn/zwgk/")
+    with Store(settings.store) as store:
+        yield RssChannel.from_context(ChannelContext(settings, store)), settings.output_dir
+
+
+def deliver(channel: RssChannel, *events: dict[str, Any]) -> list[Any]:
+    outcomes = [channel.apply(parse_event(e)) for e in events]
+    channel.flush()
+    return outcomes
+
+
+def parse(path: Path) -> Any:
+    feed = feedparser.parse(path.read_bytes())
+    assert not feed.bozo, feed.get("bozo_exception")
+    return feed
+
+
+def test_every_feed_parses_cleanly(setup: tuple[RssChannel, Path]) -> None:
+    channel, out = setup
+    deliver(channel, factories.policy(), factories.penalty())
+    files = sorted((out / "feeds").rglob("*.*"))
+    names = {str(p.relative_to(out)) for p in files}
+    assert names == {
+        "feeds/all.xml",
+        "feeds/all.atom",
+        "feeds/policy.xml",
+        "feeds/policy.atom",
+        "feeds/penalty.xml",
+        "feeds/penalty.atom",
+        "feeds/dept/zz-zfb.xml",
+        "feeds/dept/zz-zfb.atom",
+        "feeds/dept/zz-yjj.xml",
+        "feeds/dept/zz-yjj.atom",
+    }
+    for path in files:
+        feed = parse(path)
+        assert feed.feed.language == "zh-CN" or path.suffix == ".atom"
+    rss = parse(out / "feeds/all.xml")
+    assert rss.version == "rss20"
+    assert rss.feed.link == "https://www.example.gov.cn/zwgk/"
+    atom = parse(out / "feeds/all.atom")
+    assert atom.version == "atom10"
+
+
+def test_items_link_to_their_stable_page_and_keep_their_guid(
+    setup: tuple[RssChannel, Path],
+) -> None:
+    channel, out = setup
+    deliver(channel, factories.policy(title="第一版"))
+    (entry,) = parse(out / "feeds/policy.xml").entries
+    assert entry.link == "https://www.example.gov.cn/zwgk/policy/doc-policy-1.html"
+    assert entry.id == "urn:govpub:zhuzhou:policy:doc-policy-1"
+    update = factories.policy(version=2, title="第二版")
+    update["occurred_at"] = "2023-06-01T10:00:00+08:00"
+    deliver(channel, update)
+    (entry,) = parse(out / "feeds/policy.xml").entries
+    assert entry.id == "urn:govpub:zhuzhou:policy:doc-policy-1"
+    assert entry.title == "第二版"
+    assert entry.summary.startswith("（更新于 2023-06-01）")
+    (atom_entry,) = parse(out / "feeds/policy.atom").entries
+    assert atom_entry.updated.startswith("2023-06-01")
+    assert atom_entry.published.startswith("2023-05-01")
+
+
+def test_withdrawal_removes_the_item_and_publishes_a_notice(setup: tuple[RssChannel, Path]) -> None:
+    channel, out = setup
+    deliver(channel, factories.penalty(facts="敏感的违法事实"))
+    retraction = factories.retract("penalty", "doc-penalty-1", 2, reason="决定已被依法撤销")
+    retraction["occurred_at"] = "2023-06-02T15:00:00+08:00"
+    deliver(channel, retraction)
+    for name in ("feeds/penalty.xml", "feeds/all.atom", "feeds/dept/zz-yjj.xml"):
+        text = (out / name).read_text("utf-8")
+        assert "敏感的违法事实" not in text
+        (entry,) = parse(out / name).entries
+        assert entry.id == "urn:govpub:zhuzhou:penalty:doc-penalty-1:withdrawn"
+        assert entry.title.startswith("【已撤回】")
+        assert "2023-06-02" in entry.summary
+        assert "决定已被依法撤销" in entry.summary
+
+
+def test_retracting_an_unknown_document_is_recorded(setup: tuple[RssChannel, Path]) -> None:
+    channel, _ = setup
+    (outcome,) = deliver(channel, factories.retract("policy", "never-published", 2))
+    assert outcome.state is DeliveryState.RETRACTED
+
+
+def test_feeds_are_in_publication_order_and_limited(setup: tuple[RssChannel, Path]) -> None:
+    channel, out = setup
+    events = []
+    for day in (3, 1, 5, 2, 4):
+        event = factories.policy(f"doc-{day}")
+        event["occurred_at"] = f"2023-05-0{day}T09:00:00+08:00"
+        events.append(event)
+    deliver(channel, *events)
+    entries = parse(out / "feeds/policy.xml").entries
+    assert [e.id.rsplit(":", 1)[1] for e in entries] == ["doc-5", "doc-4", "doc-3"]
+
+
+def test_exposure_candidates_wait_for_their_batch(setup: tuple[RssChannel, Path]) -> None:
+    channel, out = setup
+    candidate = factories.envelope(
+        "exposure",
+        "cand-1",
+        1,
+        {
+            "title": "案例",
+            "domain": "安全生产",
+            "candidate_quarter": "2023Q2",
+            "case_summary": "摘要",
+            "decision_ref": "doc-penalty-1",
+        },
+    )
+    (outcome,) = deliver(channel, candidate)
+    assert outcome.state is DeliveryState.SKIPPED
+    assert not (out / "feeds/exposure.xml").exists()
+
+
+def test_moving_department_updates_both_department_feeds(setup: tuple[RssChannel, Path]) -> None:
+    channel, out = setup
+    deliver(channel, factories.policy())
+    moved = factories.policy(version=2)
+    moved["department"] = "zz-sfj"
+    deliver(channel, moved)
+    assert parse(out / "feeds/dept/zz-zfb.xml").entries == []
+    assert len(parse(out / "feeds/dept/zz-sfj.xml").entries) == 1
+
+
+def test_text_xml_cannot_carry_is_cleaned(setup: tuple[RssChannel, Path]) -> None:
+    channel, out = setup
+    deliver(
+        channel, factories.policy(body="<p>正文\ufffe与\uffff内容<script>alert(1)</script></p>")
+    )
+    text = (out / "feeds/policy.xml").read_text("utf-8", errors="strict")
+    assert "正文与内容" in text
+    assert "alert" not in text
+    parse(out / "feeds/policy.xml")
+
+
+def test_rendering_again_changes_no_byte(setup: tuple[RssChannel, Path]) -> None:
+    channel, out = setup
+    event = factories.policy()
+    deliver(channel, event)
+    before = {p: p.read_bytes() for p in (out / "feeds").rglob("*.*")}
+    deliver(channel, event)
+    assert {p: p.read_bytes() for p in (out / "feeds").rglob("*.*")} == before

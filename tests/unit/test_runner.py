@@ -1,0 +1,263 @@
+"""The channel runner: at-least-once delivery, dedupe, versions, retries, dead letters."""
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from channels.base import DeliveryState
+from channels.memory import MemoryChannel
+from consumers import (
+    ChannelRunner,
+    DeadLetter,
+    DeliveryLog,
+    RetryPolicy,
+    read_dead_letters,
+    redrive,
+)
+from consumers.runner import ChannelFlushFailed
+from govpub.bus import open_bus
+from govpub.errors import PermanentDeliveryError, TransientDeliveryError
+from govpub.settings import Settings
+from govpub.store import Store
+from govpub.topics import Topics
+from producers import Publisher
+from schemas import AnyEvent, encode_event, parse_event
+from tests import factories
+
+FAST = RetryPolicy(max_attempts=3, min_backoff=0.001, max_backoff=0.002)
+
+
+def emit(settings: Settings, *events: dict[str, Any]) -> None:
+    with Publisher(open_bus(settings), Topics(settings.topic_prefix)) as publisher:
+        publisher.publish_many(list(events))
+
+
+def emit_raw(settings: Settings, kind: str, value: bytes, key: bytes = b"raw") -> None:
+    bus = open_bus(settings)
+    topics = Topics(settings.topic_prefix)
+    bus.ensure_topics(topics.all)
+    producer = bus.producer()
+    try:
+        producer.send(topics.for_kind(kind), value, key=key).result(timeout=30)
+    finally:
+        producer.close()
+
+
+def run(
+    settings: Settings, channel: MemoryChannel, store: Store, policy: RetryPolicy = FAST
+) -> ChannelRunner:
+    runner = ChannelRunner(
+        channel,
+        open_bus(settings),
+        store,
+        Topics(settings.topic_prefix),
+        policy=policy,
+        poll_timeout=0.2,
+    )
+    runner.run(until_idle=True)
+    return runner
+
+
+@pytest.fixture
+def local(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+def test_delivers_in_document_order_and_resumes_after_restart(local: Settings) -> None:
+    emit(local, *(factories.policy(f"doc-{i % 3}", version=1 + i // 3) for i in range(9)))
+    channel = MemoryChannel()
+    with Store(local.store) as store:
+        runner = run(local, channel, store)
+        assert runner.stats.delivered == 9
+        for doc in ("doc-0", "doc-1", "doc-2"):
+            versions = [e.version for e in channel.applied if e.document_id == doc]
+            assert versions == [1, 2, 3]
+        again = MemoryChannel()
+        assert run(local, again, store).stats.delivered == 0
+        assert again.applied == []
+
+
+def test_an_event_delivered_twice_reaches_the_channel_once(local: Settings) -> None:
+    event = factories.policy()
+    emit_raw(local, "policy", encode_event(parse_event(event)), key=b"doc-policy-1")
+    emit_raw(local, "policy", encode_event(parse_event(event)), key=b"doc-policy-1")
+    channel = MemoryChannel()
+    with Store(local.store) as store:
+        runner = run(local, channel, store)
+    assert len(channel.applied) == 1
+    assert runner.stats.duplicates == 1
+
+
+def test_an_older_version_never_overwrites_a_newer_one(local: Settings) -> None:
+    newer = parse_event(factories.policy(version=2, title="第二版"))
+    older = parse_event(factories.policy(version=1, title="第一版"))
+    for event in (newer, older):
+        emit_raw(local, "policy", encode_event(event), key=b"doc-policy-1")
+    channel = MemoryChannel()
+    with Store(local.store) as store:
+        runner = run(local, channel, store)
+        rows = {r.event_id: r for r in DeliveryLog(store).for_document("doc-policy-1")}
+    assert [e.version for e in channel.applied] == [2]
+    assert runner.stats.skipped == 1
+    assert rows[older.event_id].state is DeliveryState.SKIPPED
+    assert "stale" in rows[older.event_id].detail
+
+
+def test_transient_failures_are_retried(local: Settings) -> None:
+    failures = iter([TransientDeliveryError("timeout"), TransientDeliveryError("503")])
+
+    def fail(event: AnyEvent) -> Exception | None:
+        return next(failures, None)
+
+    emit(local, factories.policy())
+    channel = MemoryChannel(fail=fail)
+    with Store(local.store) as store:
+        run(local, channel, store)
+        (row,) = DeliveryLog(store).for_document("doc-policy-1")
+    assert len(channel.applied) == 1
+    assert row.state is DeliveryState.CONFIRMED
+    assert row.attempts == 3
+
+
+def test_permanent_failure_is_dead_lettered_and_the_runner_carries_on(local: Settings) -> None:
+    def fail(event: AnyEvent) -> Exception | None:
+        return (
+            PermanentDeliveryError("account not verified") if event.document_id == "bad" else None
+        )
+
+    emit(local, factories.policy("bad"), factories.policy("good"))
+    channel = MemoryChannel(fail=fail)
+    with Store(local.store) as store:
+        runner = run(local, channel, store)
+        (row,) = DeliveryLog(store).for_document("bad")
+    assert [e.document_id for e in channel.applied] == ["good"]
+    assert runner.stats.dead_lettered == 1
+    assert row.state is DeliveryState.DEAD_LETTERED
+    ((record, letter),) = read_dead_letters(open_bus(local), Topics(local.topic_prefix))
+    assert letter is not None
+    assert letter.channel == "memory"
+    assert letter.reason == "account not verified"
+    assert letter.error_type == "PermanentDeliveryError"
+    assert letter.attempts == 1
+    assert letter.origin_topic == f"{local.topic_prefix}.policy"
+    assert letter.document_id == "bad"
+    assert record.key == b"bad"
+
+
+def test_exhausted_retries_are_dead_lettered_with_their_attempts(local: Settings) -> None:
+    emit(local, factories.policy())
+    channel = MemoryChannel(fail=lambda e: ConnectionError("refused"))
+    with Store(local.store) as store:
+        run(local, channel, store)
+    ((_, letter),) = read_dead_letters(open_bus(local), Topics(local.topic_prefix))
+    assert letter is not None
+    assert letter.attempts == FAST.max_attempts
+    assert letter.error_type == "ConnectionError"
+
+
+def test_poison_goes_to_the_dead_letter_topic_and_the_next_event_is_delivered(
+    settings: Settings,
+) -> None:
+    """Runs on both transports: a malformed message never blocks its partition."""
+    emit_raw(settings, "policy", b"\x00not json at all", key=b"doc-policy-1")
+    emit_raw(settings, "policy", b'{"kind": "policy"}', key=b"doc-policy-1")
+    emit(settings, factories.policy())
+    channel = MemoryChannel()
+    with Store(settings.store) as store:
+        runner = run(settings, channel, store)
+    assert [e.document_id for e in channel.applied] == ["doc-policy-1"]
+    assert runner.stats.dead_lettered == 2
+    letters = [
+        letter for _, letter in read_dead_letters(open_bus(settings), Topics(settings.topic_prefix))
+    ]
+    assert all(letter is not None and letter.error_type == "PoisonMessage" for letter in letters)
+    reasons = sorted(letter.reason for letter in letters if letter is not None)
+    assert "not valid JSON" in reasons[0] or "not valid JSON" in reasons[1]
+    assert any("event_id: Field required" in r for r in reasons)
+    assert {letter.original().value for letter in letters if letter is not None} == {
+        b"\x00not json at all",
+        b'{"kind": "policy"}',
+    }
+
+
+def test_redrive_delivers_each_dead_letter_once(local: Settings) -> None:
+    broken = threading.Event()
+    broken.set()
+
+    def fail(event: AnyEvent) -> Exception | None:
+        return PermanentDeliveryError("platform down") if broken.is_set() else None
+
+    emit(local, factories.policy("a"), factories.policy("b"))
+    channel = MemoryChannel(fail=fail)
+    bus, topics = open_bus(local), Topics(local.topic_prefix)
+    with Store(local.store) as store:
+        run(local, channel, store)
+        assert channel.applied == []
+        broken.clear()
+        stats = redrive(channel, bus, store, topics, policy=FAST, poll_timeout=0.2)
+        assert (stats.redriven, stats.delivered) == (2, 2)
+        assert sorted(e.document_id for e in channel.applied) == ["a", "b"]
+        again = redrive(channel, bus, store, topics, policy=FAST, poll_timeout=0.2)
+        assert again.redriven == 0
+        assert len(channel.applied) == 2
+        states = {r.document_id: r.state for r in DeliveryLog(store).for_document("a")}
+    assert states == {"a": DeliveryState.CONFIRMED}
+
+
+def test_a_crash_after_recording_but_before_commit_is_harmless(local: Settings) -> None:
+    emit(local, factories.policy())
+    bus, topics = open_bus(local), Topics(local.topic_prefix)
+    channel = MemoryChannel()
+    with Store(local.store) as store:
+        with (
+            ChannelRunner(channel, bus, store, topics, policy=FAST) as runner,
+            bus.consumer(topics.content, group=runner.group) as consumer,
+        ):
+            records = []
+            while not records:
+                records = consumer.poll(0.5, 10)
+            runner.process(records)  # delivered and recorded; the commit never happens
+        second = MemoryChannel()
+        runner2 = run(local, second, store)
+    assert len(channel.applied) == 1
+    assert second.applied == []
+    assert runner2.stats.duplicates == 1
+
+
+def test_flush_failures_are_retried_then_raised_without_commit(local: Settings) -> None:
+    class BrokenDisk(MemoryChannel):
+        def flush(self) -> None:
+            raise OSError("disk full")
+
+    emit(local, factories.policy())
+    with Store(local.store) as store:
+        with pytest.raises(ChannelFlushFailed, match="disk full"):
+            run(local, BrokenDisk(), store)
+        assert DeliveryLog(store).for_document("doc-policy-1") == []
+        healthy = MemoryChannel()
+        run(local, healthy, store)
+    assert len(healthy.applied) == 1
+
+
+def test_stop_ends_a_running_consumer(local: Settings) -> None:
+    channel = MemoryChannel()
+    with Store(local.store) as store:
+        runner = ChannelRunner(channel, open_bus(local), store, Topics(local.topic_prefix))
+        thread = threading.Thread(target=runner.run)
+        thread.start()
+        runner.stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_dead_letters_round_trip() -> None:
+    from govpub.bus import Record
+
+    record = Record("t.policy", 1, 42, b"k", b"\xffvalue", 1000)
+    letter = DeadLetter.for_record(record, channel="rss", error=ValueError("bad"), attempts=2)
+    decoded = DeadLetter.decode(letter.encode())
+    assert decoded == letter
+    assert decoded.original() == record
+    assert DeadLetter.decode(b"{}") is None
