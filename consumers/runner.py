@@ -43,6 +43,10 @@ class Interrupted(GovpubError):
     """A stop was requested while a batch was in progress; it was not committed."""
 
 
+class ChannelStalled(GovpubError):
+    """The channel's consumer could not get to work (for example, no partitions)."""
+
+
 class ChannelFlushFailed(DeliveryError):
     """The channel could not write its output after every retry; nothing was committed."""
 
@@ -70,6 +74,13 @@ def decode(record: Record) -> AnyEvent:
         return parse_event(record.value)
     except EventValidationError as exc:
         raise PoisonMessage(f"invalid event: {exc}") from None
+
+
+def _close_quietly(consumer: Consumer) -> None:
+    try:
+        consumer.close()
+    except Exception as exc:  # the consumer is being replaced or the run is ending anyway
+        log.warning("closing a consumer failed: %s", exc)
 
 
 def _origin(record: Record) -> str:
@@ -145,37 +156,59 @@ class ChannelRunner:
         self.close()
 
     def run(self, *, until_idle: bool = False, idle_polls: int = 2) -> RunStats:
-        """Consume until :meth:`stop` (or, with ``until_idle``, until nothing is left)."""
+        """Consume until :meth:`stop` (or, with ``until_idle``, until nothing is left).
+
+        A bus failure (broker gone, dead letter not acknowledged) does not end the run:
+        the consumer is closed and rejoins from the committed positions after a backoff,
+        so nothing read but not committed is skipped.
+        """
         self.open()
         consumer = self.bus.consumer(self.topics.content, group=self.group)
         started = time.monotonic()
         idle = 0
+        failures = 0
         log.info("channel %s consuming as group %s", self.channel.name, self.group)
         try:
             while not self._stop.is_set():
-                records = consumer.poll(self.poll_timeout, self.max_batch)
-                if records:
-                    idle = 0
-                    self._commit(consumer, self.process(records))
-                    continue
-                if not until_idle:
-                    continue
-                if not consumer.assignment():
-                    if time.monotonic() - started > self.assignment_timeout:
-                        raise BusError(
-                            f"group {self.group} got no partitions in {self.assignment_timeout:.0f} s"
-                        )
-                    continue
-                if all(lag <= 0 for lag in consumer.lag().values()):
-                    idle += 1
-                    if idle >= idle_polls:
-                        break
+                try:
+                    records = consumer.poll(self.poll_timeout, self.max_batch)
+                    if records:
+                        idle = 0
+                        self._commit(consumer, self.process(records))
+                        failures = 0
+                        continue
+                    if not until_idle:
+                        continue
+                    if not consumer.assignment():
+                        if time.monotonic() - started > self.assignment_timeout:
+                            raise ChannelStalled(
+                                f"group {self.group} got no partitions"
+                                f" in {self.assignment_timeout:.0f} s"
+                            )
+                        continue
+                    if all(lag <= 0 for lag in consumer.lag().values()):
+                        idle += 1
+                        if idle >= idle_polls:
+                            break
+                except BusError as exc:
+                    failures += 1
+                    delay = self.policy.delay(failures)
+                    log.error(
+                        "channel %s: bus failure (%s); rejoining from the committed positions"
+                        " in %.1f s",
+                        self.channel.name,
+                        exc,
+                        delay,
+                    )
+                    _close_quietly(consumer)
+                    self._wait(delay)
+                    consumer = self.bus.consumer(self.topics.content, group=self.group)
         except Interrupted:
             log.info(
                 "channel %s stopped mid-batch; the batch will be delivered again", self.channel.name
             )
         finally:
-            consumer.close()
+            _close_quietly(consumer)
             self.close()
         log.info("channel %s: %s", self.channel.name, self.stats)
         return self.stats

@@ -140,6 +140,9 @@ class KafkaBroker:
                     "group.min.session.timeout.ms=1000",
                     "auto.create.topics.enable=false",
                     "log.flush.interval.messages=1",
+                    # Room for the oversized-message fault test; govpub itself refuses
+                    # events over 1 MiB before they reach the broker.
+                    "message.max.bytes=4194304",
                 ]
             )
             + "\n"

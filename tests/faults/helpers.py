@@ -1,0 +1,123 @@
+"""Shared pieces of the fault tests: processes they start, events they send, and the
+figures they report (appended to tests/artifacts/faults.jsonl)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from consumers.deliveries import DeliveryLog
+from govpub.bus import open_bus
+from govpub.settings import Settings
+from govpub.store import Store
+from govpub.topics import Topics
+from tests import factories
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a govpub process that shares ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVPUB_")}
+    env.update(
+        GOVPUB_BUS=settings.bus,
+        GOVPUB_STORE=str(settings.store),
+        GOVPUB_OUTPUT_DIR=str(settings.output_dir),
+        GOVPUB_TOPIC_PREFIX=settings.topic_prefix,
+        GOVPUB_SESSION_TIMEOUT=str(settings.session_timeout),
+        GOVPUB_MAX_BATCH=str(settings.max_batch),
+        GOVPUB_POLL_TIMEOUT=str(settings.poll_timeout),
+        GOVPUB_RETRY_MIN_BACKOFF=str(settings.retry_min_backoff),
+        GOVPUB_RETRY_MAX_BACKOFF=str(settings.retry_max_backoff),
+        GOVPUB_LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+def spawn_consumer(
+    settings: Settings, channels: Sequence[str], *, until_idle: bool = False, log: Path
+) -> subprocess.Popen[bytes]:
+    """``govpub consume`` in a child process (this test ends it, by its pid)."""
+    args = [sys.executable, "-m", "govpub.cli", "consume"]
+    for name in channels:
+        args += ["--channel", name]
+    if until_idle:
+        args.append("--until-idle")
+    handle = log.open("ab")
+    try:
+        return subprocess.Popen(
+            args, env=env_for(settings), stdout=handle, stderr=subprocess.STDOUT
+        )
+    finally:
+        handle.close()
+
+
+def kill(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a child this test started, and reap it."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def documents(count: int, *, prefix: str = "doc") -> list[dict[str, Any]]:
+    """``count`` distinct policy documents, version 1, alternating two departments."""
+    events = []
+    for i in range(count):
+        event = factories.policy(f"{prefix}-{i:05d}", title=f"文件 {i}")
+        event["department"] = "zz-zfb" if i % 2 else "zz-sfj"
+        events.append(event)
+    return events
+
+
+def wait_caught_up(settings: Settings, channel: str, timeout: float) -> float:
+    """Seconds until the channel's group has no lag; raises if ``timeout`` passes."""
+    topics = Topics(settings.topic_prefix)
+    bus = open_bus(settings)
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            lag = bus.committed_lag(topics.channel_group(channel), topics.content)
+        except Exception:  # the broker may still be coming back
+            lag = {}
+        if lag and sum(max(0, v) for v in lag.values()) == 0:
+            return time.monotonic() - started
+        time.sleep(0.5)
+    raise AssertionError(f"channel {channel} still lagging after {timeout:.0f} s")
+
+
+def delivered_events(settings: Settings, channel: str) -> dict[str, str]:
+    """``{event_id: state}`` of every event the channel has finished."""
+    with Store(settings.store) as store:
+        DeliveryLog(store)
+        rows = store.conn.execute(
+            "SELECT event_id, state FROM deliveries WHERE channel=? AND target=''", (channel,)
+        ).fetchall()
+    return dict(rows)
+
+
+def feed_duplicates(output_dir: Path) -> int:
+    """Entries that appear twice (same guid) in any one feed."""
+    import feedparser
+
+    duplicates = 0
+    for path in (output_dir / "feeds").rglob("*.*"):
+        feed = feedparser.parse(path.read_bytes())
+        assert not feed.bozo, (path, feed.get("bozo_exception"))
+        ids = [entry.id for entry in feed.entries]
+        duplicates += len(ids) - len(set(ids))
+    return duplicates
+
+
+def report(test: str, **figures: Any) -> None:
+    """Record one row of the fault report (and show it in the test output)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    row = {"test": test, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures}
+    with (ARTIFACTS / "faults.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    sys.stdout.write(f"\nFAULT REPORT {json.dumps(row, ensure_ascii=False)}\n")
