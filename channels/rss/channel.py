@@ -14,7 +14,8 @@ a subscriber that the document was withdrawn and why.
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Self
 
@@ -44,9 +45,10 @@ CREATE TABLE IF NOT EXISTS rss_items (
     withdrawn_reason TEXT,
     sort_at TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS rss_items_all ON rss_items (sort_at DESC);
-CREATE INDEX IF NOT EXISTS rss_items_kind ON rss_items (kind, sort_at DESC);
-CREATE INDEX IF NOT EXISTS rss_items_department ON rss_items (department, sort_at DESC)
+CREATE INDEX IF NOT EXISTS rss_items_all ON rss_items (sort_at DESC, document_id);
+CREATE INDEX IF NOT EXISTS rss_items_kind ON rss_items (kind, sort_at DESC, document_id);
+CREATE INDEX IF NOT EXISTS rss_items_department
+    ON rss_items (department, sort_at DESC, document_id)
 """
 
 _COLUMNS = (
@@ -74,6 +76,14 @@ class _Item:
     withdrawn_reason: str | None
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """An item changed in this batch; ``inherit``: keep the stored first-publication date."""
+
+    item: _Item
+    inherit: bool
+
+
 def _feeds_of(kind: str, department: str) -> set[str]:
     return {"all", kind, f"dept/{department}"}
 
@@ -97,6 +107,7 @@ class RssChannel(ChannelBase):
         self.guid_prefix = guid_prefix
         self.limit = context.settings.feed_items
         self._dirty: set[str] = set()
+        self._pending: dict[str, _Pending] = {}
         store.ensure_schema("rss_items", _SCHEMA)
 
     @classmethod
@@ -105,63 +116,112 @@ class RssChannel(ChannelBase):
         return cls(context.store, context, guid_prefix=context.settings.guid_prefix)
 
     def apply(self, event: AnyEvent) -> Outcome | None:
-        """Insert, replace or withdraw the document's item."""
+        """Take the event into this batch's pending items (written and rendered on flush)."""
         if isinstance(event, RetractEvent):
             return self._withdraw(event)
         if isinstance(event, ExposureEvent) and not event.payload.is_batch:
             return NOT_ROUTED  # candidates are published in the quarterly batch
         title, summary, categories = summarize(event)
-        previous = self._load(event.document_id)
-        published = event.occurred_at
-        if previous is not None and not previous.withdrawn:
-            published = previous.published_at
-        with self.store.transaction() as conn:
-            conn.execute(
-                f"INSERT OR REPLACE INTO rss_items ({_COLUMNS}, sort_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?)",
-                (
-                    event.document_id,
-                    event.kind.value,
-                    event.department,
-                    title,
-                    summary,
-                    json.dumps(categories, ensure_ascii=False),
-                    event.version,
-                    published.isoformat(),
-                    event.occurred_at.isoformat(),
-                    _utc_key(published),
-                ),
-            )
-        self._dirty |= _feeds_of(event.kind.value, event.department)
-        if previous is not None:
-            self._dirty |= _feeds_of(previous.kind, previous.department)
+        earlier = self._pending.get(event.document_id)
+        published, inherit = event.occurred_at, True
+        if earlier is not None:
+            # A republication after a withdrawal starts a new item; an update keeps the first date.
+            if earlier.item.withdrawn:
+                inherit = False
+            else:
+                published, inherit = earlier.item.published_at, earlier.inherit
+        self._pending[event.document_id] = _Pending(
+            _Item(
+                document_id=event.document_id,
+                kind=event.kind.value,
+                department=event.department,
+                title=title,
+                summary=summary,
+                categories=categories,
+                version=event.version,
+                published_at=published,
+                updated_at=event.occurred_at,
+                withdrawn=False,
+                withdrawn_reason=None,
+            ),
+            inherit,
+        )
         return None
 
     def _withdraw(self, event: RetractEvent) -> Outcome | None:
-        previous = self._load(event.document_id)
-        if previous is None:
-            return Outcome(DeliveryState.RETRACTED, "was not in the feeds")
-        with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE rss_items SET withdrawn=1, withdrawn_reason=?, updated_at=?, version=?,"
-                " sort_at=? WHERE document_id=?",
-                (
-                    event.payload.reason,
-                    event.occurred_at.isoformat(),
-                    event.version,
-                    _utc_key(event.occurred_at),
-                    event.document_id,
-                ),
-            )
-        self._dirty |= _feeds_of(previous.kind, previous.department)
+        earlier = self._pending.get(event.document_id)
+        if earlier is not None:
+            item, inherit = earlier.item, earlier.inherit
+        else:
+            # Withdrawals are rare: one lookup each is cheaper than batching them.
+            loaded = self._load([event.document_id]).get(event.document_id)
+            if loaded is None:
+                return Outcome(DeliveryState.RETRACTED, "was not in the feeds")
+            item, inherit = loaded, False
+        self._pending[event.document_id] = _Pending(
+            replace(
+                item,
+                version=event.version,
+                updated_at=event.occurred_at,
+                withdrawn=True,
+                withdrawn_reason=event.payload.reason,
+            ),
+            inherit,
+        )
         return None
 
-    def _load(self, document_id: str) -> _Item | None:
-        row = self.store.conn.execute(
-            f"SELECT {_COLUMNS} FROM rss_items WHERE document_id=?",
-            (document_id,),
-        ).fetchone()
-        return None if row is None else self._item(row)
+    def _load(self, document_ids: Sequence[str]) -> dict[str, _Item]:
+        found: dict[str, _Item] = {}
+        ids = list(document_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self.store.conn.execute(
+                f"SELECT {_COLUMNS} FROM rss_items"
+                f" WHERE document_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for row in rows:
+                item = self._item(row)
+                found[item.document_id] = item
+        return found
+
+    def _write_pending(self) -> None:
+        if not self._pending:
+            return
+        stored = self._load(list(self._pending))
+        rows = []
+        for document_id, pending in self._pending.items():
+            item = pending.item
+            before = stored.get(document_id)
+            if before is not None:
+                self._dirty |= _feeds_of(before.kind, before.department)
+                if pending.inherit and not before.withdrawn:
+                    item = replace(item, published_at=before.published_at)
+            self._dirty |= _feeds_of(item.kind, item.department)
+            sort_at = item.updated_at if item.withdrawn else item.published_at
+            rows.append(
+                (
+                    item.document_id,
+                    item.kind,
+                    item.department,
+                    item.title,
+                    item.summary,
+                    json.dumps(item.categories, ensure_ascii=False),
+                    item.version,
+                    item.published_at.isoformat(),
+                    item.updated_at.isoformat(),
+                    int(item.withdrawn),
+                    item.withdrawn_reason,
+                    _utc_key(sort_at),
+                )
+            )
+        with self.store.transaction() as conn:
+            conn.executemany(
+                f"INSERT OR REPLACE INTO rss_items ({_COLUMNS}, sort_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        self._pending.clear()
 
     @staticmethod
     def _item(row: tuple[object, ...]) -> _Item:
@@ -180,7 +240,9 @@ class RssChannel(ChannelBase):
         )
 
     def flush(self) -> None:
-        """Render every feed touched since the last flush, RSS and Atom, atomically."""
+        """Store this batch's items in one transaction, then render every feed they
+        touch, RSS and Atom, each replaced atomically."""
+        self._write_pending()
         for feed in sorted(self._dirty):
             items = self._latest(feed)
             meta = self._meta(feed)
