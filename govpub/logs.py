@@ -59,3 +59,5 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("govpub").setLevel(settings.log_level)
     for package in ("schemas", "producers", "consumers", "channels"):
         logging.getLogger(package).setLevel(settings.log_level)
+    # kafka-python warns about routine rebalancing; its connection failures are errors.
+    logging.getLogger("kafka").setLevel("DEBUG" if settings.log_level == "DEBUG" else "ERROR")

@@ -100,16 +100,20 @@ class Publisher:
 
     def prepare(self, event: AnyEvent | Mapping[str, Any] | str | bytes) -> AnyEvent:
         """Validate (if needed) and run the gate; raises the error that refuses the event."""
+        return self._prepare(event)[0]
+
+    def _prepare(self, event: AnyEvent | Mapping[str, Any] | str | bytes) -> tuple[AnyEvent, bytes]:
         if not isinstance(event, Mapping | str | bytes):
             # A model instance may have been built with model_construct: validate its dump.
             event = event.model_dump(mode="json", exclude_none=True)
         validated = parse_event(event)
         checked = self.gate(validated) if self.gate is not None else validated
-        if len(encode_event(checked)) > MAX_EVENT_BYTES:
+        encoded = encode_event(checked)
+        if len(encoded) > MAX_EVENT_BYTES:
             raise EventValidationError(
                 [FieldError("", f"event is larger than {MAX_EVENT_BYTES} bytes")]
             )
-        return checked
+        return checked, encoded
 
     def publish(self, event: AnyEvent | Mapping[str, Any] | str | bytes) -> Accepted:
         """Send one event and wait for the acknowledgement."""
@@ -126,12 +130,16 @@ class Publisher:
         self.open()
         assert self._producer is not None
         prepared: list[AnyEvent] = []
+        encoded: dict[str, bytes] = {}
         errors: dict[int, GovpubError] = {}
         for index, raw in enumerate(events):
             try:
-                prepared.append(self.prepare(raw))
+                event, value = self._prepare(raw)
             except GovpubError as exc:
                 errors[index] = exc
+                continue
+            prepared.append(event)
+            encoded[event.event_id] = value
         if errors:
             raise BatchRejected(errors)
         reservations = self._reserve(prepared)
@@ -148,7 +156,7 @@ class Publisher:
             try:
                 future = self._producer.send(
                     self.topics.for_kind(event.kind),
-                    encode_event(event),
+                    encoded[event.event_id],
                     key=event.document_id.encode(),
                     headers=headers_for(event),
                 )

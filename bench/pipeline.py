@@ -1,0 +1,230 @@
+"""End to end on real Kafka: throughput against raw kafka-python, latency at a fixed
+rate, the embedded bus against Kafka, and the Publisher against raw ``send``.
+
+    python -m bench.pipeline [--events 20000] [--rate 200] [--seconds 60]
+
+Each channel runs in its own ``govpub consume`` process, as in production.
+"""
+
+import argparse
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from bench.harness import mixed_events, percentile, record, timed
+from govpub.bus import open_bus
+from govpub.settings import Settings
+from govpub.testing.kafka_broker import KafkaBroker
+from govpub.topics import Topics
+from producers import Publisher
+from schemas import encode_event, parse_event
+
+CHANNELS = ("rss",)
+
+
+def settings_for(bus: str, root: Path, prefix: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        bus=bus,
+        store=root / f"{prefix}-state.db",
+        output_dir=root / f"{prefix}-public",
+        topic_prefix=prefix,
+        partitions=3,
+    )
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVPUB_")}
+    env.update(
+        GOVPUB_BUS=settings.bus,
+        GOVPUB_STORE=str(settings.store),
+        GOVPUB_OUTPUT_DIR=str(settings.output_dir),
+        GOVPUB_TOPIC_PREFIX=settings.topic_prefix,
+        GOVPUB_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def start_channels(
+    settings: Settings, channels: Sequence[str], *, until_idle: bool
+) -> list[subprocess.Popen[bytes]]:
+    processes = []
+    for channel in channels:
+        args = [sys.executable, "-m", "govpub.cli", "consume", "--channel", channel]
+        if until_idle:
+            args.append("--until-idle")
+        processes.append(subprocess.Popen(args, env=env_for(settings), stdout=subprocess.DEVNULL))
+    return processes
+
+
+def run_channels_until_idle(settings: Settings, channels: Sequence[str]) -> float:
+    with timed() as elapsed:
+        processes = start_channels(settings, channels, until_idle=True)
+        for process in processes:
+            if process.wait(timeout=1800) != 0:
+                raise RuntimeError(f"a channel process failed: {process.args}")
+    return elapsed[0]
+
+
+def publish(settings: Settings, events: list[dict[str, Any]]) -> float:
+    with (
+        Publisher(open_bus(settings), Topics(settings.topic_prefix)) as publisher,
+        timed() as elapsed,
+    ):
+        for start in range(0, len(events), 1000):
+            publisher.publish_many(events[start : start + 1000])
+    return elapsed[0]
+
+
+def raw_send(broker: KafkaBroker, prefix: str, events: list[dict[str, Any]]) -> float:
+    topics = Topics(prefix)
+    open_bus(settings_for(broker.url, Path(tempfile.gettempdir()), prefix)).ensure_topics(
+        topics.content
+    )
+    encoded = [
+        (topics.for_kind(e["kind"]), e["document_id"].encode(), encode_event(parse_event(e)))
+        for e in events
+    ]
+    producer = KafkaProducer(
+        bootstrap_servers=broker.bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    with timed() as elapsed:
+        futures = [producer.send(topic, value=value, key=key) for topic, key, value in encoded]
+        producer.flush()
+        for future in futures:
+            future.get(30)
+    producer.close()
+    return elapsed[0]
+
+
+def raw_consume(broker: KafkaBroker, prefix: str, count: int) -> float:
+    consumer = KafkaConsumer(
+        *Topics(prefix).content,
+        bootstrap_servers=broker.bootstrap,
+        group_id=f"{prefix}.raw-baseline",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    seen = 0
+    with timed() as elapsed:
+        while seen < count:
+            seen += sum(len(batch) for batch in consumer.poll(500, max_records=500).values())
+        consumer.commit()
+    consumer.close()
+    return elapsed[0]
+
+
+def latency(
+    settings: Settings, channels: Sequence[str], rate: int, seconds: int
+) -> dict[str, float]:
+    events = mixed_events(rate * seconds, prefix="lat")
+    emitted: dict[str, float] = {}
+    processes = start_channels(settings, channels, until_idle=False)
+    try:
+        time.sleep(8)  # let the consumers join their groups before the clock starts
+        with Publisher(open_bus(settings), Topics(settings.topic_prefix)) as publisher:
+            start = time.time()
+            for i, event in enumerate(events):
+                due = start + i / rate
+                pause = due - time.time()
+                if pause > 0:
+                    time.sleep(pause)
+                emitted[event["event_id"]] = time.time()
+                publisher.publish(event)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            with sqlite3.connect(settings.store) as conn:
+                done = conn.execute("SELECT COUNT(DISTINCT event_id) FROM deliveries").fetchone()[0]
+            if done >= len(events):
+                break
+            time.sleep(1)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=60)
+    with sqlite3.connect(settings.store) as conn:
+        rows = conn.execute(
+            "SELECT event_id, MAX(created_at), COUNT(*) FROM deliveries GROUP BY event_id"
+        ).fetchall()
+    waits = [
+        done - emitted[event_id]
+        for event_id, done, n in rows
+        if n == len(channels) and event_id in emitted
+    ]
+    return {
+        "events": len(events),
+        "delivered_everywhere": len(waits),
+        "p50_s": round(percentile(waits, 0.50), 3),
+        "p99_s": round(percentile(waits, 0.99), 3),
+        "max_s": round(max(waits), 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline")
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--channels", default=",".join(CHANNELS))
+    args = parser.parse_args(argv)
+    channels = [c for c in args.channels.split(",") if c]
+    root = Path(tempfile.mkdtemp(prefix="govpub-bench-"))
+    events = mixed_events(args.events)
+    with KafkaBroker(partitions=3) as broker:
+        raw_send_s = raw_send(broker, "rawsend", events)
+        kafka = settings_for(broker.url, root, "e2e")
+        publisher_s = publish(kafka, events)
+        record(
+            "producer",
+            {
+                "events": args.events,
+                "raw kafka-python send (events/s)": round(args.events / raw_send_s),
+                "Publisher.publish_many (events/s)": round(args.events / publisher_s),
+                "Publisher ÷ raw": round(raw_send_s / publisher_s, 2),
+                "goal": "≥ 0.8",
+            },
+        )
+        raw_s = raw_consume(broker, "e2e", args.events)
+        pipeline_s = run_channels_until_idle(kafka, channels)
+        embedded = settings_for(f"sqlite:///{root / 'bus.db'}", root, "embedded")
+        publish(embedded, events)
+        embedded_s = run_channels_until_idle(embedded, channels)
+        record(
+            "end_to_end",
+            {
+                "events": args.events,
+                "channels (one process each)": ",".join(channels),
+                "raw kafka-python consumption (events/s)": round(args.events / raw_s),
+                "pipeline on Kafka (events/s)": round(args.events / pipeline_s),
+                "pipeline ÷ raw": round(raw_s / pipeline_s, 2),
+                "goal": "≥ 0.5",
+                "pipeline on the embedded bus (events/s)": round(args.events / embedded_s),
+                "embedded ÷ Kafka": round(pipeline_s / embedded_s, 2),
+            },
+        )
+        lat = latency(settings_for(broker.url, root, "lat"), channels, args.rate, args.seconds)
+        record(
+            "latency",
+            {
+                "offered rate (events/s)": args.rate,
+                "duration (s)": args.seconds,
+                "channels": ",".join(channels),
+                **lat,
+                "goal": "p99 ≤ 1 s",
+            },
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
