@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from govpub.errors import ConfigurationError
 
@@ -93,6 +93,28 @@ class Settings(BaseSettings):
     max_batch: Annotated[int, Field(ge=1, le=10_000)] = 500
     session_timeout: Annotated[float, Field(ge=1, le=300)] = 10.0
 
+    # New media (channels/newmedia): accounts and routes in a file, secrets only here.
+    newmedia_routes: Path | None = Field(
+        default=None,
+        description="TOML or JSON file: new-media accounts, webhook endpoints, templates, routes",
+    )
+    newmedia_dry_run: bool = Field(
+        default=False,
+        description="write the requests new-media channels would send to <output_dir>/outbox/",
+    )
+    wechat_app_secrets: dict[str, SecretStr] = Field(
+        default={}, description='JSON object: {"<account>": "<AppSecret>"}'
+    )
+    weibo_access_tokens: dict[str, SecretStr] = Field(
+        default={}, description='JSON object: {"<account>": "<OAuth2 access_token>"}'
+    )
+    webhook_secrets: dict[str, SecretStr] = Field(
+        default={}, description='JSON object: {"<endpoint>": "<signing secret, e.g. whsec_…>"}'
+    )
+    wechat_api_base: AnyHttpUrl = AnyHttpUrl("https://api.weixin.qq.com/")
+    weibo_api_base: AnyHttpUrl = AnyHttpUrl("https://api.weibo.com/")
+    newmedia_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -131,3 +153,7 @@ def load_settings(**overrides: object) -> Settings:
             field = ".".join(str(p) for p in err["loc"])
             lines.append(f"GOVPUB_{field.upper()}: {err['msg']}")
         raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    except SettingsError as exc:
+        # A value that is not valid JSON for a structured setting (the message names the
+        # field, never the value, so a malformed secret does not end up in a log).
+        raise ConfigurationError(f"invalid settings: {exc}") from None
