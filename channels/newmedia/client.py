@@ -91,7 +91,9 @@ class HttpClient:
             status=0,
             other=0,
             redirect=0,
-            allowed_methods=frozenset(),
+            # read=False already forbids repeating a sent request; an empty set would mean
+            # "any method" to urllib3, so name one that writes never use.
+            allowed_methods=frozenset({"HEAD"}),
             backoff_factor=self.backoff,
             raise_on_status=False,
         )
