@@ -13,6 +13,7 @@ channel until the next hour; a repeated status (20017, 20019, 20111) is looked u
 recorded instead of posted again.
 """
 
+import hashlib
 import json
 import logging
 import re
@@ -168,8 +169,9 @@ class WeiboClient(HttpClient):
         return list(answer.get("statuses") or []) if isinstance(answer, dict) else []
 
 
-def _bare(text: str) -> str:
-    return "".join(_URL.sub("", text).split())
+def _digest(text: str) -> str:
+    """SHA-256 of a status text without its links and spaces."""
+    return hashlib.sha256("".join(_URL.sub("", text).split()).encode()).hexdigest()
 
 
 def status_id(status: Mapping[str, Any]) -> str:
@@ -238,17 +240,22 @@ class WeiboChannel(NewMediaChannel):
         text = weibo_status(
             event, url=document_url(self.urls, event), template=target.template.weibo
         )
+        # Recorded before the call: a status whose answer is lost can be recognised later
+        # by its text, even by a retraction that no longer has the event.
+        checkpoint({**ids, "text_sha256": _digest(text)})
         try:
             status = self.clients[target.name].share(text, self.accounts[target.name].rip)
         except DuplicatePost:
-            found = self._find(target.name, event.document_id, event.kind, event.event_id, text)
+            found = self._find(
+                target.name, event.document_id, event.kind, event.event_id, _digest(text)
+            )
             if found is None:
                 raise
             return Posted(DeliveryState.CONFIRMED, found, "the platform already had this status")
         return Posted(DeliveryState.CONFIRMED, {"weibo_id": status_id(status)}, "posted")
 
     def _find(
-        self, account: str, document_id: str, kind: str, event_id: str, text: str | None
+        self, account: str, document_id: str, kind: str, event_id: str, digest: str | None
     ) -> dict[str, str] | None:
         url = self.urls.document(Kind(kind), document_id)
         known = self.known_ids(account, document_id, event_id)
@@ -258,7 +265,7 @@ class WeiboChannel(NewMediaChannel):
                 continue
             raw = json.dumps(status, ensure_ascii=False)
             if url in raw or (
-                text is not None and _bare(str(status.get("text", ""))) == _bare(text)
+                digest is not None and _digest(str(status.get("text", ""))) == digest
             ):
                 return {"weibo_id": sid}
         return None
@@ -266,16 +273,11 @@ class WeiboChannel(NewMediaChannel):
     def reconcile(
         self, target: str, row: DeliveryRow, ids: dict[str, str], event: ContentEvent | None
     ) -> tuple[Posted | None, dict[str, str]]:
-        """The recorded id, else a recent status with the portal link (or the same text)."""
+        """The recorded id, else a recent status with the portal link or the recorded text
+        (Weibo shows links shortened, so the text is compared without its links)."""
         if ids.get("weibo_id"):
             return Posted(DeliveryState.CONFIRMED, ids, "recorded"), ids
-        text = None
-        if event is not None:
-            url = document_url(self.urls, event)
-            routed = {t.name: t for t in self.routing.targets("weibo", event)}
-            if target in routed:
-                text = weibo_status(event, url=url, template=routed[target].template.weibo)
-        found = self._find(target, row.document_id, row.kind, row.event_id, text)
+        found = self._find(target, row.document_id, row.kind, row.event_id, ids.get("text_sha256"))
         if found is None:
             return None, ids
         return Posted(DeliveryState.CONFIRMED, found, "found among recent statuses"), found
