@@ -452,3 +452,41 @@ def test_poll_budget_limits_freepublish_get(nm_settings: Settings_, wechat: Fake
     assert {r.state for r in _document_rows(settings, "theme-day-2023-river")} == {
         DeliveryState.CONFIRMED
     }
+
+
+def test_forced_refreshes_are_limited_to_20_a_day_and_30_s_apart(tmp_path: Any) -> None:
+    from datetime import UTC, datetime
+
+    from channels.newmedia.wechat_api import TokenStore
+    from govpub.errors import ChannelParked, RateLimited
+
+    clock = Clock()
+    clock.now = datetime(2023, 6, 16, 1, 0, tzinfo=UTC).timestamp()  # 09:00 in Beijing
+    with Store(tmp_path / "s.db") as store, Store(tmp_path / "s.db") as other:
+        tokens, elsewhere = TokenStore(store, clock=clock), TokenStore(other, clock=clock)
+        for _ in range(19):
+            assert tokens.reserve_forced("wxapp", refused="T0") is None
+            with pytest.raises(RateLimited) as limited:
+                elsewhere.reserve_forced("wxapp", refused="T0")  # another worker, too soon
+            assert 0 < limited.value.retry_after <= 30
+            clock.now += 31
+        assert elsewhere.reserve_forced("wxapp", refused="T0") is None  # the 20th
+        clock.now += 31
+        with pytest.raises(ChannelParked) as parked:
+            tokens.reserve_forced("wxapp", refused="T0")
+        assert parked.value.until == datetime(2023, 6, 16, 16, 1, tzinfo=UTC)  # Beijing midnight
+        # A worker that finds a newer valid token in the store uses it instead of forcing.
+        tokens.save("wxapp", "T1", clock.now + 7200)
+        assert elsewhere.reserve_forced("wxapp", refused="T0") == "T1"
+        clock.now = parked.value.until.timestamp()
+        assert tokens.reserve_forced("wxapp", refused="T1") is None  # a new day
+
+
+def test_callback_signature_check() -> None:
+    import hashlib
+
+    from channels.newmedia.wechat import verify_callback_signature
+
+    expected = hashlib.sha1(b"".join(sorted([b"tok", b"1686900000", b"nonce"]))).hexdigest()
+    assert verify_callback_signature("tok", expected, "1686900000", "nonce")
+    assert not verify_callback_signature("other", expected, "1686900000", "nonce")
