@@ -84,8 +84,6 @@ class Settings(BaseSettings):
         description="prefix of feed item ids; never change it once feeds are public",
     )
 
-    # NoDecode: the raw text reaches _comma_list (pydantic-settings would otherwise insist
-    # on JSON for a list and refuse the documented GOVPUB_CHANNELS=rss,website).
     channels: Annotated[list[str], NoDecode] = Field(
         default=["rss"], description="channels that `govpub consume` runs when none is named"
     )
@@ -138,10 +136,7 @@ class Settings(BaseSettings):
         # GOVPUB_CHANNELS=rss,website reads naturally; JSON lists work too.
         if isinstance(value, str):
             if value.lstrip().startswith("["):
-                try:
-                    return json.loads(value)
-                except json.JSONDecodeError:
-                    raise ValueError("must be NAME[,NAME] or a JSON list of names") from None
+                return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
@@ -162,6 +157,4 @@ def load_settings(**overrides: object) -> Settings:
             lines.append(f"GOVPUB_{field.upper()}: {err['msg']}")
         raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from None
     except SettingsError as exc:
-        # A value that is not valid JSON for a structured setting (the message names the
-        # field, never the value, so a malformed secret does not end up in a log).
         raise ConfigurationError(f"invalid settings: {exc}") from None
