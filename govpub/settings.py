@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+import pydantic
+from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from govpub.errors import ConfigurationError
@@ -103,13 +104,13 @@ class Settings(BaseSettings):
         default=False,
         description="write the requests new-media channels would send to <output_dir>/outbox/",
     )
-    wechat_app_secrets: dict[str, SecretStr] = Field(
+    wechat_app_secrets: dict[str, pydantic.SecretStr] = Field(
         default={}, description='JSON object: {"<account>": "<AppSecret>"}'
     )
-    weibo_access_tokens: dict[str, SecretStr] = Field(
+    weibo_access_tokens: dict[str, pydantic.SecretStr] = Field(
         default={}, description='JSON object: {"<account>": "<OAuth2 access_token>"}'
     )
-    webhook_secrets: dict[str, SecretStr] = Field(
+    webhook_secrets: dict[str, pydantic.SecretStr] = Field(
         default={}, description='JSON object: {"<endpoint>": "<signing secret, e.g. whsec_…>"}'
     )
     wechat_api_base: AnyHttpUrl = AnyHttpUrl("https://api.weixin.qq.com/")
