@@ -19,6 +19,24 @@ def _rss(context: ChannelContext) -> Channel:
     return RssChannel.from_context(context)
 
 
+def _wechat(context: ChannelContext) -> Channel:
+    from channels.newmedia.wechat import WeChatChannel
+
+    return WeChatChannel.from_context(context)
+
+
+def _weibo(context: ChannelContext) -> Channel:
+    from channels.newmedia.weibo import WeiboChannel
+
+    return WeiboChannel.from_context(context)
+
+
+def _webhook(context: ChannelContext) -> Channel:
+    from channels.newmedia.webhook import WebhookChannel
+
+    return WebhookChannel.from_context(context)
+
+
 def _memory(context: ChannelContext) -> Channel:
     from channels.memory import MemoryChannel
 
@@ -29,12 +47,16 @@ def registry() -> dict[str, ChannelFactory]:
     """Every known channel by name."""
     return {
         "rss": _rss,
+        "wechat": _wechat,
+        "weibo": _weibo,
+        "webhook": _webhook,
         "memory": _memory,
     }
 
 
-DEMO_CHANNELS = ("rss",)
-"""Channels that ``govpub demo`` runs: every one that needs no credentials."""
+DEMO_CHANNELS = ("rss", "wechat", "weibo", "webhook")
+"""Channels that ``govpub demo`` runs: every one that needs no credentials (the new-media
+channels in dry run: their requests go to ``<output_dir>/outbox/``)."""
 
 
 def resolve(name: str) -> ChannelFactory:

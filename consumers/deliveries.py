@@ -204,13 +204,68 @@ class DeliveryLog:
         return self._select("WHERE event_id=? ORDER BY channel, target", [event_id])
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """``{channel: {state: count}}`` over all records."""
+        """``{channel: {state: count}}`` over the runner's records (one per event and channel)."""
         result: dict[str, dict[str, int]] = {}
         for channel, state, count in self.store.conn.execute(
-            "SELECT channel, state, COUNT(*) FROM deliveries GROUP BY channel, state"
+            "SELECT channel, state, COUNT(*) FROM deliveries WHERE target=''"
+            " GROUP BY channel, state"
         ):
             result.setdefault(channel, {})[state] = count
         return result
+
+    def target_counts(self) -> dict[tuple[str, str], dict[str, int]]:
+        """``{(channel, target): {state: count}}`` over the records of remote targets."""
+        result: dict[tuple[str, str], dict[str, int]] = {}
+        for channel, target, state, count in self.store.conn.execute(
+            "SELECT channel, target, state, COUNT(*) FROM deliveries WHERE target<>''"
+            " GROUP BY channel, target, state ORDER BY channel, target"
+        ):
+            result.setdefault((channel, target), {})[state] = count
+        return result
+
+    def get(self, channel: str, event_id: str, target: str = "") -> DeliveryRow | None:
+        """The record of one event on one channel and target, if any."""
+        rows = self._select(
+            "WHERE channel=? AND event_id=? AND target=?", [channel, event_id, target]
+        )
+        return rows[0] if rows else None
+
+    def for_targets(self, channel: str, document_id: str) -> list[DeliveryRow]:
+        """Every target record (``target`` not empty) of one document on one channel,
+        oldest version first."""
+        return self._select(
+            "WHERE channel=? AND document_id=? AND target<>'' ORDER BY version, created_at, target",
+            [channel, document_id],
+        )
+
+    def update(
+        self,
+        channel: str,
+        event_id: str,
+        target: str,
+        *,
+        state: DeliveryState,
+        detail: str | None = None,
+        remote_ids: dict[str, str] | None = None,
+        last_error: str | None = None,
+    ) -> bool:
+        """Change the state of an existing record (a platform confirmed or removed a post
+        later); keeps its attempts and origin. Returns whether a record was changed."""
+        sets = ["state=?", "last_error=?", "updated_at=?"]
+        params: list[Any] = [state.value, last_error, time.time()]
+        if detail is not None:
+            sets.append("detail=?")
+            params.append(detail)
+        if remote_ids is not None:
+            sets.append("remote_ids=?")
+            params.append(json.dumps(remote_ids, ensure_ascii=False, sort_keys=True))
+        with self.store.transaction() as conn:
+            cursor = conn.execute(
+                f"UPDATE deliveries SET {', '.join(sets)}"
+                " WHERE channel=? AND event_id=? AND target=?",
+                [*params, channel, event_id, target],
+            )
+            return cursor.rowcount > 0
 
     def _select(self, where: str, params: list[Any]) -> list[DeliveryRow]:
         sql = (

@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Self
 
 from channels.base import Channel, DeliveryState, Outcome
@@ -26,6 +26,7 @@ from consumers.retry import RetryPolicy
 from govpub.bus import Bus, Consumer, Producer, Record, TopicPartition
 from govpub.errors import (
     BusError,
+    ChannelParked,
     CommitFailed,
     DeliveryError,
     EventValidationError,
@@ -257,7 +258,7 @@ class ChannelRunner:
                     )
                 )
                 continue
-            outcome, attempts, error = self._apply(event)
+            outcome, attempts, error = self._apply(event, record)
             if error is not None:
                 self._dead_letter(record, event, error, attempts=attempts, rows=rows)
                 continue
@@ -300,12 +301,18 @@ class ChannelRunner:
         elif self._stop.wait(seconds):
             raise Interrupted("stop requested during a retry backoff")
 
-    def _apply(self, event: AnyEvent) -> tuple[Outcome | None, int, Exception | None]:
+    def _apply(
+        self, event: AnyEvent, record: Record
+    ) -> tuple[Outcome | None, int, Exception | None]:
         attempt = 0
         while True:
             attempt += 1
             try:
                 outcome = self.channel.apply(event)
+            except ChannelParked as parked:
+                self._park(event, record, parked)
+                attempt -= 1  # waiting out a quota is not a failed attempt
+                continue
             except Exception as exc:  # every failure is retried, dead-lettered or raised
                 if not self.policy.should_retry(exc, attempt):
                     return None, attempt, exc
@@ -330,6 +337,27 @@ class ChannelRunner:
                 )
                 outcome = Outcome(state)
             return outcome, attempt, None
+
+    def _park(self, event: AnyEvent, record: Record, parked: ChannelParked) -> None:
+        """Alert, record the delivery as failed with the reason, and wait until ``parked.until``.
+
+        On Kafka, a wait longer than ``max.poll.interval.ms`` makes this member leave
+        its group: its partitions go to another member (which parks too, on the same
+        quota) and it rejoins on its next poll. The batch was not committed, so its
+        records are delivered again and the delivery records make that harmless.
+        """
+        seconds = max(0.0, parked.until.timestamp() - time.time())
+        log.error(
+            "ALERT channel %s parked for %.0f s: %s; %s %s waits, nothing is dead-lettered",
+            self.channel.name,
+            seconds,
+            parked,
+            event.document_id,
+            event.event_id,
+        )
+        row = self._row(event, record, Outcome(DeliveryState.FAILED, str(parked)), attempts=0)
+        self.deliveries.record([replace(row, last_error=f"ChannelParked: {parked.reason}")])
+        self._wait(seconds)
 
     def _flush(self) -> None:
         attempt = 0

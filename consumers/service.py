@@ -58,7 +58,12 @@ def run_channels(
 
     def work(result: ChannelResult) -> None:
         with Store(settings.store) as store:
-            runner = build_runner(settings, result.channel, store)
+            try:
+                runner = build_runner(settings, result.channel, store)
+            except Exception as exc:  # a channel that cannot be built fails alone, with its reason
+                log.error("channel %s cannot start: %s", result.channel, exc)
+                result.error = exc
+                return
             with lock:
                 runners.append(runner)
             if stop.is_set():

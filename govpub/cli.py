@@ -45,6 +45,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     _out(
         f"  per kind:        {out / 'feeds'}/<kind>.xml, per department: {out / 'feeds' / 'dept'}/"
     )
+    _out(f"  new media (dry run, requests not sent): {result.outbox.resolve()}/<channel>/")
     _out(f"  bus and state:   {Path(args.dir).resolve()}")
     return 1 if failed else 0
 

@@ -36,15 +36,29 @@ class DemoResult:
         """Where the site and feeds are."""
         return self.settings.output_dir
 
+    @property
+    def outbox(self) -> Path:
+        """Where the new-media channels wrote the requests they would send."""
+        return self.settings.output_dir / "outbox"
+
+
+def demo_routes() -> Path:
+    """The routing file of the demo's new-media accounts (``govpub/data/newmedia-demo.toml``)."""
+    return Path(str(resources.files("govpub").joinpath("data/newmedia-demo.toml")))
+
 
 def demo_settings(base: Settings, workdir: Path) -> Settings:
-    """``base`` with the bus, store and output redirected into ``workdir``."""
+    """``base`` with the bus, store and output redirected into ``workdir``; new media in
+    dry run (nothing is ever posted by the demo), with the demo routes unless ``base``
+    names a routing file."""
     return base.model_copy(
         update={
             "bus": f"sqlite:///{workdir / 'bus.db'}",
             "store": workdir / "state.db",
             "output_dir": workdir / "public",
             "channels": list(DEMO_CHANNELS),
+            "newmedia_dry_run": True,
+            "newmedia_routes": base.newmedia_routes or demo_routes(),
         }
     )
 

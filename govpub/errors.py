@@ -13,13 +13,15 @@ Retry or dead-letter is decided by the type of the error, never by its message::
     │   └── CommitFailed            offsets not committed (partition lost)
     └── DeliveryError               raised by channels
         ├── TransientDeliveryError  retried with backoff
-        │   └── RateLimited         retried after the platform's delay
+        │   ├── RateLimited         retried after the platform's delay
+        │   └── ChannelParked       the channel waits until a given time (not an attempt)
         └── PermanentDeliveryError  dead-lettered at once
             └── PoisonMessage       undecodable or schema-invalid message
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 
 class GovpubError(Exception):
@@ -100,6 +102,22 @@ class RateLimited(TransientDeliveryError):
     def __init__(self, message: str, retry_after: float) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class ChannelParked(TransientDeliveryError):
+    """The platform will refuse every call until ``until`` (a daily quota, for example).
+
+    The runner alerts, records the delivery as failed with ``reason``, waits until
+    ``until`` and tries the same event again; the wait is not counted as an attempt
+    and nothing is dead-lettered, so a spent quota never floods the dead-letter topic.
+    """
+
+    def __init__(self, until: datetime, reason: str) -> None:
+        if until.tzinfo is None:
+            raise ValueError("ChannelParked needs an aware datetime")
+        self.until = until
+        self.reason = reason
+        super().__init__(f"{reason} (parked until {until.isoformat(timespec='seconds')})")
 
 
 class PermanentDeliveryError(DeliveryError):

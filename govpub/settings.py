@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+import pydantic
 from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
@@ -93,6 +94,28 @@ class Settings(BaseSettings):
     poll_timeout: Annotated[float, Field(gt=0, le=60)] = 0.5
     max_batch: Annotated[int, Field(ge=1, le=10_000)] = 500
     session_timeout: Annotated[float, Field(ge=1, le=300)] = 10.0
+
+    # New media (channels/newmedia): accounts and routes in a file, secrets only here.
+    newmedia_routes: Path | None = Field(
+        default=None,
+        description="TOML or JSON file: new-media accounts, webhook endpoints, templates, routes",
+    )
+    newmedia_dry_run: bool = Field(
+        default=False,
+        description="write the requests new-media channels would send to <output_dir>/outbox/",
+    )
+    wechat_app_secrets: dict[str, pydantic.SecretStr] = Field(
+        default={}, description='JSON object: {"<account>": "<AppSecret>"}'
+    )
+    weibo_access_tokens: dict[str, pydantic.SecretStr] = Field(
+        default={}, description='JSON object: {"<account>": "<OAuth2 access_token>"}'
+    )
+    webhook_secrets: dict[str, pydantic.SecretStr] = Field(
+        default={}, description='JSON object: {"<endpoint>": "<signing secret, e.g. whsec_…>"}'
+    )
+    wechat_api_base: AnyHttpUrl = AnyHttpUrl("https://api.weixin.qq.com/")
+    weibo_api_base: AnyHttpUrl = AnyHttpUrl("https://api.weibo.com/")
+    newmedia_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

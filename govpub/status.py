@@ -1,6 +1,8 @@
 """``govpub status``: what operators look at — consumer lag per channel, deliveries
 by state, dead letters, and where one document is published."""
 
+from datetime import UTC, datetime
+
 from consumers.deliveries import DeliveryLog
 from govpub.bus import open_bus
 from govpub.settings import Settings
@@ -28,9 +30,10 @@ def render_status(settings: Settings, *, document_id: str | None = None) -> str:
                     else ""
                 )
                 error = f" last error: {row.last_error}" if row.last_error else ""
+                when = datetime.fromtimestamp(row.updated_at, UTC).isoformat(timespec="seconds")
                 lines.append(
                     f"  v{row.version} {row.action:<8} {row.channel}{target}: {row.state.value}"
-                    f" (attempts {row.attempts}){remote}{error}"
+                    f" (attempts {row.attempts}, {when}){remote}{error}"
                 )
             return "\n".join(lines)
         bus.ensure_topics(topics.all)
@@ -44,6 +47,13 @@ def render_status(settings: Settings, *, document_id: str | None = None) -> str:
             )
             states = ", ".join(f"{state} {n}" for state, n in sorted(counts.get(name, {}).items()))
             lines.append(f"{name:<14} {lag:>5}  {states or '-'}")
+        targets = deliveries.target_counts()
+        if targets:
+            lines.append("")
+            lines.append("target (account or endpoint)     deliveries")
+            for (channel, target), by_state in targets.items():
+                states = ", ".join(f"{state} {n}" for state, n in sorted(by_state.items()))
+                lines.append(f"{channel + ' → ' + target:<32} {states}")
         dead = sum(bus.end_offsets([topics.dlq]).values())
         lines.append("")
         lines.append(f"dead letters on {topics.dlq}: {dead} (govpub dlq list)")
