@@ -82,6 +82,14 @@ def fetch_jars() -> Path:
     return libs
 
 
+def _cluster_id() -> str:
+    # Like Kafka's Uuid.randomUuid: an id starting with "-" would read as an option.
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -170,14 +178,22 @@ class KafkaBroker:
         config = self.work_dir / "server.properties"
         if not (self.work_dir / "data" / "meta.properties").exists():
             config = self._write_config()
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            subprocess.run(
+            result = subprocess.run(
                 self._java(
-                    "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)
+                    "kafka.tools.StorageTool",
+                    "format",
+                    f"--cluster-id={_cluster_id()}",
+                    "-c",
+                    str(config),
                 ),
-                check=True,
                 capture_output=True,
+                text=True,
+                check=False,
             )
+            if result.returncode != 0:
+                raise BrokerUnavailable(
+                    f"formatting Kafka storage failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+                )
         out = (self.work_dir / "stdout.log").open("ab")
         self.process = subprocess.Popen(
             self._java("kafka.Kafka", str(config)), stdout=out, stderr=subprocess.STDOUT
