@@ -19,6 +19,12 @@ def _rss(context: ChannelContext) -> Channel:
     return RssChannel.from_context(context)
 
 
+def _website(context: ChannelContext) -> Channel:
+    from channels.website import WebsiteChannel
+
+    return WebsiteChannel.from_context(context)
+
+
 def _memory(context: ChannelContext) -> Channel:
     from channels.memory import MemoryChannel
 
@@ -29,11 +35,12 @@ def registry() -> dict[str, ChannelFactory]:
     """Every known channel by name."""
     return {
         "rss": _rss,
+        "website": _website,
         "memory": _memory,
     }
 
 
-DEMO_CHANNELS = ("rss",)
+DEMO_CHANNELS = ("rss", "website")
 """Channels that ``govpub demo`` runs: every one that needs no credentials."""
 
 
