@@ -284,7 +284,10 @@ class StaticServer(ThreadingHTTPServer):
 def serving(root: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[StaticServer]:
     """Serve ``root`` in a background thread for the duration of the block."""
     server = StaticServer(root, host, port)
-    thread = threading.Thread(target=server.serve_forever, name="govpub-serve", daemon=True)
+    # A short poll interval makes leaving the block quick (tests start many servers).
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="govpub-serve", daemon=True
+    )
     thread.start()
     try:
         yield server
