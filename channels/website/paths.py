@@ -5,7 +5,6 @@ Every path is relative to the output root and stable: a list page keeps its
 number for as long as the list exists (see :mod:`channels.website.state`).
 """
 
-import posixpath
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -87,4 +86,22 @@ def relative(from_path: PurePosixPath, to_path: PurePosixPath) -> str:
 
     Relative links keep the site working under any base URL and from ``file://``.
     """
-    return posixpath.relpath(str(to_path), str(from_path.parent) or ".")
+    return Linker(from_path)(to_path)
+
+
+class Linker:
+    """Relative links from one page; pages make dozens, so the page's directory is
+    split once (``posixpath.relpath`` would resolve both paths on every call)."""
+
+    def __init__(self, page: PurePosixPath) -> None:
+        self._base = [p for p in str(page.parent).split("/") if p not in ("", ".")]
+
+    def __call__(self, target: str | PurePosixPath) -> str:
+        """The link to ``target``."""
+        parts = [p for p in str(target).split("/") if p not in ("", ".")]
+        common = 0
+        for mine, theirs in zip(self._base, parts, strict=False):
+            if mine != theirs:
+                break
+            common += 1
+        return "/".join([".."] * (len(self._base) - common) + parts[common:]) or "."

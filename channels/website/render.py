@@ -7,7 +7,7 @@ a replay equals the incremental build and unchanged files are never rewritten.
 """
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -22,8 +22,8 @@ from channels.website.paths import (
     HOME_PATH,
     SECTIONS_SITEMAP_PATH,
     STYLESHEET_PATH,
+    Linker,
     ListRef,
-    relative,
 )
 from channels.website.sanitize import sanitize_html
 from channels.website.state import Document, ListInfo
@@ -154,12 +154,6 @@ class SiteRenderer:
 
     # helpers ----------------------------------------------------------------------
 
-    def _linker(self, page: PurePosixPath) -> Callable[[str | PurePosixPath], str]:
-        def url(target: str | PurePosixPath) -> str:
-            return relative(page, PurePosixPath(target))
-
-        return url
-
     def _feeds(self, feed: str, label: str) -> list[dict[str, str]]:
         return [
             {
@@ -177,7 +171,7 @@ class SiteRenderer:
     def _page(self, template: str, path: PurePosixPath, **context: Any) -> bytes:
         html = self.env.get_template(template).render(
             page_path=path,
-            url=self._linker(path),
+            url=Linker(path),
             stylesheet=STYLESHEET_PATH,
             home=HOME_PATH,
             **context,
