@@ -46,7 +46,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         f"  per kind:        {out / 'feeds'}/<kind>.xml, per department: {out / 'feeds' / 'dept'}/"
     )
     if "website" in result.settings.channels:
-        _out(f"  website:         {out / 'index.html'} (browse it: govpub serve)")
+        _out(f"  website:         {out / 'index.html'}")
+        _out(f"  browse it:       GOVPUB_OUTPUT_DIR={out} govpub serve")
     _out(f"  bus and state:   {Path(args.dir).resolve()}")
     return 1 if failed else 0
 

@@ -46,9 +46,9 @@ CREATE TABLE IF NOT EXISTS web_documents (
 CREATE INDEX IF NOT EXISTS web_documents_latest
     ON web_documents (withdrawn, sort_key DESC, document_id DESC);
 CREATE INDEX IF NOT EXISTS web_documents_withdrawn_kind
-    ON web_documents (kind, withdrawn_at DESC) WHERE withdrawn = 1;
+    ON web_documents (kind, withdrawn_at DESC, document_id) WHERE withdrawn = 1;
 CREATE INDEX IF NOT EXISTS web_documents_withdrawn_department
-    ON web_documents (department, withdrawn_at DESC) WHERE withdrawn = 1;
+    ON web_documents (department, withdrawn_at DESC, document_id) WHERE withdrawn = 1;
 CREATE TABLE IF NOT EXISTS web_entries (
     list TEXT NOT NULL,
     sort_key TEXT NOT NULL,
