@@ -99,6 +99,7 @@ class Corpus:
     departments: list[str]
     versions: dict[str, int] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
+    departments_of: dict[str, str] = field(default_factory=dict)
     count: int = 0
 
     def event(
@@ -107,6 +108,8 @@ class Corpus:
         version = self.versions.get(document_id, 0) + 1
         self.versions[document_id] = version
         self.kinds[document_id] = kind
+        # A document stays with its department (a move is a rare, costlier case).
+        department = self.departments_of.setdefault(document_id, self.rng.choice(self.departments))
         body: dict[str, Any]
         if action == "retract":
             body = {"reason": "公示期满，依法下线。"}
@@ -119,7 +122,7 @@ class Corpus:
                 "action": action if version == 1 or action == "retract" else "update",
                 "document_id": document_id,
                 "version": version,
-                "department": self.rng.choice(self.departments),
+                "department": department,
                 "occurred_at": when.isoformat(),
                 "payload": body,
             }
@@ -249,7 +252,7 @@ def main() -> int:
         small, large = results[0], results[-1]
         mean = large["per_event_mean_ms"] / small["per_event_mean_ms"]
         median = large["per_event_median_ms"] / small["per_event_median_ms"]
-        verdict = "met" if median <= 1.5 else "MISSED"
+        verdict = "met" if max(mean, median) <= 1.5 else "MISSED"
         print(
             f"ratio {large['size']} / {small['size']}: mean {mean:.2f}x, median {median:.2f}x"
             f" (goal <= 1.5x: {verdict})"

@@ -76,7 +76,11 @@ _DOC_COLUMNS = (
     "document_id, kind, department, title, subtitle, badge, version, sort_key,"
     " published_at, updated_at, withdrawn, withdrawn_at, withdrawn_reason, replaced_by, event"
 )
-_DOC_COLUMNS_D = ", ".join(f"d.{c.strip()}" for c in _DOC_COLUMNS.split(","))
+# Lists never need the event itself (the largest column), so they do not read it.
+_LIST_COLUMNS = _DOC_COLUMNS.replace(", event", ", '' AS event")
+_LIST_COLUMNS_D = ", ".join(
+    f"d.{c.strip()}" if c.strip() != "'' AS event" else c.strip() for c in _LIST_COLUMNS.split(",")
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class Document:
     withdrawn_reason: str | None
     replaced_by: str | None
     event: str
+    """The last content event as JSON; empty when read for a list."""
 
     @property
     def lists(self) -> frozenset[ListRef]:
@@ -195,7 +200,7 @@ class WebsiteState:
     def latest(self, limit: int) -> list[Document]:
         """The newest listed documents of every kind."""
         rows = self.conn.execute(
-            f"SELECT {_DOC_COLUMNS} FROM web_documents WHERE withdrawn=0"
+            f"SELECT {_LIST_COLUMNS} FROM web_documents WHERE withdrawn=0"
             " ORDER BY sort_key DESC, document_id DESC LIMIT ?",
             (limit,),
         )
@@ -205,7 +210,7 @@ class WebsiteState:
         """The list's most recent withdrawals, newest first."""
         column, value = ("department", ref.department) if ref.is_department else ("kind", ref.key)
         rows = self.conn.execute(
-            f"SELECT {_DOC_COLUMNS} FROM web_documents WHERE withdrawn=1 AND {column}=?"
+            f"SELECT {_LIST_COLUMNS} FROM web_documents WHERE withdrawn=1 AND {column}=?"
             " ORDER BY withdrawn_at DESC, document_id LIMIT ?",
             (value, limit),
         )
@@ -233,7 +238,7 @@ class WebsiteState:
     def newest_in(self, ref: ListRef, limit: int, offset: int = 0) -> list[Document]:
         """The list's newest shown documents."""
         rows = self.conn.execute(
-            f"SELECT {_DOC_COLUMNS_D} FROM web_entries e"
+            f"SELECT {_LIST_COLUMNS_D} FROM web_entries e"
             " JOIN web_documents d ON d.document_id = e.document_id"
             " WHERE e.list=? AND d.withdrawn=0"
             " ORDER BY e.sort_key DESC, e.document_id DESC LIMIT ? OFFSET ?",
@@ -255,7 +260,7 @@ class WebsiteState:
     def slice(self, ref: ListRef, first: int, last: int) -> list[Document]:
         """Documents at positions ``first..last`` of ``ref`` (withdrawn too), newest first."""
         rows = self.conn.execute(
-            f"SELECT {_DOC_COLUMNS_D} FROM web_entries e"
+            f"SELECT {_LIST_COLUMNS_D} FROM web_entries e"
             " JOIN web_documents d ON d.document_id = e.document_id"
             " WHERE e.list=? AND e.position BETWEEN ? AND ? ORDER BY e.position DESC",
             (ref.key, first, last),
