@@ -81,17 +81,13 @@ class ListRef:
         return PurePosixPath("sitemaps", f"{self.key}-{chunk}.xml")
 
 
-def relative(from_path: PurePosixPath, to_path: PurePosixPath) -> str:
-    """A link from the page at ``from_path`` to ``to_path``, both relative to the root.
+class Linker:
+    """Relative links from the page at ``page`` (a path relative to the root).
 
     Relative links keep the site working under any base URL and from ``file://``.
+    Pages make dozens of links, so the page's directory is split once
+    (``posixpath.relpath`` would resolve both paths on every call).
     """
-    return Linker(from_path)(to_path)
-
-
-class Linker:
-    """Relative links from one page; pages make dozens, so the page's directory is
-    split once (``posixpath.relpath`` would resolve both paths on every call)."""
 
     def __init__(self, page: PurePosixPath) -> None:
         self._base = [p for p in str(page.parent).split("/") if p not in ("", ".")]
