@@ -26,7 +26,7 @@ from channels.website.paths import (
     ListRef,
 )
 from channels.website.sanitize import sanitize_html
-from channels.website.state import Document, ListInfo
+from channels.website.state import NEIGHBOURS, Document, ListInfo
 from govpub.departments import department_name
 from schemas import (
     AnyEvent,
@@ -56,8 +56,6 @@ _VALIDITY_NOTES = {
     Validity.REPEALED: "本文件已废止",
     Validity.EXPIRED: "本文件已失效",
 }
-NEIGHBOURS = 2
-"""Archive pages link to this many pages on each side of themselves."""
 INDEX_RECENT_PAGES = 5
 """A list's index links to its newest archive pages, this many."""
 
@@ -339,8 +337,7 @@ class SiteRenderer:
     def _json(data: dict[str, Any]) -> bytes:
         return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
-    def _json_list_head(self, info: ListInfo) -> dict[str, Any]:
-        ref = info.ref
+    def _json_list_head(self, ref: ListRef) -> dict[str, Any]:
         return {
             "list": ref.key,
             "title": self.list_label(ref),
@@ -348,9 +345,6 @@ class SiteRenderer:
             "department": ref.department,
             "html": self.urls.absolute(ref.index_path),
             "page_size": self.page_size,
-            "pages": info.pages,
-            "first_page": self.urls.absolute(ref.api_page_path(1)) if info.pages else None,
-            "last_page": self.urls.absolute(ref.api_page_path(info.pages)) if info.pages else None,
         }
 
     def list_index_json(
@@ -358,10 +352,16 @@ class SiteRenderer:
     ) -> bytes:
         """``api/<list>.json``: the newest documents, the latest withdrawals, and
         where the numbered pages are."""
+        ref = info.ref
         return self._json(
             {
-                **self._json_list_head(info),
+                **self._json_list_head(ref),
                 "total": info.listed,
+                "pages": info.pages,
+                "first_page": self.urls.absolute(ref.api_page_path(1)) if info.pages else None,
+                "last_page": self.urls.absolute(ref.api_page_path(info.pages))
+                if info.pages
+                else None,
                 "items": [self._json_item(d) for d in docs],
                 "withdrawn": [self._json_withdrawn(d) for d in withdrawn],
             }
@@ -375,11 +375,16 @@ class SiteRenderer:
         withdrawn: Sequence[Document],
     ) -> bytes:
         """``api/<list>/page/<n>.json``: the documents of HTML page ``n``, and those
-        withdrawn from it, so that a syndicating site can take them down too."""
+        withdrawn from it, so that a syndicating site can take them down too.
+
+        Like the HTML page, it says nothing about the list as a whole (its length
+        changes with every new document): only its neighbours, so that a new
+        document re-renders the last pages, not all of them.
+        """
         ref = info.ref
         return self._json(
             {
-                **self._json_list_head(info),
+                **self._json_list_head(ref),
                 "page": number,
                 "newer": self.urls.absolute(ref.api_page_path(number + 1))
                 if number < info.pages

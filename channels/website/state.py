@@ -69,6 +69,10 @@ CREATE TABLE IF NOT EXISTS web_pending (
 ) WITHOUT ROWID
 """
 
+NEIGHBOURS = 2
+"""Archive pages link to this many pages on each side of themselves, so a change in the
+number of pages re-renders the pages that near the end."""
+
 STATE_TABLES = ("web_documents", "web_entries", "web_lists", "web_pending")
 """The tables that hold the website's state (replaced as a whole by a replay)."""
 
@@ -360,9 +364,9 @@ class WebsiteState:
             new_pages = pages_for(int(entries), self.page_size)
             old_pages = int(old_pages)
             if new_pages != old_pages:
-                # Pages link to their two neighbours on each side, and pages that no
-                # longer exist are removed: both show up only near the end.
-                low = max(1, min(old_pages, new_pages) - 2)
+                # Pages link to their neighbours, and pages that no longer exist are
+                # removed: both change only near the end.
+                low = max(1, min(old_pages, new_pages) - NEIGHBOURS)
                 pages.update(range(low, max(old_pages, new_pages) + 1))
             conn.execute(
                 "UPDATE web_lists SET renumber_from=NULL, pages=? WHERE list=?",

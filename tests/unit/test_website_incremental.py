@@ -377,6 +377,78 @@ def test_output_depends_on_the_data_not_on_arrival_order_or_batching(
     assert tree(at_once.root) == expected
 
 
+@pytest.mark.parametrize("page_size", [1, 2, 5])
+def test_growing_lists_one_event_at_a_time_equal_one_build(
+    make_site: Callable[..., Site], page_size: int
+) -> None:
+    # Many page counts are crossed one by one: nothing on an early page may depend on
+    # how long the list was when that page was last written.
+    events = list(numbered("pen", 23))
+    events += [
+        factories.retract("penalty", "pen-001", 2),
+        at(factories.penalty("pen-000"), "2022-12-01T10:00:00+08:00"),
+        at(in_department(factories.penalty("pen-021", 2), "zz-scjgj"), "2023-10-01T10:00:00+08:00"),
+    ]
+    one_by_one = make_site("one", page_size=page_size)
+    for event in events:
+        one_by_one.publish(event)
+    at_once = make_site("at-once", page_size=page_size)
+    at_once.publish(*events)
+    assert tree(one_by_one.root) == tree(at_once.root)
+
+
+def _random_history(rng: random.Random) -> list[dict[str, Any]]:
+    """Publications, updates (some moving department or changing date), withdrawals,
+    republications and backdated arrivals, in an order a partitioned log allows."""
+    departments = ["zz-yjj", "zz-scjgj", "zz-sthjj"]
+    versions: dict[str, int] = {}
+    events: list[dict[str, Any]] = []
+    for step in range(70):
+        choice = rng.random()
+        when = f"2023-{1 + step // 28:02d}-{1 + step % 28:02d}T{rng.randint(0, 23):02d}:00:00+08:00"
+        if choice < 0.55 or not versions:
+            doc = f"d{len(versions):03d}"
+            if rng.random() < 0.15:
+                when = f"2022-{rng.randint(1, 12):02d}-01T10:00:00+08:00"  # backdated
+            event = factories.penalty(doc, title=f"决定 {doc}")
+            event = in_department(at(event, when), rng.choice(departments))
+            versions[doc] = 1
+        else:
+            doc = rng.choice(sorted(versions))
+            versions[doc] += 1
+            if choice < 0.75:
+                event = factories.retract("penalty", doc, versions[doc], reason=f"原因 {step}")
+            else:
+                event = factories.penalty(doc, versions[doc], title=f"决定 {doc} 第{step}次更新")
+                event = in_department(event, rng.choice(departments))
+            event = at(event, when)
+        events.append(event)
+    return events
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14, 15])
+def test_random_histories_build_the_same_site_however_they_arrive(
+    make_site: Callable[..., Site], seed: int
+) -> None:
+    rng = random.Random(seed)
+    events = _random_history(rng)
+    page_size = rng.randint(1, 4)
+    at_once = make_site("at-once", page_size=page_size)
+    at_once.publish(*events)
+    expected = tree(at_once.root)
+    one_by_one = make_site("one", page_size=page_size)
+    for event in events:
+        one_by_one.publish(event)
+    assert tree(one_by_one.root) == expected
+    batched = make_site("batched", page_size=page_size)
+    pending = _shuffled_keeping_document_order(events, seed)
+    while pending:
+        size = rng.randint(1, 6)
+        batched.publish(*pending[:size])
+        pending = pending[size:]
+    assert tree(batched.root) == expected
+
+
 def test_applying_the_same_event_twice_changes_nothing(make_site: Callable[..., Site]) -> None:
     site = make_site()
     events = list(numbered("pen", 5))
