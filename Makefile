@@ -2,6 +2,7 @@
 #   make demo    create .venv, install govpub, run `govpub demo`
 #   make test    install everything the tests need (venv, dev + Airflow packages, Kafka jars),
 #                then lint, type-check and run the whole suite against a real Kafka broker
+#                (and, for the website, in headless Chromium: `make browser` installs it)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ RUN_STAMP := $(VENV)/.stamp-run
 DEV_STAMP := $(VENV)/.stamp-dev
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-dev kafka-jars lint typecheck pytest schemas clean
+.PHONY: demo test install install-dev kafka-jars browser lint typecheck pytest schemas clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,17 @@ demo: $(RUN_STAMP)
 kafka-jars: $(DEV_STAMP)
 	$(BIN)/python -m govpub.testing.kafka_broker fetch
 
+# Headless Chromium and its driver for the website's browser test (Debian packages), and
+# a CJK font so that screenshots show the text. Installed only when missing.
+BROWSER_PACKAGES := chromium chromium-driver fonts-wqy-microhei
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] \
+	    || [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $(BROWSER_PACKAGES); \
+	fi
+
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -40,7 +52,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(DEV_STAMP) kafka-jars
+pytest: $(DEV_STAMP) kafka-jars browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -19,6 +19,12 @@ def _rss(context: ChannelContext) -> Channel:
     return RssChannel.from_context(context)
 
 
+def _website(context: ChannelContext) -> Channel:
+    from channels.website import WebsiteChannel
+
+    return WebsiteChannel.from_context(context)
+
+
 def _wechat(context: ChannelContext) -> Channel:
     from channels.newmedia.wechat import WeChatChannel
 
@@ -47,6 +53,7 @@ def registry() -> dict[str, ChannelFactory]:
     """Every known channel by name."""
     return {
         "rss": _rss,
+        "website": _website,
         "wechat": _wechat,
         "weibo": _weibo,
         "webhook": _webhook,
@@ -54,7 +61,7 @@ def registry() -> dict[str, ChannelFactory]:
     }
 
 
-DEMO_CHANNELS = ("rss", "wechat", "weibo", "webhook")
+DEMO_CHANNELS = ("rss", "website", "wechat", "weibo", "webhook")
 """Channels that ``govpub demo`` runs: every one that needs no credentials (the new-media
 channels in dry run: their requests go to ``<output_dir>/outbox/``)."""
 

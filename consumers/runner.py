@@ -111,6 +111,7 @@ class ChannelRunner:
         poll_timeout: float = 0.5,
         assignment_timeout: float = 60.0,
         sleep: Callable[[float], None] | None = None,
+        dead_letters: DeadLetterSink | None = None,
     ) -> None:
         self.channel = channel
         self.bus = bus
@@ -124,7 +125,9 @@ class ChannelRunner:
         self._stop = threading.Event()
         self._sleep = sleep
         self._producer: Producer | None = None
-        self._dead_letters: DeadLetterSink | None = None
+        # A sink given here (a replay's) replaces the one on the dead-letter topic.
+        self._own_dead_letters = dead_letters
+        self._dead_letters: DeadLetterSink | None = dead_letters
 
     @property
     def group(self) -> str:
@@ -137,6 +140,8 @@ class ChannelRunner:
 
     def open(self) -> Self:
         """Create the topics and the dead-letter producer."""
+        if self._own_dead_letters is not None:
+            return self
         if self._producer is None:
             self.bus.ensure_topics(self.topics.all)
             self._producer = self.bus.producer()

@@ -45,6 +45,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     _out(
         f"  per kind:        {out / 'feeds'}/<kind>.xml, per department: {out / 'feeds' / 'dept'}/"
     )
+    if "website" in result.settings.channels:
+        _out(f"  website:         {out / 'index.html'}")
+        _out(f"  browse it:       GOVPUB_OUTPUT_DIR={out} govpub serve")
     _out(f"  new media (dry run, requests not sent): {result.outbox.resolve()}/<channel>/")
     _out(f"  bus and state:   {Path(args.dir).resolve()}")
     return 1 if failed else 0
@@ -194,6 +197,41 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.serve import StaticServer
+
+    root = settings.output_dir
+    if not root.is_dir():
+        _err(f"error: {root} does not exist yet (GOVPUB_OUTPUT_DIR); run govpub consume first")
+        return 2
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    with StaticServer(root, args.host, args.port) as server:
+        _out(f"serving {root.resolve()} at {server.url} (Ctrl-C to stop)")
+        sys.stdout.flush()
+        previous = signal.signal(signal.SIGTERM, on_term)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from consumers.replay import replay
+
+    result = replay(settings, args.channel)
+    _out(
+        f"channel {result.channel}: rebuilt from {result.records} records ({result.stats}) "
+        f"into {settings.output_dir.resolve()}"
+    )
+    return 0
+
+
 def cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
     from schemas.export import JSON_DIR, export_schemas, render_schemas
 
@@ -253,6 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--channel", action="append", help="channel name (repeatable; default: GOVPUB_CHANNELS)"
     )
     p.set_defaults(handler=cmd_dlq)
+
+    p = sub.add_parser("serve", help="serve the output directory over HTTP on loopback")
+    p.add_argument("--host", default="127.0.0.1", help="loopback address (default: 127.0.0.1)")
+    p.add_argument(
+        "--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)"
+    )
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("replay", help="rebuild a channel's output from the topics")
+    p.add_argument("--channel", required=True, help="channel name, e.g. website or rss")
+    p.set_defaults(handler=cmd_replay)
 
     p = sub.add_parser("schemas", help="JSON Schema of the events")
     s = p.add_subparsers(dest="schemas_command", required=True, metavar="export")

@@ -1,6 +1,9 @@
 """Atomic file output: readers see the old file or the new one, never half of one."""
 
+import ctypes
+import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,3 +28,58 @@ def atomic_write(path: Path, data: bytes) -> bool:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two existing paths in one step (Linux ``renameat2``); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    result = renameat2(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False  # kernel or file system without RENAME_EXCHANGE
+    raise OSError(code, os.strerror(code), str(first))
+
+
+def replace_path(source: Path, target: Path) -> None:
+    """Put the file or directory ``source`` at ``target``, dropping what was there.
+
+    Both must be on one file system. Where the kernel can exchange two paths, readers
+    see the old tree or the new one, never a missing one; elsewhere ``target`` is
+    missing for the moment between two renames. A missing ``source`` removes ``target``.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not source.exists():
+        _discard(target)
+        return
+    if not target.exists() and not target.is_symlink():
+        os.replace(source, target)
+        return
+    if _exchange(source, target):
+        _discard(source)  # now holds the old content
+        return
+    if source.is_dir() or target.is_dir():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(source, target)
+        _discard(old)
+    else:
+        os.replace(source, target)
+
+
+def _discard(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
         description="prefix of feed item ids; never change it once feeds are public",
     )
 
+    # NoDecode: the environment value reaches _comma_list as text instead of being
+    # parsed as JSON first (which refused GOVPUB_CHANNELS=rss,website).
     channels: Annotated[list[str], NoDecode] = Field(
         default=["rss"], description="channels that `govpub consume` runs when none is named"
     )

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Self
 
 from channels.base import NOT_ROUTED, ChannelBase, ChannelContext, DeliveryState, Outcome
@@ -92,6 +93,7 @@ class RssChannel(ChannelBase):
     """Keeps feed items in the state store and renders the affected feeds on flush."""
 
     name = "rss"
+    state_tables = ("rss_items",)
 
     def __init__(
         self,
@@ -114,6 +116,11 @@ class RssChannel(ChannelBase):
     def from_context(cls, context: ChannelContext) -> Self:
         """Build from settings and the runner's store."""
         return cls(context.store, context, guid_prefix=context.settings.guid_prefix)
+
+    @staticmethod
+    def outputs() -> list[PurePosixPath]:
+        """Paths under the output root that belong to this channel (a replay swaps them)."""
+        return [PurePosixPath("feeds")]
 
     def apply(self, event: AnyEvent) -> Outcome | None:
         """Take the event into this batch's pending items (written and rendered on flush)."""

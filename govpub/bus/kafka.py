@@ -102,6 +102,10 @@ class KafkaBus:
             "session_timeout_ms": self.session_timeout_ms,
             "heartbeat_interval_ms": max(1000, self.session_timeout_ms // 3),
             "request_timeout_ms": self.request_timeout_ms,
+            # A member that joins before the broker has metadata for a new topic is
+            # assigned nothing until its metadata is refreshed (5 minutes by default);
+            # a short refresh makes it rejoin with the partitions within seconds.
+            "metadata_max_age_ms": 5_000,
         }
         try:
             consumer = KafkaConsumer(**config)

@@ -19,7 +19,7 @@ def _outbox(root: Path) -> list[Path]:
 def test_demo_dry_run_writes_the_requests_once(tmp_path: Path) -> None:
     base = Settings(_env_file=None)  # type: ignore[call-arg]
     result = run_demo(base, tmp_path / "demo")
-    assert [r.channel for r in result.channels] == ["rss", "wechat", "weibo", "webhook"]
+    assert [r.channel for r in result.channels] == ["rss", "website", "wechat", "weibo", "webhook"]
     assert all(r.error is None for r in result.channels)
     files = _outbox(result.outbox)
     by_channel = {f.relative_to(result.outbox).parts[0] for f in files}

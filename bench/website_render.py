@@ -1,0 +1,264 @@
+"""Website render cost: per event with 1,000 and with 50,000 published documents, and a
+full rebuild of 50,000 (not a timed test; run by hand and record in bench/RESULTS.md).
+
+    .venv/bin/python bench/website_render.py [--sizes 1000 50000] [--events 200]
+
+For each size the script builds a site of that many documents in a temporary
+directory (every event applied, then one flush: what a replay does), then times
+single events, each applied and flushed on its own as the consumer does with a
+batch of one: new publications (the newest document), updates and withdrawals of
+random existing documents. A few backdated publications (older than everything
+listed, the worst case: they shift every later page) are timed separately.
+Goal: the per-event cost at 50,000 within 1.5x of the cost at 1,000.
+"""
+
+import argparse
+import platform
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from channels.base import ChannelContext
+from channels.website import WebsiteChannel
+from govpub.departments import department_names
+from govpub.settings import Settings
+from govpub.store import Store
+from schemas import AnyEvent, parse_event
+
+START = datetime(2019, 1, 1, tzinfo=UTC)
+KINDS = ["penalty"] * 12 + ["policy"] * 4 + ["meeting"] * 2 + ["campaign", "exposure"]
+
+
+def _payload(kind: str, n: int, rng: random.Random) -> dict[str, Any]:
+    title = f"基准测试文件 第{n}号"
+    if kind == "penalty":
+        return {
+            "title": title,
+            "decision_number": f"（株）罚〔2023〕{n}号",
+            "party_type": "法人",
+            "party_name": f"株洲示例{n}有限公司",
+            "facts": "经查，该公司未按规定开展安全生产教育培训。" * 3,
+            "legal_basis": "《中华人民共和国安全生产法》第九十七条",
+            "penalty_types": ["警告", "罚款"],
+            "fine_amount": f"{rng.randint(1, 500) * 100}.00",
+            "authority": "株洲市应急管理局",
+            "decided_on": "2023-05-05",
+            "domain": "安全生产",
+        }
+    if kind == "policy":
+        return {
+            "title": title,
+            "doc_number": f"株政发〔2023〕{n}号",
+            "issuer": "株洲市人民政府",
+            "doc_class": "行政规范性文件",
+            "written_on": "2023-03-15",
+            "body": "<h2>一、总则</h2><p>为加强管理，制定本办法。</p>" * 10,
+            "interpretation": {"title": "政策解读", "body": "<p>解读内容。</p>"},
+        }
+    if kind == "meeting":
+        return {
+            "title": title,
+            "meeting_type": "常务会议",
+            "held_on": "2023-06-16",
+            "press_release": "<p>市人民政府召开常务会议。</p>" * 5,
+            "decisions": ["原则通过实施方案。", "研究部署专项整治。"],
+            "video_url": "https://media.example.org/v.mp4",
+        }
+    if kind == "campaign":
+        return {
+            "title": title,
+            "theme": "守护好一江碧水五周年",
+            "day": "2023-07-05",
+            "phase": "preview",
+            "body": "<p>主题日活动。</p>" * 5,
+        }
+    return {
+        "title": title,
+        "domain": "安全生产",
+        "candidate_quarter": "2023Q2",
+        "cases": [
+            {"title": f"案例{i}", "case_summary": "案情简介。", "decision_ref": f"doc-{n}-{i}"}
+            for i in range(5)
+        ],
+    }
+
+
+@dataclass
+class Corpus:
+    """Generates events; document ``n`` is published ``n`` minutes after START."""
+
+    rng: random.Random
+    departments: list[str]
+    versions: dict[str, int] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    departments_of: dict[str, str] = field(default_factory=dict)
+    count: int = 0
+
+    def event(
+        self, document_id: str, kind: str, when: datetime, action: str = "publish"
+    ) -> AnyEvent:
+        version = self.versions.get(document_id, 0) + 1
+        self.versions[document_id] = version
+        self.kinds[document_id] = kind
+        # A document stays with its department (a move is a rare, costlier case).
+        department = self.departments_of.setdefault(document_id, self.rng.choice(self.departments))
+        body: dict[str, Any]
+        if action == "retract":
+            body = {"reason": "公示期满，依法下线。"}
+        else:
+            body = _payload(kind, self.count, self.rng)
+        return parse_event(
+            {
+                "event_id": f"00000000-0000-4000-8000-{self.rng.getrandbits(48):012x}",
+                "kind": kind,
+                "action": action if version == 1 or action == "retract" else "update",
+                "document_id": document_id,
+                "version": version,
+                "department": department,
+                "occurred_at": when.isoformat(),
+                "payload": body,
+            }
+        )
+
+    def publish_new(self) -> AnyEvent:
+        self.count += 1
+        kind = self.rng.choice(KINDS)
+        return self.event(f"doc-{self.count:06d}", kind, START + timedelta(minutes=self.count))
+
+    def update_existing(self, now: datetime) -> AnyEvent:
+        document_id = self.rng.choice(sorted(self.kinds))
+        return self.event(document_id, self.kinds[document_id], now)
+
+    def withdraw_existing(self, now: datetime) -> AnyEvent:
+        document_id = self.rng.choice(sorted(self.kinds))
+        event = self.event(document_id, self.kinds[document_id], now, action="retract")
+        del self.kinds[document_id]
+        return event
+
+    def backdated(self) -> AnyEvent:
+        self.count += 1
+        kind = self.rng.choice(KINDS)
+        return self.event(f"late-{self.count:06d}", kind, START - timedelta(days=1))
+
+
+def _timed(action: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def run(size: int, events: int, workdir: Path) -> dict[str, Any]:
+    """Build a site of ``size`` documents, then time single events."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        store=workdir / "state.db",
+        output_dir=workdir / "public",
+        bus=f"sqlite:///{workdir / 'bus.db'}",
+    )
+    corpus = Corpus(random.Random(size), sorted(department_names()))
+    with Store(settings.store) as store:
+        channel = WebsiteChannel(store, ChannelContext(settings, store))
+        built = [corpus.publish_new() for _ in range(size)]
+
+        def build() -> None:
+            for event in built:
+                channel.apply(event)
+            channel.flush()
+
+        rebuild = _timed(build)
+        now = START + timedelta(minutes=size + 1)
+        samples: dict[str, list[float]] = {"publish": [], "update": [], "withdraw": []}
+        plan = (
+            ["publish"] * (events * 3 // 5)
+            + ["update"] * (events // 5)
+            + ["withdraw"] * (events // 5)
+        )
+        corpus.rng.shuffle(plan)
+        for step in plan:
+            now += timedelta(minutes=1)
+            if step == "publish":
+                event = corpus.publish_new()
+            elif step == "update":
+                event = corpus.update_existing(now)
+            else:
+                event = corpus.withdraw_existing(now)
+
+            def one(event: AnyEvent = event) -> None:
+                channel.apply(event)
+                channel.flush()
+
+            samples[step].append(_timed(one))
+        late: list[float] = []
+        for _ in range(5):
+            event = corpus.backdated()
+
+            def one_late(event: AnyEvent = event) -> None:
+                channel.apply(event)
+                channel.flush()
+
+            late.append(_timed(one_late))
+        channel.close()
+    files = sum(1 for p in (workdir / "public").rglob("*") if p.is_file())
+    every = [s for values in samples.values() for s in values]
+    return {
+        "size": size,
+        "rebuild_s": rebuild,
+        "files": files,
+        "per_event_mean_ms": statistics.fmean(every) * 1000,
+        "per_event_median_ms": statistics.median(every) * 1000,
+        "per_event_p95_ms": statistics.quantiles(every, n=20)[18] * 1000,
+        **{f"{k}_median_ms": statistics.median(v) * 1000 for k, v in samples.items()},
+        "backdated_median_ms": statistics.median(late) * 1000,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 50000])
+    parser.add_argument("--events", type=int, default=200, help="timed events per size")
+    parser.add_argument("--keep", type=Path, help="build under this directory and keep it")
+    args = parser.parse_args()
+    print(f"python {platform.python_version()} on {platform.machine()}, {sys.platform}")
+    results = []
+    for size in args.sizes:
+        base = args.keep or Path(tempfile.mkdtemp(prefix="govpub-bench-"))
+        workdir = base / f"site-{size}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            result = run(size, args.events, workdir)
+        finally:
+            if args.keep is None:
+                shutil.rmtree(base, ignore_errors=True)
+        results.append(result)
+        print(
+            f"{size:>6} documents: full build {result['rebuild_s']:.1f} s ({result['files']} files);"
+            f" per event mean {result['per_event_mean_ms']:.2f} ms,"
+            f" median {result['per_event_median_ms']:.2f} ms,"
+            f" p95 {result['per_event_p95_ms']:.2f} ms"
+            f" (publish {result['publish_median_ms']:.2f}, update {result['update_median_ms']:.2f},"
+            f" withdraw {result['withdraw_median_ms']:.2f});"
+            f" backdated publication median {result['backdated_median_ms']:.1f} ms",
+            flush=True,
+        )
+    if len(results) >= 2:
+        small, large = results[0], results[-1]
+        mean = large["per_event_mean_ms"] / small["per_event_mean_ms"]
+        median = large["per_event_median_ms"] / small["per_event_median_ms"]
+        verdict = "met" if max(mean, median) <= 1.5 else "MISSED"
+        print(
+            f"ratio {large['size']} / {small['size']}: mean {mean:.2f}x, median {median:.2f}x"
+            f" (goal <= 1.5x: {verdict})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,363 @@
+"""The website channel: the portal's disclosure section (政府信息公开) as static files.
+
+Delivery guarantee: at-least-once from the runner, idempotent here. ``apply``
+records the document and which outputs it touches (in the store, in one
+transaction); ``flush`` renders exactly those outputs and writes each file
+atomically, skipping files whose bytes did not change.
+
+Every document has one page at ``<kind>/<document_id>.html`` that keeps its URL
+across updates. An update re-renders it in place with the date it was updated;
+a withdrawal (``action: retract``) replaces it with a notice giving the date and
+the public reason, and takes the document out of every index. Exposure
+candidates are not published on their own: they appear in their quarter's batch.
+
+Cost per event does not grow with the number of documents: an event renders its
+own page, the indexes of its kind and department (newest documents only), the
+archive page it is on, one sitemap slice and the home page; see
+:mod:`channels.website.state` for how pages are numbered.
+"""
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import PurePosixPath
+from typing import Self
+
+from channels.base import NOT_ROUTED, ChannelBase, ChannelContext, DeliveryState, Outcome
+from channels.urls import SiteUrls
+from channels.website.paths import (
+    HOME_PATH,
+    SECTIONS_SITEMAP_PATH,
+    SITEMAP_PATH,
+    STYLESHEET_PATH,
+    ListRef,
+)
+from channels.website.render import Section, SiteRenderer, summary_of
+from channels.website.state import (
+    HOME_TARGET,
+    SECTIONS_TARGET,
+    SITEMAP_INDEX_TARGET,
+    STATE_TABLES,
+    Document,
+    WebsiteState,
+    delete_target,
+    doc_target,
+    index_target,
+    page_target,
+    pages_for,
+    parse_target,
+    sitemap_target,
+)
+from govpub.errors import PermanentDeliveryError
+from govpub.files import atomic_write
+from govpub.store import Store
+from schemas import AnyEvent, ContentEvent, ExposureEvent, Kind, PenaltyEvent, RetractEvent
+from schemas.events import encode_event
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 20
+"""Documents per list page (and per page of the JSON index)."""
+HOME_LATEST = 20
+"""Newest documents on the home page."""
+HOME_PER_KIND = 5
+"""Newest documents of each kind on the home page."""
+SITEMAP_PAGES = 10
+"""List pages per sitemap file: a sitemap file covers ``SITEMAP_PAGES × PAGE_SIZE``
+positions of a kind list."""
+RECENT_WITHDRAWALS = 20
+"""Latest withdrawals listed in ``api/<list>.json``."""
+NOT_PUBLISHED_REASON = "依据相关法律法规，该信息不予公开。"
+"""Public reason shown when a penalty is withdrawn because it must never be published."""
+
+# An id that would overwrite a list index; no document may take it.
+_RESERVED_IDS = frozenset({"index"})
+
+
+def _utc_key(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _never_published(event: PenaltyEvent) -> str | None:
+    p = event.payload
+    if p.is_minor:
+        return "the party is a minor"
+    if p.involves_secrets:
+        return "the facts involve state or trade secrets"
+    if p.security_risk:
+        return "flagged as a security or stability risk"
+    return None
+
+
+class WebsiteChannel(ChannelBase):
+    """Static HTML, JSON and sitemaps under the output directory."""
+
+    name = "website"
+    state_tables = STATE_TABLES
+
+    def __init__(
+        self,
+        store: Store,
+        context: ChannelContext,
+        *,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self.output_dir = context.output_dir
+        self.page_size = page_size
+        self.state = WebsiteState(store, page_size=page_size)
+        self.urls = SiteUrls(str(context.settings.site_url))
+        self.renderer = SiteRenderer(
+            self.urls, site_title=context.settings.site_title, page_size=page_size
+        )
+        self._started = False
+
+    @classmethod
+    def from_context(cls, context: ChannelContext) -> Self:
+        """Build from settings and the runner's store."""
+        return cls(context.store, context)
+
+    @staticmethod
+    def outputs() -> list[PurePosixPath]:
+        """Paths under the output root that belong to this channel (a replay swaps them)."""
+        return [
+            HOME_PATH,
+            SITEMAP_PATH,
+            SECTIONS_SITEMAP_PATH.parent,
+            STYLESHEET_PATH.parent,
+            PurePosixPath("api"),
+            PurePosixPath("dept"),
+            *(PurePosixPath(kind.value) for kind in Kind),
+        ]
+
+    # apply --------------------------------------------------------------------------
+
+    def apply(self, event: AnyEvent) -> Outcome | None:
+        """Record the document (or its withdrawal) and the outputs it touches."""
+        if event.document_id.lower() in _RESERVED_IDS:
+            raise PermanentDeliveryError(
+                f"document_id {event.document_id!r} is reserved on the website"
+            )
+        if isinstance(event, RetractEvent):
+            return self._withdraw(
+                event, event.payload.reason, event.payload.replaced_by, absent="was not published"
+            )
+        if isinstance(event, ExposureEvent) and not event.payload.is_batch:
+            return NOT_ROUTED  # candidates are published in the quarterly batch
+        if isinstance(event, PenaltyEvent):
+            why = _never_published(event)
+            if why is not None:
+                outcome = self._withdraw(event, NOT_PUBLISHED_REASON, None, absent=None)
+                if outcome is None:
+                    return Outcome(DeliveryState.RETRACTED, f"withdrawn: {why}")
+                return Outcome(DeliveryState.SKIPPED, f"never published: {why}")
+        self._publish(event)
+        return None
+
+    def _publish(self, event: ContentEvent) -> None:
+        previous = self.state.document(event.document_id)
+        subtitle, badge = summary_of(event)
+        doc = Document(
+            document_id=event.document_id,
+            kind=event.kind.value,
+            department=event.department,
+            title=event.payload.title,
+            subtitle=subtitle,
+            badge=badge,
+            version=event.version,
+            # A document keeps its place in every list for life, withdrawn or not.
+            sort_key=previous.sort_key if previous else _utc_key(event.occurred_at),
+            published_at=previous.published_at if previous else event.occurred_at,
+            updated_at=event.occurred_at,
+            withdrawn=False,
+            withdrawn_at=None,
+            withdrawn_reason=None,
+            replaced_by=None,
+            event=encode_event(event).decode("utf-8"),
+        )
+        old_lists = previous.lists if previous else frozenset()
+        state = self.state
+        with state.store.transaction() as conn:
+            state.save(conn, doc)
+            for ref in sorted(old_lists - doc.lists):
+                assert previous is not None
+                state.remove_entry(conn, ref, previous)
+            for ref in sorted(doc.lists - old_lists):
+                state.add_entry(conn, ref, doc)
+            for ref in sorted(doc.lists & old_lists):
+                if previous is not None and previous.withdrawn:
+                    state.count_listed(conn, ref, +1)
+                position = state.position(ref, doc)
+                if position is not None:
+                    state.mark(conn, page_target(ref, state.page_of(position)))
+            state.mark_many(conn, (index_target(ref) for ref in sorted(doc.lists | old_lists)))
+            if previous is not None and previous.kind != doc.kind:
+                old_path = SiteUrls.document_path(previous.kind, previous.document_id)
+                state.mark(conn, delete_target(str(old_path)))
+            state.mark_many(conn, (doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET))
+
+    def _withdraw(
+        self, event: AnyEvent, reason: str, replaced_by: str | None, *, absent: str | None
+    ) -> Outcome | None:
+        previous = self.state.document(event.document_id)
+        if previous is None:
+            return Outcome(DeliveryState.RETRACTED, absent) if absent else NOT_ROUTED
+        doc = replace(
+            previous,
+            version=event.version,
+            withdrawn=True,
+            withdrawn_at=event.occurred_at,
+            withdrawn_reason=reason,
+            replaced_by=replaced_by,
+        )
+        state = self.state
+        with state.store.transaction() as conn:
+            state.save(conn, doc)
+            for ref in sorted(doc.lists):
+                if not previous.withdrawn:
+                    state.count_listed(conn, ref, -1)
+                position = state.position(ref, doc)
+                if position is not None:
+                    state.mark(conn, page_target(ref, state.page_of(position)))
+                state.mark(conn, index_target(ref))
+            state.mark_many(conn, (doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET))
+        return None
+
+    # flush --------------------------------------------------------------------------
+
+    @property
+    def _sitemap_size(self) -> int:
+        return self.page_size * SITEMAP_PAGES
+
+    def flush(self) -> None:
+        """Render every output touched since the last flush, each file atomically."""
+        state = self.state
+        with state.store.transaction() as conn:
+            if not self._started:
+                # Every kind has an index from the start: the navigation links to all of them.
+                state.mark_many(conn, (index_target(ListRef.for_kind(k)) for k in Kind))
+                state.mark_many(conn, (HOME_TARGET, SECTIONS_TARGET, SITEMAP_INDEX_TARGET))
+            for ref, old_pages, new_pages in state.renumber(conn):
+                if ref.is_department:
+                    continue
+                old_chunks = pages_for(old_pages, SITEMAP_PAGES)
+                new_chunks = pages_for(new_pages, SITEMAP_PAGES)
+                if old_chunks != new_chunks:
+                    state.mark(conn, SITEMAP_INDEX_TARGET)
+                    state.mark_many(
+                        conn,
+                        (
+                            sitemap_target(ref, c)
+                            for c in range(new_chunks + 1, old_chunks + 1)  # gone
+                        ),
+                    )
+        if not self._started:
+            self._write_assets()
+            self._started = True
+        targets = state.pending()
+        if not targets:
+            return
+        work = set(targets)
+        for target in targets:
+            parts = parse_target(target)
+            if parts[0] == "page" and not ListRef(parts[1]).is_department:
+                chunk = (int(parts[2]) - 1) // SITEMAP_PAGES + 1
+                work.add(sitemap_target(ListRef(parts[1]), chunk))
+        # Removals first, so that a document moved away and back is written last.
+        for target in sorted(work, key=lambda t: (not t.startswith("delete|"), t)):
+            self._render(target)
+        with state.store.transaction() as conn:
+            state.done(conn, targets)
+        log.debug("website: rendered %d outputs", len(work))
+
+    def _write(self, path: PurePosixPath, data: bytes) -> None:
+        atomic_write(self.output_dir / path, data)
+
+    def _remove(self, path: PurePosixPath) -> None:
+        (self.output_dir / path).unlink(missing_ok=True)
+
+    def _write_assets(self) -> None:
+        css = resources.files("channels.website").joinpath("static/site.css").read_bytes()
+        self._write(STYLESHEET_PATH, css)
+
+    def _render(self, target: str) -> None:
+        kind, *args = parse_target(target)
+        if kind == "doc":
+            doc = self.state.document(args[0])
+            if doc is not None:
+                self._write(
+                    SiteUrls.document_path(doc.kind, doc.document_id),
+                    self.renderer.document(doc),
+                )
+        elif kind == "index":
+            self._render_index(ListRef(args[0]))
+        elif kind == "page":
+            self._render_page(ListRef(args[0]), int(args[1]))
+        elif kind == "sitemap":
+            self._render_sitemap(ListRef(args[0]), int(args[1]))
+        elif kind == "delete":
+            self._remove(PurePosixPath(args[0]))
+        elif target == HOME_TARGET:
+            self._render_home()
+        elif target == SECTIONS_TARGET:
+            lists = [ListRef.for_kind(k) for k in Kind]
+            lists += [info.ref for info in self.state.department_lists()]
+            self._write(SECTIONS_SITEMAP_PATH, self.renderer.sections_sitemap(lists))
+        elif target == SITEMAP_INDEX_TARGET:
+            self._render_sitemap_index()
+        else:
+            raise ValueError(f"unknown website output {target!r}")
+
+    def _render_index(self, ref: ListRef) -> None:
+        state, size = self.state, self.page_size
+        info = state.list_info(ref)
+        docs = state.newest_in(ref, size)
+        older = state.position_of_newest(ref, size)
+        older_page = state.page_of(older) if older is not None else None
+        self._write(ref.index_path, self.renderer.list_index(info, docs, older_page=older_page))
+        withdrawn = state.recently_withdrawn(ref, RECENT_WITHDRAWALS)
+        self._write(ref.api_path, self.renderer.list_index_json(info, docs, withdrawn))
+
+    def _render_page(self, ref: ListRef, number: int) -> None:
+        info = self.state.list_info(ref)
+        if number > info.pages:
+            self._remove(ref.page_path(number))
+            self._remove(ref.api_page_path(number))
+            return
+        shown, withdrawn = self.state.page(ref, number)
+        self._write(ref.page_path(number), self.renderer.list_page(ref, number, info.pages, shown))
+        self._write(
+            ref.api_page_path(number),
+            self.renderer.list_page_json(info, number, shown, withdrawn),
+        )
+
+    def _render_sitemap(self, ref: ListRef, chunk: int) -> None:
+        info = self.state.list_info(ref)
+        if chunk > pages_for(info.pages, SITEMAP_PAGES):
+            self._remove(ref.sitemap_path(chunk))
+            return
+        docs = self.state.slice(
+            ref, (chunk - 1) * self._sitemap_size, chunk * self._sitemap_size - 1
+        )
+        self._write(ref.sitemap_path(chunk), self.renderer.documents_sitemap(docs))
+
+    def _render_sitemap_index(self) -> None:
+        files = []
+        for kind in Kind:
+            ref = ListRef.for_kind(kind)
+            chunks = pages_for(self.state.list_info(ref).pages, SITEMAP_PAGES)
+            files += [ref.sitemap_path(c) for c in range(1, chunks + 1)]
+        self._write(SITEMAP_PATH, self.renderer.sitemap_index(files))
+
+    def _render_home(self) -> None:
+        state = self.state
+        sections = []
+        for kind in Kind:
+            ref = ListRef.for_kind(kind)
+            info = state.list_info(ref)
+            items = [self.renderer.item(d) for d in state.newest_in(ref, HOME_PER_KIND)]
+            sections.append(Section(ref, kind.label, info.listed, items))
+        self._write(
+            HOME_PATH,
+            self.renderer.home(state.latest(HOME_LATEST), sections, state.department_lists()),
+        )

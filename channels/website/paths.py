@@ -1,0 +1,103 @@
+"""Where the website's files live: the paginated lists (one per kind, one per
+department), their JSON twins, and the sitemap files.
+
+Every path is relative to the output root and stable: a list page keeps its
+number for as long as the list exists (see :mod:`channels.website.state`).
+"""
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from channels.urls import SiteUrls
+from schemas.enums import Kind
+
+SITEMAP_PATH = PurePosixPath("sitemap.xml")
+"""The sitemap index (``<sitemapindex>``) that search engines are pointed at."""
+
+SECTIONS_SITEMAP_PATH = PurePosixPath("sitemaps", "sections.xml")
+"""Sitemap of the home page and of every kind and department index."""
+
+STYLESHEET_PATH = PurePosixPath("assets", "site.css")
+
+HOME_PATH = PurePosixPath("index.html")
+
+
+@dataclass(frozen=True, order=True)
+class ListRef:
+    """A paginated list of documents: every document of a kind, or of a department.
+
+    ``key`` is ``<kind>`` or ``dept/<code>``, the same names the feeds use.
+    """
+
+    key: str
+
+    @classmethod
+    def for_kind(cls, kind: Kind | str) -> "ListRef":
+        """The list of one kind."""
+        return cls(Kind(kind).value)
+
+    @classmethod
+    def for_department(cls, code: str) -> "ListRef":
+        """The list of one department."""
+        return cls(f"dept/{code}")
+
+    @property
+    def kind(self) -> Kind | None:
+        """The kind of a kind list, ``None`` for a department list."""
+        return None if self.is_department else Kind(self.key)
+
+    @property
+    def department(self) -> str | None:
+        """The code of a department list, ``None`` for a kind list."""
+        return self.key.removeprefix("dept/") if self.is_department else None
+
+    @property
+    def is_department(self) -> bool:
+        """True for a department's list."""
+        return self.key.startswith("dept/")
+
+    @property
+    def index_path(self) -> PurePosixPath:
+        """``<kind>/index.html`` or ``dept/<code>/index.html``."""
+        if self.department is not None:
+            return SiteUrls.department_index_path(self.department)
+        return SiteUrls.kind_index_path(self.key)
+
+    def page_path(self, number: int) -> PurePosixPath:
+        """``…/page/<n>.html``: page 1 holds the oldest documents."""
+        return self.index_path.parent / "page" / f"{number}.html"
+
+    @property
+    def api_path(self) -> PurePosixPath:
+        """``api/<kind>.json`` or ``api/dept/<code>.json``."""
+        return PurePosixPath("api", f"{self.key}.json")
+
+    def api_page_path(self, number: int) -> PurePosixPath:
+        """``api/<list>/page/<n>.json``: the same documents as HTML page ``n``."""
+        return PurePosixPath("api", self.key, "page", f"{number}.json")
+
+    def sitemap_path(self, chunk: int) -> PurePosixPath:
+        """``sitemaps/<kind>-<n>.xml`` (kind lists only: documents are listed once)."""
+        return PurePosixPath("sitemaps", f"{self.key}-{chunk}.xml")
+
+
+class Linker:
+    """Relative links from the page at ``page`` (a path relative to the root).
+
+    Relative links keep the site working under any base URL and from ``file://``.
+    Pages make dozens of links, so the page's directory is split once
+    (``posixpath.relpath`` would resolve both paths on every call).
+    """
+
+    def __init__(self, page: PurePosixPath) -> None:
+        self._base = [p for p in str(page.parent).split("/") if p not in ("", ".")]
+
+    def __call__(self, target: str | PurePosixPath) -> str:
+        """The link to ``target``."""
+        parts = [p for p in str(target).split("/") if p not in ("", ".")]
+        common = 0
+        for mine, theirs in zip(self._base, parts, strict=False):
+            if mine != theirs:
+                break
+            common += 1
+        return "/".join([".."] * (len(self._base) - common) + parts[common:]) or "."

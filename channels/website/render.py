@@ -1,0 +1,437 @@
+"""Turning the website's state into bytes: HTML (Jinja2, autoescaped), JSON and
+sitemaps.
+
+Everything here is a pure function of its arguments and the settings: no clock,
+no random, no file system. Re-rendering unchanged data gives the same bytes, so
+a replay equals the incremental build and unchanged files are never rewritten.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import PurePosixPath
+from typing import Any
+from xml.sax.saxutils import escape
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from channels.urls import SiteUrls
+from channels.website.paths import (
+    HOME_PATH,
+    SECTIONS_SITEMAP_PATH,
+    STYLESHEET_PATH,
+    Linker,
+    ListRef,
+)
+from channels.website.sanitize import sanitize_html
+from channels.website.state import NEIGHBOURS, Document, ListInfo
+from govpub.departments import department_name
+from schemas import (
+    AnyEvent,
+    CampaignEvent,
+    ContentEvent,
+    ExposureEvent,
+    Kind,
+    MeetingEvent,
+    PenaltyEvent,
+    PolicyEvent,
+    Validity,
+    parse_event,
+)
+from schemas.enums import CampaignPhase, PartyType
+
+CHINA_TIME = timezone(timedelta(hours=8), "CST")
+"""Dates on the portal are China Standard Time, whatever offset an event carried."""
+
+PHASE_LABELS = {
+    CampaignPhase.PREVIEW: "活动预告",
+    CampaignPhase.DAY: "活动当日",
+    CampaignPhase.RECAP: "活动回顾",
+}
+_QUARTERS = {"1": "第一季度", "2": "第二季度", "3": "第三季度", "4": "第四季度"}
+_VALIDITY_NOTES = {
+    Validity.AMENDED: "本文件已修订",
+    Validity.REPEALED: "本文件已废止",
+    Validity.EXPIRED: "本文件已失效",
+}
+INDEX_RECENT_PAGES = 5
+"""A list's index links to its newest archive pages, this many."""
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar date of ``moment`` in China."""
+    return moment.astimezone(CHINA_TIME).date()
+
+
+def quarter_label(quarter: str) -> str:
+    """``2023Q2`` → ``2023年第二季度``."""
+    year, number = quarter.split("Q")
+    return f"{year}年{_QUARTERS[number]}"
+
+
+def money(amount: Decimal) -> str:
+    """Yuan with thousands separators: ``50,000.00 元``."""
+    return f"{amount:,.2f} 元"
+
+
+def summary_of(event: ContentEvent) -> tuple[str, str]:
+    """``(subtitle, badge)`` shown beside a document's title in lists."""
+    if isinstance(event, PolicyEvent):
+        p = event.payload
+        badge = "" if p.validity is Validity.IN_FORCE else p.validity.value
+        return p.doc_number or p.issuer, badge
+    if isinstance(event, PenaltyEvent):
+        return event.payload.decision_number, ""
+    if isinstance(event, ExposureEvent):
+        x = event.payload
+        return f"{quarter_label(x.candidate_quarter)} · {x.domain} · {len(x.cases)} 起", ""
+    if isinstance(event, MeetingEvent):
+        m = event.payload
+        return f"{m.meeting_type.value} · {m.held_on.isoformat()}", ""
+    c = event.payload
+    return f"{c.theme} · {PHASE_LABELS[c.phase]}", ""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One document in a list."""
+
+    title: str
+    path: PurePosixPath
+    url: str
+    kind_label: str
+    department: str
+    department_name: str
+    subtitle: str
+    badge: str
+    published_on: date
+    updated_on: date | None
+
+
+@dataclass(frozen=True)
+class Section:
+    """A kind on the home page: its newest items and how many there are."""
+
+    ref: ListRef
+    label: str
+    listed: int
+    items: list[Item]
+
+
+class SiteRenderer:
+    """Renders every file of the site from plain data."""
+
+    def __init__(self, urls: SiteUrls, *, site_title: str, page_size: int) -> None:
+        self.urls = urls
+        self.site_title = site_title
+        self.page_size = page_size
+        self.env = Environment(
+            loader=PackageLoader("channels.website", "templates"),
+            autoescape=True,  # every template, whatever its name
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.globals.update(
+            site_title=site_title,
+            kinds=[(kind, kind.label) for kind in Kind],
+            validity_notes=_VALIDITY_NOTES,
+            phase_labels=PHASE_LABELS,
+            PartyType=PartyType,
+        )
+        self.env.filters.update(
+            sanitize=sanitize_html,
+            money=money,
+            local_date=local_date,
+            quarter=quarter_label,
+            department_name=department_name,
+        )
+
+    # helpers ----------------------------------------------------------------------
+
+    def _feeds(self, feed: str, label: str) -> list[dict[str, str]]:
+        return [
+            {
+                "type": "application/rss+xml",
+                "title": f"{label}（RSS）",
+                "path": str(SiteUrls.feed_path(feed, "rss")),
+            },
+            {
+                "type": "application/atom+xml",
+                "title": f"{label}（Atom）",
+                "path": str(SiteUrls.feed_path(feed, "atom")),
+            },
+        ]
+
+    def _page(self, template: str, path: PurePosixPath, **context: Any) -> bytes:
+        html = self.env.get_template(template).render(
+            page_path=path,
+            url=Linker(path),
+            stylesheet=STYLESHEET_PATH,
+            home=HOME_PATH,
+            **context,
+        )
+        return html.encode("utf-8")
+
+    def item(self, doc: Document) -> Item:
+        """How ``doc`` appears in a list."""
+        path = SiteUrls.document_path(doc.kind, doc.document_id)
+        return Item(
+            title=doc.title,
+            path=path,
+            url=self.urls.absolute(path),
+            kind_label=Kind(doc.kind).label,
+            department=doc.department,
+            department_name=department_name(doc.department),
+            subtitle=doc.subtitle,
+            badge=doc.badge,
+            published_on=local_date(doc.published_at),
+            updated_on=local_date(doc.updated_at) if doc.updated else None,
+        )
+
+    def list_label(self, ref: ListRef) -> str:
+        """A list's heading: the kind's column name or the department's name."""
+        if ref.department is not None:
+            return department_name(ref.department)
+        return Kind(ref.key).label
+
+    def _list_feeds(self, ref: ListRef) -> list[dict[str, str]]:
+        return self._feeds(ref.key, self.list_label(ref)) + self._feeds("all", "全部信息")
+
+    # pages ------------------------------------------------------------------------
+
+    def document(self, doc: Document) -> bytes:
+        """The page of a document (or its withdrawal notice)."""
+        path = SiteUrls.document_path(doc.kind, doc.document_id)
+        kind = Kind(doc.kind)
+        context: dict[str, Any] = {
+            "doc": doc,
+            "item": self.item(doc),
+            "kind": kind,
+            "kind_index": ListRef.for_kind(kind).index_path,
+            "department_index": ListRef.for_department(doc.department).index_path,
+            "canonical": self.urls.absolute(path),
+            "feeds": self._feeds(kind.value, kind.label),
+        }
+        if doc.withdrawn:
+            assert doc.withdrawn_at is not None
+            context["withdrawn_on"] = local_date(doc.withdrawn_at)
+            context["replaced_by"] = (
+                SiteUrls.document_path(kind, doc.replaced_by) if doc.replaced_by else None
+            )
+            return self._page("withdrawn.html", path, **context)
+        event: AnyEvent = parse_event(doc.event)
+        context["p"] = event.payload
+        if isinstance(event, PolicyEvent) and event.payload.superseded_by:
+            context["superseded_by"] = SiteUrls.document_path(kind, event.payload.superseded_by)
+        if isinstance(event, ExposureEvent):
+            context["case_links"] = [
+                SiteUrls.document_path(Kind.PENALTY, case.decision_ref)
+                for case in event.payload.cases
+            ]
+        if isinstance(event, CampaignEvent):
+            context["phase_label"] = PHASE_LABELS[event.payload.phase]
+        return self._page(f"{kind.value}.html", path, **context)
+
+    def list_index(
+        self,
+        info: ListInfo,
+        docs: Sequence[Document],
+        *,
+        older_page: int | None,
+    ) -> bytes:
+        """A list's index: its newest documents and the way into its archive pages."""
+        ref = info.ref
+        path = ref.index_path
+        recent = range(max(1, info.pages - INDEX_RECENT_PAGES + 1), info.pages + 1)
+        return self._page(
+            "list.html",
+            path,
+            ref=ref,
+            label=self.list_label(ref),
+            heading=self.list_label(ref),
+            items=[self.item(d) for d in docs],
+            listed=info.listed,
+            canonical=self.urls.absolute(path.parent) + "/",
+            feeds=self._list_feeds(ref),
+            archive={
+                "older": ref.page_path(older_page) if older_page else None,
+                "older_number": older_page,
+                "first": ref.page_path(1) if info.pages else None,
+                "recent": [(n, ref.page_path(n)) for n in reversed(recent)],
+            },
+            pager=None,
+        )
+
+    def list_page(self, ref: ListRef, number: int, pages: int, docs: Sequence[Document]) -> bytes:
+        """Archive page ``number`` of a list; page 1 holds the oldest documents."""
+        path = ref.page_path(number)
+        low, high = max(1, number - NEIGHBOURS), min(pages, number + NEIGHBOURS)
+        pager = {
+            "number": number,
+            "newer": ref.page_path(number + 1) if number < pages else ref.index_path,
+            "older": ref.page_path(number - 1) if number > 1 else None,
+            "around": [(n, ref.page_path(n)) for n in range(high, low - 1, -1)],
+        }
+        return self._page(
+            "list.html",
+            path,
+            ref=ref,
+            label=self.list_label(ref),
+            heading=f"{self.list_label(ref)} · 第 {number} 页",
+            items=[self.item(d) for d in docs],
+            listed=None,
+            canonical=self.urls.absolute(path),
+            feeds=self._list_feeds(ref),
+            archive=None,
+            pager=pager,
+        )
+
+    def home(
+        self,
+        latest: Sequence[Document],
+        sections: Sequence[Section],
+        departments: Sequence[ListInfo],
+    ) -> bytes:
+        """The home page: the newest documents of every kind, each column, each department."""
+        return self._page(
+            "home.html",
+            HOME_PATH,
+            latest=[self.item(d) for d in latest],
+            sections=sections,
+            departments=[(department_name(d.ref.department or ""), d) for d in departments],
+            canonical=self.urls.absolute(""),
+            feeds=self._feeds("all", "全部信息"),
+        )
+
+    # machine-readable -------------------------------------------------------------
+
+    def _json_item(self, doc: Document) -> dict[str, Any]:
+        return {
+            "id": doc.document_id,
+            "kind": doc.kind,
+            "title": doc.title,
+            "url": self.urls.document(doc.kind, doc.document_id),
+            "published_at": doc.published_at.isoformat(),
+            "updated_at": doc.updated_at.isoformat(),
+            "department": doc.department,
+            "department_name": department_name(doc.department),
+        }
+
+    def _json_withdrawn(self, doc: Document) -> dict[str, Any]:
+        assert doc.withdrawn_at is not None
+        return {
+            "id": doc.document_id,
+            "kind": doc.kind,
+            "title": doc.title,
+            "url": self.urls.document(doc.kind, doc.document_id),
+            "withdrawn_at": doc.withdrawn_at.isoformat(),
+            "reason": doc.withdrawn_reason,
+            "department": doc.department,
+        }
+
+    @staticmethod
+    def _json(data: dict[str, Any]) -> bytes:
+        return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+    def _json_list_head(self, ref: ListRef) -> dict[str, Any]:
+        return {
+            "list": ref.key,
+            "title": self.list_label(ref),
+            "kind": ref.kind.value if ref.kind else None,
+            "department": ref.department,
+            "html": self.urls.absolute(ref.index_path),
+            "page_size": self.page_size,
+        }
+
+    def list_index_json(
+        self, info: ListInfo, docs: Sequence[Document], withdrawn: Sequence[Document]
+    ) -> bytes:
+        """``api/<list>.json``: the newest documents, the latest withdrawals, and
+        where the numbered pages are."""
+        ref = info.ref
+        return self._json(
+            {
+                **self._json_list_head(ref),
+                "total": info.listed,
+                "pages": info.pages,
+                "first_page": self.urls.absolute(ref.api_page_path(1)) if info.pages else None,
+                "last_page": self.urls.absolute(ref.api_page_path(info.pages))
+                if info.pages
+                else None,
+                "items": [self._json_item(d) for d in docs],
+                "withdrawn": [self._json_withdrawn(d) for d in withdrawn],
+            }
+        )
+
+    def list_page_json(
+        self,
+        info: ListInfo,
+        number: int,
+        docs: Sequence[Document],
+        withdrawn: Sequence[Document],
+    ) -> bytes:
+        """``api/<list>/page/<n>.json``: the documents of HTML page ``n``, and those
+        withdrawn from it, so that a syndicating site can take them down too.
+
+        Like the HTML page, it says nothing about the list as a whole (its length
+        changes with every new document): only its neighbours, so that a new
+        document re-renders the last pages, not all of them.
+        """
+        ref = info.ref
+        return self._json(
+            {
+                **self._json_list_head(ref),
+                "page": number,
+                "newer": self.urls.absolute(ref.api_page_path(number + 1))
+                if number < info.pages
+                else None,
+                "older": self.urls.absolute(ref.api_page_path(number - 1)) if number > 1 else None,
+                "items": [self._json_item(d) for d in docs],
+                "withdrawn": [self._json_withdrawn(d) for d in withdrawn],
+            }
+        )
+
+    # sitemaps -----------------------------------------------------------------------
+
+    def sitemap(self, entries: Sequence[tuple[str, date | None]]) -> bytes:
+        """A ``<urlset>`` of ``(absolute URL, last modified)``."""
+        lines = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
+        ]
+        for loc, modified in entries:
+            lastmod = f"<lastmod>{modified.isoformat()}</lastmod>" if modified else ""
+            lines.append(f"  <url><loc>{escape(loc)}</loc>{lastmod}</url>")
+        lines.append("</urlset>")
+        return ("\n".join(lines) + "\n").encode("utf-8")
+
+    def documents_sitemap(self, docs: Sequence[Document]) -> bytes:
+        """The sitemap of a slice of a kind list (shown documents only)."""
+        return self.sitemap(
+            [
+                (self.urls.document(d.kind, d.document_id), local_date(d.updated_at))
+                for d in docs
+                if not d.withdrawn
+            ]
+        )
+
+    def sections_sitemap(self, lists: Sequence[ListRef]) -> bytes:
+        """The sitemap of the home page and the list indexes."""
+        entries: list[tuple[str, date | None]] = [(self.urls.absolute(""), None)]
+        entries += [(self.urls.absolute(ref.index_path.parent) + "/", None) for ref in lists]
+        return self.sitemap(entries)
+
+    def sitemap_index(self, files: Sequence[PurePosixPath]) -> bytes:
+        """``sitemap.xml``: a ``<sitemapindex>`` of the sitemap files."""
+        lines = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
+        ]
+        for path in [SECTIONS_SITEMAP_PATH, *files]:
+            lines.append(f"  <sitemap><loc>{escape(self.urls.absolute(path))}</loc></sitemap>")
+        lines.append("</sitemapindex>")
+        return ("\n".join(lines) + "\n").encode("utf-8")

@@ -1,0 +1,436 @@
+"""The website's state in the SQLite store: documents, list entries with their
+positions, and the outputs still to render.
+
+Pagination. Every list (a kind, a department) numbers its entries from the
+oldest, ordered by ``(first publication time, document_id)``; page ``n`` holds
+positions ``[(n-1)·P, n·P)``. A new document is normally the newest, so it only
+touches the list's index and its last page; positions never depend on the order
+events arrived in, only on the data, so a replay builds the same pages.
+
+A withdrawn document keeps its position (a tombstone, not shown), so withdrawals
+and scheduled take-downs of old items change one page, not every page after
+them. Only a document whose first publication is older than documents already
+listed (or one that moves to another kind or department) shifts the positions
+after it; those are renumbered at the next flush, from the oldest changed key.
+
+Outputs to render are kept in ``web_pending`` in the same transaction as the
+change that needs them, so a crash between ``apply`` and ``flush`` loses no page.
+"""
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from channels.website.paths import ListRef
+from govpub.store import Store
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS web_documents (
+    document_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    department TEXT NOT NULL,
+    title TEXT NOT NULL,
+    subtitle TEXT NOT NULL,
+    badge TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    sort_key TEXT NOT NULL,
+    published_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    withdrawn INTEGER NOT NULL DEFAULT 0,
+    withdrawn_at TEXT,
+    withdrawn_reason TEXT,
+    replaced_by TEXT,
+    event TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS web_documents_latest
+    ON web_documents (withdrawn, sort_key DESC, document_id DESC);
+CREATE INDEX IF NOT EXISTS web_documents_withdrawn_kind
+    ON web_documents (kind, withdrawn_at DESC, document_id) WHERE withdrawn = 1;
+CREATE INDEX IF NOT EXISTS web_documents_withdrawn_department
+    ON web_documents (department, withdrawn_at DESC, document_id) WHERE withdrawn = 1;
+CREATE TABLE IF NOT EXISTS web_entries (
+    list TEXT NOT NULL,
+    sort_key TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    position INTEGER,
+    PRIMARY KEY (list, sort_key, document_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS web_entries_position ON web_entries (list, position);
+CREATE TABLE IF NOT EXISTS web_lists (
+    list TEXT PRIMARY KEY,
+    entries INTEGER NOT NULL DEFAULT 0,
+    listed INTEGER NOT NULL DEFAULT 0,
+    pages INTEGER NOT NULL DEFAULT 0,
+    renumber_from TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS web_pending (
+    target TEXT PRIMARY KEY
+) WITHOUT ROWID
+"""
+
+NEIGHBOURS = 2
+"""Archive pages link to this many pages on each side of themselves, so a change in the
+number of pages re-renders the pages that near the end."""
+
+STATE_TABLES = ("web_documents", "web_entries", "web_lists", "web_pending")
+"""The tables that hold the website's state (replaced as a whole by a replay)."""
+
+_DOC_COLUMNS = (
+    "document_id, kind, department, title, subtitle, badge, version, sort_key,"
+    " published_at, updated_at, withdrawn, withdrawn_at, withdrawn_reason, replaced_by, event"
+)
+# Lists never need the event itself (the largest column), so they do not read it.
+_LIST_COLUMNS = _DOC_COLUMNS.replace(", event", ", '' AS event")
+_LIST_COLUMNS_D = ", ".join(
+    f"d.{c.strip()}" if c.strip() != "'' AS event" else c.strip() for c in _LIST_COLUMNS.split(",")
+)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document as the website knows it."""
+
+    document_id: str
+    kind: str
+    department: str
+    title: str
+    subtitle: str
+    badge: str
+    version: int
+    sort_key: str
+    published_at: datetime
+    updated_at: datetime
+    withdrawn: bool
+    withdrawn_at: datetime | None
+    withdrawn_reason: str | None
+    replaced_by: str | None
+    event: str
+    """The last content event as JSON; empty when read for a list."""
+
+    @property
+    def lists(self) -> frozenset[ListRef]:
+        """The lists the document is an entry of."""
+        return frozenset((ListRef.for_kind(self.kind), ListRef.for_department(self.department)))
+
+    @property
+    def updated(self) -> bool:
+        """True when the document changed after its first publication."""
+        return self.updated_at > self.published_at
+
+
+@dataclass(frozen=True)
+class ListInfo:
+    """Counters of one list."""
+
+    ref: ListRef
+    entries: int
+    listed: int
+    pages: int
+
+
+def _document(row: sqlite3.Row | tuple[object, ...]) -> Document:
+    return Document(
+        document_id=str(row[0]),
+        kind=str(row[1]),
+        department=str(row[2]),
+        title=str(row[3]),
+        subtitle=str(row[4]),
+        badge=str(row[5]),
+        version=int(str(row[6])),
+        sort_key=str(row[7]),
+        published_at=datetime.fromisoformat(str(row[8])),
+        updated_at=datetime.fromisoformat(str(row[9])),
+        withdrawn=bool(row[10]),
+        withdrawn_at=None if row[11] is None else datetime.fromisoformat(str(row[11])),
+        withdrawn_reason=None if row[12] is None else str(row[12]),
+        replaced_by=None if row[13] is None else str(row[13]),
+        event=str(row[14]),
+    )
+
+
+def pages_for(entries: int, page_size: int) -> int:
+    """How many pages ``entries`` entries fill."""
+    return -(-entries // page_size)
+
+
+class WebsiteState:
+    """Queries and changes of the website's tables; every method is one short,
+    indexed statement or a few of them (none scans all documents)."""
+
+    def __init__(self, store: Store, *, page_size: int) -> None:
+        self.store = store
+        self.page_size = page_size
+        store.ensure_schema("website", _SCHEMA)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The store's connection."""
+        return self.store.conn
+
+    # documents -----------------------------------------------------------------
+
+    def document(self, document_id: str) -> Document | None:
+        """The document, or ``None`` if the website never published it."""
+        row = self.conn.execute(
+            f"SELECT {_DOC_COLUMNS} FROM web_documents WHERE document_id=?", (document_id,)
+        ).fetchone()
+        return None if row is None else _document(row)
+
+    def save(self, conn: sqlite3.Connection, doc: Document) -> None:
+        """Insert or replace ``doc`` (inside the caller's transaction)."""
+        conn.execute(
+            f"INSERT OR REPLACE INTO web_documents ({_DOC_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                doc.document_id,
+                doc.kind,
+                doc.department,
+                doc.title,
+                doc.subtitle,
+                doc.badge,
+                doc.version,
+                doc.sort_key,
+                doc.published_at.isoformat(),
+                doc.updated_at.isoformat(),
+                int(doc.withdrawn),
+                None if doc.withdrawn_at is None else doc.withdrawn_at.isoformat(),
+                doc.withdrawn_reason,
+                doc.replaced_by,
+                doc.event,
+            ),
+        )
+
+    def latest(self, limit: int) -> list[Document]:
+        """The newest listed documents of every kind."""
+        rows = self.conn.execute(
+            f"SELECT {_LIST_COLUMNS} FROM web_documents WHERE withdrawn=0"
+            " ORDER BY sort_key DESC, document_id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_document(row) for row in rows]
+
+    def recently_withdrawn(self, ref: ListRef, limit: int) -> list[Document]:
+        """The list's most recent withdrawals, newest first."""
+        column, value = ("department", ref.department) if ref.is_department else ("kind", ref.key)
+        rows = self.conn.execute(
+            f"SELECT {_LIST_COLUMNS} FROM web_documents WHERE withdrawn=1 AND {column}=?"
+            " ORDER BY withdrawn_at DESC, document_id LIMIT ?",
+            (value, limit),
+        )
+        return [_document(row) for row in rows]
+
+    # lists ----------------------------------------------------------------------
+
+    def list_info(self, ref: ListRef) -> ListInfo:
+        """Counters of ``ref`` (zeros for a list that never had an entry)."""
+        row = self.conn.execute(
+            "SELECT entries, listed, pages FROM web_lists WHERE list=?", (ref.key,)
+        ).fetchone()
+        if row is None:
+            return ListInfo(ref, 0, 0, 0)
+        return ListInfo(ref, int(row[0]), int(row[1]), int(row[2]))
+
+    def department_lists(self) -> list[ListInfo]:
+        """Every department list that shows at least one document (a few dozen rows)."""
+        rows = self.conn.execute(
+            "SELECT list, entries, listed, pages FROM web_lists"
+            " WHERE list >= 'dept/' AND list < 'dept0' AND listed > 0 ORDER BY list"
+        )
+        return [ListInfo(ListRef(str(r[0])), int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+    def newest_in(self, ref: ListRef, limit: int, offset: int = 0) -> list[Document]:
+        """The list's newest shown documents."""
+        rows = self.conn.execute(
+            f"SELECT {_LIST_COLUMNS_D} FROM web_entries e"
+            " JOIN web_documents d ON d.document_id = e.document_id"
+            " WHERE e.list=? AND d.withdrawn=0"
+            " ORDER BY e.sort_key DESC, e.document_id DESC LIMIT ? OFFSET ?",
+            (ref.key, limit, offset),
+        )
+        return [_document(row) for row in rows]
+
+    def position_of_newest(self, ref: ListRef, offset: int) -> int | None:
+        """Position of the ``offset``-th newest shown document (0 = the newest)."""
+        row = self.conn.execute(
+            "SELECT e.position FROM web_entries e"
+            " JOIN web_documents d ON d.document_id = e.document_id"
+            " WHERE e.list=? AND d.withdrawn=0"
+            " ORDER BY e.sort_key DESC, e.document_id DESC LIMIT 1 OFFSET ?",
+            (ref.key, offset),
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def slice(self, ref: ListRef, first: int, last: int) -> list[Document]:
+        """Documents at positions ``first..last`` of ``ref`` (withdrawn too), newest first."""
+        rows = self.conn.execute(
+            f"SELECT {_LIST_COLUMNS_D} FROM web_entries e"
+            " JOIN web_documents d ON d.document_id = e.document_id"
+            " WHERE e.list=? AND e.position BETWEEN ? AND ? ORDER BY e.position DESC",
+            (ref.key, first, last),
+        )
+        return [_document(row) for row in rows]
+
+    def page(self, ref: ListRef, number: int) -> tuple[list[Document], list[Document]]:
+        """``(shown, withdrawn)`` documents of page ``number``, newest first."""
+        first = (number - 1) * self.page_size
+        docs = self.slice(ref, first, first + self.page_size - 1)
+        return [d for d in docs if not d.withdrawn], [d for d in docs if d.withdrawn]
+
+    def position(self, ref: ListRef, doc: Document) -> int | None:
+        """The document's position in ``ref`` (``None`` until numbered)."""
+        row = self.conn.execute(
+            "SELECT position FROM web_entries WHERE list=? AND sort_key=? AND document_id=?",
+            (ref.key, doc.sort_key, doc.document_id),
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def page_of(self, position: int) -> int:
+        """The page a position is on (1-based)."""
+        return position // self.page_size + 1
+
+    def add_entry(self, conn: sqlite3.Connection, ref: ListRef, doc: Document) -> None:
+        """Make ``doc`` an entry of ``ref``; it is numbered at the next flush."""
+        conn.execute(
+            "INSERT OR IGNORE INTO web_entries (list, sort_key, document_id, position)"
+            " VALUES (?, ?, ?, NULL)",
+            (ref.key, doc.sort_key, doc.document_id),
+        )
+        conn.execute(
+            "INSERT INTO web_lists (list, entries, listed, renumber_from) VALUES (?, 1, ?, ?)"
+            " ON CONFLICT (list) DO UPDATE SET entries = entries + 1,"
+            " listed = listed + excluded.listed,"
+            " renumber_from = min(coalesce(renumber_from, excluded.renumber_from),"
+            " excluded.renumber_from)",
+            (ref.key, int(not doc.withdrawn), doc.sort_key),
+        )
+
+    def remove_entry(self, conn: sqlite3.Connection, ref: ListRef, doc: Document) -> None:
+        """Take ``doc`` out of ``ref``: the page it was on and those after it change."""
+        position = self.position(ref, doc)
+        conn.execute(
+            "DELETE FROM web_entries WHERE list=? AND sort_key=? AND document_id=?",
+            (ref.key, doc.sort_key, doc.document_id),
+        )
+        conn.execute(
+            "UPDATE web_lists SET entries = entries - 1, listed = listed - ?,"
+            " renumber_from = min(coalesce(renumber_from, ?), ?) WHERE list=?",
+            (int(not doc.withdrawn), doc.sort_key, doc.sort_key, ref.key),
+        )
+        if position is not None:
+            self.mark(conn, page_target(ref, self.page_of(position)))
+
+    def count_listed(self, conn: sqlite3.Connection, ref: ListRef, delta: int) -> None:
+        """Adjust the number of shown documents of ``ref`` (withdrawal, republication)."""
+        conn.execute("UPDATE web_lists SET listed = listed + ? WHERE list=?", (delta, ref.key))
+
+    def renumber(self, conn: sqlite3.Connection) -> list[tuple[ListRef, int, int]]:
+        """Number the entries of every list changed since the last flush.
+
+        Marks each page whose entries changed; returns ``(list, old pages, new pages)``
+        for each list renumbered.
+        """
+        changed = []
+        pending = conn.execute(
+            "SELECT list, renumber_from, entries, pages FROM web_lists"
+            " WHERE renumber_from IS NOT NULL ORDER BY list"
+        ).fetchall()
+        for key, start_key, entries, old_pages in pending:
+            ref = ListRef(str(key))
+            before = conn.execute(
+                "SELECT position FROM web_entries WHERE list=? AND sort_key < ?"
+                " ORDER BY sort_key DESC, document_id DESC LIMIT 1",
+                (ref.key, start_key),
+            ).fetchone()
+            next_position = 0 if before is None else int(before[0]) + 1
+            rows = conn.execute(
+                "SELECT sort_key, document_id, position FROM web_entries"
+                " WHERE list=? AND sort_key >= ? ORDER BY sort_key, document_id",
+                (ref.key, start_key),
+            ).fetchall()
+            pages: set[int] = set()
+            updates = []
+            for sort_key, document_id, position in rows:
+                if position != next_position:
+                    updates.append((next_position, ref.key, sort_key, document_id))
+                    pages.add(self.page_of(next_position))
+                    if position is not None:
+                        pages.add(self.page_of(int(position)))
+                next_position += 1
+            conn.executemany(
+                "UPDATE web_entries SET position=? WHERE list=? AND sort_key=? AND document_id=?",
+                updates,
+            )
+            new_pages = pages_for(int(entries), self.page_size)
+            old_pages = int(old_pages)
+            if new_pages != old_pages:
+                # Pages link to their neighbours, and pages that no longer exist are
+                # removed: both change only near the end.
+                low = max(1, min(old_pages, new_pages) - NEIGHBOURS)
+                pages.update(range(low, max(old_pages, new_pages) + 1))
+            conn.execute(
+                "UPDATE web_lists SET renumber_from=NULL, pages=? WHERE list=?",
+                (new_pages, ref.key),
+            )
+            self.mark_many(conn, (page_target(ref, n) for n in sorted(pages)))
+            changed.append((ref, old_pages, new_pages))
+        return changed
+
+    # pending outputs --------------------------------------------------------------
+
+    def mark(self, conn: sqlite3.Connection, target: str) -> None:
+        """Remember that ``target`` must be rendered at the next flush."""
+        conn.execute("INSERT OR IGNORE INTO web_pending (target) VALUES (?)", (target,))
+
+    def mark_many(self, conn: sqlite3.Connection, targets: Iterable[str]) -> None:
+        """:meth:`mark` for several targets."""
+        conn.executemany(
+            "INSERT OR IGNORE INTO web_pending (target) VALUES (?)", ((t,) for t in targets)
+        )
+
+    def pending(self) -> list[str]:
+        """Every target still to render, in a stable order."""
+        return [str(r[0]) for r in self.conn.execute("SELECT target FROM web_pending ORDER BY 1")]
+
+    def done(self, conn: sqlite3.Connection, targets: Iterable[str]) -> None:
+        """Forget rendered targets."""
+        conn.executemany("DELETE FROM web_pending WHERE target=?", ((t,) for t in targets))
+
+
+# Targets are short strings so that they can be kept in one indexed column.
+# "|" never occurs in a document id, a department code or a list key.
+
+
+def doc_target(document_id: str) -> str:
+    """The page of a document."""
+    return f"doc|{document_id}"
+
+
+def index_target(ref: ListRef) -> str:
+    """A list's index (HTML and JSON)."""
+    return f"index|{ref.key}"
+
+
+def page_target(ref: ListRef, number: int) -> str:
+    """Page ``number`` of a list (HTML and JSON; removed if the list is shorter)."""
+    return f"page|{ref.key}|{number}"
+
+
+def sitemap_target(ref: ListRef, chunk: int) -> str:
+    """One sitemap file of a kind list."""
+    return f"sitemap|{ref.key}|{chunk}"
+
+
+def delete_target(path: str) -> str:
+    """A file that is no longer part of the site."""
+    return f"delete|{path}"
+
+
+HOME_TARGET = "home"
+SECTIONS_TARGET = "sections"
+SITEMAP_INDEX_TARGET = "sitemap-index"
+
+
+def parse_target(target: str) -> tuple[str, ...]:
+    """Split a target into its kind and arguments."""
+    return tuple(target.split("|"))

@@ -1,0 +1,231 @@
+"""Rebuild a channel's output from the topics (``govpub replay --channel NAME``).
+
+Every content topic is read from the beginning, without a consumer group, up to
+the end it had when the replay started. The events go through the same runner
+chain as live delivery (dedupe by ``event_id``, stale versions dropped), into a
+fresh state store and a temporary output tree inside the output directory; the
+channel renders once, at the end. Then the channel's paths are swapped into
+place and its state tables in the store are replaced by the rebuilt ones.
+
+Because a channel's output is a function of the events it has taken in (not of
+the order partitions were read in, nor of the clock), the rebuilt tree equals
+the incrementally built one file for file. Use a replay after changing
+templates, or to repair an output directory. Stop the channel's consumers while
+it runs: events they take in during the replay are not in the rebuilt tree.
+
+Only channels that write files and say which paths and tables they own (see
+:class:`Rebuildable`) can be replayed; replaying a channel that posts to remote
+accounts would post everything again.
+"""
+
+import logging
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Protocol, runtime_checkable
+
+from channels.base import Channel, ChannelContext, Outcome
+from channels.registry import create_channel, resolve
+from consumers.deadletter import DeadLetter, DeadLetterSink
+from consumers.retry import RetryPolicy
+from consumers.runner import ChannelRunner, RunStats
+from govpub.bus import Bus, Consumer, TopicPartition, open_bus
+from govpub.errors import BusError, GovpubError
+from govpub.files import replace_path
+from govpub.settings import Settings
+from govpub.store import Store
+from govpub.topics import Topics
+from schemas import AnyEvent
+
+log = logging.getLogger(__name__)
+
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ReplayUnsupported(GovpubError):
+    """The channel does not write files it can name, so it cannot be rebuilt."""
+
+
+@runtime_checkable
+class Rebuildable(Protocol):
+    """A channel whose whole output is files under the output directory."""
+
+    name: str
+    state_tables: tuple[str, ...]
+    """The store tables that hold the channel's state (replaced by a replay)."""
+
+    def outputs(self) -> Sequence[PurePosixPath]:
+        """Paths under the output root that the channel owns, files or directories."""
+        ...
+
+
+@dataclass
+class ReplayResult:
+    """What a replay read and rebuilt."""
+
+    channel: str
+    records: int
+    stats: RunStats
+    outputs: list[PurePosixPath] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+class _KeptDeadLetters(DeadLetterSink):
+    """Dead letters of a replay are kept in memory and reported, never sent again:
+    the live consumer already dead-lettered them on the topic."""
+
+    def __init__(self) -> None:
+        self.letters: list[DeadLetter] = []
+
+    def send(self, letter: DeadLetter) -> None:
+        """Keep ``letter``."""
+        self.letters.append(letter)
+
+
+class _FlushAtEnd:
+    """Passes events to the channel but renders once, when the replay is complete,
+    instead of after every batch."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.name = channel.name
+
+    def apply(self, event: AnyEvent) -> Outcome | None:
+        return self.channel.apply(event)
+
+    def flush(self) -> None:
+        """Deferred: see :func:`replay`."""
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+def _read_all(
+    runner: ChannelRunner,
+    consumer: Consumer,
+    ends: dict[TopicPartition, int],
+    *,
+    max_batch: int,
+    poll_timeout: float,
+    idle_timeout: float,
+) -> int:
+    """Deliver every record before ``ends``; returns how many were read."""
+    remaining = {tp for tp, end in ends.items() if end > 0}
+    count = 0
+    last_progress = time.monotonic()
+    while remaining:
+        records = consumer.poll(poll_timeout, max_batch)
+        wanted = [r for r in records if r.offset < ends.get(r.tp, 0)]
+        for record in wanted:
+            if record.offset + 1 >= ends[record.tp]:
+                remaining.discard(record.tp)
+        if wanted:
+            count += len(wanted)
+            runner.process(wanted)
+            last_progress = time.monotonic()
+            continue
+        # Nothing new: a partition whose position reached its end is done too (its
+        # last records may have been removed by retention).
+        for tp, lag in consumer.lag().items():
+            if lag <= 0:
+                remaining.discard(tp)
+        if remaining and time.monotonic() - last_progress > idle_timeout:
+            names = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(remaining))
+            raise BusError(f"replay: no records from {names} for {idle_timeout:.0f} s")
+    return count
+
+
+def _replace_tables(live: Store, rebuilt: Path, tables: Sequence[str]) -> None:
+    for table in tables:
+        if not _TABLE_NAME.match(table):
+            raise ValueError(f"not a table name: {table!r}")
+    conn = live.conn
+    conn.execute("ATTACH DATABASE ? AS rebuilt", (str(rebuilt),))
+    try:
+        with live.transaction():
+            for table in tables:
+                conn.execute(f"DELETE FROM main.{table}")
+                conn.execute(f"INSERT INTO main.{table} SELECT * FROM rebuilt.{table}")
+    finally:
+        conn.execute("DETACH DATABASE rebuilt")
+
+
+def replay(
+    settings: Settings,
+    name: str,
+    *,
+    bus: Bus | None = None,
+    idle_timeout: float = 60.0,
+) -> ReplayResult:
+    """Rebuild channel ``name``'s output and state from the beginning of the topics."""
+    resolve(name)
+    topics = Topics(settings.topic_prefix)
+    output_dir = settings.output_dir
+    output_dir.mkdir(parents=True, exist_ok=True)
+    # Inside the output directory: on its file system (so the swap is a rename),
+    # and hidden (dot-files are never served, nor owned by a channel).
+    work = Path(tempfile.mkdtemp(prefix=f".replay-{name}-", dir=output_dir))
+    bus = bus or open_bus(settings)
+    try:
+        rebuilt_store = work / "state.db"
+        rebuilt_settings = settings.model_copy(
+            update={"output_dir": work / "output", "store": rebuilt_store}
+        )
+        with Store(rebuilt_store) as store:
+            channel = create_channel(name, ChannelContext(rebuilt_settings, store))
+            try:
+                if not isinstance(channel, Rebuildable):
+                    raise ReplayUnsupported(
+                        f"channel {name!r} does not write files it can name; it cannot be replayed"
+                    )
+                kept = _KeptDeadLetters()
+                runner = ChannelRunner(
+                    _FlushAtEnd(channel),
+                    bus,
+                    store,
+                    topics,
+                    policy=RetryPolicy.from_settings(settings),
+                    dead_letters=kept,
+                )
+                ends = bus.end_offsets(topics.content)
+                consumer = bus.consumer(topics.content, group=None)
+                try:
+                    count = _read_all(
+                        runner,
+                        consumer,
+                        ends,
+                        max_batch=settings.max_batch,
+                        poll_timeout=settings.poll_timeout,
+                        idle_timeout=idle_timeout,
+                    )
+                finally:
+                    consumer.close()
+                channel.flush()
+                outputs = list(channel.outputs())
+                tables = channel.state_tables
+            finally:
+                channel.close()
+        with Store(settings.store) as live:
+            # Building the channel on the live store creates its tables if it never ran.
+            create_channel(name, ChannelContext(settings, live)).close()
+            for path in outputs:
+                replace_path(work / "output" / path, output_dir / path)
+            _replace_tables(live, rebuilt_store, tables)
+        for letter in kept.letters:
+            log.warning(
+                "replay %s: %s[%d]@%d was not applied (%s: %s)",
+                name,
+                letter.origin_topic,
+                letter.origin_partition,
+                letter.origin_offset,
+                letter.error_type,
+                letter.reason,
+            )
+        log.info("replay %s: %d records, %s", name, count, runner.stats)
+        return ReplayResult(name, count, runner.stats, outputs, kept.letters)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,42 @@
+"""The demo renders the website and says where it is."""
+
+from pathlib import Path
+
+import pytest
+
+from govpub.cli import main
+
+
+def test_demo_renders_the_site(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workdir = tmp_path / "demo"
+    assert main(["demo", "--dir", str(workdir)]) == 0
+    out = capsys.readouterr().out
+    assert "channel website: 11 delivered, 2 skipped" in out
+    site = workdir / "public"
+    assert f"website:         {site.resolve() / 'index.html'}" in out
+    assert f"GOVPUB_OUTPUT_DIR={site.resolve()} govpub serve" in out
+    home = (site / "index.html").read_text("utf-8")
+    assert "株洲市人民政府第12次常务会议" in home
+    batch = (site / "exposure" / "exposure-2023Q2-work-safety.html").read_text("utf-8")
+    assert "../penalty/zzyj-cf-2023-0015.html" in batch
+    withdrawn = (site / "penalty" / "zzyj-cf-2023-0009.html").read_text("utf-8")
+    assert "经行政复议被依法撤销" in withdrawn
+    amended = (site / "policy" / "zzsf-2021-0012.html").read_text("utf-8")
+    assert "本文件已修订" in amended
+    assert 'href="zzzb-2023-0005.html"' in amended
+
+
+def test_serve_needs_an_output_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GOVPUB_OUTPUT_DIR", str(tmp_path / "nothing-yet"))
+    assert main(["serve", "--port", "0"]) == 2
+    assert "does not exist yet" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_public_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GOVPUB_OUTPUT_DIR", str(tmp_path))
+    assert main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 2
+    assert "not a loopback address" in capsys.readouterr().err

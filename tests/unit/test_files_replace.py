@@ -1,0 +1,45 @@
+"""replace_path: a rebuilt file or tree takes the place of the old one."""
+
+from pathlib import Path
+
+from govpub.files import replace_path
+
+
+def test_directory_replaces_directory(tmp_path: Path) -> None:
+    old, new = tmp_path / "site" / "policy", tmp_path / "build" / "policy"
+    (old / "page").mkdir(parents=True)
+    (old / "stale.html").write_text("stale", "utf-8")
+    (old / "page" / "1.html").write_text("old", "utf-8")
+    (new / "page").mkdir(parents=True)
+    (new / "page" / "1.html").write_text("new", "utf-8")
+    replace_path(new, old)
+    assert (old / "page" / "1.html").read_text("utf-8") == "new"
+    assert not (old / "stale.html").exists()
+    assert not new.exists()
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["policy"]
+
+
+def test_file_replaces_file(tmp_path: Path) -> None:
+    old, new = tmp_path / "index.html", tmp_path / "build-index.html"
+    old.write_text("old", "utf-8")
+    new.write_text("new", "utf-8")
+    replace_path(new, old)
+    assert old.read_text("utf-8") == "new"
+    assert not new.exists()
+
+
+def test_new_path_is_moved_in(tmp_path: Path) -> None:
+    new = tmp_path / "build" / "api"
+    new.mkdir(parents=True)
+    (new / "policy.json").write_text("{}", "utf-8")
+    replace_path(new, tmp_path / "site" / "api")
+    assert (tmp_path / "site" / "api" / "policy.json").read_text("utf-8") == "{}"
+
+
+def test_missing_source_removes_the_target(tmp_path: Path) -> None:
+    old = tmp_path / "site" / "campaign"
+    old.mkdir(parents=True)
+    (old / "index.html").write_text("old", "utf-8")
+    replace_path(tmp_path / "build" / "campaign", old)
+    assert not old.exists()
+    replace_path(tmp_path / "build" / "campaign", old)  # nothing on either side: no error
