@@ -54,6 +54,7 @@ def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
     from govpub.store import Store
     from govpub.topics import Topics
     from producers import PartialPublish, Publisher, VersionLedger
+    from producers.compliance import build_gate
     from producers.emit import MAX_INPUT_BYTES, read_entries, validate_entries
 
     if args.file == "-":
@@ -76,7 +77,10 @@ def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
     with (
         Store(settings.store) as store,
         Publisher(
-            open_bus(settings), Topics(settings.topic_prefix), ledger=VersionLedger(store)
+            open_bus(settings),
+            Topics(settings.topic_prefix),
+            ledger=VersionLedger(store),
+            gate=build_gate(settings, store, source="emit"),
         ) as publisher,
     ):
         events, problems = validate_entries(read_entries(text), publisher.prepare)

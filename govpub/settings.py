@@ -95,6 +95,18 @@ class Settings(BaseSettings):
     max_batch: Annotated[int, Field(ge=1, le=10_000)] = 500
     session_timeout: Annotated[float, Field(ge=1, le=300)] = 10.0
 
+    compliance_publish_party_names: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="departments whose penalised natural persons are named in full "
+        "(default: anonymised everywhere)",
+    )
+    compliance_penalty_deadline_days: Annotated[int, Field(ge=1, le=365)] = 7
+    compliance_disclosure_deadline_days: Annotated[int, Field(ge=1, le=365)] = 20
+    compliance_calendar_dir: Path | None = Field(
+        default=None,
+        description="extra holiday TOML files (one per year; they replace the shipped years)",
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -109,7 +121,7 @@ class Settings(BaseSettings):
             raise ValueError("must be sqlite:///PATH or kafka://HOST:PORT[,HOST:PORT]")
         return value
 
-    @field_validator("channels", mode="before")
+    @field_validator("channels", "compliance_publish_party_names", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         # GOVPUB_CHANNELS=rss,website reads naturally; JSON lists work too.
