@@ -85,13 +85,21 @@ _MARKUP_START = re.compile(r"<[A-Za-z/!?]|&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z]
 _MAX_PASSES = 4
 
 
+# An escaped "<" (escaped once or several times) that would start a tag once the text is
+# decoded: by a channel that turns the body into text, then by a reader (or a careless
+# aggregator, decoding twice) that renders that text as HTML.
+_ESCAPED_TAG_START = re.compile(r"&(?:amp;)*lt;(?=[A-Za-z/!?])")
+
+
 def sanitize_html(fragment: str) -> str:
     """Reduce an HTML fragment to the allow-list (tags, attributes, URL schemes).
 
     Links get ``rel="noopener noreferrer"``; comments, scripts and styles go, with
-    their content.
+    their content. Text that reads like a tag (``&lt;script&gt;``) keeps its words but
+    gets a full-width ``＜``: channels turn bodies into text for feeds and posts, and RSS
+    readers render that text as HTML, so no "<" that starts a tag may come out of it.
     """
-    return nh3.clean(
+    cleaned = nh3.clean(
         fragment,
         tags=set(ALLOWED_TAGS),
         attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
@@ -99,6 +107,7 @@ def sanitize_html(fragment: str) -> str:
         link_rel="noopener noreferrer",
         strip_comments=True,
     )
+    return _ESCAPED_TAG_START.sub("＜", cleaned)
 
 
 def strip_markup(text: str) -> str:

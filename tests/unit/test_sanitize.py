@@ -2,6 +2,7 @@
 
 import pytest
 
+from channels.text import html_to_text
 from producers.compliance.sanitize import sanitize_html, strip_markup
 from tests.xss import VECTORS, html_problems, text_problems
 
@@ -12,6 +13,17 @@ def test_html_bodies_keep_only_the_allow_list(vector: str) -> None:
     assert html_problems(cleaned) == []
     assert "javascript:" not in cleaned.lower()
     assert "正文" in cleaned
+
+
+@pytest.mark.parametrize("vector", VECTORS)
+def test_the_text_of_a_sanitized_body_reads_as_no_markup(vector: str) -> None:
+    # Feeds turn bodies into text and readers render that text as HTML.
+    assert text_problems(html_to_text(sanitize_html(f"<p>正文{vector}</p>"))) == []
+
+
+def test_escaped_markup_in_a_body_stays_readable() -> None:
+    cleaned = sanitize_html("<p>请勿在网页中使用 &lt;script&gt; 标签，且 1 &lt; 2。</p>")
+    assert cleaned == "<p>请勿在网页中使用 ＜script&gt; 标签，且 1 &lt; 2。</p>"
 
 
 @pytest.mark.parametrize("vector", VECTORS)
