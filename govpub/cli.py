@@ -134,6 +134,13 @@ def cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from producers.ingest.server import serve
+
+    serve(settings, host=args.host, port=args.port)
+    return 0
+
+
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     from govpub.status import render_status
 
@@ -239,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--until-idle", action="store_true", help="stop when every partition is caught up"
     )
     p.set_defaults(handler=cmd_consume)
+
+    p = sub.add_parser("ingest", help="run the department ingest API (HTTP, signed requests)")
+    p.add_argument("--host", help="address to bind (default: GOVPUB_INGEST_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port (default: GOVPUB_INGEST_PORT, 8400)")
+    p.set_defaults(handler=cmd_ingest)
 
     p = sub.add_parser("status", help="consumer lag, deliveries and dead letters")
     p.add_argument("--document", help="where one document is published")

@@ -95,6 +95,21 @@ class Settings(BaseSettings):
     max_batch: Annotated[int, Field(ge=1, le=10_000)] = 500
     session_timeout: Annotated[float, Field(ge=1, le=300)] = 10.0
 
+    ingest_credentials: Path | None = Field(
+        default=None,
+        description="TOML file of department credentials for `govpub ingest` (required by it)",
+    )
+    ingest_host: str = Field(default="127.0.0.1", description="address `govpub ingest` binds")
+    ingest_port: Annotated[int, Field(ge=1, le=65535)] = 8400
+    ingest_max_body_bytes: Annotated[int, Field(ge=1024, le=1_048_576)] = Field(
+        default=1_048_576, description="largest request body the ingest API reads (413 above)"
+    )
+    ingest_max_batch: Annotated[int, Field(ge=1, le=1000)] = 100
+    ingest_clock_skew: Annotated[int, Field(ge=1, le=3600)] = Field(
+        default=300, description="seconds a signed request's timestamp may differ from now"
+    )
+    ingest_ack_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+    ingest_retry_after: Annotated[int, Field(ge=1, le=3600)] = 5
     compliance_publish_party_names: Annotated[list[str], NoDecode] = Field(
         default=[],
         description="departments whose penalised natural persons are named in full "
