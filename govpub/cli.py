@@ -57,7 +57,8 @@ def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
     from govpub.bus import open_bus
     from govpub.store import Store
     from govpub.topics import Topics
-    from producers import BatchRejected, PartialPublish, Publisher, VersionLedger
+    from producers import BatchRejected, PartialPublish, Publisher, VersionLedger, already_checked
+    from producers.compliance import build_gate
     from producers.emit import MAX_INPUT_BYTES, problem_for, read_entries, validate_entries
 
     if args.file == "-":
@@ -80,7 +81,10 @@ def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
     with (
         Store(settings.store) as store,
         Publisher(
-            open_bus(settings), Topics(settings.topic_prefix), ledger=VersionLedger(store)
+            open_bus(settings),
+            Topics(settings.topic_prefix),
+            ledger=VersionLedger(store),
+            gate=build_gate(settings, store, source="emit"),
         ) as publisher,
     ):
         events, problems = validate_entries(read_entries(text), publisher.prepare)
@@ -90,7 +94,10 @@ def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
         accepted = []
         try:
             if not problems:
-                accepted = publisher.publish_many([event for _, event in events])
+                # The entries passed the gate while being validated: do not gate them twice.
+                accepted = publisher.publish_many(
+                    [event for _, event in events], gate=already_checked
+                )
         except BatchRejected as exc:
             problems = [problem_for(events[i][0], error) for i, error in sorted(exc.errors.items())]
         except PartialPublish as exc:
@@ -136,6 +143,13 @@ def cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
         else:
             _out(f"channel {result.channel}: {result.stats}")
     return 1 if failed else 0
+
+
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from producers.ingest.server import serve
+
+    serve(settings, host=args.host, port=args.port)
+    return 0
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -278,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--until-idle", action="store_true", help="stop when every partition is caught up"
     )
     p.set_defaults(handler=cmd_consume)
+
+    p = sub.add_parser("ingest", help="run the department ingest API (HTTP, signed requests)")
+    p.add_argument("--host", help="address to bind (default: GOVPUB_INGEST_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port (default: GOVPUB_INGEST_PORT, 8400)")
+    p.set_defaults(handler=cmd_ingest)
 
     p = sub.add_parser("status", help="consumer lag, deliveries and dead letters")
     p.add_argument("--document", help="where one document is published")

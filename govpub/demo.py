@@ -15,6 +15,7 @@ from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
 from producers import Accepted, Publisher, VersionLedger
+from producers.compliance import build_gate
 
 
 def load_samples() -> list[dict[str, Any]]:
@@ -72,7 +73,10 @@ def run_demo(base: Settings, workdir: Path, *, keep: bool = False) -> DemoResult
     with (
         Store(settings.store) as store,
         Publisher(
-            open_bus(settings), Topics(settings.topic_prefix), ledger=VersionLedger(store)
+            open_bus(settings),
+            Topics(settings.topic_prefix),
+            ledger=VersionLedger(store),
+            gate=build_gate(settings, store, source="demo"),
         ) as publisher,
     ):
         accepted = publisher.publish_many(load_samples())

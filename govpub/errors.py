@@ -6,6 +6,9 @@ Retry or dead-letter is decided by the type of the error, never by its message::
     ├── ConfigurationError          bad settings or configuration file
     ├── UnknownChannel              a channel name that is not registered
     ├── EventValidationError        an event that does not match its schema
+    │   └── ComplianceRefusal       refused by the compliance gate (never-publish rules)
+    ├── NotAuthenticated            ingest: missing or bad signature, unknown key, replay
+    ├── NotPermitted                ingest: another department's event, document or kind
     ├── StaleVersion                a version ≤ the one already accepted
     ├── DuplicateEventConflict      an event_id reused for different content
     ├── BusError                    transport failures
@@ -53,6 +56,33 @@ class EventValidationError(GovpubError):
     def __init__(self, errors: Sequence[FieldError]) -> None:
         self.errors = tuple(errors)
         super().__init__("; ".join(str(e) for e in self.errors) or "invalid event")
+
+
+class ComplianceRefusal(EventValidationError):
+    """The compliance gate refuses to publish the event (a never-publish rule applies).
+
+    ``rule`` names the rule (see ``producers.compliance.rules``); ``errors`` names the field.
+    """
+
+    def __init__(self, rule: str, errors: Sequence[FieldError]) -> None:
+        self.rule = rule
+        super().__init__(errors)
+
+
+class NotAuthenticated(GovpubError):
+    """A request to the ingest API is not signed by a known, active key (HTTP 401)."""
+
+
+class NotPermitted(GovpubError):
+    """An authenticated department may not publish this event (HTTP 403).
+
+    ``path`` names the field that is not allowed (``department``, ``kind``, ``document_id``).
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.reason = message
+        super().__init__(f"{path}: {message}")
 
 
 class StaleVersion(GovpubError):

@@ -118,6 +118,32 @@ class Settings(BaseSettings):
     wechat_api_base: AnyHttpUrl = AnyHttpUrl("https://api.weixin.qq.com/")
     weibo_api_base: AnyHttpUrl = AnyHttpUrl("https://api.weibo.com/")
     newmedia_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+    ingest_credentials: Path | None = Field(
+        default=None,
+        description="TOML file of department credentials for `govpub ingest` (required by it)",
+    )
+    ingest_host: str = Field(default="127.0.0.1", description="address `govpub ingest` binds")
+    ingest_port: Annotated[int, Field(ge=1, le=65535)] = 8400
+    ingest_max_body_bytes: Annotated[int, Field(ge=1024, le=1_048_576)] = Field(
+        default=1_048_576, description="largest request body the ingest API reads (413 above)"
+    )
+    ingest_max_batch: Annotated[int, Field(ge=1, le=1000)] = 100
+    ingest_clock_skew: Annotated[int, Field(ge=1, le=3600)] = Field(
+        default=300, description="seconds a signed request's timestamp may differ from now"
+    )
+    ingest_ack_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+    ingest_retry_after: Annotated[int, Field(ge=1, le=3600)] = 5
+    compliance_publish_party_names: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="departments whose penalised natural persons are named in full "
+        "(default: anonymised everywhere)",
+    )
+    compliance_penalty_deadline_days: Annotated[int, Field(ge=1, le=365)] = 7
+    compliance_disclosure_deadline_days: Annotated[int, Field(ge=1, le=365)] = 20
+    compliance_calendar_dir: Path | None = Field(
+        default=None,
+        description="extra holiday TOML files (one per year; they replace the shipped years)",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -133,13 +159,16 @@ class Settings(BaseSettings):
             raise ValueError("must be sqlite:///PATH or kafka://HOST:PORT[,HOST:PORT]")
         return value
 
-    @field_validator("channels", mode="before")
+    @field_validator("channels", "compliance_publish_party_names", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         # GOVPUB_CHANNELS=rss,website reads naturally; JSON lists work too.
         if isinstance(value, str):
             if value.lstrip().startswith("["):
-                return json.loads(value)
+                try:
+                    return json.loads(value)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a JSON list: {exc}") from None
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 

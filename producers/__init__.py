@@ -2,6 +2,21 @@
 version ledger that makes resubmission harmless."""
 
 from producers.ledger import VersionLedger
-from producers.publisher import Accepted, BatchRejected, Gate, PartialPublish, Publisher
+from producers.publisher import (
+    Accepted,
+    BatchRejected,
+    Gate,
+    PartialPublish,
+    Publisher,
+    already_checked,
+)
 
-__all__ = ["Accepted", "BatchRejected", "Gate", "PartialPublish", "Publisher", "VersionLedger"]
+__all__ = [
+    "Accepted",
+    "BatchRejected",
+    "Gate",
+    "PartialPublish",
+    "Publisher",
+    "VersionLedger",
+    "already_checked",
+]

@@ -39,6 +39,23 @@ def event_digest(event: AnyEvent) -> str:
 
 
 @dataclass(frozen=True)
+class LedgerRecord:
+    """What the ledger knows about one event; ``state`` is ``acked`` once the bus stored it."""
+
+    event_id: str
+    document_id: str
+    version: int
+    digest: str
+    state: str
+    department: str
+    kind: str
+    accepted_at: float
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
+@dataclass(frozen=True)
 class Reservation:
     """The ledger's answer for one event: new (send it) or already accepted (do not)."""
 
@@ -132,3 +149,20 @@ class VersionLedger:
             "SELECT MAX(version) FROM accepted_events WHERE document_id=?", (document_id,)
         ).fetchone()
         return None if row[0] is None else int(row[0])
+
+    def department_of(self, document_id: str) -> str | None:
+        """The department whose event first reserved ``document_id`` (``None`` if unknown)."""
+        row = self.store.conn.execute(
+            "SELECT department FROM accepted_events WHERE document_id=? ORDER BY version LIMIT 1",
+            (document_id,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def lookup(self, event_id: str) -> LedgerRecord | None:
+        """The ledger's record of ``event_id`` (``None`` if it was never reserved)."""
+        row = self.store.conn.execute(
+            "SELECT event_id, document_id, version, digest, state, department, kind, accepted_at,"
+            " topic, partition, offset FROM accepted_events WHERE event_id=?",
+            (event_id,),
+        ).fetchone()
+        return None if row is None else LedgerRecord(*row)

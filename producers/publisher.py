@@ -25,6 +25,11 @@ Gate = Callable[[AnyEvent], AnyEvent]
 the event to send or raises a :class:`GovpubError` naming the field."""
 
 
+def already_checked(event: AnyEvent) -> AnyEvent:
+    """The gate for events that have passed the publisher's gate already (``prepare``)."""
+    return event
+
+
 @dataclass(frozen=True)
 class Accepted:
     """Where an accepted event is stored; ``duplicate`` if it had been accepted before."""
@@ -98,16 +103,25 @@ class Publisher:
             self._producer = self.bus.producer()
         return self
 
-    def prepare(self, event: AnyEvent | Mapping[str, Any] | str | bytes) -> AnyEvent:
-        """Validate (if needed) and run the gate; raises the error that refuses the event."""
-        return self._prepare(event)[0]
+    def prepare(
+        self, event: AnyEvent | Mapping[str, Any] | str | bytes, *, gate: Gate | None = None
+    ) -> AnyEvent:
+        """Validate (if needed) and run the gate; raises the error that refuses the event.
 
-    def _prepare(self, event: AnyEvent | Mapping[str, Any] | str | bytes) -> tuple[AnyEvent, bytes]:
+        ``gate`` replaces the publisher's own gate for this call (for example one bound to
+        the credential of an ingest request); by default the publisher's gate runs.
+        """
+        return self._prepare(event, gate)[0]
+
+    def _prepare(
+        self, event: AnyEvent | Mapping[str, Any] | str | bytes, gate: Gate | None
+    ) -> tuple[AnyEvent, bytes]:
         if not isinstance(event, Mapping | str | bytes):
             # A model instance may have been built with model_construct: validate its dump.
             event = event.model_dump(mode="json", exclude_none=True)
         validated = parse_event(event)
-        checked = self.gate(validated) if self.gate is not None else validated
+        gate = gate if gate is not None else self.gate
+        checked = gate(validated) if gate is not None else validated
         encoded = encode_event(checked)
         if len(encoded) > MAX_EVENT_BYTES:
             raise EventValidationError(
@@ -115,18 +129,24 @@ class Publisher:
             )
         return checked, encoded
 
-    def publish(self, event: AnyEvent | Mapping[str, Any] | str | bytes) -> Accepted:
-        """Send one event and wait for the acknowledgement."""
+    def publish(
+        self, event: AnyEvent | Mapping[str, Any] | str | bytes, *, gate: Gate | None = None
+    ) -> Accepted:
+        """Send one event and wait for the acknowledgement (``gate`` as in :meth:`prepare`)."""
         try:
-            return self.publish_many([event])[0]
+            return self.publish_many([event], gate=gate)[0]
         except BatchRejected as exc:
             raise exc.errors[0] from None
 
     def publish_many(
-        self, events: Iterable[AnyEvent | Mapping[str, Any] | str | bytes]
+        self,
+        events: Iterable[AnyEvent | Mapping[str, Any] | str | bytes],
+        *,
+        gate: Gate | None = None,
     ) -> list[Accepted]:
         """Send a batch: all are checked first (nothing is sent if one is refused),
-        then sent together and acknowledged. Returns one :class:`Accepted` per event."""
+        then sent together and acknowledged. Returns one :class:`Accepted` per event.
+        ``gate`` as in :meth:`prepare`."""
         self.open()
         assert self._producer is not None
         prepared: list[AnyEvent] = []
@@ -134,7 +154,7 @@ class Publisher:
         errors: dict[int, GovpubError] = {}
         for index, raw in enumerate(events):
             try:
-                event, value = self._prepare(raw)
+                event, value = self._prepare(raw, gate)
             except GovpubError as exc:
                 errors[index] = exc
                 continue

@@ -105,7 +105,8 @@ def _event_tag(value: Any) -> str | None:
         action, kind = getattr(value, "action", None), getattr(value, "kind", None)
     if action == Action.RETRACT:
         return "retract"
-    return kind if kind in _TAGS else None
+    # A kind that is not a string (an object, a list) is invalid, not a crash.
+    return kind if isinstance(kind, str) and kind in _TAGS else None
 
 
 Event = Annotated[

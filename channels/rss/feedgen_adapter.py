@@ -5,6 +5,7 @@ date, not the clock), so re-rendering an unchanged feed changes no byte and
 pollers' ETags stay valid.
 """
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,7 +44,15 @@ class FeedEntry:
     author: str | None = None
 
 
-def _generator(meta: FeedMeta, entries: Sequence[FeedEntry], self_url: str) -> FeedGenerator:
+def _as_html(text: str) -> str:
+    # RSS readers render <description> as HTML: plain text is escaped so that markup in
+    # it stays text, and line breaks survive.
+    return html.escape(text, quote=False).replace("\n", "<br/>")
+
+
+def _generator(
+    meta: FeedMeta, entries: Sequence[FeedEntry], self_url: str, *, html_summary: bool
+) -> FeedGenerator:
     fg = FeedGenerator()
     fg.id(meta.feed_id)
     fg.title(clean_xml_text(meta.title))
@@ -66,7 +75,9 @@ def _generator(meta: FeedMeta, entries: Sequence[FeedEntry], self_url: str) -> F
         fe.guid(entry.guid, permalink=False)
         fe.title(clean_xml_text(entry.title))
         fe.link(href=entry.link, rel="alternate")
-        fe.description(clean_xml_text(entry.summary))
+        summary = clean_xml_text(entry.summary)
+        # Atom <content> without a type is text (RFC 4287 §3.1.1): no escaping needed there.
+        fe.description(_as_html(summary) if html_summary else summary)
         fe.published(entry.published)
         fe.updated(entry.updated)
         if entry.author:
@@ -78,9 +89,11 @@ def _generator(meta: FeedMeta, entries: Sequence[FeedEntry], self_url: str) -> F
 
 def render_rss(meta: FeedMeta, entries: Sequence[FeedEntry]) -> bytes:
     """RSS 2.0 document (UTF-8)."""
-    return bytes(_generator(meta, entries, meta.self_rss).rss_str(pretty=True))
+    return bytes(_generator(meta, entries, meta.self_rss, html_summary=True).rss_str(pretty=True))
 
 
 def render_atom(meta: FeedMeta, entries: Sequence[FeedEntry]) -> bytes:
     """Atom 1.0 document (UTF-8)."""
-    return bytes(_generator(meta, entries, meta.self_atom).atom_str(pretty=True))
+    return bytes(
+        _generator(meta, entries, meta.self_atom, html_summary=False).atom_str(pretty=True)
+    )

@@ -162,3 +162,17 @@ def test_rendering_again_changes_no_byte(setup: tuple[RssChannel, Path]) -> None
     before = {p: p.read_bytes() for p in (out / "feeds").rglob("*.*")}
     deliver(channel, event)
     assert {p: p.read_bytes() for p in (out / "feeds").rglob("*.*")} == before
+
+
+def test_markup_in_text_stays_text_in_both_formats(setup: tuple[RssChannel, Path]) -> None:
+    channel, out = setup
+    deliver(channel, factories.penalty(facts="事实<img src=x onerror=alert(1)>与<b>说明</b>"))
+    (rss,) = parse(out / "feeds/penalty.xml").entries
+    # feedparser sanitizes HTML descriptions; the escaped text must come back as text
+    assert "<img" not in rss.summary
+    assert "&lt;img src=x onerror=alert(1)&gt;" in rss.summary
+    raw = (out / "feeds/penalty.xml").read_text("utf-8")
+    assert "&amp;lt;img" in raw
+    (atom,) = parse(out / "feeds/penalty.atom").entries
+    assert "<img src=x onerror=alert(1)>" in atom.summary
+    assert 'type="html"' not in (out / "feeds/penalty.atom").read_text("utf-8")

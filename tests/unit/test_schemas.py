@@ -177,3 +177,12 @@ def test_json_schema_accepts_the_samples() -> None:
     validator = jsonschema.Draft202012Validator(schema)
     for sample in load_samples():
         validator.validate(sample)
+
+
+@pytest.mark.parametrize("kind", [{}, ["penalty"], 3, None])
+def test_a_kind_of_the_wrong_type_is_a_field_error(kind: Any) -> None:
+    event = factories.penalty()
+    event["kind"] = kind
+    assert errors_of(event) == {
+        "kind": "kind must be one of policy, penalty, exposure, meeting, campaign"
+    }

@@ -1,0 +1,294 @@
+"""The compliance gate on whole events: refusals, masking, markup, deadlines, audit."""
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from govpub.demo import load_samples
+from govpub.errors import ComplianceRefusal
+from govpub.settings import Settings
+from govpub.store import Store
+from producers.compliance import ComplianceGate, Decision, build_gate
+from producers.compliance.identifiers import id_check_char, luhn_check_digit
+from producers.compliance.rules import RULES
+from schemas import PenaltyEvent, parse_event
+from tests import factories
+
+ID_NUMBER = "43021119900101123" + id_check_char("43021119900101123")
+CARD = "622202123456789012" + luhn_check_digit("622202123456789012")
+PHONE = "13812345678"
+
+
+def at(day: str) -> Callable[[], datetime]:
+    moment = datetime.fromisoformat(f"{day}T10:00:00+08:00")
+    return lambda: moment
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with Store(tmp_path / "state.db") as opened:
+        yield opened  # type: ignore[misc]
+
+
+@pytest.fixture
+def make_gate(
+    make_settings: Callable[..., Settings], store: Store
+) -> Callable[..., ComplianceGate]:
+    def build(day: str = "2023-05-08", **overrides: Any) -> ComplianceGate:
+        return build_gate(make_settings(**overrides), store, source="test", clock=at(day))
+
+    return build
+
+
+def person_penalty(**payload: Any) -> dict[str, Any]:
+    event = factories.penalty(
+        party_type="自然人",
+        party_name="王小明",
+        title="王小明无证经营危险化学品行政处罚决定",
+        facts=(
+            f"当事人王小明（身份证号{ID_NUMBER}，联系电话{PHONE}）于2023年4月1日在住所储存危险化学品，"
+            f"违法所得经银行卡{CARD}收取。住址：株洲市荷塘区某路1号。"
+        ),
+        **payload,
+    )
+    del event["payload"]["credit_code"]
+    return event
+
+
+def audit_rows(store: Store) -> list[tuple[Any, ...]]:
+    return list(store.conn.execute("SELECT * FROM compliance_audit ORDER BY id"))
+
+
+def test_a_natural_persons_penalty_is_masked_everywhere(
+    make_gate: Callable[..., ComplianceGate], store: Store
+) -> None:
+    event = parse_event(person_penalty())
+    verdict = make_gate().check(event)
+    assert isinstance(verdict.event, PenaltyEvent)
+    payload = verdict.event.payload
+    assert payload.party_name == "王某某"
+    assert payload.title == "王某某无证经营危险化学品行政处罚决定"
+    assert "王小明" not in payload.facts
+    for secret in (ID_NUMBER, PHONE, CARD, "某路1号"):
+        assert secret not in payload.facts
+    assert "430211************" in payload.facts
+    assert "138****5678" in payload.facts
+    assert CARD[-4:] in payload.facts
+    # What must stay, stays.
+    assert payload.decision_number == "（株）应急罚〔2023〕12号"
+    assert "2023年4月1日" in payload.facts
+    assert str(payload.fine_amount) == "50000.00"
+    masked = {(f.rule, f.field) for f in verdict.findings if f.decision is Decision.MASKED}
+    assert masked == {
+        ("party_name", "payload.party_name"),
+        ("party_name", "payload.title"),
+        ("party_name", "payload.facts"),
+        ("id_number", "payload.facts"),
+        ("mobile_number", "payload.facts"),
+        ("bank_card", "payload.facts"),
+        ("home_address", "payload.facts"),
+    }
+
+
+def test_the_audit_log_records_every_decision_and_no_personal_data(
+    make_gate: Callable[..., ComplianceGate], store: Store
+) -> None:
+    event = parse_event(person_penalty())
+    verdict = make_gate().check(event)
+    rows = audit_rows(store)
+    decisions = {(r[11], r[12], r[13]) for r in rows}  # decision, rule, field
+    assert ("masked", "id_number", "payload.facts") in decisions
+    assert ("checked", "gate", "") in decisions
+    assert all(r[2] == "test" and r[3] == "zz-yjj" and r[6] == event.event_id for r in rows)
+    assert {r[16] for r in rows} == {verdict.digest}
+    # Nothing personal anywhere in the audit table, not even in pieces.
+    dump = "\n".join(sqlite3.connect(store.path).iterdump())
+    for secret in (ID_NUMBER, PHONE, CARD, "王小明", "小明", "某路1号", ID_NUMBER[6:14]):
+        assert secret not in dump
+
+
+def test_running_the_gate_on_its_own_output_changes_and_records_nothing(
+    make_gate: Callable[..., ComplianceGate], store: Store
+) -> None:
+    gate = make_gate()
+    first = gate(parse_event(person_penalty()))
+    count = len(audit_rows(store))
+    assert gate(first) == first
+    assert len(audit_rows(store)) == count
+
+
+def test_the_gate_is_deterministic(make_gate: Callable[..., ComplianceGate]) -> None:
+    raw = person_penalty()
+    assert make_gate()(parse_event(raw)) == make_gate()(parse_event(raw))
+
+
+@pytest.mark.parametrize("flag", ["is_minor", "involves_secrets", "security_risk"])
+def test_never_publish_rules_refuse_and_name_the_field(
+    make_gate: Callable[..., ComplianceGate], store: Store, flag: str
+) -> None:
+    event = parse_event(factories.penalty(**{flag: True}))
+    with pytest.raises(ComplianceRefusal) as info:
+        make_gate()(event)
+    assert [e.path for e in info.value.errors] == [f"payload.{flag}"]
+    assert "never published" in str(info.value)
+    assert info.value.rule in RULES
+    rows = audit_rows(store)
+    assert [(r[11], r[13]) for r in rows] == [("refused", f"payload.{flag}")]
+
+
+def test_every_hard_block_is_reported_at_once(make_gate: Callable[..., ComplianceGate]) -> None:
+    event = parse_event(factories.penalty(is_minor=True, security_risk=True))
+    with pytest.raises(ComplianceRefusal) as info:
+        make_gate()(event)
+    assert {e.path for e in info.value.errors} == {"payload.is_minor", "payload.security_risk"}
+
+
+def test_an_authority_may_publish_names(make_gate: Callable[..., ComplianceGate]) -> None:
+    gate = make_gate(compliance_publish_party_names=["zz-yjj"])
+    verdict = gate.check(parse_event(person_penalty()))
+    assert isinstance(verdict.event, PenaltyEvent)
+    assert verdict.event.payload.party_name == "王小明"
+    assert PHONE not in verdict.event.payload.facts  # numbers are masked regardless
+    assert any(f.decision is Decision.KEPT and f.rule == "party_name" for f in verdict.findings)
+
+
+def test_organisations_keep_their_name_and_credit_code(
+    make_gate: Callable[..., ComplianceGate],
+) -> None:
+    raw = factories.penalty()
+    event = parse_event(raw)
+    verdict = make_gate().check(event)
+    assert verdict.event.payload == event.payload
+    assert [f.decision for f in verdict.findings] == [Decision.CHECKED]
+
+
+@pytest.mark.parametrize(
+    ("party_name", "expected"),
+    [
+        ("张三（株洲市荷塘区某五金店）", "张某（株洲市荷塘区某五金店）"),
+        ("株洲市荷塘区某五金店（张三）", "株洲市荷塘区某五金店（张某）"),
+        ("株洲市荷塘区张记五金店", "株洲市荷塘区张记五金店"),
+        ("张某某（株洲市荷塘区某五金店）", "张某某（株洲市荷塘区某五金店）"),
+    ],
+)
+def test_individual_businesses_mask_the_operator_only(
+    make_gate: Callable[..., ComplianceGate], party_name: str, expected: str
+) -> None:
+    event = parse_event(factories.penalty(party_type="个体工商户", party_name=party_name))
+    result = make_gate()(event)
+    assert isinstance(result, PenaltyEvent)
+    assert result.payload.party_name == expected
+
+
+def test_markup_is_removed_from_text_and_bodies(make_gate: Callable[..., ComplianceGate]) -> None:
+    policy = parse_event(
+        factories.policy(
+            title="通知<script>alert(1)</script>",
+            body='<p onclick="x()">正文<img src=x onerror=alert(1)><a href="javascript:1">链接</a></p>',
+        )
+    )
+    verdict = make_gate().check(policy)
+    payload = verdict.event.payload
+    assert payload.title == "通知"  # type: ignore[union-attr]
+    assert payload.body == '<p>正文<img src="x"><a rel="noopener noreferrer">链接</a></p>'  # type: ignore[union-attr]
+    rules = {(f.rule, f.field) for f in verdict.findings if f.decision is Decision.SANITIZED}
+    assert rules == {("text_markup", "payload.title"), ("html_sanitize", "payload.body")}
+
+
+def test_policy_bodies_keep_published_phone_numbers(
+    make_gate: Callable[..., ComplianceGate],
+) -> None:
+    event = parse_event(factories.policy(body="<p>咨询电话：0731-28681234</p>"))
+    assert make_gate()(event) == event
+
+
+def test_a_field_emptied_by_the_gate_is_refused(make_gate: Callable[..., ComplianceGate]) -> None:
+    event = parse_event(factories.penalty(title="<script>alert(1)</script>"))
+    with pytest.raises(ComplianceRefusal) as info:
+        make_gate()(event)
+    assert info.value.errors[0].path == "payload.title"
+    assert "after the compliance gate" in info.value.errors[0].message
+
+
+def test_retraction_reasons_and_exposure_text_are_masked(
+    make_gate: Callable[..., ComplianceGate],
+) -> None:
+    gate = make_gate()
+    retraction = parse_event(
+        factories.retract("penalty", "doc-1", 2, reason=f"当事人电话{PHONE}有误")
+    )
+    assert PHONE not in gate(retraction).payload.reason  # type: ignore[union-attr]
+    exposure = parse_event(
+        factories.envelope(
+            "exposure",
+            "exp-1",
+            1,
+            {
+                "title": "典型案例",
+                "domain": "安全生产",
+                "candidate_quarter": "2023Q2",
+                "case_summary": f"当事人（身份证号{ID_NUMBER}）非法储存危险化学品。",
+                "decision_ref": "doc-1",
+            },
+            department="zz-yjj",
+        )
+    )
+    assert ID_NUMBER not in gate(exposure).payload.case_summary  # type: ignore[union-attr]
+
+
+def test_late_penalties_are_flagged_not_refused(
+    make_gate: Callable[..., ComplianceGate], caplog: pytest.LogCaptureFixture
+) -> None:
+    event = parse_event(factories.penalty(decided_on="2023-09-28"))
+    on_time = make_gate("2023-10-13").check(event)
+    assert on_time.flags == []
+    with caplog.at_level(logging.WARNING):
+        late = make_gate("2023-10-16").check(event)
+    assert [(f.rule, f.field, f.count) for f in late.flags] == [
+        ("penalty_deadline", "payload.decided_on", 8)
+    ]
+    assert "国办发〔2018〕118号" in late.flags[0].detail
+    assert late.event == on_time.event  # a flag never changes the event
+    assert "penalty_deadline" in caplog.text
+
+
+def test_updates_of_penalties_are_not_flagged(make_gate: Callable[..., ComplianceGate]) -> None:
+    event = parse_event(factories.penalty(version=2))
+    assert make_gate("2025-01-01").check(event).flags == []
+
+
+def test_proactive_disclosure_deadline(make_gate: Callable[..., ComplianceGate]) -> None:
+    raw = factories.policy()
+    raw["occurred_at"] = "2023-09-01T09:00:00+08:00"
+    event = parse_event(raw)
+    # After Friday 2023-09-01: 19 working days in September (09-29 is 中秋), 国庆 until
+    # 10-06, then Saturday 10-07 is worked: the 20th working day.
+    assert make_gate("2023-10-07").check(event).flags == []
+    flags = make_gate("2023-10-08").check(event).flags
+    assert [(f.rule, f.count) for f in flags] == [("disclosure_deadline", 21)]
+
+
+def test_beyond_the_calendar_the_flag_says_so(make_gate: Callable[..., ComplianceGate]) -> None:
+    event = parse_event(factories.penalty(decided_on="2026-12-01"))
+    flags = make_gate("2031-03-03").check(event).flags
+    assert "no holiday data for 2027–2031" in flags[0].detail
+
+
+def test_every_sample_event_passes_the_gate_unchanged(
+    make_gate: Callable[..., ComplianceGate],
+) -> None:
+    gate = make_gate("2023-05-08")
+    for sample in load_samples():
+        event = parse_event(sample)
+        assert gate(event) == event, sample["document_id"]
+
+
+def test_without_a_store_decisions_are_not_kept(make_settings: Callable[..., Settings]) -> None:
+    gate = build_gate(make_settings(), None, clock=at("2023-05-08"))
+    assert gate.audit is None
+    assert gate(parse_event(person_penalty())).payload.party_name == "王某某"  # type: ignore[union-attr]
