@@ -1,5 +1,6 @@
 # govpub — one entry point for users and CI.
 #   make demo    create .venv, install govpub, run `govpub demo`
+#   make bench   run the benchmarks (bench/RESULTS.md)
 #   make test    install everything the tests need (venv, dev + Airflow packages, Kafka jars),
 #                then lint, type-check and run the whole suite against a real Kafka broker
 #                (and, for the website, in headless Chromium: `make browser` installs it)
@@ -10,7 +11,7 @@ RUN_STAMP := $(VENV)/.stamp-run
 DEV_STAMP := $(VENV)/.stamp-dev
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-dev kafka-jars browser lint typecheck pytest schemas clean
+.PHONY: demo test bench install install-dev kafka-jars browser lint typecheck pytest schemas clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +57,10 @@ pytest: $(DEV_STAMP) kafka-jars browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Benchmarks (minutes; not part of the tests): figures and ratios, see bench/RESULTS.md
+bench: $(DEV_STAMP) kafka-jars
+	$(BIN)/python -m bench
 
 schemas: $(RUN_STAMP)
 	$(BIN)/govpub schemas export

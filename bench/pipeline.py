@@ -28,7 +28,7 @@ from govpub.topics import Topics
 from producers import Publisher
 from schemas import encode_event, parse_event
 
-CHANNELS = ("rss",)
+CHANNELS = ("rss", "website")
 
 
 def settings_for(bus: str, root: Path, prefix: str) -> Settings:

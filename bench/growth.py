@@ -1,14 +1,15 @@
-"""Website render cost: per event with 1,000 and with 50,000 published documents, and a
-full rebuild of 50,000 (not a timed test; run by hand and record in bench/RESULTS.md).
+"""Channel growth: per-event cost of the RSS and website channels with 1,000, 10,000 and
+50,000 published documents, and a full rebuild of each size (a benchmark, not a test).
 
-    .venv/bin/python bench/website_render.py [--sizes 1000 50000] [--events 200]
+    python -m bench.growth [--channels rss website] [--sizes 1000 10000 50000] [--events 200]
 
-For each size the script builds a site of that many documents in a temporary
+For each channel and size the script builds that many documents in a temporary
 directory (every event applied, then one flush: what a replay does), then times
 single events, each applied and flushed on its own as the consumer does with a
 batch of one: new publications (the newest document), updates and withdrawals of
 random existing documents. A few backdated publications (older than everything
-listed, the worst case: they shift every later page) are timed separately.
+listed, the worst case for the website: they shift every later page) are timed
+separately. The baseline is the same channel's cost at the smallest size.
 Goal: the per-event cost at 50,000 within 1.5x of the cost at 1,000.
 """
 
@@ -26,8 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.harness import record
 from channels.base import ChannelContext
-from channels.website import WebsiteChannel
+from channels.registry import create_channel
 from govpub.departments import department_names
 from govpub.settings import Settings
 from govpub.store import Store
@@ -155,8 +157,8 @@ def _timed(action: Callable[[], None]) -> float:
     return time.perf_counter() - started
 
 
-def run(size: int, events: int, workdir: Path) -> dict[str, Any]:
-    """Build a site of ``size`` documents, then time single events."""
+def run(channel_name: str, size: int, events: int, workdir: Path) -> dict[str, Any]:
+    """Build ``size`` documents into the channel, then time single events."""
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         store=workdir / "state.db",
@@ -165,7 +167,7 @@ def run(size: int, events: int, workdir: Path) -> dict[str, Any]:
     )
     corpus = Corpus(random.Random(size), sorted(department_names()))
     with Store(settings.store) as store:
-        channel = WebsiteChannel(store, ChannelContext(settings, store))
+        channel = create_channel(channel_name, ChannelContext(settings, store))
         built = [corpus.publish_new() for _ in range(size)]
 
         def build() -> None:
@@ -209,6 +211,7 @@ def run(size: int, events: int, workdir: Path) -> dict[str, Any]:
     files = sum(1 for p in (workdir / "public").rglob("*") if p.is_file())
     every = [s for values in samples.values() for s in values]
     return {
+        "channel": channel_name,
         "size": size,
         "rebuild_s": rebuild,
         "files": files,
@@ -220,43 +223,58 @@ def run(size: int, events: int, workdir: Path) -> dict[str, Any]:
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 50000])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.growth", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--channels", nargs="+", default=["rss", "website"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000])
     parser.add_argument("--events", type=int, default=200, help="timed events per size")
     parser.add_argument("--keep", type=Path, help="build under this directory and keep it")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print(f"python {platform.python_version()} on {platform.machine()}, {sys.platform}")
-    results = []
-    for size in args.sizes:
-        base = args.keep or Path(tempfile.mkdtemp(prefix="govpub-bench-"))
-        workdir = base / f"site-{size}"
-        workdir.mkdir(parents=True, exist_ok=True)
-        try:
-            result = run(size, args.events, workdir)
-        finally:
-            if args.keep is None:
-                shutil.rmtree(base, ignore_errors=True)
-        results.append(result)
-        print(
-            f"{size:>6} documents: full build {result['rebuild_s']:.1f} s ({result['files']} files);"
-            f" per event mean {result['per_event_mean_ms']:.2f} ms,"
-            f" median {result['per_event_median_ms']:.2f} ms,"
-            f" p95 {result['per_event_p95_ms']:.2f} ms"
-            f" (publish {result['publish_median_ms']:.2f}, update {result['update_median_ms']:.2f},"
-            f" withdraw {result['withdraw_median_ms']:.2f});"
-            f" backdated publication median {result['backdated_median_ms']:.1f} ms",
-            flush=True,
-        )
-    if len(results) >= 2:
-        small, large = results[0], results[-1]
-        mean = large["per_event_mean_ms"] / small["per_event_mean_ms"]
-        median = large["per_event_median_ms"] / small["per_event_median_ms"]
-        verdict = "met" if max(mean, median) <= 1.5 else "MISSED"
-        print(
-            f"ratio {large['size']} / {small['size']}: mean {mean:.2f}x, median {median:.2f}x"
-            f" (goal <= 1.5x: {verdict})"
-        )
+    for channel_name in args.channels:
+        results = []
+        for size in args.sizes:
+            base = args.keep or Path(tempfile.mkdtemp(prefix="govpub-bench-"))
+            workdir = base / f"{channel_name}-{size}"
+            workdir.mkdir(parents=True, exist_ok=True)
+            try:
+                result = run(channel_name, size, args.events, workdir)
+            finally:
+                if args.keep is None:
+                    shutil.rmtree(base, ignore_errors=True)
+            results.append(result)
+            print(
+                f"{channel_name} {size:>6} documents: full build {result['rebuild_s']:.1f} s"
+                f" ({result['files']} files); per event mean {result['per_event_mean_ms']:.2f} ms,"
+                f" median {result['per_event_median_ms']:.2f} ms,"
+                f" p95 {result['per_event_p95_ms']:.2f} ms"
+                f" (publish {result['publish_median_ms']:.2f}, update {result['update_median_ms']:.2f},"
+                f" withdraw {result['withdraw_median_ms']:.2f});"
+                f" backdated publication median {result['backdated_median_ms']:.1f} ms",
+                flush=True,
+            )
+        small = results[0]
+        figures: dict[str, Any] = {}
+        for result in results:
+            size = result["size"]
+            figures[f"{size} docs: full build (s)"] = round(result["rebuild_s"], 1)
+            figures[f"{size} docs: per event mean / median / p95 (ms)"] = (
+                f"{result['per_event_mean_ms']:.2f} / {result['per_event_median_ms']:.2f}"
+                f" / {result['per_event_p95_ms']:.2f}"
+            )
+            figures[f"{size} docs: backdated publication median (ms)"] = round(
+                result["backdated_median_ms"], 1
+            )
+            if result is not small:
+                mean = result["per_event_mean_ms"] / small["per_event_mean_ms"]
+                median = result["per_event_median_ms"] / small["per_event_median_ms"]
+                figures[f"{size} ÷ {small['size']} per event (mean, median)"] = (
+                    f"{mean:.2f}x, {median:.2f}x"
+                )
+        figures["goal"] = "largest ÷ smallest ≤ 1.5x"
+        record(f"growth-{channel_name}", figures)
     return 0
 
 
