@@ -8,8 +8,13 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes) -> bool:
-    """Replace ``path`` with ``data`` atomically; returns False if it already held ``data``."""
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> bool:
+    """Replace ``path`` with ``data`` atomically; returns False if it already held ``data``.
+
+    With ``durable=False`` the data is not forced to disk here: a channel writing many
+    files in one flush calls :func:`sync_filesystem` once afterwards instead (one sync
+    rather than one per file), before it records the delivery.
+    """
     try:
         if path.read_bytes() == data:
             return False
@@ -21,13 +26,31 @@ def atomic_write(path: Path, data: bytes) -> bool:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+def sync_filesystem(path: Path) -> None:
+    """Make every write, rename and removal on the file system of ``path`` durable
+    (Linux ``syncfs``; elsewhere ``os.sync``)."""
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), str(path))
+    finally:
+        os.close(fd)
 
 
 _AT_FDCWD = -100

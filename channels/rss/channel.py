@@ -25,7 +25,7 @@ from channels.rss.feedgen_adapter import FeedEntry, FeedMeta, render_atom, rende
 from channels.rss.summary import summarize
 from channels.urls import SiteUrls
 from govpub.departments import department_name
-from govpub.files import atomic_write
+from govpub.files import atomic_write, sync_filesystem
 from govpub.store import Store
 from schemas import AnyEvent, ExposureEvent, Kind, RetractEvent
 
@@ -248,18 +248,18 @@ class RssChannel(ChannelBase):
 
     def flush(self) -> None:
         """Store this batch's items in one transaction, then render every feed they
-        touch, RSS and Atom, each replaced atomically."""
+        touch, RSS and Atom, each replaced atomically, all made durable by one sync."""
         self._write_pending()
+        if not self._dirty:
+            return
         for feed in sorted(self._dirty):
             items = self._latest(feed)
             meta = self._meta(feed)
             entries = [self._entry(item) for item in items]
-            atomic_write(
-                self.output_dir / self.urls.feed_path(feed, "rss"), render_rss(meta, entries)
-            )
-            atomic_write(
-                self.output_dir / self.urls.feed_path(feed, "atom"), render_atom(meta, entries)
-            )
+            for fmt, render in (("rss", render_rss), ("atom", render_atom)):
+                path = self.output_dir / self.urls.feed_path(feed, fmt)
+                atomic_write(path, render(meta, entries), durable=False)
+        sync_filesystem(self.output_dir)
         self._dirty.clear()
 
     def _latest(self, feed: str) -> list[_Item]:

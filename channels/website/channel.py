@@ -50,7 +50,7 @@ from channels.website.state import (
     sitemap_target,
 )
 from govpub.errors import PermanentDeliveryError
-from govpub.files import atomic_write
+from govpub.files import atomic_write, sync_filesystem
 from govpub.store import Store
 from schemas import AnyEvent, ContentEvent, ExposureEvent, Kind, PenaltyEvent, RetractEvent
 from schemas.events import encode_event
@@ -266,12 +266,15 @@ class WebsiteChannel(ChannelBase):
         # Removals first, so that a document moved away and back is written last.
         for target in sorted(work, key=lambda t: (not t.startswith("delete|"), t)):
             self._render(target)
+        # One sync for the whole flush, before the outputs are marked done (and before the
+        # runner records the delivery and commits): cheaper than one fsync per file.
+        sync_filesystem(self.output_dir)
         with state.store.transaction() as conn:
             state.done(conn, targets)
         log.debug("website: rendered %d outputs", len(work))
 
     def _write(self, path: PurePosixPath, data: bytes) -> None:
-        atomic_write(self.output_dir / path, data)
+        atomic_write(self.output_dir / path, data, durable=False)
 
     def _remove(self, path: PurePosixPath) -> None:
         (self.output_dir / path).unlink(missing_ok=True)

@@ -43,3 +43,15 @@ def test_missing_source_removes_the_target(tmp_path: Path) -> None:
     replace_path(tmp_path / "build" / "campaign", old)
     assert not old.exists()
     replace_path(tmp_path / "build" / "campaign", old)  # nothing on either side: no error
+
+
+def test_many_writes_then_one_sync(tmp_path: Path) -> None:
+    from govpub.files import atomic_write, sync_filesystem
+
+    for i in range(20):
+        assert atomic_write(tmp_path / "out" / f"{i}.html", b"page %d" % i, durable=False)
+    assert not atomic_write(tmp_path / "out" / "3.html", b"page 3", durable=False)
+    sync_filesystem(tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        f"{i}.html" for i in range(20)
+    )
