@@ -4,12 +4,13 @@ Every value comes from a ``GOVPUB_`` environment variable (or a ``.env`` file in
 the working directory); nothing else in govpub reads the environment.
 """
 
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from govpub.errors import ConfigurationError
 
@@ -83,7 +84,9 @@ class Settings(BaseSettings):
         description="prefix of feed item ids; never change it once feeds are public",
     )
 
-    channels: list[str] = Field(
+    # NoDecode: pydantic-settings would otherwise parse the variable as JSON before
+    # _comma_list sees it, and GOVPUB_CHANNELS=rss,website would fail with a traceback.
+    channels: Annotated[list[str], NoDecode] = Field(
         default=["rss"], description="channels that `govpub consume` runs when none is named"
     )
     retry_max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
@@ -111,7 +114,12 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_list(cls, value: object) -> object:
         # GOVPUB_CHANNELS=rss,website reads naturally; JSON lists work too.
-        if isinstance(value, str) and not value.lstrip().startswith("["):
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                try:
+                    return json.loads(value)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a JSON list: {exc.msg}") from None
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
