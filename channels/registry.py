@@ -19,6 +19,12 @@ def _rss(context: ChannelContext) -> Channel:
     return RssChannel.from_context(context)
 
 
+def _catalog(context: ChannelContext) -> Channel:
+    from channels.catalog import CatalogChannel
+
+    return CatalogChannel.from_context(context)
+
+
 def _memory(context: ChannelContext) -> Channel:
     from channels.memory import MemoryChannel
 
@@ -29,6 +35,7 @@ def registry() -> dict[str, ChannelFactory]:
     """Every known channel by name."""
     return {
         "rss": _rss,
+        "catalog": _catalog,
         "memory": _memory,
     }
 

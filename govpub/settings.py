@@ -96,6 +96,19 @@ class Settings(BaseSettings):
     max_batch: Annotated[int, Field(ge=1, le=10_000)] = 500
     session_timeout: Annotated[float, Field(ge=1, le=300)] = 10.0
 
+    exposure_config: Path | None = Field(
+        default=None,
+        description="TOML file of the quarterly exposure release (default: the shipped one)",
+    )
+    campaigns_dir: Path | None = Field(
+        default=None,
+        description="directory of theme-day campaign TOML files (default: the shipped calendar)",
+    )
+    catalog_sync_timeout: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=120.0,
+        description="seconds a release waits for the document catalog to catch up with the bus",
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
