@@ -19,13 +19,13 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from govpub.catalog import DocumentCatalog
+from govpub.catalog import CatalogEntry, DocumentCatalog
 from govpub.departments import department_names
 from govpub.errors import ConfigurationError, GovpubError, StaleVersion
 from govpub.settings import Settings
@@ -231,13 +231,14 @@ def release_window(quarter: str | None, moment: datetime) -> ReleaseWindow:
     return ReleaseWindow(chosen, moment.astimezone(RELEASE_TIMEZONE))
 
 
-def _content_key(event: AnyEvent) -> str:
+def _canonical(department: str, payload: dict[str, Any]) -> str:
     """What "the same batch" means: department and payload, canonically encoded."""
-    body = {
-        "department": event.department,
-        "payload": event.payload.model_dump(mode="json", exclude_none=True),
-    }
+    body = {"department": department, "payload": payload}
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _content_key(event: AnyEvent) -> str:
+    return _canonical(event.department, event.payload.model_dump(mode="json", exclude_none=True))
 
 
 def _event(
@@ -262,6 +263,75 @@ def _event(
     }
 
 
+def _gather_cases(
+    catalog: DocumentCatalog, domain: ExposureDomain, quarter: Quarter, on: date
+) -> tuple[list[PlannedCase], list[ExcludedCandidate]]:
+    """The quarter's candidates, split into cases to release and candidates left out."""
+    candidates = catalog.exposure_candidates(str(quarter), domain.name)
+    if not candidates:
+        raise NoCandidates(
+            f"domain {domain.name} ({domain.slug}): no exposure candidates for {quarter}"
+            f" in the document catalog. Departments submit them as exposure events with"
+            f" candidate_quarter {quarter!s} and domain {domain.name}."
+        )
+    cases: list[PlannedCase] = []
+    excluded: list[ExcludedCandidate] = []
+    for candidate in candidates:
+        payload = ExposurePayload.model_validate(candidate.payload)
+        # A candidate always has both (the schema refuses one without).
+        assert payload.decision_ref is not None
+        assert payload.case_summary is not None
+        check = catalog.penalty_standing(
+            payload.decision_ref, on=on, default_display_days=domain.penalty_display_days
+        )
+        if check.in_effect:
+            cases.append(
+                PlannedCase(
+                    candidate_id=candidate.document_id,
+                    title=payload.title,
+                    case_summary=payload.case_summary,
+                    decision_ref=payload.decision_ref,
+                    decision_note=check.reason,
+                )
+            )
+        else:
+            excluded.append(
+                ExcludedCandidate(
+                    candidate_id=candidate.document_id, title=payload.title, reason=check.reason
+                )
+            )
+    if not cases:
+        reasons = "; ".join(f"{e.candidate_id}: {e.reason}" for e in excluded)
+        raise NoCandidates(
+            f"domain {domain.name} ({domain.slug}): none of the {len(excluded)} exposure"
+            f" candidate(s) for {quarter} links to a penalty decision in effect on {on}"
+            f" ({reasons})"
+        )
+    return cases, excluded
+
+
+def _published_batch(
+    store: Store, catalog: DocumentCatalog, document_id: str
+) -> CatalogEntry | None:
+    """The batch as published so far (None if never), refusing a withdrawn one and a
+    catalog that has not seen the latest accepted version."""
+    current = catalog.get(document_id)
+    accepted = VersionLedger(store).current_version(document_id)
+    known = current.version if current is not None else 0
+    if accepted is not None and accepted > known:
+        raise CatalogBehind(
+            f"{document_id}: version {accepted} was accepted but the catalog has"
+            f" {known or 'none'}; wait for the catalog to catch up and retry"
+        )
+    if current is not None and current.retracted:
+        raise BatchWithdrawn(
+            f"{document_id} was withdrawn ({current.retract_reason or 'no reason recorded'});"
+            " a withdrawn batch is not released again. Publish a corrected batch with"
+            " `govpub emit` if it should return."
+        )
+    return current
+
+
 def plan_batch(
     settings: Settings,
     config: ExposureConfig,
@@ -278,142 +348,82 @@ def plan_batch(
     """
     domain = config.domain(slug)
     quarter = window.quarter
-    on = window.as_of.astimezone(RELEASE_TIMEZONE).date()
     document_id = domain.document_id(quarter)
+    title = domain.render(domain.title, quarter)
     with Store(settings.store) as store:
         catalog = DocumentCatalog(store)
-        candidates = catalog.exposure_candidates(str(quarter), domain.name)
-        if not candidates:
-            raise NoCandidates(
-                f"domain {domain.name} ({domain.slug}): no exposure candidates for {quarter}"
-                f" in the document catalog. Departments submit them as exposure events with"
-                f" candidate_quarter {quarter!s} and domain {domain.name}."
-            )
-        cases: list[PlannedCase] = []
-        excluded: list[ExcludedCandidate] = []
-        for candidate in candidates:
-            payload = ExposurePayload.model_validate(candidate.payload)
-            # A candidate always has both (the schema refuses one without).
-            assert payload.decision_ref is not None
-            assert payload.case_summary is not None
-            check = catalog.penalty_standing(
-                payload.decision_ref, on=on, default_display_days=domain.penalty_display_days
-            )
-            if check.in_effect:
-                cases.append(
-                    PlannedCase(
-                        candidate_id=candidate.document_id,
-                        title=payload.title,
-                        case_summary=payload.case_summary,
-                        decision_ref=payload.decision_ref,
-                        decision_note=check.reason,
-                    )
-                )
-            else:
-                excluded.append(
-                    ExcludedCandidate(
-                        candidate_id=candidate.document_id, title=payload.title, reason=check.reason
-                    )
-                )
-        if not cases:
-            reasons = "; ".join(f"{e.candidate_id}: {e.reason}" for e in excluded)
-            raise NoCandidates(
-                f"domain {domain.name} ({domain.slug}): none of the {len(excluded)} exposure"
-                f" candidate(s) for {quarter} links to a penalty decision in effect on {on}"
-                f" ({reasons})"
-            )
-        current = catalog.get(document_id)
-        accepted = VersionLedger(store).current_version(document_id)
-        known = current.version if current is not None else 0
-        if accepted is not None and accepted > known:
-            raise CatalogBehind(
-                f"{document_id}: version {accepted} was accepted but the catalog has"
-                f" {known or 'none'}; wait for the catalog to catch up and retry"
-            )
-        if current is not None and current.retracted:
-            raise BatchWithdrawn(
-                f"{document_id} was withdrawn ({current.retract_reason or 'no reason recorded'});"
-                " a withdrawn batch is not released again. Publish a corrected batch with"
-                " `govpub emit` if it should return."
-            )
-        title = domain.render(domain.title, quarter)
-        batch = ExposurePayload(
+        cases, excluded = _gather_cases(
+            catalog, domain, quarter, window.as_of.astimezone(RELEASE_TIMEZONE).date()
+        )
+        current = _published_batch(store, catalog, document_id)
+        plan = BatchPlan(
+            quarter=str(quarter),
+            domain=domain.name,
+            slug=domain.slug,
+            document_id=document_id,
+            action="unchanged" if current is not None else "publish",
+            version=current.version if current is not None else 1,
+            as_of=window.as_of,
+            display_days=domain.penalty_display_days,
+            title=title,
+            cases=cases,
+            excluded=excluded,
+        )
+        payload = ExposurePayload(
             title=title,
             domain=domain.name,
             candidate_quarter=str(quarter),
             case_summary=domain.render(domain.lead, quarter) if domain.lead else None,
             cases=[
                 ExposureCase(
-                    title=case.title, case_summary=case.case_summary, decision_ref=case.decision_ref
+                    title=c.title, case_summary=c.case_summary, decision_ref=c.decision_ref
                 )
-                for case in cases
+                for c in cases
             ],
         ).model_dump(mode="json", exclude_none=True)
-        publisher = open_publisher(settings, store)
-        version = known + 1
-        action = "publish" if current is None else "update"
         occurred = window.as_of
         if current is not None:
             # An update is formed when it is planned, not at the quarter's release date.
-            occurred = max(window.as_of, (now or datetime.now(UTC)).astimezone(RELEASE_TIMEZONE))
-        draft = publisher.prepare(
-            _event(
-                event_id=str(uuid.uuid4()),
-                action=action,
-                document_id=document_id,
-                version=version,
-                department=domain.department,
-                occurred_at=occurred,
-                payload=batch,
-            )
+            occurred = max(occurred, (now or datetime.now(UTC)).astimezone(RELEASE_TIMEZONE))
+        draft = _event(
+            event_id=str(uuid.uuid4()),  # replaced below once the content is known
+            action="publish" if current is None else "update",
+            document_id=document_id,
+            version=current.version + 1 if current is not None else 1,
+            department=domain.department,
+            occurred_at=occurred,
+            payload=payload,
         )
-        content = _content_key(draft)
-        if current is not None and current.payload is not None:
-            existing = json.dumps(
-                {"department": current.department, "payload": current.payload},
-                ensure_ascii=False,
-                sort_keys=True,
-                separators=(",", ":"),
-            )
-            if existing == content:
-                log.info("%s: unchanged since version %d", document_id, current.version)
-                return BatchPlan(
-                    quarter=str(quarter),
-                    domain=domain.name,
-                    slug=domain.slug,
-                    document_id=document_id,
-                    action="unchanged",
-                    version=current.version,
-                    as_of=window.as_of,
-                    display_days=domain.penalty_display_days,
-                    title=title,
-                    cases=cases,
-                    excluded=excluded,
-                )
+        # The gate runs before the comparison: what would be published is what counts.
+        publisher = open_publisher(settings, store)
+        content = _content_key(publisher.prepare(draft))
+        unchanged = (
+            current is not None
+            and current.payload is not None
+            and _canonical(current.department, current.payload) == content
+        )
+        if unchanged:
+            log.info("%s: unchanged since version %d", document_id, plan.version)
+            return plan
         digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
-        event_id = str(uuid.uuid5(RELEASE_NAMESPACE, f"{document_id}:{version}:{digest}"))
-        final = publisher.prepare({**draft.model_dump(mode="json"), "event_id": event_id})
+        draft["event_id"] = str(
+            uuid.uuid5(RELEASE_NAMESPACE, f"{document_id}:{draft['version']}:{digest}")
+        )
+        final = publisher.prepare(draft)
     log.info(
-        "%s: %s version %d with %d case(s), %d excluded",
+        "%s: %s version %d with %d case(s), %d left out",
         document_id,
-        action,
-        version,
+        final.action.value,
+        final.version,
         len(cases),
         len(excluded),
     )
-    return BatchPlan(
-        quarter=str(quarter),
-        domain=domain.name,
-        slug=domain.slug,
-        document_id=document_id,
-        action=action,
-        version=version,
-        as_of=window.as_of,
-        display_days=domain.penalty_display_days,
-        title=title,
-        cases=cases,
-        excluded=excluded,
-        event=final.model_dump(mode="json", exclude_none=True),
+    return plan.model_copy(
+        update={
+            "action": final.action.value,
+            "version": final.version,
+            "event": final.model_dump(mode="json", exclude_none=True),
+        }
     )
 
 
