@@ -43,6 +43,12 @@ def _webhook(context: ChannelContext) -> Channel:
     return WebhookChannel.from_context(context)
 
 
+def _catalog(context: ChannelContext) -> Channel:
+    from channels.catalog import CatalogChannel
+
+    return CatalogChannel.from_context(context)
+
+
 def _memory(context: ChannelContext) -> Channel:
     from channels.memory import MemoryChannel
 
@@ -57,6 +63,7 @@ def registry() -> dict[str, ChannelFactory]:
         "wechat": _wechat,
         "weibo": _weibo,
         "webhook": _webhook,
+        "catalog": _catalog,
         "memory": _memory,
     }
 

@@ -144,6 +144,18 @@ class Settings(BaseSettings):
         default=None,
         description="extra holiday TOML files (one per year; they replace the shipped years)",
     )
+    exposure_config: Path | None = Field(
+        default=None,
+        description="TOML file of the quarterly exposure release (default: the shipped one)",
+    )
+    campaigns_dir: Path | None = Field(
+        default=None,
+        description="directory of theme-day campaign TOML files (default: the shipped calendar)",
+    )
+    catalog_sync_timeout: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=120.0,
+        description="seconds a release waits for the document catalog to catch up with the bus",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -168,7 +180,7 @@ class Settings(BaseSettings):
                 try:
                     return json.loads(value)
                 except json.JSONDecodeError as exc:
-                    raise ValueError(f"not a JSON list: {exc}") from None
+                    raise ValueError(f"not a JSON list: {exc.msg}") from None
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 

@@ -1,5 +1,6 @@
 """``govpub status``: what operators look at — consumer lag per channel, deliveries
-by state, dead letters, and where one document is published."""
+by state, dead letters, the last releases the DAGs emitted, and where one document
+is published."""
 
 from datetime import UTC, datetime
 
@@ -8,6 +9,10 @@ from govpub.bus import open_bus
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
+from producers.releases.log import ReleaseLog
+
+RECENT_RELEASES = 10
+"""How many of the DAGs' latest releases ``govpub status`` lists."""
 
 
 def render_status(settings: Settings, *, document_id: str | None = None) -> str:
@@ -57,4 +62,14 @@ def render_status(settings: Settings, *, document_id: str | None = None) -> str:
         dead = sum(bus.end_offsets([topics.dlq]).values())
         lines.append("")
         lines.append(f"dead letters on {topics.dlq}: {dead} (govpub dlq list)")
+        lines.append("")
+        releases = ReleaseLog(store).latest(RECENT_RELEASES)
+        lines.append(f"last releases by the DAGs: {len(releases) or 'none'}")
+        for release in releases:
+            lines.append(
+                f"  {release.emitted_at.isoformat(timespec='seconds')} {release.source}:"
+                f" {release.document_id} v{release.version} {release.action} {release.title}"
+            )
+        if releases:
+            lines.append("  (where each is published: govpub status --document ID)")
     return "\n".join(lines)

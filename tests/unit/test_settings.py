@@ -47,3 +47,25 @@ def test_channels_take_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_channels_take_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOVPUB_CHANNELS", '["rss"]')
     assert load_settings().channels == ["rss"]
+
+
+@pytest.mark.parametrize(
+    ("value", "channels"),
+    [
+        ("rss", ["rss"]),
+        ("rss,website", ["rss", "website"]),
+        (" rss , catalog ,", ["rss", "catalog"]),
+        ('["rss", "webhook"]', ["rss", "webhook"]),
+    ],
+)
+def test_channels_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str, channels: list[str]
+) -> None:
+    monkeypatch.setenv("GOVPUB_CHANNELS", value)
+    assert load_settings().channels == channels
+
+
+def test_a_broken_channel_list_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOVPUB_CHANNELS", '["rss",')
+    with pytest.raises(ConfigurationError, match=r"GOVPUB_CHANNELS: .*not a JSON list"):
+        load_settings()

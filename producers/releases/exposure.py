@@ -1,0 +1,526 @@
+"""The quarterly exposure of typical illegal cases (每季度公开曝光一批“非法违法”典型案例).
+
+Departments submit cases as exposure *candidates* (``case_summary`` + ``decision_ref``,
+``candidate_quarter``). At the start of each quarter the release gathers the
+candidates of the quarter just ended from the document catalog, keeps those whose
+penalty decision is still in effect, and plans one *batch* document per configured
+domain (``exposure-<quarter>-<slug>``). After approval the plans are emitted.
+
+Idempotence: a plan compares the batch it would publish with the batch the catalog
+already holds. Same content → nothing to emit; changed content → an update (next
+version) of the same document; never a second batch. Event ids are derived from
+the document, version and content, so repeating an emission is harmless.
+"""
+
+import hashlib
+import json
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from govpub.catalog import CatalogEntry, DocumentCatalog
+from govpub.departments import department_names
+from govpub.errors import ConfigurationError, GovpubError, StaleVersion
+from govpub.settings import Settings
+from govpub.store import Store
+from producers.ledger import VersionLedger
+from producers.publisher import BatchRejected
+from producers.releases.datafiles import load_model, shipped
+from producers.releases.log import Release, ReleaseLog
+from producers.releases.publishing import CatalogBehind, open_publisher
+from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
+from schemas import AnyEvent, ExposureCase, ExposurePayload
+from schemas.types import DepartmentCode, ShortText
+
+log = logging.getLogger(__name__)
+
+RELEASE_NAMESPACE = uuid.UUID("8d0f3f0e-56a4-4c43-9d43-3f1c2f6b7a51")
+"""Namespace of the event ids releases derive (UUID v5), so a repeat yields the same id."""
+
+_PLACEHOLDERS = {"year", "quarter", "quarter_cn", "domain"}
+_FIELD = re.compile(r"{([^{}]*)}")
+
+
+class ReleaseRefused(GovpubError):
+    """A release cannot go ahead until someone fixes its input; retrying will not help."""
+
+
+class NoCandidates(ReleaseRefused):
+    """A configured domain has no exposure candidate that can be released."""
+
+
+class BatchWithdrawn(ReleaseRefused):
+    """The quarter's batch was withdrawn; the release does not publish it again."""
+
+
+class PlanOutdated(ReleaseRefused):
+    """Something the plan relied on changed between approval and emission."""
+
+
+def _check_template(value: str) -> str:
+    unknown = {name for name in _FIELD.findall(value) if name not in _PLACEHOLDERS}
+    if unknown:
+        raise ValueError(
+            f"unknown placeholder(s) {', '.join(sorted(unknown))};"
+            f" use {', '.join('{' + p + '}' for p in sorted(_PLACEHOLDERS))}"
+        )
+    return value
+
+
+class ExposureDomain(BaseModel):
+    """One domain whose typical cases are exposed every quarter."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: ShortText = Field(description="payload.domain of candidates and penalties, e.g. 安全生产")
+    slug: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,49}$")] = Field(
+        description="ASCII slug; the batch is exposure-<quarter>-<slug>"
+    )
+    department: DepartmentCode = Field(description="department that issues the batch")
+    title: Annotated[str, Field(min_length=1, max_length=150)] = Field(
+        description="batch title; placeholders {year} {quarter} {quarter_cn} {domain}"
+    )
+    lead: Annotated[str, Field(min_length=1, max_length=2000)] | None = Field(
+        default=None, description="introduction published above the cases (same placeholders)"
+    )
+    penalty_display_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        default=365,
+        description="display period of a penalty decision without display_until (verify locally)",
+    )
+
+    @field_validator("title", "lead")
+    @classmethod
+    def _known_placeholders(cls, value: str | None) -> str | None:
+        return None if value is None else _check_template(value)
+
+    @field_validator("department")
+    @classmethod
+    def _known_department(cls, value: str) -> str:
+        if value not in department_names():
+            raise ValueError(
+                f"unknown department code {value!r} (see govpub/data/departments.toml)"
+            )
+        return value
+
+    def document_id(self, quarter: Quarter) -> str:
+        """The batch's document id, e.g. ``exposure-2023Q2-work-safety``."""
+        return f"exposure-{quarter}-{self.slug}"
+
+    def render(self, template: str, quarter: Quarter) -> str:
+        """Fill a title or lead template for ``quarter``."""
+        return template.format(
+            year=quarter.year,
+            quarter=str(quarter),
+            quarter_cn=quarter.chinese_number,
+            domain=self.name,
+        )
+
+
+class ExposureConfig(BaseModel):
+    """The quarterly exposure release: which domains are released."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    domains: Annotated[list[ExposureDomain], Field(min_length=1, max_length=50)]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        for attribute in ("name", "slug"):
+            seen: set[str] = set()
+            for domain in self.domains:
+                value = getattr(domain, attribute)
+                if value in seen:
+                    raise ValueError(f"two domains have the {attribute} {value!r}")
+                seen.add(value)
+        return self
+
+    def domain(self, slug: str) -> ExposureDomain:
+        """The domain called ``slug``."""
+        for domain in self.domains:
+            if domain.slug == slug:
+                return domain
+        known = ", ".join(d.slug for d in self.domains)
+        raise ConfigurationError(
+            f"exposure domain {slug!r} is not configured (configured: {known})"
+        )
+
+
+def load_exposure_config(path: Path | None = None) -> ExposureConfig:
+    """Read the exposure configuration (``GOVPUB_EXPOSURE_CONFIG``, or the shipped file)."""
+    if path is None:
+        return load_model(ExposureConfig, shipped("exposure.toml"), "govpub/data/exposure.toml")
+    return load_model(ExposureConfig, path, str(path))
+
+
+class PlannedCase(BaseModel):
+    """A candidate that goes into the batch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    candidate_id: str
+    title: str
+    case_summary: str
+    decision_ref: str
+    decision_note: str
+
+
+class ExcludedCandidate(BaseModel):
+    """A candidate left out of the batch, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    candidate_id: str
+    title: str
+    reason: str
+
+
+class BatchPlan(BaseModel):
+    """What the release will do for one domain; travels between tasks as JSON."""
+
+    model_config = ConfigDict(frozen=True)
+
+    quarter: str
+    domain: str
+    slug: str
+    document_id: str
+    action: Literal["publish", "update", "unchanged"]
+    version: int = Field(description="the version to emit, or the current one when unchanged")
+    as_of: datetime
+    display_days: int = Field(description="the domain's default penalty display period")
+    title: str
+    cases: list[PlannedCase]
+    excluded: list[ExcludedCandidate] = []
+    event: dict[str, Any] | None = Field(
+        default=None, description="the event to emit, already through the gate; None if unchanged"
+    )
+
+    @property
+    def changes(self) -> bool:
+        """True if the plan emits an event."""
+        return self.event is not None
+
+
+@dataclass(frozen=True)
+class ReleaseWindow:
+    """Which quarter a run releases, and the moment its checks refer to."""
+
+    quarter: Quarter
+    as_of: datetime
+
+
+def release_window(quarter: str | None, moment: datetime) -> ReleaseWindow:
+    """The quarter to release at ``moment``: ``quarter`` if given, else the one just ended.
+
+    A quarter that has not ended by ``moment`` is refused: its cases are not final.
+    """
+    if moment.tzinfo is None:
+        raise ConfigurationError("the release moment needs a timezone")
+    chosen = Quarter.parse(quarter) if quarter else Quarter.just_ended(moment)
+    if not chosen.has_ended(moment):
+        raise ReleaseRefused(
+            f"quarter {chosen} has not ended on {moment.astimezone(RELEASE_TIMEZONE).date()};"
+            " its cases are released after its last day"
+        )
+    return ReleaseWindow(chosen, moment.astimezone(RELEASE_TIMEZONE))
+
+
+def _canonical(department: str, payload: dict[str, Any]) -> str:
+    """What "the same batch" means: department and payload, canonically encoded."""
+    body = {"department": department, "payload": payload}
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _content_key(event: AnyEvent) -> str:
+    return _canonical(event.department, event.payload.model_dump(mode="json", exclude_none=True))
+
+
+def _event(
+    *,
+    event_id: str,
+    action: str,
+    document_id: str,
+    version: int,
+    department: str,
+    occurred_at: datetime,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "kind": "exposure",
+        "action": action,
+        "document_id": document_id,
+        "version": version,
+        "department": department,
+        "occurred_at": occurred_at.isoformat(),
+        "payload": payload,
+    }
+
+
+def _gather_cases(
+    catalog: DocumentCatalog, domain: ExposureDomain, quarter: Quarter, on: date
+) -> tuple[list[PlannedCase], list[ExcludedCandidate]]:
+    """The quarter's candidates, split into cases to release and candidates left out."""
+    candidates = catalog.exposure_candidates(str(quarter), domain.name)
+    if not candidates:
+        raise NoCandidates(
+            f"domain {domain.name} ({domain.slug}): no exposure candidates for {quarter}"
+            f" in the document catalog. Departments submit them as exposure events with"
+            f" candidate_quarter {quarter!s} and domain {domain.name}."
+        )
+    cases: list[PlannedCase] = []
+    excluded: list[ExcludedCandidate] = []
+    for candidate in candidates:
+        payload = ExposurePayload.model_validate(candidate.payload)
+        # A candidate always has both (the schema refuses one without).
+        assert payload.decision_ref is not None
+        assert payload.case_summary is not None
+        check = catalog.penalty_standing(
+            payload.decision_ref, on=on, default_display_days=domain.penalty_display_days
+        )
+        if check.in_effect:
+            cases.append(
+                PlannedCase(
+                    candidate_id=candidate.document_id,
+                    title=payload.title,
+                    case_summary=payload.case_summary,
+                    decision_ref=payload.decision_ref,
+                    decision_note=check.reason,
+                )
+            )
+        else:
+            excluded.append(
+                ExcludedCandidate(
+                    candidate_id=candidate.document_id, title=payload.title, reason=check.reason
+                )
+            )
+    if not cases:
+        reasons = "; ".join(f"{e.candidate_id}: {e.reason}" for e in excluded)
+        raise NoCandidates(
+            f"domain {domain.name} ({domain.slug}): none of the {len(excluded)} exposure"
+            f" candidate(s) for {quarter} links to a penalty decision in effect on {on}"
+            f" ({reasons})"
+        )
+    return cases, excluded
+
+
+def _published_batch(
+    store: Store, catalog: DocumentCatalog, document_id: str
+) -> CatalogEntry | None:
+    """The batch as published so far (None if never), refusing a withdrawn one and a
+    catalog that has not seen the latest accepted version."""
+    current = catalog.get(document_id)
+    accepted = VersionLedger(store).current_version(document_id)
+    known = current.version if current is not None else 0
+    if accepted is not None and accepted > known:
+        raise CatalogBehind(
+            f"{document_id}: version {accepted} was accepted but the catalog has"
+            f" {known or 'none'}; wait for the catalog to catch up and retry"
+        )
+    if current is not None and current.retracted:
+        raise BatchWithdrawn(
+            f"{document_id} was withdrawn ({current.retract_reason or 'no reason recorded'});"
+            " a withdrawn batch is not released again. Publish a corrected batch with"
+            " `govpub emit` if it should return."
+        )
+    return current
+
+
+def plan_batch(
+    settings: Settings,
+    config: ExposureConfig,
+    slug: str,
+    window: ReleaseWindow,
+    *,
+    now: datetime | None = None,
+) -> BatchPlan:
+    """Plan the batch of domain ``slug`` for ``window`` from the (caught-up) catalog.
+
+    Raises :class:`NoCandidates` if no candidate can be released, naming each one left
+    out and why; :class:`BatchWithdrawn` if the batch was withdrawn; :class:`CatalogBehind`
+    if the ledger knows a newer version than the catalog (sync the catalog and retry).
+    """
+    domain = config.domain(slug)
+    quarter = window.quarter
+    document_id = domain.document_id(quarter)
+    title = domain.render(domain.title, quarter)
+    with Store(settings.store) as store:
+        catalog = DocumentCatalog(store)
+        cases, excluded = _gather_cases(
+            catalog, domain, quarter, window.as_of.astimezone(RELEASE_TIMEZONE).date()
+        )
+        current = _published_batch(store, catalog, document_id)
+        plan = BatchPlan(
+            quarter=str(quarter),
+            domain=domain.name,
+            slug=domain.slug,
+            document_id=document_id,
+            action="unchanged" if current is not None else "publish",
+            version=current.version if current is not None else 1,
+            as_of=window.as_of,
+            display_days=domain.penalty_display_days,
+            title=title,
+            cases=cases,
+            excluded=excluded,
+        )
+        payload = ExposurePayload(
+            title=title,
+            domain=domain.name,
+            candidate_quarter=str(quarter),
+            case_summary=domain.render(domain.lead, quarter) if domain.lead else None,
+            cases=[
+                ExposureCase(
+                    title=c.title, case_summary=c.case_summary, decision_ref=c.decision_ref
+                )
+                for c in cases
+            ],
+        ).model_dump(mode="json", exclude_none=True)
+        occurred = window.as_of
+        if current is not None:
+            # An update is formed when it is planned, not at the quarter's release date.
+            occurred = max(occurred, (now or datetime.now(UTC)).astimezone(RELEASE_TIMEZONE))
+        draft = _event(
+            event_id=str(uuid.uuid4()),  # replaced below once the content is known
+            action="publish" if current is None else "update",
+            document_id=document_id,
+            version=current.version + 1 if current is not None else 1,
+            department=domain.department,
+            occurred_at=occurred,
+            payload=payload,
+        )
+        # The gate runs before the comparison: what would be published is what counts.
+        publisher = open_publisher(settings, store)
+        content = _content_key(publisher.prepare(draft))
+        unchanged = (
+            current is not None
+            and current.payload is not None
+            and _canonical(current.department, current.payload) == content
+        )
+        if unchanged:
+            log.info("%s: unchanged since version %d", document_id, plan.version)
+            return plan
+        digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+        draft["event_id"] = str(
+            uuid.uuid5(RELEASE_NAMESPACE, f"{document_id}:{draft['version']}:{digest}")
+        )
+        final = publisher.prepare(draft)
+    log.info(
+        "%s: %s version %d with %d case(s), %d left out",
+        document_id,
+        final.action.value,
+        final.version,
+        len(cases),
+        len(excluded),
+    )
+    return plan.model_copy(
+        update={
+            "action": final.action.value,
+            "version": final.version,
+            "event": final.model_dump(mode="json", exclude_none=True),
+        }
+    )
+
+
+def review(plans: Sequence[BatchPlan]) -> str:
+    """A Markdown summary of the plans for the approver (the ApprovalOperator's body)."""
+    changes = [p for p in plans if p.changes]
+    quarter = plans[0].quarter if plans else "?"
+    lines = [f"**{quarter} 典型案例曝光**: {len(changes)} of {len(plans)} batch(es) to release", ""]
+    for plan in plans:
+        verb = {
+            "publish": f"publish version {plan.version}",
+            "update": f"update to version {plan.version}",
+            "unchanged": f"unchanged since version {plan.version}, nothing to release",
+        }[plan.action]
+        lines += [f"### {plan.domain} ({plan.slug}): `{plan.document_id}` — {verb}", ""]
+        lines.append(f"{plan.title}")
+        lines.append("")
+        for number, case in enumerate(plan.cases, start=1):
+            lines.append(f"{number}. {case.title} — {case.decision_note}")
+        if plan.excluded:
+            lines += ["", f"Left out ({len(plan.excluded)}):"]
+            lines += [f"- {e.candidate_id} {e.title}: {e.reason}" for e in plan.excluded]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def emit_batches(
+    settings: Settings,
+    plans: Sequence[BatchPlan],
+    *,
+    source: str,
+    run_id: str,
+    now: datetime | None = None,
+) -> list[Release]:
+    """Emit the approved plans that change something; returns what the bus accepted.
+
+    Call it with a caught-up catalog: it refuses (:class:`PlanOutdated`) a plan whose
+    candidates or penalty decisions were withdrawn since it was made, or whose document
+    got another version meanwhile. Emitting the same plans again is harmless: the
+    event ids are the same and the version ledger answers with the first acceptance.
+    """
+    pending = [plan for plan in plans if plan.event is not None]
+    if not pending:
+        return []
+    emitted_at = now or datetime.now(UTC)
+    with Store(settings.store) as store:
+        catalog = DocumentCatalog(store)
+        for plan in pending:
+            on = plan.as_of.astimezone(RELEASE_TIMEZONE).date()
+            for case in plan.cases:
+                candidate = catalog.get(case.candidate_id)
+                if candidate is None or candidate.retracted:
+                    raise PlanOutdated(
+                        f"{plan.document_id}: candidate {case.candidate_id} was withdrawn after"
+                        " the plan was approved; run the release again to plan a new batch"
+                    )
+                check = catalog.penalty_standing(
+                    case.decision_ref, on=on, default_display_days=plan.display_days
+                )
+                if not check.in_effect:
+                    raise PlanOutdated(
+                        f"{plan.document_id}: {check.reason} after the plan was approved;"
+                        " run the release again to plan a new batch"
+                    )
+        events = [plan.event for plan in pending if plan.event is not None]
+        with open_publisher(settings, store) as publisher:
+            try:
+                accepted = publisher.publish_many(events)
+            except BatchRejected as exc:
+                stale = [e for e in exc.errors.values() if isinstance(e, StaleVersion)]
+                if stale:
+                    raise PlanOutdated(
+                        "; ".join(str(e) for e in stale)
+                        + " — the batch changed after the plan was made; run the release again"
+                    ) from None
+                raise ReleaseRefused(f"the bus refused the release: {exc}") from None
+        releases = [
+            Release(
+                event_id=item.event_id,
+                source=source,
+                run_id=run_id,
+                document_id=plan.document_id,
+                kind="exposure",
+                action=plan.action,
+                version=plan.version,
+                title=plan.title,
+                emitted_at=emitted_at,
+            )
+            for plan, item in zip(pending, accepted, strict=True)
+        ]
+        ReleaseLog(store).record(releases)
+    for plan, item in zip(pending, accepted, strict=True):
+        log.info(
+            "%s version %d %s (%s)",
+            plan.document_id,
+            plan.version,
+            "was already emitted" if item.duplicate else "emitted",
+            item.event_id,
+        )
+    return releases

@@ -1,0 +1,96 @@
+"""How scheduled releases reach the bus: one way to build the publisher, and the
+catalog catch-up that every release starts with.
+
+:func:`open_publisher` is the single place where releases get their
+:class:`~producers.publisher.Publisher`, so the compliance gate that ingest applies
+(masking and the never-publish rules, ``producers/compliance/``) plugs in here once
+for every DAG.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from consumers.runner import RunStats
+from consumers.service import build_runner
+from govpub.bus import open_bus
+from govpub.errors import BusError
+from govpub.settings import Settings
+from govpub.store import Store
+from govpub.topics import Topics
+from producers.compliance import build_gate
+from producers.ledger import VersionLedger
+from producers.publisher import Publisher
+
+log = logging.getLogger(__name__)
+
+CATALOG_CHANNEL = "catalog"
+
+
+class CatalogBehind(BusError):
+    """The document catalog did not catch up with the bus in time; try again later."""
+
+
+def open_publisher(settings: Settings, store: Store) -> Publisher:
+    """A publisher on the configured bus, with the version ledger and the same compliance
+    gate as ingest (masking, never-publish rules, markup hygiene), audited as ``dag``."""
+    return Publisher(
+        open_bus(settings),
+        Topics(settings.topic_prefix),
+        ledger=VersionLedger(store),
+        gate=build_gate(settings, store, source="dag"),
+    )
+
+
+@dataclass(frozen=True)
+class CatalogSync:
+    """What :func:`sync_catalog` did."""
+
+    stats: RunStats
+    waited: float
+
+
+def sync_catalog(
+    settings: Settings,
+    *,
+    timeout: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CatalogSync:
+    """Bring the document catalog up to the end of every content topic.
+
+    Runs the ``catalog`` channel in this process until it is idle, then waits until
+    the catalog's consumer group has committed everything: where a ``govpub consume
+    --channel catalog`` service shares the group, it may own some partitions, and this
+    returns only once it has caught up too. Raises :class:`CatalogBehind` after
+    ``timeout`` seconds (default ``GOVPUB_CATALOG_SYNC_TIMEOUT``). Safe to repeat.
+    """
+    limit = settings.catalog_sync_timeout if timeout is None else timeout
+    topics = Topics(settings.topic_prefix)
+    with Store(settings.store) as store:
+        runner = build_runner(settings, CATALOG_CHANNEL, store)
+        try:
+            stats = runner.run(until_idle=True)
+        finally:
+            runner.channel.close()
+            runner.bus.close()
+    started = time.monotonic()
+    with open_bus(settings) as bus:
+        group = topics.channel_group(CATALOG_CHANNEL)
+        while True:
+            behind = {
+                tp: lag for tp, lag in bus.committed_lag(group, topics.content).items() if lag > 0
+            }
+            if not behind:
+                break
+            waited = time.monotonic() - started
+            if waited >= limit:
+                detail = ", ".join(f"{tp.topic}[{tp.partition}]: {n}" for tp, n in behind.items())
+                raise CatalogBehind(
+                    f"the document catalog is still behind the bus after {waited:.0f} s"
+                    f" ({detail}); is the catalog consumer running?"
+                )
+            sleep(min(1.0, max(0.0, limit - waited)))
+    waited = time.monotonic() - started
+    log.info("document catalog caught up: %s (waited %.1f s for the group)", stats, waited)
+    return CatalogSync(stats, waited)

@@ -1,0 +1,91 @@
+"""The DAG files: they import cleanly, parse fast, stay thin, and have the shape operators
+rely on (schedule, params, approval)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.dags.conftest import DAGS
+
+DAG_IDS = {"quarterly_exposure_release", "theme_day_campaign"}
+
+# Parses the DAG folder in a fresh interpreter, after importing Airflow, and reports how
+# long each file took and which govpub modules parsing pulled in.
+PARSE_PROBE = """
+import json, sys, time
+from airflow.dag_processing.dagbag import DagBag
+own = ("govpub", "producers", "consumers", "channels", "schemas")
+before = {m for m in sys.modules if m.split(".")[0] in own}
+bag = DagBag(dag_folder=sys.argv[1])
+after = {m for m in sys.modules if m.split(".")[0] in own}
+print(json.dumps({
+    "errors": bag.import_errors,
+    "dags": sorted(bag.dags),
+    "seconds": {s.file: s.duration.total_seconds() for s in bag.dagbag_stats},
+    "imported": sorted(after - before),
+}))
+"""
+
+
+def test_the_dag_bag_imports_both_dags_without_errors(dag_bag: Any) -> None:
+    assert dag_bag.import_errors == {}
+    assert set(dag_bag.dags) == DAG_IDS
+    for dag_id in DAG_IDS:
+        assert (
+            dag_bag.dags[dag_id].tags == ["govpub", dag_id.split("_")[-1]]
+            or dag_bag.dags[dag_id].tags
+        )
+
+
+def test_parsing_is_fast_and_imports_no_govpub_code(airflow_home: Path) -> None:
+    probe = subprocess.run(
+        [sys.executable, "-c", PARSE_PROBE, str(DAGS)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert report["errors"] == {}
+    assert report["dags"] == sorted(DAG_IDS)
+    assert set(report["seconds"]) == {
+        "quarterly_exposure_release.py",
+        "theme_day_campaign.py",
+    }
+    for file, seconds in report["seconds"].items():
+        assert seconds < 1.0, f"{file} took {seconds:.3f} s to parse"
+    assert report["imported"] == [], "DAG files must import govpub inside their tasks"
+
+
+def test_the_exposure_release_waits_for_approval_unless_told_not_to(airflow_home: Path) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    # A fresh parse: the defaults as shipped, whatever runs in this session did.
+    dag = DagBag(dag_folder=str(DAGS)).dags["quarterly_exposure_release"]
+    assert dag.params["auto_approve"] is False
+    assert dag.params["quarter"] is None
+    assert dag.max_active_runs == 1
+    approve = dag.get_task("approve_release")
+    assert isinstance(approve, ApprovalOperator)
+    assert approve.downstream_task_ids == {"emit_batches"}
+    assert dag.get_task("route").downstream_task_ids == {
+        "approve_release",
+        "auto_approved",
+        "nothing_to_release",
+    }
+    emit = dag.get_task("emit_batches")
+    assert emit.upstream_task_ids == {"approve_release", "auto_approved"}
+    assert emit.trigger_rule == "none_failed_min_one_success"
+    assert dag.get_task("prepare_batch").upstream_task_ids == {
+        "resolve_quarter",
+        "configured_domains",
+        "sync_catalog",
+    }
+
+
+def test_the_campaign_dag_checks_the_calendar_before_emitting(dag_bag: Any) -> None:
+    dag = dag_bag.dags["theme_day_campaign"]
+    assert dag.get_task("emit_due_phases").upstream_task_ids == {"check_calendar"}
+    assert dag.max_active_runs == 1

@@ -1,0 +1,86 @@
+"""``dag.test()`` of the theme-day campaign schedule on the embedded bus."""
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consumers.service import run_channels
+from govpub.settings import Settings
+from producers.releases.quarters import RELEASE_TIMEZONE
+from tests.dags.conftest import fresh_dag
+from tests.outputs import Expected, assert_published_once
+from tests.releases import bus_events, documents, emit, samples
+
+DAG_ID = "theme_day_campaign"
+RIVER_DAY = Expected("campaign", "theme-day-2023-river-day", "政务公开主题日：守护好一江碧水五周年")
+RIVER_PREVIEW = Expected(
+    "campaign", "theme-day-2023-river-preview", "政务公开主题日预告：守护好一江碧水五周年"
+)
+
+
+def run(at: datetime) -> dict[str, str]:
+    dag_run = fresh_dag(DAG_ID).test(logical_date=at)
+    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    states["(run)"] = str(dag_run.state)
+    return states
+
+
+def deliver_feeds(settings: Settings) -> None:
+    """Run the feeds and the website until idle, as subscribers would see them."""
+    results = run_channels(settings, ["rss", "website"], until_idle=True)
+    assert [r.error for r in results] == [None, None]
+
+
+def test_the_run_at_a_phase_time_emits_that_phase_once(
+    dag_bag: Any, release_settings: Settings
+) -> None:
+    assert DAG_ID in dag_bag.dags
+    states = run(datetime(2023, 7, 5, 9, 0, tzinfo=RELEASE_TIMEZONE))
+    assert states == {"check_calendar": "success", "emit_due_phases": "success", "(run)": "success"}
+    [event] = bus_events(release_settings, "campaign")
+    assert event.document_id == RIVER_DAY.document_id
+    assert (event.action.value, event.version, event.department) == ("publish", 1, "zz-zfb")
+    assert event.occurred_at == datetime(2023, 7, 5, 9, 0, tzinfo=RELEASE_TIMEZONE)
+    deliver_feeds(release_settings)
+    assert_published_once(release_settings.output_dir, RIVER_DAY)
+
+    # The next hourly run finds the phase still in its window and sends nothing more.
+    assert run(datetime(2023, 7, 5, 10, 0, tzinfo=RELEASE_TIMEZONE))["(run)"] == "success"
+    assert [e.event_id for e in bus_events(release_settings, "campaign")] == [event.event_id]
+    deliver_feeds(release_settings)
+    assert_published_once(release_settings.output_dir, RIVER_DAY)
+
+
+def test_a_phase_already_in_the_demo_data_is_not_sent_again(
+    dag_bag: Any, release_settings: Settings
+) -> None:
+    emit(release_settings, samples())
+    states = run(datetime(2023, 6, 28, 9, 0, tzinfo=RELEASE_TIMEZONE))
+    assert states["(run)"] == "success"
+    events = bus_events(release_settings, "campaign")
+    assert len(documents(events, RIVER_PREVIEW.document_id)) == 1
+    assert [e.document_id for e in events if e.document_id != RIVER_PREVIEW.document_id] == [
+        "theme-day-2023-farmland-recap"
+    ]
+    deliver_feeds(release_settings)
+    assert_published_once(release_settings.output_dir, RIVER_PREVIEW)
+
+
+def test_an_invalid_calendar_fails_the_check_and_emits_nothing(
+    dag_bag: Any,
+    release_settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    calendar = tmp_path / "calendar"
+    calendar.mkdir()
+    (calendar / "broken.toml").write_text('id = "x"\ntheme = "主题"\n', encoding="utf-8")
+    monkeypatch.setenv("GOVPUB_CAMPAIGNS_DIR", str(calendar))
+    states = run(datetime(2023, 7, 5, 11, 0, tzinfo=RELEASE_TIMEZONE))
+    assert states["check_calendar"] == "failed"
+    assert states["emit_due_phases"] == "upstream_failed"
+    assert f"{calendar / 'broken.toml'}: day: Field required" in capfd.readouterr().out
+    assert bus_events(release_settings, "campaign") == []

@@ -1,0 +1,205 @@
+"""The document catalog and its channel: latest state per document, and the queries
+scheduled releases rely on."""
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from channels.base import ChannelContext, DeliveryState
+from channels.catalog import CatalogChannel
+from channels.registry import create_channel
+from consumers.service import run_channels
+from govpub.catalog import DocumentCatalog, PenaltyStanding
+from govpub.settings import Settings
+from govpub.store import Store
+from schemas import parse_event
+from tests import factories
+from tests.releases import emit, samples
+
+NOW = datetime(2023, 7, 1, 1, 0, tzinfo=UTC)
+
+
+def candidate(
+    document_id: str,
+    decision_ref: str,
+    *,
+    quarter: str = "2023Q2",
+    domain: str = "安全生产",
+    occurred_at: str = "2023-06-10T09:00:00+08:00",
+    version: int = 1,
+) -> dict[str, object]:
+    payload = {
+        "title": f"{document_id} 案",
+        "domain": domain,
+        "candidate_quarter": quarter,
+        "case_summary": "案情摘要。",
+        "decision_ref": decision_ref,
+    }
+    return factories.envelope(
+        "exposure", document_id, version, payload, department="zz-yjj", occurred_at=occurred_at
+    )
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> DocumentCatalog:
+    return DocumentCatalog(Store(tmp_path / "state.db"))
+
+
+def record(catalog: DocumentCatalog, *events: dict[str, object]) -> None:
+    for event in events:
+        catalog.record(parse_event(event), now=NOW)
+
+
+def test_keeps_the_latest_version_and_the_first_publication(catalog: DocumentCatalog) -> None:
+    first = factories.penalty("p-1", 1)
+    second = factories.penalty("p-1", 2, title="更正后的标题")
+    record(catalog, first, second)
+    entry = catalog.get("p-1")
+    assert entry is not None
+    assert (entry.kind, entry.version, entry.action) == ("penalty", 2, "update")
+    assert entry.title == "更正后的标题"
+    assert entry.payload is not None
+    assert entry.payload["decision_number"] == "（株）应急罚〔2023〕12号"
+    assert entry.first_published_at == datetime.fromisoformat(first["occurred_at"])
+    assert entry.updated_at == datetime.fromisoformat(second["occurred_at"])
+    assert entry.department == "zz-yjj"
+
+
+def test_recording_is_idempotent_and_older_versions_never_win(catalog: DocumentCatalog) -> None:
+    v1, v2 = factories.penalty("p-1", 1), factories.penalty("p-1", 2, title="第二版")
+    assert catalog.record(parse_event(v2), now=NOW)
+    assert catalog.record(parse_event(v2), now=NOW)  # the same event again: same row
+    assert not catalog.record(parse_event(v1), now=NOW)
+    other_v2 = factories.penalty("p-1", 2, title="另一个第二版")
+    assert not catalog.record(parse_event(other_v2), now=NOW)
+    entry = catalog.get("p-1")
+    assert entry is not None
+    assert (entry.version, entry.title) == (2, "第二版")
+    assert catalog.count() == 1
+
+
+def test_a_retraction_keeps_the_payload_and_marks_the_document(catalog: DocumentCatalog) -> None:
+    record(catalog, factories.penalty("p-1", 1), factories.retract("penalty", "p-1", 2, "复议撤销"))
+    entry = catalog.get("p-1")
+    assert entry is not None
+    assert entry.retracted
+    assert entry.retract_reason == "复议撤销"
+    assert entry.version == 2
+    assert entry.payload is not None
+    assert entry.payload["party_name"] == "株洲示例化工有限公司"
+    # Withdrawn before it was ever seen: still known as withdrawn.
+    record(catalog, factories.retract("penalty", "p-unseen", 3))
+    unseen = catalog.get("p-unseen")
+    assert unseen is not None
+    assert unseen.retracted
+    assert unseen.payload is None
+
+
+def test_exposure_candidates_of_a_quarter_and_domain(catalog: DocumentCatalog) -> None:
+    record(
+        catalog,
+        candidate("c-late", "p-1", occurred_at="2023-06-20T09:00:00+08:00"),
+        # Earlier in UTC although its local text sorts later: order is by instant.
+        candidate("c-early", "p-1", occurred_at="2023-06-20T08:00:00+09:00"),
+        candidate("c-other-quarter", "p-1", quarter="2023Q3"),
+        candidate("c-other-domain", "p-1", domain="食品安全"),
+        candidate("c-withdrawn", "p-1"),
+        factories.retract("exposure", "c-withdrawn", 2),
+        {
+            **candidate("batch", "p-1"),
+            "payload": {
+                "title": "批次",
+                "domain": "安全生产",
+                "candidate_quarter": "2023Q2",
+                "cases": [{"title": "案", "case_summary": "摘要", "decision_ref": "p-1"}],
+            },
+        },
+    )
+    found = catalog.exposure_candidates("2023Q2", "安全生产")
+    assert [entry.document_id for entry in found] == ["c-early", "c-late"]
+    assert all(entry.role == "candidate" for entry in found)
+    batch = catalog.get("batch")
+    assert batch is not None
+    assert batch.role == "batch"
+
+
+ON = date(2023, 7, 1)
+
+
+@pytest.mark.parametrize(
+    ("events", "standing"),
+    [
+        ([], PenaltyStanding.NOT_PUBLISHED),
+        ([factories.policy("p-1")], PenaltyStanding.NOT_A_PENALTY),
+        (
+            [factories.penalty("p-1", 1), factories.retract("penalty", "p-1", 2)],
+            PenaltyStanding.RETRACTED,
+        ),
+        ([factories.penalty("p-1", 1, is_minor=True)], PenaltyStanding.NOT_PUBLISHABLE),
+        ([factories.penalty("p-1", 1, involves_secrets=True)], PenaltyStanding.NOT_PUBLISHABLE),
+        ([factories.penalty("p-1", 1, decided_on="2023-07-02")], PenaltyStanding.NOT_YET_DECIDED),
+        ([factories.penalty("p-1", 1, decided_on="2022-06-30")], PenaltyStanding.DISPLAY_ENDED),
+        (
+            [factories.penalty("p-1", 1, decided_on="2023-05-05", display_until="2023-06-30")],
+            PenaltyStanding.DISPLAY_ENDED,
+        ),
+        ([factories.penalty("p-1", 1, decided_on="2022-07-01")], PenaltyStanding.IN_EFFECT),
+        (
+            [factories.penalty("p-1", 1, decided_on="2020-01-01", display_until="2023-07-01")],
+            PenaltyStanding.IN_EFFECT,
+        ),
+    ],
+)
+def test_penalty_standing(
+    catalog: DocumentCatalog, events: list[dict[str, object]], standing: PenaltyStanding
+) -> None:
+    record(catalog, *events)
+    check = catalog.penalty_standing("p-1", on=ON, default_display_days=365)
+    assert check.standing is standing
+    assert "p-1" in check.reason
+    assert check.in_effect is (standing is PenaltyStanding.IN_EFFECT)
+
+
+def test_the_default_display_period_counts_from_the_decision(catalog: DocumentCatalog) -> None:
+    record(catalog, factories.penalty("p-1", 1, decided_on="2023-05-05"))
+    check = catalog.penalty_standing("p-1", on=ON, default_display_days=30)
+    assert check.standing is PenaltyStanding.DISPLAY_ENDED
+    assert check.display_until == date(2023, 6, 4)
+    assert "2023-06-04" in check.reason
+
+
+def test_the_channel_is_registered_and_reports_stale_events(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, store=tmp_path / "state.db")
+    with Store(settings.store) as store:
+        channel = create_channel("catalog", ChannelContext(settings, store))
+        assert isinstance(channel, CatalogChannel)
+        assert channel.name == "catalog"
+        assert channel.apply(parse_event(factories.penalty("p-1", 2))) is None
+        outcome = channel.apply(parse_event(factories.penalty("p-1", 1)))
+        assert outcome is not None
+        assert outcome.state is DeliveryState.SKIPPED
+
+
+def test_the_catalog_consumer_takes_in_the_sample_events(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    events = samples()
+    emit(settings, events)
+    [result] = run_channels(settings, ["catalog"], until_idle=True)
+    assert result.error is None
+    assert result.stats is not None
+    assert result.stats.delivered == len(events)
+    with Store(settings.store) as store:
+        catalog = DocumentCatalog(store)
+        assert catalog.count() == len({e["document_id"] for e in events})
+        ids = [e.document_id for e in catalog.exposure_candidates("2023Q2", "安全生产")]
+        assert ids == ["exposure-candidate-2023q2-001", "exposure-candidate-2023q2-002"]
+        withdrawn = catalog.penalty_standing("zzyj-cf-2023-0009", on=ON, default_display_days=365)
+        assert withdrawn.standing is PenaltyStanding.RETRACTED
+        assert "行政复议" in withdrawn.reason
+        assert catalog.penalty_standing(
+            "zzyj-cf-2023-0012", on=ON, default_display_days=365
+        ).in_effect

@@ -1,0 +1,368 @@
+"""The quarterly exposure release as library code: configuration, planning against the
+document catalog, approval summary and emission (no Airflow involved)."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consumers.service import build_runner
+from govpub.bus import Record, open_bus
+from govpub.errors import ConfigurationError
+from govpub.settings import Settings
+from govpub.store import Store
+from govpub.topics import Topics
+from producers.releases.exposure import (
+    BatchPlan,
+    BatchWithdrawn,
+    ExposureConfig,
+    NoCandidates,
+    PlanOutdated,
+    ReleaseRefused,
+    emit_batches,
+    load_exposure_config,
+    plan_batch,
+    release_window,
+    review,
+)
+from producers.releases.log import ReleaseLog
+from producers.releases.publishing import CatalogBehind, sync_catalog
+from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
+from tests import factories
+from tests.releases import SAMPLE_BATCH, bus_events, documents, emit, samples
+
+RELEASE_DAY = datetime(2023, 7, 1, 9, 0, tzinfo=RELEASE_TIMEZONE)
+WINDOW = release_window(None, RELEASE_DAY)
+LATER = datetime(2023, 7, 3, 2, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def config() -> ExposureConfig:
+    return load_exposure_config()
+
+
+def sample_batch_payload() -> dict[str, Any]:
+    [batch] = [e for e in samples() if e["document_id"] == SAMPLE_BATCH]
+    payload: dict[str, Any] = batch["payload"]
+    return payload
+
+
+def on_bus(settings: Settings, events: list[dict[str, Any]]) -> None:
+    emit(settings, events)
+    sync_catalog(settings, timeout=10)
+
+
+def candidate(document_id: str, decision_ref: str, title: str = "新增典型案例") -> dict[str, Any]:
+    return factories.envelope(
+        "exposure",
+        document_id,
+        1,
+        {
+            "title": title,
+            "domain": "安全生产",
+            "candidate_quarter": "2023Q2",
+            "case_summary": f"{title}的案情摘要。",
+            "decision_ref": decision_ref,
+        },
+        department="zz-yjj",
+        occurred_at="2023-06-20T09:00:00+08:00",
+    )
+
+
+# -- configuration ------------------------------------------------------------------------
+
+
+def test_the_shipped_configuration_releases_work_safety(config: ExposureConfig) -> None:
+    [domain] = config.domains
+    assert (domain.name, domain.slug, domain.department) == ("安全生产", "work-safety", "zz-yjj")
+    assert domain.document_id(Quarter(2023, 2)) == SAMPLE_BATCH
+    assert domain.render(domain.title, Quarter(2023, 2)) == sample_batch_payload()["title"]
+    assert config.domain("work-safety") is domain
+    with pytest.raises(ConfigurationError, match="'food' is not configured"):
+        config.domain("food")
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_configuration_errors_name_the_file_and_the_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "exposure.toml",
+        """
+[[domains]]
+name = "安全生产"
+slug = "Work Safety"
+department = "zz-nobody"
+title = "{year}年{season}"
+penalty_display_days = 0
+""",
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        load_exposure_config(path)
+    message = str(caught.value)
+    assert f"{path}: domains.0.slug: String should match pattern" in message
+    assert f"{path}: domains.0.department: unknown department code 'zz-nobody'" in message
+    assert f"{path}: domains.0.title: unknown placeholder(s) season" in message
+    assert (
+        f"{path}: domains.0.penalty_display_days: Input should be greater than or equal to 1"
+        in message
+    )
+
+
+def test_configuration_refuses_duplicates_syntax_errors_and_no_domains(tmp_path: Path) -> None:
+    domain = (
+        '[[domains]]\nname = "安全生产"\nslug = "work-safety"\ndepartment = "zz-yjj"\ntitle = "t"\n'
+    )
+    with pytest.raises(ConfigurationError, match="two domains have the name '安全生产'"):
+        load_exposure_config(write(tmp_path / "twice.toml", domain + domain))
+    with pytest.raises(ConfigurationError, match=r"broken\.toml: not valid TOML"):
+        load_exposure_config(write(tmp_path / "broken.toml", "[[domains]\n"))
+    with pytest.raises(ConfigurationError, match=r"empty\.toml: domains: Field required"):
+        load_exposure_config(write(tmp_path / "empty.toml", ""))
+    with pytest.raises(ConfigurationError, match=r"missing\.toml: cannot read"):
+        load_exposure_config(tmp_path / "missing.toml")
+
+
+def test_release_window() -> None:
+    assert WINDOW.quarter == Quarter(2023, 2)
+    assert WINDOW.as_of == RELEASE_DAY
+    assert release_window("2023Q1", RELEASE_DAY).quarter == Quarter(2023, 1)
+    with pytest.raises(ReleaseRefused, match="quarter 2023Q3 has not ended on 2023-07-01"):
+        release_window("2023Q3", RELEASE_DAY)
+
+
+# -- planning -------------------------------------------------------------------------------
+
+
+def test_a_first_release_plans_the_batch_the_work_points_ask_for(
+    settings: Settings, config: ExposureConfig
+) -> None:
+    on_bus(settings, samples(without=[SAMPLE_BATCH]))
+    plan = plan_batch(settings, config, "work-safety", WINDOW)
+    assert (plan.action, plan.version, plan.document_id) == ("publish", 1, SAMPLE_BATCH)
+    assert plan.event is not None
+    assert plan.event["payload"] == sample_batch_payload()
+    assert plan.event["department"] == "zz-yjj"
+    assert plan.event["occurred_at"] == "2023-07-01T09:00:00+08:00"
+    assert [c.decision_ref for c in plan.cases] == ["zzyj-cf-2023-0012", "zzyj-cf-2023-0015"]
+    assert plan.excluded == []
+    # Planning again gives the same event id: a repeated emission is recognised.
+    assert plan_batch(settings, config, "work-safety", WINDOW).event == plan.event
+    # The plan survives its trip through XCom (JSON) unchanged.
+    assert BatchPlan.model_validate(json.loads(json.dumps(plan.model_dump(mode="json")))) == plan
+
+
+def test_the_released_batch_is_unchanged(settings: Settings, config: ExposureConfig) -> None:
+    on_bus(settings, samples())
+    plan = plan_batch(settings, config, "work-safety", WINDOW)
+    assert (plan.action, plan.version, plan.event) == ("unchanged", 1, None)
+    assert not plan.changes
+    assert "unchanged since version 1, nothing to release" in review([plan])
+
+
+def test_a_new_candidate_makes_an_update_of_the_same_document(
+    settings: Settings, config: ExposureConfig
+) -> None:
+    on_bus(settings, [*samples(), candidate("exposure-candidate-2023q2-003", "zzyj-cf-2023-0012")])
+    plan = plan_batch(settings, config, "work-safety", WINDOW, now=LATER)
+    assert (plan.action, plan.version, plan.document_id) == ("update", 2, SAMPLE_BATCH)
+    assert plan.event is not None
+    assert plan.event["action"] == "update"
+    assert len(plan.event["payload"]["cases"]) == 3
+    # The update is formed when it is planned, not on the quarter's release day.
+    assert plan.event["occurred_at"] == "2023-07-03T10:30:00+08:00"
+    assert f"`{SAMPLE_BATCH}` — update to version 2" in review([plan])
+
+
+def test_candidates_without_a_decision_in_effect_are_left_out(
+    settings: Settings, config: ExposureConfig
+) -> None:
+    on_bus(
+        settings,
+        [
+            *samples(without=[SAMPLE_BATCH]),
+            candidate("exposure-candidate-2023q2-003", "zzyj-cf-2023-0009", "撤销决定的案件"),
+            candidate("exposure-candidate-2023q2-004", "zzyj-cf-2099-0001", "未公开决定的案件"),
+        ],
+    )
+    plan = plan_batch(settings, config, "work-safety", WINDOW)
+    assert [c.candidate_id for c in plan.cases] == [
+        "exposure-candidate-2023q2-001",
+        "exposure-candidate-2023q2-002",
+    ]
+    reasons = {e.candidate_id: e.reason for e in plan.excluded}
+    assert "was withdrawn" in reasons["exposure-candidate-2023q2-003"]
+    assert "zzyj-cf-2099-0001 is not published" in reasons["exposure-candidate-2023q2-004"]
+    summary = review([plan])
+    assert "Left out (2):" in summary
+    assert "撤销决定的案件" in summary
+
+
+def test_a_domain_without_candidates_is_refused_with_its_name(
+    settings: Settings, tmp_path: Path
+) -> None:
+    config = load_exposure_config(
+        write(
+            tmp_path / "exposure.toml",
+            '[[domains]]\nname = "食品安全"\nslug = "food-safety"\ndepartment = "zz-scjgj"\n'
+            'title = "{year}年第{quarter_cn}季度{domain}典型案例"\n',
+        )
+    )
+    on_bus(settings, samples())
+    with pytest.raises(
+        NoCandidates, match=r"domain 食品安全 \(food-safety\): no exposure candidates for 2023Q2"
+    ):
+        plan_batch(settings, config, "food-safety", WINDOW)
+
+
+def test_no_candidate_in_effect_is_refused_with_the_reasons(
+    settings: Settings, config: ExposureConfig
+) -> None:
+    on_bus(settings, samples(without=[SAMPLE_BATCH]))
+    # A year and a day later the display period of both decisions is over.
+    late = release_window("2023Q2", datetime(2024, 5, 20, 9, 0, tzinfo=RELEASE_TIMEZONE))
+    with pytest.raises(NoCandidates) as caught:
+        plan_batch(settings, config, "work-safety", late)
+    message = str(caught.value)
+    assert "none of the 2 exposure candidate(s) for 2023Q2" in message
+    assert "display period of penalty decision zzyj-cf-2023-0012 ended on 2024-05-04" in message
+
+
+def test_a_withdrawn_batch_is_not_released_again(
+    settings: Settings, config: ExposureConfig
+) -> None:
+    on_bus(settings, [*samples(), factories.retract("exposure", SAMPLE_BATCH, 2, "案例有误")])
+    with pytest.raises(BatchWithdrawn, match="案例有误"):
+        plan_batch(settings, config, "work-safety", WINDOW)
+
+
+def test_a_catalog_behind_the_ledger_is_reported(
+    settings: Settings, config: ExposureConfig
+) -> None:
+    on_bus(settings, samples(without=[SAMPLE_BATCH]))
+    emit(settings, [e for e in samples() if e["document_id"] == SAMPLE_BATCH])
+    with pytest.raises(CatalogBehind, match="version 1 was accepted but the catalog has none"):
+        plan_batch(settings, config, "work-safety", WINDOW)
+
+
+# -- emission -------------------------------------------------------------------------------
+
+
+def test_emission_is_recorded_and_repeating_it_sends_nothing(
+    settings: Settings, config: ExposureConfig
+) -> None:
+    on_bus(settings, samples(without=[SAMPLE_BATCH]))
+    plan = plan_batch(settings, config, "work-safety", WINDOW)
+    [release] = emit_batches(settings, [plan], source="test", run_id="run-1", now=LATER)
+    assert (release.document_id, release.version, release.action) == (SAMPLE_BATCH, 1, "publish")
+    again = emit_batches(settings, [plan], source="test", run_id="run-1-retry", now=LATER)
+    assert [r.event_id for r in again] == [release.event_id]
+    [event] = documents(bus_events(settings, "exposure"), SAMPLE_BATCH)
+    assert event.event_id == release.event_id
+    assert event.version == 1
+    with Store(settings.store) as store:
+        logged = ReleaseLog(store).latest()
+    assert [(r.event_id, r.run_id, r.source) for r in logged] == [
+        (release.event_id, "run-1", "test")
+    ]
+    sync_catalog(settings, timeout=10)
+    assert plan_batch(settings, config, "work-safety", WINDOW).action == "unchanged"
+    assert emit_batches(settings, [], source="test", run_id="run-2") == []
+
+
+def test_a_decision_withdrawn_after_approval_stops_the_emission(
+    settings: Settings, config: ExposureConfig
+) -> None:
+    on_bus(settings, samples(without=[SAMPLE_BATCH]))
+    plan = plan_batch(settings, config, "work-safety", WINDOW)
+    on_bus(settings, [factories.retract("penalty", "zzyj-cf-2023-0015", 2, "决定被撤销")])
+    with pytest.raises(PlanOutdated, match="zzyj-cf-2023-0015 was withdrawn: 决定被撤销"):
+        emit_batches(settings, [plan], source="test", run_id="run-1")
+    assert documents(bus_events(settings, "exposure"), SAMPLE_BATCH) == []
+
+
+def test_a_batch_published_meanwhile_stops_the_emission(
+    settings: Settings, config: ExposureConfig
+) -> None:
+    on_bus(settings, samples(without=[SAMPLE_BATCH]))
+    plan = plan_batch(settings, config, "work-safety", WINDOW)
+    emit(settings, [e for e in samples() if e["document_id"] == SAMPLE_BATCH])
+    with pytest.raises(PlanOutdated, match="version: 1 is stale"):
+        emit_batches(settings, [plan], source="test", run_id="run-1")
+    assert len(documents(bus_events(settings, "exposure"), SAMPLE_BATCH)) == 1
+
+
+# -- catalog catch-up ---------------------------------------------------------------------------
+
+
+def test_sync_waits_for_the_rest_of_the_catalog_group(settings: Settings) -> None:
+    """A ``govpub consume --channel catalog`` service shares the group: the release waits
+    until that member has committed its partitions too."""
+    emit(settings, samples())
+    topics = Topics(settings.topic_prefix)
+    lock = threading.Lock()
+    stop = threading.Event()
+    in_flight: list[Record] = []
+    with Store(settings.store) as store:
+        service = build_runner(settings, "catalog", store)
+        service.open()
+        member = open_bus(settings).consumer(topics.content, group=service.group)
+
+        def keep_polling() -> None:
+            # The service is alive (it heartbeats by polling) but has not committed yet.
+            while not stop.is_set():
+                with lock:
+                    in_flight.extend(member.poll(0.05, 500))
+                time.sleep(0.05)
+
+        def service_commits(_: float) -> None:
+            with lock:
+                in_flight.extend(member.poll(0.05, 500))
+                # Records of partitions the group moved to the release's member are its
+                # to deliver now (as after any rebalance).
+                mine = [r for r in in_flight if r.tp in member.assignment()]
+                if mine:
+                    member.commit(service.process(mine))
+                in_flight.clear()
+
+        poller = threading.Thread(target=keep_polling, daemon=True)
+        poller.start()
+        try:
+            deadline = time.monotonic() + 10
+            while not in_flight and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert in_flight, "the service member got no records"
+            with pytest.raises(CatalogBehind, match="still behind the bus"):
+                sync_catalog(settings, timeout=0.3, sleep=lambda _: None)
+            result = sync_catalog(settings, timeout=30, sleep=service_commits)
+        finally:
+            stop.set()
+            poller.join()
+            member.close()
+            service.close()
+    assert result.waited < 30
+    lag = open_bus(settings).committed_lag(topics.channel_group("catalog"), topics.content)
+    assert all(n <= 0 for n in lag.values())
+
+
+def test_release_code_imports_without_airflow() -> None:
+    code = (
+        "import sys, producers.releases.dag_tasks, producers.releases.exposure,"
+        " producers.releases.campaigns, govpub.status;"
+        " sys.exit(any(m == 'airflow' or m.startswith('airflow.') for m in sys.modules))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
