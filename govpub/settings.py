@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     # NoDecode: the environment value reaches _comma_list as text instead of being
     # parsed as JSON first (which refused GOVPUB_CHANNELS=rss,website).
     channels: Annotated[list[str], NoDecode] = Field(
-        default=["rss"], description="channels that `govpub consume` runs when none is named"
+        default=["rss", "website"],
+        description="channels that `govpub consume` runs when none is named",
     )
     retry_max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
     retry_min_backoff: Annotated[float, Field(gt=0, le=3600)] = 0.5

@@ -10,7 +10,7 @@ def test_defaults_need_no_configuration() -> None:
     settings = load_settings()
     assert settings.bus_kind == "sqlite"
     assert sqlite_path(settings.bus).name == "bus.db"
-    assert settings.channels == ["rss"]
+    assert settings.channels == ["rss", "website"]
 
 
 def test_kafka_is_one_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,16 +37,6 @@ def test_bad_values_are_named(
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigurationError, match=expected):
         load_settings()
-
-
-def test_channels_take_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GOVPUB_CHANNELS", "rss, memory")
-    assert load_settings().channels == ["rss", "memory"]
-
-
-def test_channels_take_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GOVPUB_CHANNELS", '["rss"]')
-    assert load_settings().channels == ["rss"]
 
 
 @pytest.mark.parametrize(
