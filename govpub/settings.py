@@ -5,6 +5,7 @@ the working directory); nothing else in govpub reads the environment.
 """
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from govpub.errors import ConfigurationError
 
 DEFAULT_BUS = "sqlite:///.govpub/bus.db"
 DEFAULT_STORE = ".govpub/state.db"
+_WECHAT_TOKEN = re.compile(r"[A-Za-z0-9]{3,32}")
 
 
 def sqlite_path(url: str) -> Path:
@@ -119,6 +121,11 @@ class Settings(BaseSettings):
     wechat_api_base: AnyHttpUrl = AnyHttpUrl("https://api.weixin.qq.com/")
     weibo_api_base: AnyHttpUrl = AnyHttpUrl("https://api.weibo.com/")
     newmedia_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+    wechat_callback_token: pydantic.SecretStr | None = Field(
+        default=None,
+        description="the server Token of the WeChat admin console (服务器配置); `govpub ingest`"
+        " serves /v1/callbacks/wechat (PUBLISHJOBFINISH) only when it is set",
+    )
     ingest_credentials: Path | None = Field(
         default=None,
         description="TOML file of department credentials for `govpub ingest` (required by it)",
@@ -170,6 +177,15 @@ class Settings(BaseSettings):
             kafka_servers(value)
         else:
             raise ValueError("must be sqlite:///PATH or kafka://HOST:PORT[,HOST:PORT]")
+        return value
+
+    @field_validator("wechat_callback_token")
+    @classmethod
+    def _wechat_token(cls, value: pydantic.SecretStr | None) -> pydantic.SecretStr | None:
+        # The console accepts 3-32 letters or digits; anything else was mistyped (and an
+        # empty token would let anyone compute a valid signature). The value is not echoed.
+        if value is not None and not _WECHAT_TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 3 to 32 ASCII letters or digits, as in the WeChat console")
         return value
 
     @field_validator("channels", "compliance_publish_party_names", mode="before")

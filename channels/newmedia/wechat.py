@@ -489,24 +489,50 @@ def verify_callback_signature(token: str, signature: str, timestamp: str, nonce:
     return hmac.compare_digest(digest, signature)
 
 
+class NotPublishJobFinish(ValueError):
+    """A well-formed WeChat message of another type (a follower's message, another event):
+    the server URL receives every message of the account, so the caller acknowledges it."""
+
+    def __init__(self, msg_type: str, event: str) -> None:
+        self.msg_type = msg_type[:40]
+        self.event = event[:40]
+        super().__init__(
+            f"not a PUBLISHJOBFINISH event: MsgType={self.msg_type!r} Event={self.event!r}"
+        )
+
+
 def handle_publish_job_finish(
     body: bytes, store: Store, *, clock: Callable[[], float] = time.time
 ) -> CallbackResult:
     """Handle a PUBLISHJOBFINISH event pushed by WeChat (plain-text mode XML); the ingest
     service verifies the signature (:func:`verify_callback_signature`) and calls this.
 
-    Raises ``ValueError`` for a body that is not such an event.
+    Raises ``ValueError`` for a body that is not such an event: its subclass
+    :class:`NotPublishJobFinish` for a well-formed message of another type.
     """
-    if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
+    # WeChat sends UTF-8. Parsing the decoded text (not the bytes) keeps the check below
+    # honest: bytes in UTF-16 would hide a DOCTYPE from it and still be parsed with it.
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError("callback XML must be UTF-8") from None
+    if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
         raise ValueError("callback XML must not declare a DTD or entities")
     try:
-        root = ET.fromstring(body)  # noqa: S314 - DTDs and entities refused above
+        root = ET.fromstring(text)  # noqa: S314 - DTDs and entities refused above
     except ET.ParseError as exc:
         raise ValueError(f"callback is not XML: {exc}") from None
-    if (root.findtext("MsgType") or "").strip() != "event" or (
-        root.findtext("Event") or ""
-    ).strip() != "PUBLISHJOBFINISH":
-        raise ValueError("not a PUBLISHJOBFINISH event")
+    msg_type = (root.findtext("MsgType") or "").strip()
+    event_name = (root.findtext("Event") or "").strip()
+    if root.tag != "xml" or not msg_type:
+        encrypted = root.find("Encrypt") is not None
+        raise ValueError(
+            "an encrypted callback: set the account's message mode to plain text (明文模式)"
+            if encrypted
+            else "not a WeChat message"
+        )
+    if msg_type != "event" or event_name != "PUBLISHJOBFINISH":
+        raise NotPublishJobFinish(msg_type, event_name)
     info = root.find("PublishEventInfo")
     if info is None or not (info.findtext("publish_id") or "").strip():
         raise ValueError("PublishEventInfo.publish_id is missing")

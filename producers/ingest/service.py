@@ -23,6 +23,7 @@ from typing import Any, Self
 
 from pydantic import TypeAdapter, ValidationError
 
+from channels.newmedia.wechat import CallbackResult, handle_publish_job_finish
 from consumers.deliveries import DeliveryLog
 from govpub.bus import Bus, open_bus
 from govpub.errors import (
@@ -53,6 +54,7 @@ from producers.ingest.models import (
     ProblemItem,
     SubmitAnswer,
 )
+from producers.ingest.wechat_callback import WeChatCallbackCheck
 from producers.ledger import VersionLedger
 from producers.publisher import Accepted, BatchRejected, PartialPublish, Publisher
 from schemas import AnyEvent, Kind
@@ -189,6 +191,12 @@ class IngestService:
         self._read_ledger = VersionLedger(self._read_store)
         self._read_deliveries = DeliveryLog(self._read_store)
         self._read_audit = AuditLog(self._read_store)
+        token = settings.wechat_callback_token
+        self.wechat_callback: WeChatCallbackCheck | None = (
+            None
+            if token is None
+            else WeChatCallbackCheck(token, window=settings.ingest_clock_skew, clock=clock)
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -549,6 +557,14 @@ class IngestService:
             "SELECT answer FROM ingest_answers WHERE event_id=?", (event_id,)
         ).fetchone()
         return None if row is None else EventResult.model_validate_json(row[0])
+
+    # --- POST /v1/callbacks/wechat ------------------------------------------------------
+    def wechat_publish_finished(self, body: bytes) -> CallbackResult:
+        """Record a PUBLISHJOBFINISH event pushed by WeChat (the caller checked that WeChat
+        sent it): the account's delivery record becomes ``confirmed`` or ``failed``.
+        Raises ``ValueError`` for a body that is not such an event."""
+        with self._write_lock:
+            return handle_publish_job_finish(body, self._write_store)
 
     # --- GET /v1/events/{event_id} -----------------------------------------------------
     def status(self, principal: Principal, event_id: str) -> Answer:

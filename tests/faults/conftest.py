@@ -7,13 +7,22 @@ import random
 from collections.abc import Iterator
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from govpub.testing.kafka_broker import KafkaBroker
 
 
+@pytest.fixture(scope="session")
+def requested_seed() -> int | None:
+    """GOVPUB_FAULT_SEED as the session started: session fixtures are set up before the
+    per-test fixture that clears GOVPUB_ variables (so the variable still counts)."""
+    value = os.environ.get("GOVPUB_FAULT_SEED")
+    return None if value is None else int(value)
+
+
 @pytest.fixture
-def seed() -> int:
-    value = int(os.environ.get("GOVPUB_FAULT_SEED", random.randrange(2**32)))
+def seed(requested_seed: int | None) -> int:
+    value = random.randrange(2**32) if requested_seed is None else requested_seed
     print(f"\nfault seed: {value} (GOVPUB_FAULT_SEED={value} repeats this run)")
     return value
 
@@ -29,3 +38,12 @@ def own_broker(kafka_broker: KafkaBroker) -> Iterator[KafkaBroker]:
         broker.resume()
         broker.stop()
         broker.__exit__(None, None, None)
+
+
+@pytest.fixture
+def platform_server() -> Iterator[HTTPServer]:
+    """A loopback server for fake platforms and webhook receivers (threaded: a slow
+    answer holds back no other request), stopped at the end of the test."""
+    with HTTPServer(host="127.0.0.1", port=0, threaded=True) as server:
+        yield server
+        server.clear()

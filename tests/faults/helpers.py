@@ -3,13 +3,16 @@ figures they report (appended to tests/artifacts/faults.jsonl)."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 from consumers.deliveries import DeliveryLog
 from govpub.bus import open_bus
@@ -21,21 +24,36 @@ from tests import factories
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
+def _secrets(values: Mapping[str, SecretStr]) -> str:
+    return json.dumps({name: secret.get_secret_value() for name, secret in values.items()})
+
+
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
-    """The environment of a govpub process that shares ``settings``."""
+    """The environment of a govpub process that shares ``settings`` (new-media routes,
+    secrets and platform URLs included, so a child posts to the same fakes)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVPUB_")}
     env.update(
         GOVPUB_BUS=settings.bus,
         GOVPUB_STORE=str(settings.store),
         GOVPUB_OUTPUT_DIR=str(settings.output_dir),
         GOVPUB_TOPIC_PREFIX=settings.topic_prefix,
+        GOVPUB_SITE_URL=str(settings.site_url),
         GOVPUB_SESSION_TIMEOUT=str(settings.session_timeout),
         GOVPUB_MAX_BATCH=str(settings.max_batch),
         GOVPUB_POLL_TIMEOUT=str(settings.poll_timeout),
+        GOVPUB_RETRY_MAX_ATTEMPTS=str(settings.retry_max_attempts),
         GOVPUB_RETRY_MIN_BACKOFF=str(settings.retry_min_backoff),
         GOVPUB_RETRY_MAX_BACKOFF=str(settings.retry_max_backoff),
+        GOVPUB_WECHAT_APP_SECRETS=_secrets(settings.wechat_app_secrets),
+        GOVPUB_WEIBO_ACCESS_TOKENS=_secrets(settings.weibo_access_tokens),
+        GOVPUB_WEBHOOK_SECRETS=_secrets(settings.webhook_secrets),
+        GOVPUB_WECHAT_API_BASE=str(settings.wechat_api_base),
+        GOVPUB_WEIBO_API_BASE=str(settings.weibo_api_base),
+        GOVPUB_NEWMEDIA_TIMEOUT=str(settings.newmedia_timeout),
         GOVPUB_LOG_LEVEL="WARNING",
     )
+    if settings.newmedia_routes is not None:
+        env["GOVPUB_NEWMEDIA_ROUTES"] = str(settings.newmedia_routes)
     env.update(extra)
     return env
 
@@ -99,6 +117,43 @@ def delivered_events(settings: Settings, channel: str) -> dict[str, str]:
             "SELECT event_id, state FROM deliveries WHERE channel=? AND target=''", (channel,)
         ).fetchall()
     return dict(rows)
+
+
+_ITEM_LIST = re.compile(r'<ol class="items">(.*?)</ol>', re.DOTALL)
+_ITEM_LINK = re.compile(r'<a class="item-title" href="([^"]+)"')
+
+
+def _repeats(ids: Sequence[str]) -> int:
+    return len(ids) - len(set(ids))
+
+
+def website_duplicates(output_dir: Path) -> int:
+    """Documents listed twice: within any list of an HTML index or archive page (the home
+    page has one list per section), within any ``api/*.json`` file, and across the
+    numbered archive pages of one list (HTML and JSON)."""
+    duplicates = 0
+    html = [output_dir / "index.html", *output_dir.rglob("*/index.html")]
+    archives: dict[Path, list[str]] = {}
+    for path in [*html, *output_dir.rglob("page/*.html")]:
+        page_ids: list[str] = []
+        for block in _ITEM_LIST.findall(path.read_text("utf-8")):
+            ids = [href.rsplit("/", 1)[-1] for href in _ITEM_LINK.findall(block)]
+            duplicates += _repeats(ids)
+            page_ids += ids
+        if path.parent.name == "page":
+            archives.setdefault(path.parent, []).extend(page_ids)
+    for path in (output_dir / "api").rglob("*.json"):
+        ids = [item["id"] for item in json.loads(path.read_bytes())["items"]]
+        duplicates += _repeats(ids)
+        if path.parent.name == "page":
+            archives.setdefault(path.parent, []).extend(ids)
+    return duplicates + sum(_repeats(ids) for ids in archives.values())
+
+
+def website_listed(output_dir: Path, list_key: str) -> set[str]:
+    """Document ids on the numbered JSON pages of one list (``policy``, ``dept/<code>``)."""
+    pages = (output_dir / "api" / list_key / "page").glob("*.json")
+    return {item["id"] for page in pages for item in json.loads(page.read_bytes())["items"]}
 
 
 def feed_duplicates(output_dir: Path) -> int:

@@ -1,12 +1,37 @@
-"""No event lost and none published twice, under consumer, broker and bus failures.
+"""No event lost and none published twice, under consumer, broker, platform and bus failures.
 
 Each test reports: events sent, faults injected, events lost, duplicates seen (the
-same item twice in any feed or delivery record), and recovery time.
+same item twice in any feed, page index, delivery record or remote post), and recovery
+time. Rows with more figures:
+
+- ``consumer crash`` runs ``rss``, ``website`` and ``webhook`` in the killed process.
+  ``lost_by_channel``: events without a finished delivery record, per channel.
+  ``duplicates_by_place``: ``feeds`` (a guid twice in one feed), ``website`` (a document
+  twice in one list of an index or archive page, in one ``api/*.json`` file, or on two
+  archive pages of one list) and ``webhook_records`` (an event recorded twice for the
+  endpoint). ``webhook_distinct_ids``: events the receiver kept, deduplicated by
+  ``webhook-id`` as receivers do. ``webhook_redeliveries``: raw repeats it dropped —
+  at-least-once at the HTTP level (a kill between the 2xx and the record), not
+  duplicates. ``caught_up_s``: when each channel's group had no lag, from the end of
+  sending.
+- ``platform outage``: the fake WeChat fails every call (5xx, timeouts, answers lost
+  after the work was done) for 2.5 s, then for 30 s from a publish whose answer was
+  lost. ``retried_then_delivered``: deliveries that failed and then completed without a
+  dead letter. ``dead_lettered``: events past the maximum attempts; ``_but_posted``:
+  of those, already published on the platform; ``_with_draft``: of those, with a draft
+  left in the draft box. ``redriven``: what ``govpub dlq redrive`` delivered.
+  ``drafts_left``: drafts never published (a draft the platform made after the client
+  had given up and looked for it; readers never see one). ``lost``: items with no
+  published article; ``duplicates``: articles beyond the first per item.
+  ``recovery_s``: from the end of the outage until the redrive has finished.
 """
 
 import itertools
 import json
 import random
+import re
+import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -17,6 +42,7 @@ from typing import Any
 
 import pytest
 from kafka import KafkaProducer
+from pytest_httpserver import HTTPServer
 
 from channels.memory import MemoryChannel
 from consumers import ChannelRunner, read_dead_letters
@@ -34,12 +60,18 @@ from tests import factories
 from tests.faults.helpers import (
     delivered_events,
     documents,
+    env_for,
     feed_duplicates,
     kill,
     report,
     spawn_consumer,
     wait_caught_up,
+    website_duplicates,
+    website_listed,
 )
+from tests.newmedia import events as newmedia_events
+from tests.newmedia.conftest import APP_ID, APP_SECRET, COVER, HOOK_SECRET, SITE, routes_text
+from tests.newmedia.fakes import FakeWeChat, Fault, Outage, WebhookReceiver
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(400)]
 
@@ -61,11 +93,56 @@ def run_until_idle(settings: Settings, channel: str = "rss") -> ChannelRunner:
     return runner
 
 
+def webhook_routes(directory: Path, server: HTTPServer) -> Path:
+    """A routing file sending policy documents to one webhook endpoint on ``server``."""
+    path = directory / "routes.toml"
+    path.write_text(
+        f"""
+[webhook.endpoints.county-a]
+url = "{server.url_for("/hooks/a")}"
+
+[[routes]]
+kinds = ["policy"]
+webhook = ["county-a"]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def webhook_records(settings: Settings) -> tuple[int, int]:
+    """``(confirmed, repeated)``: events with a confirmed record for the endpoint, and
+    (event, endpoint) pairs recorded more than once."""
+    with Store(settings.store) as store:
+        rows = store.conn.execute(
+            "SELECT event_id, state FROM deliveries WHERE channel='webhook' AND target='county-a'"
+        ).fetchall()
+    ids = [event_id for event_id, _ in rows]
+    confirmed = {event_id for event_id, state in rows if state == "confirmed"}
+    return len(confirmed), len(ids) - len(set(ids))
+
+
+CRASH_CHANNELS = ("rss", "website", "webhook")
+
+
 def test_consumer_killed_five_times(
-    make_settings: Callable[..., Settings], kafka_broker: KafkaBroker, seed: int, tmp_path: Path
+    make_settings: Callable[..., Settings],
+    kafka_broker: KafkaBroker,
+    seed: int,
+    tmp_path: Path,
+    platform_server: HTTPServer,
 ) -> None:
     rng = random.Random(seed)
-    settings = make_settings(kafka_broker.url, max_batch=50, session_timeout=3.0)
+    receiver = WebhookReceiver(platform_server, "/hooks/a", HOOK_SECRET)
+    settings = make_settings(
+        kafka_broker.url,
+        max_batch=200,  # 50 took the website 57 s alone (200: 25 s) on two shared cores
+        session_timeout=3.0,
+        site_url=SITE,
+        newmedia_routes=webhook_routes(tmp_path, platform_server),
+        webhook_secrets={"county-a": HOOK_SECRET},
+        newmedia_timeout=5.0,
+    )
     events = documents(5000)
     sent: list[str] = []
 
@@ -80,36 +157,258 @@ def test_consumer_killed_five_times(
     sender = threading.Thread(target=send)
     sender.start()
     log = tmp_path / "consumer.log"
-    consumer = spawn_consumer(settings, ["rss"], log=log)
+    consumer = spawn_consumer(settings, CRASH_CHANNELS, log=log)
     kills = 0
     try:
         for _ in range(5):
-            time.sleep(rng.uniform(0.5, 3.0))
+            # Three channels take about a minute for 5,000 events on two cores: the kills
+            # are spread over that minute, not bunched at its start.
+            time.sleep(rng.uniform(1.0, 8.0))
             kill(consumer)
             kills += 1
-            consumer = spawn_consumer(settings, ["rss"], log=log)
+            consumer = spawn_consumer(settings, CRASH_CHANNELS, log=log)
         sender.join(timeout=120)
-        recovery = wait_caught_up(settings, "rss", timeout=180)
+        started = time.monotonic()
+        deadline = started + 240
+        caught_up: dict[str, float] = {}
+        for channel in CRASH_CHANNELS:  # each has its own group: wait for the slowest
+            wait_caught_up(settings, channel, timeout=max(1.0, deadline - time.monotonic()))
+            caught_up[channel] = round(time.monotonic() - started, 1)
+        recovery = time.monotonic() - started
     finally:
         kill(consumer)
         sender.join(timeout=5)
     assert len(sent) == 5000
-    delivered = delivered_events(settings, "rss")
+    lost = {
+        channel: 5000 - len(set(sent) & set(delivered_events(settings, channel)))
+        for channel in CRASH_CHANNELS
+    }
     published = rss_documents(settings)
-    lost = 5000 - len(set(sent) & set(delivered))
-    duplicates = feed_duplicates(settings.output_dir)
+    listed = website_listed(settings.output_dir, "policy")
+    by_department = website_listed(settings.output_dir, "dept/zz-zfb") | website_listed(
+        settings.output_dir, "dept/zz-sfj"
+    )
+    # Receivers drop repeats by webhook-id (the event_id): what they keep is what counts.
+    kept = set(receiver.seen)
+    redeliveries = len(receiver.received) - len(kept)
+    confirmed, repeated_records = webhook_records(settings)
+    duplicates = {
+        "feeds": feed_duplicates(settings.output_dir),
+        "website": website_duplicates(settings.output_dir),
+        "webhook_records": repeated_records,
+    }
+    documents_sent = {e["document_id"] for e in events}
     report(
         "consumer crash",
         events=5000,
+        channels=list(CRASH_CHANNELS),
         faults=f"{kills} SIGKILLs of the consumer",
+        lost=sum(lost.values()),
+        lost_by_channel=lost,
+        duplicates=sum(duplicates.values()),
+        duplicates_by_place=duplicates,
+        webhook_distinct_ids=len(kept),
+        webhook_redeliveries=redeliveries,
+        recovery_s=round(recovery, 1),
+        caught_up_s=caught_up,
+        seed=seed,
+    )
+    assert lost == dict.fromkeys(CRASH_CHANNELS, 0)
+    assert duplicates == {"feeds": 0, "website": 0, "webhook_records": 0}
+    assert len(published) == 5000
+    assert listed == documents_sent  # every document on the policy archive pages, once
+    assert by_department == documents_sent
+    assert kept == set(sent)  # every event reached the subscriber
+    assert receiver.bad_signatures == 0
+    assert confirmed == 5000
+
+
+def stop_gracefully(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a consumer this test started (it finishes its batch), SIGKILL if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            kill(process)
+
+
+def dlq_redrive(settings: Settings, channel: str) -> tuple[int, int, int]:
+    """Run ``govpub dlq redrive --channel CHANNEL`` as an operator would; returns what it
+    printed: (redriven, delivered, dead-lettered again)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "govpub.cli", "dlq", "redrive", "--channel", channel],
+        env=env_for(settings),
+        capture_output=True,
+        timeout=180,
+        check=False,
+    )
+    output = done.stdout.decode() + done.stderr.decode()
+    assert done.returncode == 0, output
+    found = re.search(
+        rf"channel {channel}: (\d+) redriven, (\d+) delivered, (\d+) dead-lettered again", output
+    )
+    assert found is not None, output
+    redriven, delivered, again = (int(n) for n in found.groups())
+    return redriven, delivered, again
+
+
+def runner_rows(settings: Settings, channel: str) -> dict[str, tuple[str, int]]:
+    """``{event_id: (state, attempts)}`` of the runner's records for ``channel``."""
+    with Store(settings.store) as store:
+        rows = store.conn.execute(
+            "SELECT event_id, state, attempts FROM deliveries WHERE channel=? AND target=''",
+            (channel,),
+        ).fetchall()
+    return {event_id: (state, attempts) for event_id, state, attempts in rows}
+
+
+def wait_for(condition: Callable[[], bool], failure: str, timeout: float = 60.0) -> None:
+    """Return as soon as ``condition()`` holds (checked every 10 ms); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.01)
+
+
+def campaigns(count: int, prefix: str) -> list[dict[str, Any]]:
+    """``count`` theme-day posts (routed to the WeChat account ``city``)."""
+    return [
+        newmedia_events.campaign(f"{prefix}-{i:03d}", title=f"政务公开主题日 {prefix} 第{i}期")
+        for i in range(count)
+    ]
+
+
+def test_wechat_outage_retries_then_dead_letters_and_redrive_posts_once(
+    make_settings: Callable[..., Settings],
+    kafka_broker: KafkaBroker,
+    seed: int,
+    tmp_path: Path,
+    platform_server: HTTPServer,
+) -> None:
+    rng = random.Random(seed)
+    wechat = FakeWeChat(platform_server, APP_ID, APP_SECRET)
+    shutil.copy(COVER, tmp_path / "cover.png")
+    routes = tmp_path / "routes.toml"
+    routes.write_text(routes_text(platform_server), encoding="utf-8")
+    settings = make_settings(
+        kafka_broker.url,
+        site_url=SITE,
+        newmedia_routes=routes,
+        wechat_app_secrets={"city": APP_SECRET},
+        wechat_api_base=platform_server.url_for("/"),
+        newmedia_timeout=1.0,
+        # 3 attempts, 0.2 s then 0.4 s apart, each read retried 3 times by urllib3 (0, 0.6,
+        # 1.2 s apart): a delivery rides out about 4 s of outage, not 30.
+        retry_max_attempts=3,
+        retry_min_backoff=0.2,
+        retry_max_backoff=1.0,
+    )
+    timeout = settings.newmedia_timeout
+    outage = Outage(
+        faults=[
+            Fault(status=503),
+            Fault(status=502),
+            Fault(status=500, process=True),  # done, but the answer is lost
+            Fault(status=504, delay=timeout * 1.5),  # no answer before the client gives up
+            Fault(delay=timeout * 1.5),  # done after the client gave up
+        ],
+        rng=rng,
+    )
+    warmup = campaigns(1, "warmup")  # token and cover fetched before the outages
+    short = campaigns(10, "short")
+    long = campaigns(30, "long")
+    everything = warmup + short + long
+
+    def send(batch: list[dict[str, Any]]) -> None:
+        with Publisher(open_bus(settings), Topics(settings.topic_prefix)) as publisher:
+            publisher.publish_many(batch)
+
+    consumer = spawn_consumer(settings, ["wechat"], log=tmp_path / "consumer.log")
+    try:
+        send(warmup)
+        wait_caught_up(settings, "wechat", timeout=90)
+        # 1. A short outage, 2.5 s from the first call it fails: the retries ride it out.
+        wechat.down(outage)
+        try:
+            send(short)
+            wait_for(lambda: sum(outage.hits.values()) > 0, "no post reached the platform")
+            time.sleep(2.5)
+        finally:
+            wechat.up()
+        wait_caught_up(settings, "wechat", timeout=120)
+        # 2. The platform goes down as it answers a publish (done, answer lost) and stays
+        #    down for 30 s: deliveries run out of attempts and are dead-lettered.
+        wechat.fail("freepublish/submit", Fault(status=502, process=True, then=outage))
+        send(long)
+        wait_for(lambda: wechat.outage is not None, "no publish reached the platform")
+        try:
+            time.sleep(30.0)
+        finally:
+            wechat.up()
+        ended = time.monotonic()
+        wait_caught_up(settings, "wechat", timeout=120)
+    finally:
+        wechat.up()
+        stop_gracefully(consumer)
+
+    before = runner_rows(settings, "wechat")
+    letters = [
+        letter
+        for _, letter in read_dead_letters(open_bus(settings), Topics(settings.topic_prefix))
+        if letter is not None and letter.channel == "wechat"
+    ]
+    dead = {letter.event_id or "" for letter in letters}
+    url = {e["event_id"]: f"{SITE}campaign/{e['document_id']}.html" for e in everything}
+    posted_while_down = {event_id for event_id in dead if wechat.posts_for(url[event_id])}
+    drafted_while_down = {  # drafts made during the outage whose answer was lost
+        media_id
+        for media_id, draft in wechat.drafts.items()
+        if draft["articles"][0]["content_source_url"] in {url[event_id] for event_id in dead}
+    }
+    retried = sum(
+        1 for state, attempts in before.values() if state in ("sent", "confirmed") and attempts > 1
+    )
+
+    redriven, redelivered, again = dlq_redrive(settings, "wechat")
+    posts = {event_id: wechat.posts_for(link) for event_id, link in url.items()}
+    recovery = time.monotonic() - ended
+    second = dlq_redrive(settings, "wechat")  # each dead letter is redriven once, ever
+    after = runner_rows(settings, "wechat")
+
+    lost = sum(1 for n in posts.values() if n == 0)
+    duplicates = sum(n - 1 for n in posts.values() if n > 1)
+    report(
+        "platform outage",
+        events=len(everything),
+        faults="WeChat down 2.5 s, then down 30 s from a publish whose answer was lost"
+        f" (5xx, timeouts, lost answers): {sum(outage.hits.values())} calls failed",
+        retried_then_delivered=retried,
+        dead_lettered=len(letters),
+        dead_lettered_but_posted=len(posted_while_down),
+        dead_lettered_with_draft=len(drafted_while_down),
+        redriven=redriven,
+        drafts_left=len(wechat.drafts),
         lost=lost,
         duplicates=duplicates,
         recovery_s=round(recovery, 1),
         seed=seed,
     )
+    assert retried >= 1, "a delivery caught by the short outage retried and completed"
+    assert letters, "deliveries past the maximum attempts were dead-lettered"
+    assert posted_while_down, "the publish whose answer was lost is among the dead letters"
+    assert not drafted_while_down & set(wechat.drafts), "redrive published the drafts it found"
+    assert {state for event_id, (state, _) in before.items() if event_id in dead} == {
+        "dead_lettered"
+    }
+    assert all(letter.attempts == settings.retry_max_attempts for letter in letters)
+    assert (redriven, redelivered, again) == (len(letters), len(letters), 0)
+    assert second == (0, 0, 0)
     assert lost == 0
     assert duplicates == 0
-    assert len(published) == 5000
+    assert all(wechat.live_for(link) == 1 for link in url.values())
+    assert {state for state, _ in after.values()} <= {"sent", "confirmed"}
+    assert set(after) == {e["event_id"] for e in everything}
 
 
 def test_broker_killed_three_times_while_sending(

@@ -128,10 +128,12 @@ def test_malformed_message_from_another_client_is_dead_lettered(
     assert len(feed_titles(settings.output_dir / "feeds" / "policy.xml")) == 2
     listed = govpub(settings, "dlq", "list")
     assert listed.returncode == 0, listed.stderr
+    # each channel has its own dead letters: the default channels are rss and website
     assert "channel=rss" in listed.stdout
+    assert "channel=website" in listed.stdout
     assert f"origin={settings.topic_prefix}.policy[" in listed.stdout
     assert "PoisonMessage: invalid event: not valid JSON" in listed.stdout
-    assert "1 dead letter(s)" in listed.stdout
+    assert "2 dead letter(s)" in listed.stdout
 
 
 def test_unknown_channel_suggests_the_closest(settings: Settings) -> None:

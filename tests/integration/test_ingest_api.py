@@ -233,6 +233,24 @@ def test_an_oversized_chunked_body_is_cut_off_while_reading(api: Running) -> Non
     assert response.status_code == 413
 
 
+def test_an_oversized_chunked_body_whose_last_chunk_crosses_the_limit(api: Running) -> None:
+    # The whole body has arrived when it is refused: still a 413, never a 500.
+    limit = api.settings.ingest_max_body_bytes
+    chunks = [b" " * limit, b" " * 100]
+    headers = signing.signed_headers(
+        "yjj-2026a",
+        SECRETS["yjj-2026a"],
+        "POST",
+        "/v1/events",
+        b"".join(chunks),
+        timestamp=int(time.time()),
+        request_id=str(uuid.uuid4()),
+    )
+    response = requests.post(api.url + "/v1/events", data=iter(chunks), headers=headers, timeout=30)
+    assert "content-length" not in {k.lower() for k in response.request.headers}
+    assert response.status_code == 413
+
+
 def test_a_body_of_exactly_the_limit_is_read(api: Running) -> None:
     limit = api.settings.ingest_max_body_bytes
     body = json.dumps(factories.penalty()).encode()

@@ -3,11 +3,13 @@ platforms' documentation says (request and answer shapes, error codes), with sta
 (tokens, drafts, published articles, statuses) and injectable faults."""
 
 import json
+import random
 import re
 import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,7 @@ class Fault:
     errcode: int | None = None  # answer this platform error
     delay: float = 0.0  # sleep first (a slow answer)
     process: bool = False  # do the work anyway before a status/delay (lost answer)
+    then: "Outage | None" = None  # the platform goes down as it answers this call
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -34,18 +37,42 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 @dataclass
+class Outage:
+    """The platform is down: every call gets one of ``faults``, picked by ``rng`` (the
+    test seeds it), until the outage ends; ``hits`` counts the calls it spoilt per API."""
+
+    faults: Sequence[Fault]
+    rng: random.Random
+    hits: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
 class _Base:
     server: HTTPServer
     calls: Counter[str] = field(default_factory=Counter)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    outage: Outage | None = None
 
     def fail(self, api: str, *faults: Fault) -> None:
         """Queue faults for the next calls of ``api``."""
         self.faults.setdefault(api, []).extend(faults)
 
+    def down(self, outage: Outage) -> None:
+        """Start an outage: from now on every call gets one of its faults."""
+        with self.lock:
+            self.outage = outage
+
+    def up(self) -> None:
+        """End the outage (calls already answering slowly finish as their fault says)."""
+        with self.lock:
+            self.outage = None
+
     def _fault(self, api: str) -> Fault | None:
         with self.lock:
+            if self.outage is not None:
+                self.outage.hits[api] += 1
+                return self.outage.rng.choice(self.outage.faults)
             queue = self.faults.get(api) or []
             return queue.pop(0) if queue else None
 
@@ -54,6 +81,12 @@ class _Base:
         fault = self._fault(api)
         if fault is None:
             return work(request)
+        answer = self._faulty(api, request, work, fault)
+        if fault.then is not None:
+            self.down(fault.then)
+        return answer
+
+    def _faulty(self, api: str, request: Request, work: Any, fault: Fault) -> Response:
         if fault.process:
             answer = work(request)
             time.sleep(fault.delay)
