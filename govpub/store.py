@@ -8,6 +8,7 @@ used by one thread; open one per worker.
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,14 +25,30 @@ def connect_sqlite(path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connec
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigurationError(f"cannot create the directory of {path}: {exc}") from None
-    try:
-        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={synchronous}")
-        conn.execute("PRAGMA busy_timeout=30000")
-    except sqlite3.Error as exc:
-        raise ConfigurationError(f"cannot open SQLite database {path}: {exc}") from None
-    return conn
+    deadline = time.monotonic() + 30.0
+    pause = 0.01
+    while True:
+        try:
+            conn = sqlite3.connect(
+                path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            try:
+                # Switching to WAL takes an exclusive lock and SQLite answers "locked" at
+                # once (no busy wait) while another process opens the same new file.
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA synchronous={synchronous}")
+                conn.execute("PRAGMA busy_timeout=30000")
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise ConfigurationError(f"cannot open SQLite database {path}: {exc}") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"cannot open SQLite database {path}: {exc}") from None
 
 
 class Store:

@@ -13,9 +13,10 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Generic, Self, TypeVar
 
 from channels.base import NOT_ROUTED, ChannelBase, ChannelContext, DeliveryState, Outcome
+from channels.newmedia.client import HttpClient
 from channels.newmedia.errors import AccountMisconfigured, OutcomeUnknown
 from channels.newmedia.records import DONE, FINAL, Posted, SharedState, TargetRecords
 from channels.newmedia.routing import Platform, Routing, Target, load_routing
@@ -56,9 +57,15 @@ def outbox_dir(context: ChannelContext, channel: str, target: str) -> Path | Non
     return context.output_dir / "outbox" / channel / target
 
 
-class NewMediaChannel(ChannelBase):
+ClientT = TypeVar("ClientT", bound=HttpClient)
+
+
+class NewMediaChannel(ChannelBase, Generic[ClientT]):
     """Base of the WeChat, Weibo and webhook channels; subclasses implement the platform
-    calls :meth:`post`, :meth:`reconcile` and :meth:`withdraw`."""
+    calls :meth:`post`, :meth:`reconcile` and :meth:`withdraw`, with one client (one HTTP
+    session) per account or endpoint in :attr:`clients`."""
+
+    clients: dict[str, ClientT]
 
     name = "newmedia"
     platform: ClassVar[Platform]
@@ -75,6 +82,17 @@ class NewMediaChannel(ChannelBase):
         self.records = TargetRecords(context.store, self.name)
         self.state = SharedState(context.store, clock=clock)
         self.clock = clock
+
+    def connect(self) -> Self:
+        """Open every account's or endpoint's session."""
+        for client in self.clients.values():
+            client.connect()
+        return self
+
+    def close(self) -> None:
+        """Close every session."""
+        for client in self.clients.values():
+            client.close()
 
     # --- platform hooks ------------------------------------------------------------------
 

@@ -133,7 +133,7 @@ class WebhookClient(HttpClient):
         raise PlatformRejected("webhook", self.endpoint, status, "the endpoint refused the message")
 
 
-class WebhookChannel(NewMediaChannel):
+class WebhookChannel(NewMediaChannel[WebhookClient]):
     """Sends routed events to subscriber endpoints as signed webhooks."""
 
     name = "webhook"
@@ -175,17 +175,6 @@ class WebhookChannel(NewMediaChannel):
                 outbox=Outbox(directory) if directory is not None else None,
             )
         return cls(context, routing, clients).connect()
-
-    def connect(self) -> Self:
-        """Open every endpoint's session."""
-        for client in self.clients.values():
-            client.connect()
-        return self
-
-    def close(self) -> None:
-        """Close every session."""
-        for client in self.clients.values():
-            client.close()
 
     def post(
         self, target: Target, event: ContentEvent, ids: dict[str, str], checkpoint: Checkpoint

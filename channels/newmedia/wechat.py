@@ -125,7 +125,7 @@ def _beijing_day(now: float) -> str:
     return datetime.fromtimestamp(now, BEIJING).date().isoformat()
 
 
-class WeChatChannel(NewMediaChannel):
+class WeChatChannel(NewMediaChannel[WeChatClient]):
     """Posts routed events to WeChat Official Accounts as published articles."""
 
     name = "wechat"
@@ -182,16 +182,9 @@ class WeChatChannel(NewMediaChannel):
         )
         return cls(context, routing, clients, images=images, clock=clock).connect()
 
-    def connect(self) -> Self:
-        """Open every account's session."""
-        for client in self.clients.values():
-            client.connect()
-        return self
-
     def close(self) -> None:
-        """Close every session."""
-        for client in self.clients.values():
-            client.close()
+        """Close every session and the image fetcher."""
+        super().close()
         self.images.close()
 
     # --- posting -------------------------------------------------------------------------

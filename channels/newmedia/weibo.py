@@ -179,7 +179,7 @@ def status_id(status: Mapping[str, Any]) -> str:
     return str(status.get("idstr") or status.get("id"))
 
 
-class WeiboChannel(NewMediaChannel):
+class WeiboChannel(NewMediaChannel[WeiboClient]):
     """Posts routed events to Weibo accounts as statuses linking to the portal page."""
 
     name = "weibo"
@@ -221,17 +221,6 @@ class WeiboChannel(NewMediaChannel):
                 outbox=Outbox(directory) if directory is not None else None,
             )
         return cls(context, routing, clients).connect()
-
-    def connect(self) -> Self:
-        """Open every account's session."""
-        for client in self.clients.values():
-            client.connect()
-        return self
-
-    def close(self) -> None:
-        """Close every session."""
-        for client in self.clients.values():
-            client.close()
 
     def post(
         self, target: Target, event: ContentEvent, ids: dict[str, str], checkpoint: Checkpoint

@@ -1,7 +1,7 @@
 """Markup hygiene: an allow-list for HTML bodies, no markup at all in plain text.
 
-The one module that talks to nh3 (an html5ever-based sanitiser, so it parses
-markup the way browsers do). Rule ids: ``html_sanitize`` and ``text_markup`` in
+The gate's module that talks to nh3 (an html5ever-based sanitiser, so it parses
+markup the way browsers do); the website cuts once more when it renders. Rule ids: ``html_sanitize`` and ``text_markup`` in
 :mod:`producers.compliance.rules`.
 """
 
