@@ -23,13 +23,10 @@ from typing import Any
 import requests
 
 from bench.harness import percentile, record, timed
-from govpub.bus import open_bus
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.testing.kafka_broker import KafkaBroker
-from govpub.topics import Topics
-from producers import Publisher, VersionLedger
-from producers.compliance import build_gate
+from producers.factory import open_publisher
 from producers.ingest.client import IngestClient
 from tests import factories
 
@@ -126,12 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         direct = penalties(args.requests, "direct")
         with (
             Store(settings.store) as store,
-            Publisher(
-                open_bus(settings),
-                Topics(settings.topic_prefix),
-                ledger=VersionLedger(store),
-                gate=build_gate(settings, store, source="bench"),
-            ) as publisher,
+            open_publisher(settings, store, source="bench") as publisher,
             timed() as direct_s,
         ):
             for event in direct:

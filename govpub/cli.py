@@ -54,12 +54,10 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
-    from govpub.bus import open_bus
     from govpub.store import Store
-    from govpub.topics import Topics
-    from producers import BatchRejected, PartialPublish, Publisher, VersionLedger, already_checked
-    from producers.compliance import build_gate
+    from producers import BatchRejected, PartialPublish, already_checked
     from producers.emit import MAX_INPUT_BYTES, problem_for, read_entries, validate_entries
+    from producers.factory import open_publisher
 
     if args.file == "-":
         text = sys.stdin.read(MAX_INPUT_BYTES + 1)
@@ -80,12 +78,7 @@ def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     with (
         Store(settings.store) as store,
-        Publisher(
-            open_bus(settings),
-            Topics(settings.topic_prefix),
-            ledger=VersionLedger(store),
-            gate=build_gate(settings, store, source="emit"),
-        ) as publisher,
+        open_publisher(settings, store, source="emit") as publisher,
     ):
         events, problems = validate_entries(read_entries(text), publisher.prepare)
         if not events and not problems:

@@ -10,12 +10,10 @@ from typing import Any
 
 from channels.registry import DEMO_CHANNELS
 from consumers.service import ChannelResult, run_channels
-from govpub.bus import open_bus
 from govpub.settings import Settings
 from govpub.store import Store
-from govpub.topics import Topics
-from producers import Accepted, Publisher, VersionLedger
-from producers.compliance import build_gate
+from producers import Accepted
+from producers.factory import open_publisher
 
 
 def load_samples() -> list[dict[str, Any]]:
@@ -72,12 +70,7 @@ def run_demo(base: Settings, workdir: Path, *, keep: bool = False) -> DemoResult
     settings = demo_settings(base, workdir)
     with (
         Store(settings.store) as store,
-        Publisher(
-            open_bus(settings),
-            Topics(settings.topic_prefix),
-            ledger=VersionLedger(store),
-            gate=build_gate(settings, store, source="demo"),
-        ) as publisher,
+        open_publisher(settings, store, source="demo") as publisher,
     ):
         accepted = publisher.publish_many(load_samples())
     results = run_channels(settings, settings.channels, until_idle=True)

@@ -19,8 +19,7 @@ from govpub.errors import BusError
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.compliance import build_gate
-from producers.ledger import VersionLedger
+from producers.factory import open_publisher as open_gated_publisher
 from producers.publisher import Publisher
 
 log = logging.getLogger(__name__)
@@ -33,14 +32,9 @@ class CatalogBehind(BusError):
 
 
 def open_publisher(settings: Settings, store: Store) -> Publisher:
-    """A publisher on the configured bus, with the version ledger and the same compliance
-    gate as ingest (masking, never-publish rules, markup hygiene), audited as ``dag``."""
-    return Publisher(
-        open_bus(settings),
-        Topics(settings.topic_prefix),
-        ledger=VersionLedger(store),
-        gate=build_gate(settings, store, source="dag"),
-    )
+    """The releases' publisher: the same compliance gate as ingest (masking,
+    never-publish rules, markup hygiene), audited as ``dag``."""
+    return open_gated_publisher(settings, store, source="dag")
 
 
 @dataclass(frozen=True)
