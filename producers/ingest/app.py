@@ -19,6 +19,8 @@ from channels.newmedia.wechat import NotPublishJobFinish
 from govpub.errors import NotAuthenticated
 from govpub.settings import Settings
 from producers.ingest import signing
+from producers.ingest.auth import Claimed
+from producers.ingest.credentials import Principal
 from producers.ingest.models import Health
 from producers.ingest.openapi import build_openapi
 from producers.ingest.service import Answer, IngestService, problem
@@ -135,8 +137,10 @@ def create_app(settings: Settings, *, service: IngestService | None = None) -> F
     too_large = problem(413, "payload too large", f"the body is larger than {limit} bytes")
     gone = problem(400, "incomplete request", "the client disconnected before the body ended")
 
-    @app.post("/v1/events", include_in_schema=False)
-    async def publish_events(request: Request) -> Response:
+    async def authenticated(
+        request: Request,
+    ) -> tuple[Principal, Claimed, bytes] | Response:
+        """The signed request's principal, claim and body, or the answer refusing it."""
         try:
             claimed = ingest.precheck(request.headers)
             body = await _read_body(request, limit)
@@ -149,23 +153,23 @@ def create_app(settings: Settings, *, service: IngestService | None = None) -> F
             return _respond(too_large)
         except _Gone:
             return _respond(gone)
+        return principal, claimed, body
+
+    @app.post("/v1/events", include_in_schema=False)
+    async def publish_events(request: Request) -> Response:
+        checked = await authenticated(request)
+        if isinstance(checked, Response):
+            return checked
+        principal, claimed, body = checked
         answer = await run_in_threadpool(ingest.submit, principal, claimed.request_id, body)
         return _respond(answer)
 
     @app.get("/v1/events/{event_id}", include_in_schema=False)
     async def event_status(event_id: str, request: Request) -> Response:
-        try:
-            claimed = ingest.precheck(request.headers)
-            body = await _read_body(request, limit)
-            principal = await run_in_threadpool(
-                ingest.verify, claimed, request.method, _target(request), body
-            )
-        except NotAuthenticated as exc:
-            return _unauthenticated(exc)
-        except _TooLarge:
-            return _respond(too_large)
-        except _Gone:
-            return _respond(gone)
+        checked = await authenticated(request)
+        if isinstance(checked, Response):
+            return checked
+        principal, _, _ = checked
         return _respond(await run_in_threadpool(ingest.status, principal, event_id))
 
     @app.get("/healthz", include_in_schema=False)
