@@ -13,11 +13,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from consumers.service import run_channels
 from govpub.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,6 +77,24 @@ def fresh_dag(dag_id: str) -> Any:
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(DAGS)).dags[dag_id]
+
+
+def test_run(dag_id: str, logical_date: datetime, **conf: Any) -> dict[str, str]:
+    """One ``dag.test()`` run on a fresh parse; the task states by task id, and the run's
+    own state under ``(run)``."""
+    dag_run = fresh_dag(dag_id).test(logical_date=logical_date, run_conf=conf or None)
+    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    states["(run)"] = str(dag_run.state)
+    return states
+
+
+test_run.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+def deliver_to_subscribers(settings: Settings) -> None:
+    """Run the feeds and the website until idle, as subscribers would see them."""
+    results = run_channels(settings, ["rss", "website"], until_idle=True)
+    assert [r.error for r in results] == [None, None]
 
 
 @pytest.fixture

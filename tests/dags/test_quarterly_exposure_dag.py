@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from consumers.service import run_channels
 from govpub.settings import Settings
 from producers.releases.quarters import RELEASE_TIMEZONE
-from tests.dags.conftest import Approver, fresh_dag
+from tests.dags.conftest import Approver, deliver_to_subscribers, fresh_dag, test_run
 from tests.outputs import Expected, assert_published_once, feed_items
 from tests.releases import SAMPLE_BATCH, bus_events, documents, emit, samples
 
@@ -31,16 +30,7 @@ def next_moment() -> datetime:
 def run(dag_bag: Any, moment: datetime | None = None, **conf: Any) -> dict[str, str]:
     """One ``dag.test()`` run (a new DagRun); returns the task states by task id."""
     assert DAG_ID in dag_bag.dags
-    dag_run = fresh_dag(DAG_ID).test(logical_date=moment or next_moment(), run_conf=conf or None)
-    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
-    states["(run)"] = str(dag_run.state)
-    return states
-
-
-def deliver_feeds(settings: Settings) -> None:
-    """Run the feeds and the website until idle, as subscribers would see them."""
-    results = run_channels(settings, ["rss", "website"], until_idle=True)
-    assert [r.error for r in results] == [None, None]
+    return test_run(DAG_ID, moment or next_moment(), **conf)
 
 
 def batches_on_bus(settings: Settings) -> list[Any]:
@@ -66,7 +56,7 @@ def test_a_release_publishes_one_batch_and_a_rerun_publishes_nothing_more(
         "zzyj-cf-2023-0012",
         "zzyj-cf-2023-0015",
     ]
-    deliver_feeds(settings)
+    deliver_to_subscribers(settings)
     assert_published_once(settings.output_dir, BATCH)
     [item] = feed_items(settings.output_dir / "feeds" / "exposure.xml", BATCH.guid)
     assert "2023Q2 安全生产领域典型案例 2 起" in item.summary
@@ -76,7 +66,7 @@ def test_a_release_publishes_one_batch_and_a_rerun_publishes_nothing_more(
     assert rerun["nothing_to_release"] == "success"
     assert rerun["emit_batches"] == "skipped"
     assert [e.event_id for e in batches_on_bus(settings)] == [batch.event_id]
-    deliver_feeds(settings)
+    deliver_to_subscribers(settings)
     assert_published_once(settings.output_dir, BATCH)
 
 
@@ -88,7 +78,7 @@ def test_on_the_full_demo_data_the_released_batch_is_left_as_it_is(
     assert states["(run)"] == "success"
     assert states["nothing_to_release"] == "success"
     assert [b.version for b in batches_on_bus(release_settings)] == [1]
-    deliver_feeds(release_settings)
+    deliver_to_subscribers(release_settings)
     assert_published_once(release_settings.output_dir, BATCH)
 
 
@@ -108,7 +98,7 @@ def test_the_release_waits_for_approval_through_the_api(
     assert states["auto_approved"] == "skipped"
     assert states["emit_batches"] == "success"
     assert len(batches_on_bus(release_settings)) == 1
-    deliver_feeds(release_settings)
+    deliver_to_subscribers(release_settings)
     assert_published_once(release_settings.output_dir, BATCH)
 
 

@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
-from consumers.service import run_channels
 from govpub.settings import Settings
 from producers.releases.quarters import RELEASE_TIMEZONE
-from tests.dags.conftest import fresh_dag
+from tests.dags.conftest import deliver_to_subscribers, test_run
 from tests.outputs import Expected, assert_published_once
 from tests.releases import bus_events, documents, emit, samples
 
@@ -21,16 +20,7 @@ RIVER_PREVIEW = Expected(
 
 
 def run(at: datetime) -> dict[str, str]:
-    dag_run = fresh_dag(DAG_ID).test(logical_date=at)
-    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
-    states["(run)"] = str(dag_run.state)
-    return states
-
-
-def deliver_feeds(settings: Settings) -> None:
-    """Run the feeds and the website until idle, as subscribers would see them."""
-    results = run_channels(settings, ["rss", "website"], until_idle=True)
-    assert [r.error for r in results] == [None, None]
+    return test_run(DAG_ID, at)
 
 
 def test_the_run_at_a_phase_time_emits_that_phase_once(
@@ -43,13 +33,13 @@ def test_the_run_at_a_phase_time_emits_that_phase_once(
     assert event.document_id == RIVER_DAY.document_id
     assert (event.action.value, event.version, event.department) == ("publish", 1, "zz-zfb")
     assert event.occurred_at == datetime(2023, 7, 5, 9, 0, tzinfo=RELEASE_TIMEZONE)
-    deliver_feeds(release_settings)
+    deliver_to_subscribers(release_settings)
     assert_published_once(release_settings.output_dir, RIVER_DAY)
 
     # The next hourly run finds the phase still in its window and sends nothing more.
     assert run(datetime(2023, 7, 5, 10, 0, tzinfo=RELEASE_TIMEZONE))["(run)"] == "success"
     assert [e.event_id for e in bus_events(release_settings, "campaign")] == [event.event_id]
-    deliver_feeds(release_settings)
+    deliver_to_subscribers(release_settings)
     assert_published_once(release_settings.output_dir, RIVER_DAY)
 
 
@@ -64,7 +54,7 @@ def test_a_phase_already_in_the_demo_data_is_not_sent_again(
     assert [e.document_id for e in events if e.document_id != RIVER_PREVIEW.document_id] == [
         "theme-day-2023-farmland-recap"
     ]
-    deliver_feeds(release_settings)
+    deliver_to_subscribers(release_settings)
     assert_published_once(release_settings.output_dir, RIVER_PREVIEW)
 
 
