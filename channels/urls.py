@@ -24,7 +24,13 @@ class SiteUrls:
     @staticmethod
     def document_path(kind: Kind | str, document_id: str) -> PurePosixPath:
         """``<kind>/<document_id>.html``."""
-        return PurePosixPath(Kind(kind).value, f"{document_id}.html")
+        return PurePosixPath(SiteUrls.document_href(kind, document_id))
+
+    @staticmethod
+    def document_href(kind: Kind | str, document_id: str) -> str:
+        """``<kind>/<document_id>.html`` as a string: lists and sitemaps build thousands
+        of these, and a ``PurePosixPath`` costs several times as much."""
+        return f"{Kind(kind).value}/{document_id}.html"
 
     @staticmethod
     def kind_index_path(kind: Kind | str) -> PurePosixPath:
@@ -45,7 +51,7 @@ class SiteUrls:
 
     def document(self, kind: Kind | str, document_id: str) -> str:
         """Absolute URL of a document's page."""
-        return self.absolute(self.document_path(kind, document_id))
+        return self.base + self.document_href(kind, document_id)
 
     def kind_index(self, kind: Kind | str) -> str:
         """Absolute URL of a kind's index."""

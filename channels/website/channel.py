@@ -111,6 +111,9 @@ class WebsiteChannel(ChannelBase):
             self.urls, site_title=context.settings.site_title, page_size=page_size
         )
         self._started = False
+        # Events applied since the last flush, so that their pages are rendered without
+        # decoding the stored JSON again (a cache only: flush falls back to the store).
+        self._applied: dict[str, ContentEvent] = {}
 
     @classmethod
     def from_context(cls, context: ChannelContext) -> Self:
@@ -195,6 +198,7 @@ class WebsiteChannel(ChannelBase):
                 old_path = SiteUrls.document_path(previous.kind, previous.document_id)
                 state.mark(conn, delete_target(str(old_path)))
             state.mark_many(conn, (doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET))
+        self._applied[event.document_id] = event
 
     def _withdraw(
         self, event: AnyEvent, reason: str, replaced_by: str | None, *, absent: str | None
@@ -231,6 +235,12 @@ class WebsiteChannel(ChannelBase):
 
     def flush(self) -> None:
         """Render every output touched since the last flush, each file atomically."""
+        try:
+            self._flush()
+        finally:
+            self._applied.clear()
+
+    def _flush(self) -> None:
         state = self.state
         with state.store.transaction() as conn:
             if not self._started:
@@ -290,7 +300,7 @@ class WebsiteChannel(ChannelBase):
             if doc is not None:
                 self._write(
                     SiteUrls.document_path(doc.kind, doc.document_id),
-                    self.renderer.document(doc),
+                    self.renderer.document(doc, self._applied.get(doc.document_id)),
                 )
         elif kind == "index":
             self._render_index(ListRef(args[0]))
@@ -339,10 +349,10 @@ class WebsiteChannel(ChannelBase):
         if chunk > pages_for(info.pages, SITEMAP_PAGES):
             self._remove(ref.sitemap_path(chunk))
             return
-        docs = self.state.slice(
+        entries = self.state.sitemap_entries(
             ref, (chunk - 1) * self._sitemap_size, chunk * self._sitemap_size - 1
         )
-        self._write(ref.sitemap_path(chunk), self.renderer.documents_sitemap(docs))
+        self._write(ref.sitemap_path(chunk), self.renderer.documents_sitemap(entries))
 
     def _render_sitemap_index(self) -> None:
         files = []

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, cast
 from xml.sax.saxutils import escape
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from channels.urls import SiteUrls
 from channels.website.paths import (
@@ -29,7 +30,6 @@ from channels.website.sanitize import sanitize_html
 from channels.website.state import NEIGHBOURS, Document, ListInfo
 from govpub.departments import department_name
 from schemas import (
-    AnyEvent,
     CampaignEvent,
     ContentEvent,
     ExposureEvent,
@@ -63,6 +63,17 @@ INDEX_RECENT_PAGES = 5
 def local_date(moment: datetime) -> date:
     """The calendar date of ``moment`` in China."""
     return moment.astimezone(CHINA_TIME).date()
+
+
+def time_tag(value: date) -> Markup:
+    """``<time datetime="2023-05-05">2023-05-05</time>``.
+
+    A filter rather than a template macro: pages show many dates, and a Jinja2 macro
+    call costs several times a Python function call.
+    """
+    text = value.isoformat()
+    # A date's isoformat() is digits and hyphens: nothing in it needs escaping.
+    return Markup(f'<time datetime="{text}">{text}</time>')  # noqa: S704
 
 
 def quarter_label(quarter: str) -> str:
@@ -99,7 +110,7 @@ class Item:
     """One document in a list."""
 
     title: str
-    path: PurePosixPath
+    path: str
     url: str
     kind_label: str
     department: str
@@ -134,6 +145,9 @@ class SiteRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # Templates are package data: a running consumer never sees them change, and
+            # checking their modification time on every page cost a stat per render.
+            auto_reload=False,
         )
         self.env.globals.update(
             site_title=site_title,
@@ -146,6 +160,7 @@ class SiteRenderer:
             sanitize=sanitize_html,
             money=money,
             local_date=local_date,
+            time_tag=time_tag,
             quarter=quarter_label,
             department_name=department_name,
         )
@@ -178,7 +193,7 @@ class SiteRenderer:
 
     def item(self, doc: Document) -> Item:
         """How ``doc`` appears in a list."""
-        path = SiteUrls.document_path(doc.kind, doc.document_id)
+        path = SiteUrls.document_href(doc.kind, doc.document_id)
         return Item(
             title=doc.title,
             path=path,
@@ -203,8 +218,12 @@ class SiteRenderer:
 
     # pages ------------------------------------------------------------------------
 
-    def document(self, doc: Document) -> bytes:
-        """The page of a document (or its withdrawal notice)."""
+    def document(self, doc: Document, event: ContentEvent | None = None) -> bytes:
+        """The page of a document (or its withdrawal notice).
+
+        ``event`` is the document's content event when the caller has it decoded
+        already; it is used only if it is the version ``doc`` holds.
+        """
         path = SiteUrls.document_path(doc.kind, doc.document_id)
         kind = Kind(doc.kind)
         context: dict[str, Any] = {
@@ -223,7 +242,8 @@ class SiteRenderer:
                 SiteUrls.document_path(kind, doc.replaced_by) if doc.replaced_by else None
             )
             return self._page("withdrawn.html", path, **context)
-        event: AnyEvent = parse_event(doc.event)
+        if event is None or event.version != doc.version:
+            event = cast(ContentEvent, parse_event(doc.event))
         context["p"] = event.payload
         if isinstance(event, PolicyEvent) and event.payload.superseded_by:
             context["superseded_by"] = SiteUrls.document_path(kind, event.payload.superseded_by)
@@ -335,7 +355,9 @@ class SiteRenderer:
 
     @staticmethod
     def _json(data: dict[str, Any]) -> bytes:
-        return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+        # Compact: without ``indent`` the json module uses its C encoder, and the index
+        # files are for machines (one item per line would not make them diffable anyway).
+        return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
     def _json_list_head(self, ref: ListRef) -> dict[str, Any]:
         return {
@@ -409,13 +431,13 @@ class SiteRenderer:
         lines.append("</urlset>")
         return ("\n".join(lines) + "\n").encode("utf-8")
 
-    def documents_sitemap(self, docs: Sequence[Document]) -> bytes:
-        """The sitemap of a slice of a kind list (shown documents only)."""
+    def documents_sitemap(self, entries: Sequence[tuple[str, str, datetime]]) -> bytes:
+        """The sitemap of a slice of a kind list: ``(kind, document_id, updated_at)``
+        of its shown documents."""
         return self.sitemap(
             [
-                (self.urls.document(d.kind, d.document_id), local_date(d.updated_at))
-                for d in docs
-                if not d.withdrawn
+                (self.urls.document(kind, document_id), local_date(updated_at))
+                for kind, document_id, updated_at in entries
             ]
         )
 

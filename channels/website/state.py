@@ -271,6 +271,21 @@ class WebsiteState:
         )
         return [_document(row) for row in rows]
 
+    def sitemap_entries(
+        self, ref: ListRef, first: int, last: int
+    ) -> list[tuple[str, str, datetime]]:
+        """``(kind, document_id, updated_at)`` of the shown documents at positions
+        ``first..last`` of ``ref``, newest first: all a sitemap needs, without building
+        whole documents (a sitemap file covers many pages)."""
+        rows = self.conn.execute(
+            "SELECT d.kind, d.document_id, d.updated_at FROM web_entries e"
+            " JOIN web_documents d ON d.document_id = e.document_id"
+            " WHERE e.list=? AND e.position BETWEEN ? AND ? AND d.withdrawn=0"
+            " ORDER BY e.position DESC",
+            (ref.key, first, last),
+        )
+        return [(str(k), str(i), datetime.fromisoformat(str(u))) for k, i, u in rows]
+
     def page(self, ref: ListRef, number: int) -> tuple[list[Document], list[Document]]:
         """``(shown, withdrawn)`` documents of page ``number``, newest first."""
         first = (number - 1) * self.page_size

@@ -55,3 +55,26 @@ def test_many_writes_then_one_sync(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
         f"{i}.html" for i in range(20)
     )
+
+
+def test_atomic_write_is_readable_whatever_the_umask_and_leaves_no_temporary_file(
+    tmp_path: Path,
+) -> None:
+    import os
+    import threading
+
+    from govpub.files import atomic_write
+
+    target = tmp_path / "out" / "index.html"
+    # A temporary file left by a crashed writer that had this process's id.
+    target.parent.mkdir()
+    stale = target.parent / f".index.html.{os.getpid()}-{threading.get_ident()}.tmp"
+    stale.write_bytes(b"half a page")
+    previous = os.umask(0o077)
+    try:
+        assert atomic_write(target, b"<p>page</p>")
+    finally:
+        os.umask(previous)
+    assert target.read_bytes() == b"<p>page</p>"
+    assert target.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in target.parent.iterdir()] == ["index.html"]
