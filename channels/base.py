@@ -54,6 +54,11 @@ class Channel(Protocol):
         """Write out everything ``apply`` changed since the last flush."""
         ...
 
+    def idle(self) -> None:
+        """Background work while no events arrive (the runner calls it between empty
+        polls): asking a platform about jobs it has not finished, say."""
+        ...
+
     def close(self) -> None:
         """Release files, sessions, connections."""
         ...
@@ -73,12 +78,15 @@ class ChannelContext:
 
 
 class ChannelBase:
-    """Convenience base: no-op ``flush``/``close`` and context-manager support."""
+    """Convenience base: no-op ``flush``/``idle``/``close`` and context-manager support."""
 
     name = "base"
 
     def flush(self) -> None:
         """Nothing buffered by default."""
+
+    def idle(self) -> None:
+        """Nothing to do between events by default."""
 
     def close(self) -> None:
         """Nothing to release by default."""

@@ -100,6 +100,9 @@ class _FlushAtEnd:
     def flush(self) -> None:
         """Deferred: see :func:`replay`."""
 
+    def idle(self) -> None:
+        """A replay rebuilds output from the topics; it has no background work."""
+
     def close(self) -> None:
         self.channel.close()
 

@@ -109,6 +109,7 @@ class ChannelRunner:
         policy: RetryPolicy | None = None,
         max_batch: int = 500,
         poll_timeout: float = 0.5,
+        idle_interval: float = 5.0,
         assignment_timeout: float = 60.0,
         sleep: Callable[[float], None] | None = None,
         dead_letters: DeadLetterSink | None = None,
@@ -119,6 +120,8 @@ class ChannelRunner:
         self.policy = policy or RetryPolicy()
         self.max_batch = max_batch
         self.poll_timeout = poll_timeout
+        self.idle_interval = idle_interval
+        self._last_idle = time.monotonic()
         self.assignment_timeout = assignment_timeout
         self.deliveries = DeliveryLog(store)
         self.stats = RunStats()
@@ -183,6 +186,7 @@ class ChannelRunner:
                         self._commit(consumer, self.process(records))
                         failures = 0
                         continue
+                    self._idle()
                     if not until_idle:
                         continue
                     if not consumer.assignment():
@@ -363,6 +367,20 @@ class ChannelRunner:
         row = self._row(event, record, Outcome(DeliveryState.FAILED, str(parked)), attempts=0)
         self.deliveries.record([replace(row, last_error=f"ChannelParked: {parked.reason}")])
         self._wait(seconds)
+
+    def _idle(self) -> None:
+        """The channel's background work, at most every ``idle_interval`` seconds; a
+        failure there is logged and never stops the consumer."""
+        now = time.monotonic()
+        if now - self._last_idle < self.idle_interval:
+            return
+        self._last_idle = now
+        try:
+            self.channel.idle()
+        except Exception:
+            log.exception(
+                "channel %s: background work failed; trying again later", self.channel.name
+            )
 
     def _flush(self) -> None:
         attempt = 0

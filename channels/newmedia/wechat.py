@@ -4,7 +4,7 @@ Delivery guarantee: at most one published article per event and account (see
 ``base``). Publishing is asynchronous: ``freepublish/submit`` only means accepted, so
 the record is ``sent`` with the publish_id until the PUBLISHJOBFINISH callback
 (:func:`handle_publish_job_finish`, mounted by the ingest service) or a
-``freepublish/get`` poll (on flush, within a daily budget per account) confirms it.
+``freepublish/get`` poll (after each batch and while no events arrive, within a daily budget per account) confirms it.
 
 Steps, each recorded as it returns, so a crash resumes where it stopped:
 images of the body (``media/uploadimg``) and the cover (``material/add_material``,
@@ -346,6 +346,11 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
 
     def flush(self) -> None:
         """Poll due publish jobs (see :meth:`poll_publishing`); never fails the batch."""
+        self.poll_publishing()
+
+    def idle(self) -> None:
+        """Poll due publish jobs while no events arrive: a quiet day still confirms
+        (or reports the failure of) what was submitted."""
         self.poll_publishing()
 
     def poll_publishing(self, limit: int = _POLL_BATCH) -> int:

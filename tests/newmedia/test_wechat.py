@@ -490,3 +490,51 @@ def test_callback_signature_check() -> None:
     expected = hashlib.sha1(b"".join(sorted([b"tok", b"1686900000", b"nonce"]))).hexdigest()
     assert verify_callback_signature("tok", expected, "1686900000", "nonce")
     assert not verify_callback_signature("other", expected, "1686900000", "nonce")
+
+
+def test_a_quiet_consumer_still_confirms_what_it_submitted(
+    nm_settings: Settings_, wechat: FakeWeChat
+) -> None:
+    """No event follows the submission: the runner's idle polls confirm it."""
+    import threading
+
+    from consumers import ChannelRunner, RetryPolicy
+    from govpub.bus import open_bus
+    from govpub.topics import Topics
+
+    settings = nm_settings()
+    wechat.publish_async = True
+    emit(settings, [events.campaign()])
+    with Store(settings.store) as store:
+        channel = WeChatChannel.from_context(ChannelContext(settings, store))
+        runner = ChannelRunner(
+            channel,
+            open_bus(settings),
+            store,
+            Topics(settings.topic_prefix),
+            policy=RetryPolicy(max_attempts=4, min_backoff=0.01, max_backoff=0.05),
+            poll_timeout=0.05,
+            idle_interval=0.05,
+        )
+        thread = threading.Thread(target=runner.run)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not wechat.jobs and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert wechat.jobs, "nothing was submitted"
+            polls_before = wechat.calls["freepublish/get"]
+            for publish_id in list(wechat.jobs):
+                wechat.finish(publish_id)
+            states: set[DeliveryState] = set()
+            while time.monotonic() < deadline:
+                states = {r.state for r in _document_rows(settings, "theme-day-2023-river")}
+                if states == {DeliveryState.CONFIRMED}:
+                    break
+                time.sleep(0.05)
+        finally:
+            runner.stop()
+            thread.join(timeout=10)
+            channel.close()
+    assert states == {DeliveryState.CONFIRMED}
+    assert wechat.calls["freepublish/get"] > polls_before

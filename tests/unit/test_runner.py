@@ -1,6 +1,7 @@
 """The channel runner: at-least-once delivery, dedupe, versions, retries, dead letters."""
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -261,3 +262,44 @@ def test_dead_letters_round_trip() -> None:
     assert decoded == letter
     assert decoded.original() == record
     assert DeadLetter.decode(b"{}") is None
+
+
+class IdleChannel(MemoryChannel):
+    """Counts the runner's calls between events; the first one fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.idle_calls = 0
+
+    def idle(self) -> None:
+        self.idle_calls += 1
+        if self.idle_calls == 1:
+            raise RuntimeError("the platform did not answer")
+
+
+def test_the_channel_works_between_events_and_its_failures_stop_nothing(
+    local: Settings,
+) -> None:
+    channel = IdleChannel()
+    with Store(local.store) as store:
+        runner = ChannelRunner(
+            channel,
+            open_bus(local),
+            store,
+            Topics(local.topic_prefix),
+            poll_timeout=0.05,
+            idle_interval=0.0,
+        )
+        thread = threading.Thread(target=runner.run)
+        thread.start()
+        try:
+            emit(local, factories.policy("p1"))
+            deadline = time.monotonic() + 20
+            while (channel.idle_calls < 3 or not channel.applied) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            runner.stop()
+            thread.join(timeout=10)
+    assert channel.idle_calls >= 3  # the first call raised; the runner went on
+    assert [e.document_id for e in channel.applied] == ["p1"]
+    assert not thread.is_alive()
