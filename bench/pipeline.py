@@ -52,6 +52,8 @@ def env_for(settings: Settings) -> dict[str, str]:
         GOVPUB_OUTPUT_DIR=str(settings.output_dir),
         GOVPUB_TOPIC_PREFIX=settings.topic_prefix,
         GOVPUB_LOG_LEVEL="WARNING",
+        # As docker-compose.yml configures the file channels.
+        GOVPUB_MAX_BATCH="5000",
     )
     return env
 
