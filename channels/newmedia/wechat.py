@@ -4,7 +4,8 @@ Delivery guarantee: at most one published article per event and account (see
 ``base``). Publishing is asynchronous: ``freepublish/submit`` only means accepted, so
 the record is ``sent`` with the publish_id until the PUBLISHJOBFINISH callback
 (:func:`handle_publish_job_finish`, mounted by the ingest service) or a
-``freepublish/get`` poll (after each batch and while no events arrive, within a daily budget per account) confirms it.
+``freepublish/get`` poll confirms it (polled after each batch and, while no events
+arrive, from :meth:`WeChatChannel.idle`, within a daily budget per account).
 
 Steps, each recorded as it returns, so a crash resumes where it stopped:
 images of the body (``media/uploadimg``) and the cover (``material/add_material``,

@@ -355,8 +355,8 @@ class SiteRenderer:
 
     @staticmethod
     def _json(data: dict[str, Any]) -> bytes:
-        # Compact: without ``indent`` the json module uses its C encoder, and the index
-        # files are for machines (one item per line would not make them diffable anyway).
+        # Compact: the index files are for machines, and without ``indent`` the json
+        # module uses its C encoder.
         return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
     def _json_list_head(self, ref: ListRef) -> dict[str, Any]:
