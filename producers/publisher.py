@@ -6,6 +6,7 @@ version of a document travels in order on one partition.
 """
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -185,15 +186,20 @@ class Publisher:
             pending.append((reservation, future))
         failed: dict[str, PublishFailed] = {}
         acked: list[tuple[str, str, int, int]] = []
+        # One deadline for the whole batch: waiting ``ack_timeout`` per message would
+        # keep the caller for hours when the broker is gone and nothing resolves.
+        deadline = time.monotonic() + self.ack_timeout
+        wedged = False
         if pending:
             try:
                 self._producer.flush(timeout=self.ack_timeout)
             except PublishFailed as exc:
                 log.warning("flush failed: %s", exc)
+                wedged = True
         for reservation, future in pending:
             event = reservation.event
             try:
-                sent = future.result(timeout=self.ack_timeout)
+                sent = future.result(timeout=max(0.0, deadline - time.monotonic()))
             except PublishFailed as exc:
                 failed[event.event_id] = exc
                 continue
@@ -201,6 +207,11 @@ class Publisher:
             results[event.event_id] = Accepted(
                 event.event_id, event.document_id, sent.topic, sent.partition, sent.offset
             )
+        if wedged:
+            # A producer that could not deliver within ack_timeout (a Kafka client can
+            # keep batches stuck after a broker restart) would make every later flush
+            # wait as long: start the next batch on a fresh one.
+            self._discard_producer()
         if self.ledger is not None:
             self.ledger.acknowledge(acked)
             self.ledger.release(list(failed))
@@ -240,6 +251,12 @@ class Publisher:
         if self._producer is not None:
             self._producer.close()
             self._producer = None
+
+    def _discard_producer(self) -> None:
+        log.warning("the producer did not deliver within %.0f s; replacing it", self.ack_timeout)
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.close()
 
     def __enter__(self) -> Self:
         return self.open()

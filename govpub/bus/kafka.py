@@ -209,8 +209,22 @@ class KafkaBusProducer:
             raise PublishFailed(f"Kafka flush failed: {exc}") from None
 
     def close(self) -> None:
-        """Flush and close."""
-        self._producer.close(timeout=10)
+        """Flush (for up to 10 s) and close; never raises, never leaves a thread behind.
+
+        Messages still unacknowledged then are abandoned: their futures fail, and a
+        caller that waited on them was told so already.
+        """
+        try:
+            self._producer.close(timeout=10)
+        except KafkaError as exc:
+            # kafka-python's close() flushes first and raises when that times out,
+            # leaving its sender thread running with the stuck batches. Abort them
+            # (private API: pinned by the version range in pyproject.toml).
+            log.warning("Kafka producer closed with messages unacknowledged: %s", exc)
+            sender = getattr(self._producer, "_sender", None)
+            if sender is not None:
+                sender.force_close()
+                sender.join(10)
 
 
 class KafkaBusConsumer:

@@ -154,7 +154,7 @@ def test_consumer_killed_five_times(
                 sent.extend(e["event_id"] for e in chunk)
                 time.sleep(0.2)
 
-    sender = threading.Thread(target=send)
+    sender = threading.Thread(target=send, daemon=True)
     sender.start()
     log = tmp_path / "consumer.log"
     consumer = spawn_consumer(settings, CRASH_CHANNELS, log=log)
@@ -437,7 +437,7 @@ def test_broker_killed_three_times_while_sending(
                     failed.update(e["event_id"] for e in chunk)
                 time.sleep(0.08)
 
-    sender = threading.Thread(target=send)
+    sender = threading.Thread(target=send, daemon=True)
     sender.start()
     kills = 0
     try:
@@ -495,7 +495,7 @@ def test_broker_paused_for_twenty_seconds(
             with Publisher(open_bus(settings), Topics(settings.topic_prefix)) as publisher:
                 publisher.publish_many(documents(300, prefix="during"))
 
-        sender = threading.Thread(target=send_during_pause)
+        sender = threading.Thread(target=send_during_pause, daemon=True)
         own_broker.pause()
         try:
             sender.start()

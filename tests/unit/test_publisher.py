@@ -1,10 +1,11 @@
 """The producer SDK and the version ledger on the embedded bus."""
 
+import time
 from collections.abc import Callable
 
 import pytest
 
-from govpub.bus import open_bus
+from govpub.bus import Bus, open_bus
 from govpub.errors import EventValidationError, PublishFailed, StaleVersion
 from govpub.settings import Settings
 from govpub.store import Store
@@ -138,3 +139,61 @@ def test_an_unacknowledged_send_raises_and_releases_the_reservation(
         publisher = Publisher(bus, topics, ledger=ledger)
         with publisher:
             assert not publisher.publish(event).duplicate
+
+
+class _StuckFuture:
+    """A message the client never resolves (as kafka-python can after a broker restart)."""
+
+    def result(self, timeout: float | None = None) -> object:
+        time.sleep(timeout or 0)
+        raise PublishFailed("Kafka did not acknowledge the message: timed out")
+
+
+class _StuckProducer:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def send(self, topic: str, value: bytes, **_: object) -> _StuckFuture:
+        return _StuckFuture()
+
+    def flush(self, timeout: float | None = None) -> None:
+        time.sleep(timeout or 0)
+        raise PublishFailed("Kafka flush failed: Timeout waiting for future")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _BusWithStuckProducer:
+    """The embedded bus, except that its first producer never delivers anything."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.producers: list[object] = []
+
+    def ensure_topics(self, topics: list[str]) -> None:
+        self.bus.ensure_topics(topics)
+
+    def producer(self) -> object:
+        made = _StuckProducer() if not self.producers else self.bus.producer()
+        self.producers.append(made)
+        return made
+
+
+def test_a_stuck_producer_costs_one_timeout_per_batch_and_is_replaced(local: Settings) -> None:
+    events = [factories.policy(f"doc-{i}") for i in range(50)]
+    bus = _BusWithStuckProducer(open_bus(local))
+    publisher = Publisher(bus, Topics(local.topic_prefix), ack_timeout=0.2)  # type: ignore[arg-type]
+    with publisher:
+        started = time.monotonic()
+        with pytest.raises(PartialPublish) as info:
+            publisher.publish_many(events)
+        waited = time.monotonic() - started
+        assert set(info.value.failed) == {e["event_id"] for e in events}
+        assert waited < 5, f"waited {waited:.1f} s: one timeout per message, not per batch"
+        stuck = bus.producers[0]
+        assert isinstance(stuck, _StuckProducer)
+        assert stuck.closed
+        accepted = publisher.publish_many(events)  # on a fresh producer
+    assert len(accepted) == 50
+    assert len(bus.producers) == 2
