@@ -147,6 +147,17 @@ def emit(settings: Settings, events: list[dict[str, Any]]) -> None:
 ChannelBuilder = Callable[[ChannelContext], Channel]
 
 
+def runner_for(settings: Settings, channel: Channel, store: Store, **options: Any) -> ChannelRunner:
+    """The real runner with short retries; ``options`` override its other arguments."""
+    defaults: dict[str, Any] = {
+        "policy": RetryPolicy(max_attempts=4, min_backoff=0.01, max_backoff=0.05),
+        "poll_timeout": 0.2,
+    }
+    return ChannelRunner(
+        channel, open_bus(settings), store, Topics(settings.topic_prefix), **(defaults | options)
+    )
+
+
 def run(
     settings: Settings,
     build: ChannelBuilder,
@@ -159,16 +170,7 @@ def run(
     with Store(settings.store) as store:
         channel = build(ChannelContext(settings, store))
         try:
-            runner = ChannelRunner(
-                channel,
-                open_bus(settings),
-                store,
-                Topics(settings.topic_prefix),
-                policy=RetryPolicy(max_attempts=4, min_backoff=0.01, max_backoff=0.05),
-                poll_timeout=0.2,
-                sleep=sleep,
-            )
-            stats = runner.run(until_idle=True)
+            stats = runner_for(settings, channel, store, sleep=sleep).run(until_idle=True)
             if after is not None:
                 after(channel)
             return stats

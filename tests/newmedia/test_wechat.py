@@ -498,24 +498,14 @@ def test_a_quiet_consumer_still_confirms_what_it_submitted(
     """No event follows the submission: the runner's idle polls confirm it."""
     import threading
 
-    from consumers import ChannelRunner, RetryPolicy
-    from govpub.bus import open_bus
-    from govpub.topics import Topics
+    from tests.newmedia.conftest import runner_for
 
     settings = nm_settings()
     wechat.publish_async = True
     emit(settings, [events.campaign()])
     with Store(settings.store) as store:
         channel = WeChatChannel.from_context(ChannelContext(settings, store))
-        runner = ChannelRunner(
-            channel,
-            open_bus(settings),
-            store,
-            Topics(settings.topic_prefix),
-            policy=RetryPolicy(max_attempts=4, min_backoff=0.01, max_backoff=0.05),
-            poll_timeout=0.05,
-            idle_interval=0.05,
-        )
+        runner = runner_for(settings, channel, store, poll_timeout=0.05, idle_interval=0.05)
         thread = threading.Thread(target=runner.run)
         thread.start()
         try:
