@@ -132,6 +132,17 @@ def raw_consume(broker: KafkaBroker, prefix: str, count: int) -> float:
     return elapsed[0]
 
 
+def channel_alone(
+    broker: KafkaBroker, root: Path, prefix: str, channel: str, events: list[dict[str, Any]]
+) -> tuple[float, float]:
+    """``events`` under their own topic prefix, read by raw kafka-python and then by
+    ``channel`` alone: ``(raw seconds, channel seconds)``."""
+    settings = settings_for(broker.url, root, prefix)
+    publish(settings, events)
+    raw_s = raw_consume(broker, prefix, len(events))
+    return raw_s, run_channels_until_idle(settings, [channel])
+
+
 def latency(
     settings: Settings, channels: Sequence[str], rate: int, seconds: int
 ) -> dict[str, float]:
@@ -224,25 +235,18 @@ def main(argv: list[str] | None = None) -> int:
             "pipeline ÷ raw": round(raw_s / pipeline_s, 2),
             "goal": "≥ 0.5",
         }
+        workloads = [("", "alone", events)]
+        if args.scattered_dates:
+            scattered = mixed_events(args.events, scattered_dates=True)
+            workloads.append((", dates scattered", "scattered", scattered))
         for channel in channels:
             # Each channel alone on the same events: which one bounds the pipeline.
-            alone = settings_for(broker.url, root, f"alone-{channel}")
-            publish(alone, events)
-            alone_raw_s = raw_consume(broker, f"alone-{channel}", args.events)
-            alone_s = run_channels_until_idle(alone, [channel])
-            figures[f"{channel} alone (events/s)"] = round(args.events / alone_s)
-            figures[f"{channel} alone ÷ raw"] = round(alone_raw_s / alone_s, 2)
-            if args.scattered_dates:
-                scattered = settings_for(broker.url, root, f"scattered-{channel}")
-                publish(scattered, mixed_events(args.events, scattered_dates=True))
-                scattered_raw_s = raw_consume(broker, f"scattered-{channel}", args.events)
-                scattered_s = run_channels_until_idle(scattered, [channel])
-                figures[f"{channel} alone, dates scattered (events/s)"] = round(
-                    args.events / scattered_s
+            for label, prefix, workload in workloads:
+                raw_alone_s, alone_s = channel_alone(
+                    broker, root, f"{prefix}-{channel}", channel, workload
                 )
-                figures[f"{channel} alone, dates scattered ÷ raw"] = round(
-                    scattered_raw_s / scattered_s, 2
-                )
+                figures[f"{channel} alone{label} (events/s)"] = round(args.events / alone_s)
+                figures[f"{channel} alone{label} ÷ raw"] = round(raw_alone_s / alone_s, 2)
         embedded = settings_for(f"sqlite:///{root / 'bus.db'}", root, "embedded")
         publish(embedded, events)
         embedded_s = run_channels_until_idle(embedded, channels)

@@ -2,6 +2,7 @@
 every injected fault ends with each item published exactly once per account."""
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,7 @@ from govpub.settings import Settings
 from govpub.store import Store
 from tests import factories
 from tests.newmedia import events
-from tests.newmedia.conftest import SITE, Crash, dead_letters, emit, run
+from tests.newmedia.conftest import SITE, Crash, dead_letters, emit, run, runner_for
 from tests.newmedia.fakes import FakeWeChat, Fault
 
 Settings_ = Callable[..., Settings]
@@ -496,10 +497,6 @@ def test_a_quiet_consumer_still_confirms_what_it_submitted(
     nm_settings: Settings_, wechat: FakeWeChat
 ) -> None:
     """No event follows the submission: the runner's idle polls confirm it."""
-    import threading
-
-    from tests.newmedia.conftest import runner_for
-
     settings = nm_settings()
     wechat.publish_async = True
     emit(settings, [events.campaign()])
