@@ -85,13 +85,15 @@ def running_ingest(
     *,
     bus: str | None = None,
     bus_override: Bus | None = None,
+    clock: Callable[[], float] = time.time,
     **overrides: Any,
 ) -> Iterator[Running]:
-    """The ingest API on a free loopback port, with the test credentials."""
+    """The ingest API on a free loopback port, with the test credentials; ``clock`` is
+    the server's clock for signature timestamps."""
     settings = make_settings(bus, ingest_credentials=write_credentials(tmp_path), **overrides)
     assert settings.ingest_credentials is not None
     service = IngestService(
-        settings, Credentials.load(settings.ingest_credentials), bus=bus_override
+        settings, Credentials.load(settings.ingest_credentials), bus=bus_override, clock=clock
     )
     with BackgroundServer(create_app(settings, service=service)) as server:
         yield Running(server.url, settings, service)
