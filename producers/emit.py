@@ -42,7 +42,7 @@ def read_entries(text: str) -> list[Entry | Problem]:
         return []
     try:
         whole = json.loads(stripped)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         whole = None
     else:
         if isinstance(whole, list):
@@ -55,10 +55,13 @@ def read_entries(text: str) -> list[Entry | Problem]:
             continue
         try:
             entries.append(Entry(f"line {number}", json.loads(line)))
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
+            message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             entries.append(
-                Problem(f"line {number}", (FieldError("", f"not valid JSON: {exc.msg}"),))
+                Problem(f"line {number}", (FieldError("", f"not valid JSON: {message}"),))
             )
+        except RecursionError:
+            entries.append(Problem(f"line {number}", (FieldError("", "nested too deeply"),)))
     return entries
 
 

@@ -4,12 +4,12 @@ An event is one JSON object. ``kind`` selects the payload model and the topic;
 ``action: retract`` carries a :class:`RetractionPayload` whatever the kind.
 """
 
-import json
 from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
+from pydantic_core import from_json
 
 from govpub.errors import EventValidationError, FieldError
 from schemas.enums import Action, Kind
@@ -22,6 +22,7 @@ from schemas.payloads import (
     RetractionPayload,
     StrictModel,
 )
+from schemas.rules import rule_errors
 from schemas.types import DepartmentCode, DocumentId, EventId, Timestamp
 
 SCHEMA_VERSION = "1"
@@ -155,29 +156,85 @@ def _field_errors(exc: ValidationError) -> list[FieldError]:
 def parse_event(data: bytes | str | Mapping[str, Any]) -> AnyEvent:
     """Validate one event from JSON text or a mapping.
 
-    Raises :class:`EventValidationError` naming every bad field and the reason.
+    Raises :class:`EventValidationError` naming every bad field and the reason, whatever
+    the input: nesting too deep, numbers too large and broken encodings are field errors
+    too, never another exception.
     """
-    adapter = event_adapter()
     try:
-        if not isinstance(data, bytes | str):
-            if not isinstance(data, Mapping):
-                raise EventValidationError([FieldError("", "an event must be a JSON object")])
-            return adapter.validate_python(data)
-        if len(data) > MAX_EVENT_BYTES:
-            raise EventValidationError(
-                [FieldError("", f"event is larger than {MAX_EVENT_BYTES} bytes")]
-            )
-        head = data.lstrip()[:1]
-        if head in (b"{", "{"):
-            # pydantic's own JSON parser: one pass, no intermediate dict (the consumer's hot path)
-            return adapter.validate_json(data)
-        try:
-            json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise EventValidationError([FieldError("", f"not valid JSON: {exc}")]) from None
-        raise EventValidationError([FieldError("", "an event must be a JSON object")])
+        return _parse(data)
     except ValidationError as exc:
-        raise EventValidationError(_field_errors(exc)) from None
+        raise EventValidationError(_with_rule_errors(_field_errors(exc), data)) from None
+    except RecursionError:
+        # Python's own recursion limit, reached by a deeply nested mapping from a caller.
+        raise EventValidationError([FieldError("", "nested too deeply")]) from None
+
+
+_PAYLOAD_MODELS: dict[str, type[StrictModel]] = {
+    "policy": PolicyPayload,
+    "penalty": PenaltyPayload,
+    "exposure": ExposurePayload,
+    "meeting": MeetingPayload,
+    "campaign": CampaignPayload,
+    "retract": RetractionPayload,
+}
+
+
+def _rule_errors(data: bytes | str | Mapping[str, Any]) -> list[FieldError]:
+    """The payload rules an invalid event breaks besides its field errors (pydantic
+    checks rules only once every field is valid)."""
+    raw: object = data
+    if isinstance(data, bytes | str):
+        try:
+            raw = from_json(data)
+        except ValueError:
+            return []
+    if not isinstance(raw, Mapping):
+        return []
+    model = _PAYLOAD_MODELS.get(_event_tag(raw) or "")
+    if model is None:
+        return []
+    return [
+        FieldError(".".join(["payload", *(str(part) for part in loc)]), reason)
+        for loc, reason in rule_errors(model, raw.get("payload"))
+    ]
+
+
+def _with_rule_errors(
+    errors: list[FieldError], data: bytes | str | Mapping[str, Any]
+) -> list[FieldError]:
+    """``errors`` plus every broken payload rule, one error per rule (a model whose
+    fields were all valid reported its broken rules as one joined message)."""
+    rules = _rule_errors(data)
+    if not rules:
+        return errors
+    reasons = {(e.path, e.message) for e in rules}
+    kept = [
+        e for e in errors if not all((e.path, part) in reasons for part in e.message.split("; "))
+    ]
+    return kept + rules
+
+
+def _parse(data: bytes | str | Mapping[str, Any]) -> AnyEvent:
+    adapter = event_adapter()
+    if not isinstance(data, bytes | str):
+        if not isinstance(data, Mapping):
+            raise EventValidationError([FieldError("", "an event must be a JSON object")])
+        return adapter.validate_python(data)
+    if len(data) > MAX_EVENT_BYTES:
+        raise EventValidationError(
+            [FieldError("", f"event is larger than {MAX_EVENT_BYTES} bytes")]
+        )
+    head = data.lstrip()[:1]
+    if head in (b"{", "{"):
+        # pydantic's own JSON parser: one pass, no intermediate dict (the consumer's hot
+        # path); it bounds nesting and number sizes itself.
+        return adapter.validate_json(data)
+    try:
+        # jiter, like validate_json: bounded nesting, so no RecursionError on "[[[[…".
+        from_json(data)
+    except ValueError as exc:
+        raise EventValidationError([FieldError("", f"not valid JSON: {exc}")]) from None
+    raise EventValidationError([FieldError("", "an event must be a JSON object")])
 
 
 def encode_event(event: AnyEvent) -> bytes:

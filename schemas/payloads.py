@@ -5,7 +5,7 @@ Fields follow the documents departments already produce (see
 """
 
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -17,6 +17,7 @@ from schemas.enums import (
     PenaltyType,
     Validity,
 )
+from schemas.rules import Rule, broken_rules
 from schemas.types import (
     BodyHtml,
     CalendarDate,
@@ -32,9 +33,20 @@ from schemas.types import (
 
 
 class StrictModel(BaseModel):
-    """Frozen, closed model: unknown fields are an error, not silently dropped."""
+    """Frozen, closed model: unknown fields are an error, not silently dropped.
+
+    ``__rules__`` are its checks across fields (:mod:`schemas.rules`).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+    __rules__: ClassVar[tuple[Rule, ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> Self:
+        broken = broken_rules(self)
+        if broken:
+            raise ValueError("; ".join(broken))
+        return self
 
 
 class Link(StrictModel):
@@ -51,11 +63,28 @@ class Interpretation(StrictModel):
     url: HttpsUrl | None = None
     body: BodyHtml | None = None
 
-    @model_validator(mode="after")
-    def _has_content(self) -> Self:
-        if self.url is None and self.body is None:
-            raise ValueError("an interpretation needs a url or a body")
-        return self
+    __rules__ = (
+        Rule(
+            ("url", "body"),
+            lambda i: (
+                "an interpretation needs a url or a body"
+                if i.url is None and i.body is None
+                else None
+            ),
+        ),
+    )
+
+
+def _three_synchronous(policy: Any) -> str | None:
+    # 三同步: 规章 and 行政规范性文件 are released together with their interpretation.
+    if policy.doc_class in (DocClass.REGULATION, DocClass.NORMATIVE) and (
+        policy.interpretation is None
+    ):
+        return (
+            f"interpretation is required for {policy.doc_class.value} "
+            "(三同步: documents and interpretations are released together)"
+        )
+    return None
 
 
 class PolicyPayload(StrictModel):
@@ -76,20 +105,17 @@ class PolicyPayload(StrictModel):
         default=None, description="document_id of the document that amends or replaces this one"
     )
 
-    @model_validator(mode="after")
-    def _three_synchronous(self) -> Self:
-        # 三同步: 规章 and 行政规范性文件 are released together with their interpretation.
-        if (
-            self.doc_class in (DocClass.REGULATION, DocClass.NORMATIVE)
-            and self.interpretation is None
-        ):
-            raise ValueError(
-                f"interpretation is required for {self.doc_class.value} "
-                "(三同步: documents and interpretations are released together)"
-            )
-        if self.effective_on is not None and self.effective_on < self.written_on:
-            raise ValueError("effective_on must not be before written_on")
-        return self
+    __rules__ = (
+        Rule(("doc_class", "interpretation"), _three_synchronous),
+        Rule(
+            ("written_on", "effective_on"),
+            lambda p: (
+                "effective_on must not be before written_on"
+                if p.effective_on is not None and p.effective_on < p.written_on
+                else None
+            ),
+        ),
+    )
 
 
 class PenaltyPayload(StrictModel):
@@ -122,15 +148,32 @@ class PenaltyPayload(StrictModel):
         default=None, description="take-down date of the publication period"
     )
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if len(set(self.penalty_types)) != len(self.penalty_types):
-            raise ValueError("penalty_types must not repeat a type")
-        if PenaltyType.FINE in self.penalty_types and self.fine_amount is None:
-            raise ValueError("fine_amount is required when penalty_types includes 罚款")
-        if self.display_until is not None and self.display_until < self.decided_on:
-            raise ValueError("display_until must not be before decided_on")
-        return self
+    __rules__ = (
+        Rule(
+            ("penalty_types",),
+            lambda p: (
+                "penalty_types must not repeat a type"
+                if len(set(p.penalty_types)) != len(p.penalty_types)
+                else None
+            ),
+        ),
+        Rule(
+            ("penalty_types", "fine_amount"),
+            lambda p: (
+                "fine_amount is required when penalty_types includes 罚款"
+                if PenaltyType.FINE in p.penalty_types and p.fine_amount is None
+                else None
+            ),
+        ),
+        Rule(
+            ("decided_on", "display_until"),
+            lambda p: (
+                "display_until must not be before decided_on"
+                if p.display_until is not None and p.display_until < p.decided_on
+                else None
+            ),
+        ),
+    )
 
 
 class ExposureCase(StrictModel):
@@ -139,6 +182,15 @@ class ExposureCase(StrictModel):
     title: Title
     case_summary: LongText
     decision_ref: DocumentId = Field(description="document_id of the penalty decision")
+
+
+def _candidate_or_batch(exposure: Any) -> str | None:
+    if exposure.cases:
+        if exposure.decision_ref is not None:
+            return "a batch lists its cases; decision_ref belongs to a candidate"
+    elif exposure.case_summary is None or exposure.decision_ref is None:
+        return "a candidate needs case_summary and decision_ref; a batch needs cases"
+    return None
 
 
 class ExposurePayload(StrictModel):
@@ -161,14 +213,7 @@ class ExposurePayload(StrictModel):
         """True for a released quarterly batch, False for a candidate."""
         return bool(self.cases)
 
-    @model_validator(mode="after")
-    def _candidate_or_batch(self) -> Self:
-        if self.cases:
-            if self.decision_ref is not None:
-                raise ValueError("a batch lists its cases; decision_ref belongs to a candidate")
-        elif self.case_summary is None or self.decision_ref is None:
-            raise ValueError("a candidate needs case_summary and decision_ref; a batch needs cases")
-        return self
+    __rules__ = (Rule(("cases", "case_summary", "decision_ref"), _candidate_or_batch),)
 
 
 class MeetingPayload(StrictModel):

@@ -64,14 +64,39 @@ LongText = Annotated[str, _bounded(20_000), _CLEAN]
 BodyHtml = Annotated[str, _bounded(200_000), _CLEAN]
 """Department-supplied HTML; sanitised before it is rendered anywhere."""
 
+RESERVED_DOCUMENT_IDS: dict[str, str] = {
+    "index": "every list page of the website is index.html",
+    **{
+        name: "a device name on Windows, where the site may be copied to a web server"
+        for name in (
+            *("con", "prn", "aux", "nul"),
+            *(f"com{n}" for n in range(1, 10)),
+            *(f"lpt{n}" for n in range(1, 10)),
+        )
+    },
+}
+"""Ids no channel can use as a file name (compared without case), with the reason."""
+
+
+def _not_reserved(value: str) -> str:
+    reason = RESERVED_DOCUMENT_IDS.get(value.lower())
+    if reason is not None:
+        raise ValueError(f"{value!r} is reserved: {reason}")
+    return value
+
+
 DocumentId = Annotated[
     str,
     Field(
         min_length=1,
         max_length=128,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        description="Stable, URL- and file-name-safe id of the document (ASCII letters, digits, . _ -).",
+        description=(
+            "Stable, URL- and file-name-safe id of the document (ASCII letters, digits, . _ -);"
+            " not index, nor a Windows device name (con, prn, aux, nul, com1–9, lpt1–9)."
+        ),
     ),
+    AfterValidator(_not_reserved),
 ]
 DepartmentCode = Annotated[
     str,

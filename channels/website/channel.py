@@ -54,6 +54,7 @@ from govpub.files import atomic_write, sync_filesystem
 from govpub.store import Store
 from schemas import AnyEvent, ContentEvent, ExposureEvent, Kind, PenaltyEvent, RetractEvent
 from schemas.events import encode_event
+from schemas.types import RESERVED_DOCUMENT_IDS
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,6 @@ RECENT_WITHDRAWALS = 20
 """Latest withdrawals listed in ``api/<list>.json``."""
 NOT_PUBLISHED_REASON = "依据相关法律法规，该信息不予公开。"
 """Public reason shown when a penalty is withdrawn because it must never be published."""
-
-# An id that would overwrite a list index; no document may take it.
-_RESERVED_IDS = frozenset({"index"})
 
 
 def _utc_key(moment: datetime) -> str:
@@ -137,7 +135,8 @@ class WebsiteChannel(ChannelBase):
 
     def apply(self, event: AnyEvent) -> Outcome | None:
         """Record the document (or its withdrawal) and the outputs it touches."""
-        if event.document_id.lower() in _RESERVED_IDS:
+        # The schema refuses these ids; an event built without validation is refused here.
+        if event.document_id.lower() in RESERVED_DOCUMENT_IDS:
             raise PermanentDeliveryError(
                 f"document_id {event.document_id!r} is reserved on the website"
             )

@@ -186,3 +186,13 @@ def test_a_kind_of_the_wrong_type_is_a_field_error(kind: Any) -> None:
     assert errors_of(event) == {
         "kind": "kind must be one of policy, penalty, exposure, meeting, campaign"
     }
+
+
+@pytest.mark.parametrize("document_id", ["index", "INDEX", "con", "Nul", "com1", "LPT9"])
+def test_ids_no_channel_can_use_are_refused_with_the_reason(document_id: str) -> None:
+    with pytest.raises(EventValidationError) as refused:
+        parse_event(factories.policy(document_id))
+    (error,) = refused.value.errors
+    assert error.path == "document_id"
+    assert "is reserved: " in error.message
+    parse_event(factories.policy(f"{document_id}-2023"))  # only the whole id is reserved

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from channels.base import DeliveryState
-from govpub.errors import PermanentDeliveryError
+from govpub.errors import EventValidationError, PermanentDeliveryError
 from govpub.settings import Settings
+from schemas import parse_event
 from tests import factories
 from tests.website_support import (
     Site,
@@ -263,9 +264,14 @@ def test_moving_to_another_department_shrinks_the_old_list(make_site: Callable[.
 
 
 def test_reserved_document_id_is_refused(make_site: Callable[..., Site]) -> None:
+    """The schema refuses the id up front; an event built without validation is refused
+    by the website too."""
+    with pytest.raises(EventValidationError, match="'index' is reserved"):
+        parse_event(factories.penalty("index"))
     site = make_site()
+    event = parse_event(factories.penalty("pen-1"))
     with pytest.raises(PermanentDeliveryError, match="reserved"):
-        site.apply(factories.penalty("index"))
+        site.channel.apply(event.model_copy(update={"document_id": "Index"}))
 
 
 def test_every_kind_has_an_index_from_the_start(make_site: Callable[..., Site]) -> None:
