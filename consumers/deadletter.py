@@ -4,14 +4,23 @@ why, where they came from and how often they were tried."""
 import base64
 import hashlib
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from govpub.bus import Producer, Record
+from govpub.errors import PermanentDeliveryError, PoisonMessage
 
 MAX_KEPT_VALUE = 256 * 1024
 """A larger original value is cut to this size in the dead letter (the whole one is
 too big for the broker anyway); its SHA-256 is kept."""
+
+Failure = Literal["invalid", "refused", "gave_up"]
+"""Why a message was given up on: it is not a valid event; the channel refused it for
+good; or the channel kept failing until the retries ran out."""
+
+MAX_REASON = 4_000
+"""Characters of the reason kept (an event with thousands of bad fields has a long one)."""
 
 
 class DeadLetter(BaseModel):
@@ -22,7 +31,12 @@ class DeadLetter(BaseModel):
     channel: str
     reason: str
     error_type: str
+    failure: Failure | None = None
+    """``None`` in letters written before this field existed."""
     attempts: int
+    """Deliveries tried, over every redrive of this message."""
+    redrives: int = 0
+    """How many times ``govpub dlq redrive`` gave it another try before this letter."""
     failed_at: datetime
     origin_topic: str
     origin_partition: int
@@ -45,14 +59,21 @@ class DeadLetter(BaseModel):
         attempts: int,
         event_id: str | None = None,
         document_id: str | None = None,
+        previous: "DeadLetter | None" = None,
     ) -> "DeadLetter":
-        """Describe ``record`` given up on by ``channel`` because of ``error``."""
+        """Describe ``record`` given up on by ``channel`` because of ``error``; ``previous``
+        is the dead letter it was redriven from, whose attempts it carries on counting."""
         value = record.value
+        reason = str(error) or type(error).__name__
+        if len(reason) > MAX_REASON:
+            reason = reason[: MAX_REASON - 1] + "…"
         return cls(
             channel=channel,
-            reason=str(error) or type(error).__name__,
+            reason=reason,
             error_type=type(error).__name__,
-            attempts=attempts,
+            failure=_failure(error),
+            attempts=attempts + (previous.attempts if previous is not None else 0),
+            redrives=previous.redrives + 1 if previous is not None else 0,
             failed_at=datetime.now(UTC),
             origin_topic=record.topic,
             origin_partition=record.partition,
@@ -88,6 +109,14 @@ class DeadLetter(BaseModel):
             value=base64.b64decode(self.value_base64),
             timestamp_ms=self.origin_timestamp_ms,
         )
+
+
+def _failure(error: BaseException) -> Failure:
+    if isinstance(error, PoisonMessage):
+        return "invalid"
+    if isinstance(error, PermanentDeliveryError):
+        return "refused"
+    return "gave_up"
 
 
 class DeadLetterSink:

@@ -15,7 +15,7 @@ own group.
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Self
 
@@ -70,11 +70,17 @@ class RunStats:
 
 
 def decode(record: Record) -> AnyEvent:
-    """The event in ``record``; raises :class:`PoisonMessage` if it is not a valid event."""
+    """The event in ``record``; raises :class:`PoisonMessage` if it is not a valid event.
+
+    Whatever goes wrong while decoding is the record's fault, never the consumer's: a
+    record's content must not be able to stop a channel.
+    """
     try:
         return parse_event(record.value)
     except EventValidationError as exc:
         raise PoisonMessage(f"invalid event: {exc}") from None
+    except Exception as exc:
+        raise PoisonMessage(f"cannot decode the event ({type(exc).__name__}: {exc})") from None
 
 
 def _close_quietly(consumer: Consumer) -> None:
@@ -231,21 +237,31 @@ class ChannelRunner:
             log.warning("channel %s: %s", self.channel.name, exc)
 
     def process(
-        self, records: Sequence[Record], *, redrive: bool = False
+        self,
+        records: Sequence[Record],
+        *,
+        redriven: Mapping[Record, DeadLetter] | None = None,
     ) -> dict[TopicPartition, int]:
-        """Deliver one batch; returns the offsets to commit. With ``redrive``, events that
-        were dead-lettered before are tried again."""
+        """Deliver one batch; returns the offsets to commit.
+
+        ``redriven`` maps records taken from dead letters to their letter: their events
+        are tried again although they were dead-lettered, and one that fails again is
+        dead-lettered with the attempts counted so far.
+        """
         self.stats.batches += 1
         name = self.channel.name
+        letters = redriven or {}
         decoded: list[tuple[Record, AnyEvent]] = []
         rows: list[DeliveryRow] = []
         for record in records:
             try:
                 decoded.append((record, decode(record)))
             except PoisonMessage as exc:
-                self._dead_letter(record, None, exc, attempts=1, rows=rows)
+                self._dead_letter(
+                    record, None, exc, attempts=1, rows=rows, previous=letters.get(record)
+                )
         states: tuple[DeliveryState, ...] = FINISHED
-        if redrive:
+        if letters:
             states = tuple(s for s in FINISHED if s is not DeliveryState.DEAD_LETTERED)
         finished = self.deliveries.finished(name, [e.event_id for _, e in decoded], states=states)
         versions = self.deliveries.applied_versions(name, [e.document_id for _, e in decoded])
@@ -269,7 +285,9 @@ class ChannelRunner:
                 continue
             outcome, attempts, error = self._apply(event, record)
             if error is not None:
-                self._dead_letter(record, event, error, attempts=attempts, rows=rows)
+                self._dead_letter(
+                    record, event, error, attempts=attempts, rows=rows, previous=letters.get(record)
+                )
                 continue
             assert outcome is not None
             rows.append(self._row(event, record, outcome, attempts=attempts))
@@ -412,6 +430,7 @@ class ChannelRunner:
         *,
         attempts: int,
         rows: list[DeliveryRow],
+        previous: DeadLetter | None = None,
     ) -> None:
         if self._dead_letters is None:
             raise BusError("open the runner before processing: no dead-letter producer")
@@ -422,6 +441,7 @@ class ChannelRunner:
             attempts=attempts,
             event_id=event.event_id if event is not None else None,
             document_id=event.document_id if event is not None else None,
+            previous=previous,
         )
         self._dead_letters.send(letter)
         self.stats.dead_lettered += 1
@@ -431,7 +451,7 @@ class ChannelRunner:
             _origin(record),
             letter.error_type,
             letter.reason,
-            attempts,
+            letter.attempts,
         )
         if event is not None:
             rows.append(
@@ -443,7 +463,7 @@ class ChannelRunner:
                     action=event.action.value,
                     version=event.version,
                     state=DeliveryState.DEAD_LETTERED,
-                    attempts=attempts,
+                    attempts=letter.attempts,
                     last_error=f"{letter.error_type}: {letter.reason}"[:2000],
                     origin=_origin(record),
                 )

@@ -11,11 +11,15 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from govpub.errors import ConfigurationError, GovpubError
 from govpub.logs import configure_logging
 from govpub.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from govpub.bus import Bus
+    from govpub.topics import Topics
 
 
 def _out(text: str = "", stream: TextIO | None = None) -> None:
@@ -153,8 +157,7 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
-    from consumers import read_dead_letters, redrive
-    from consumers.deliveries import DeliveryLog
+    from consumers import redrive
     from consumers.retry import RetryPolicy
     from consumers.service import build_runner
     from govpub.bus import open_bus
@@ -164,29 +167,7 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     topics = Topics(settings.topic_prefix)
     bus = open_bus(settings)
     if args.dlq_command == "list":
-        letters = read_dead_letters(bus, topics)
-        with Store(settings.store) as store:
-            deliveries = DeliveryLog(store)
-            for record, letter in letters:
-                if letter is None:
-                    _out(f"@{record.partition}:{record.offset}  (not a dead letter)")
-                    continue
-                state = ""
-                if letter.event_id:
-                    rows = [
-                        r
-                        for r in deliveries.for_event(letter.event_id)
-                        if r.channel == letter.channel
-                    ]
-                    state = f" now {rows[0].state.value}" if rows else ""
-                _out(
-                    f"@{record.partition}:{record.offset} channel={letter.channel}"
-                    f" origin={letter.origin_topic}[{letter.origin_partition}]@{letter.origin_offset}"
-                    f" event={letter.event_id or '-'} attempts={letter.attempts}{state}\n"
-                    f"    {letter.error_type}: {letter.reason}"
-                )
-        _out(f"{len(letters)} dead letter(s) on {topics.dlq}")
-        return 0
+        return _list_dead_letters(settings, args, bus, topics)
     names = args.channel or settings.channels
     with Store(settings.store) as store:
         for name in names:
@@ -197,10 +178,29 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
                 )
             finally:
                 runner.channel.close()
-            _out(
-                f"channel {name}: {stats.redriven} redriven, {stats.delivered} delivered, "
-                f"{stats.failed_again} dead-lettered again, {stats.not_redrivable} not redrivable"
-            )
+            _out(f"channel {name}: {stats}")
+    return 0
+
+
+def _list_dead_letters(
+    settings: Settings, args: argparse.Namespace, bus: "Bus", topics: "Topics"
+) -> int:
+    from consumers.deadletter_report import (
+        dead_letters_json,
+        list_dead_letters,
+        parse_since,
+        render_dead_letters,
+    )
+    from govpub.store import Store
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        _err(f"error: {exc}")
+        return 2
+    with Store(settings.store) as store:
+        entries = list_dead_letters(bus, topics, store, channel=args.channel, since=since)
+    _out(dead_letters_json(entries) if args.json else render_dead_letters(entries, topics.dlq))
     return 0
 
 
@@ -297,7 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dlq", help="dead letters")
     dlq = p.add_subparsers(dest="dlq_command", required=True, metavar="list|redrive")
-    dlq.add_parser("list", help="show every dead letter")
+    listing = dlq.add_parser("list", help="show the dead letters, oldest first")
+    listing.add_argument("--channel", help="only this channel's dead letters")
+    listing.add_argument(
+        "--since", help="only those dead-lettered since: a date, a date-time, or an age (6h, 7d)"
+    )
+    listing.add_argument("--json", action="store_true", help="a JSON array, for scripts")
     r = dlq.add_parser("redrive", help="deliver a channel's dead letters again")
     r.add_argument(
         "--channel", action="append", help="channel name (repeatable; default: GOVPUB_CHANNELS)"

@@ -99,6 +99,10 @@ class Consumer(Protocol):
         """Records not yet read on each assigned partition."""
         ...
 
+    def positions(self) -> dict[TopicPartition, int]:
+        """For each assigned partition, the offset of the next record this member reads."""
+        ...
+
     def close(self) -> None:
         """Leave the group without committing."""
         ...
@@ -126,6 +130,10 @@ class Bus(Protocol):
 
     def committed_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
         """For each partition: records after the group's committed position."""
+        ...
+
+    def committed_offsets(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        """For each partition: the group's committed position (0 where it has none)."""
         ...
 
     def end_offsets(self, topics: Sequence[str]) -> dict[TopicPartition, int]:

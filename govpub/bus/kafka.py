@@ -128,19 +128,27 @@ class KafkaBus:
     def committed_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
         """Records after ``group``'s committed position, per partition."""
         ends = self.end_offsets(topics)
+        committed = self._group_offsets(group)
+        return {tp: end - committed.get(tp, 0) for tp, end in ends.items()}
+
+    def committed_offsets(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        """``group``'s committed position per partition (0 where it has none)."""
+        committed = self._group_offsets(group)
+        return {tp: committed.get(tp, 0) for tp in self.end_offsets(topics)}
+
+    def _group_offsets(self, group: str) -> dict[TopicPartition, int]:
         admin = self._admin()
         try:
-            committed = admin.list_group_offsets(group).get(group, {})
+            found = admin.list_group_offsets(group).get(group, {})
         except KafkaError as exc:
             raise BusError(f"cannot read the offsets of group {group}: {exc}") from None
         finally:
             admin.close()
-        lag = {}
-        for tp, end in ends.items():
-            meta = committed.get(KafkaTopicPartition(tp.topic, tp.partition))
-            position = meta.offset if meta is not None and meta.offset >= 0 else 0
-            lag[tp] = end - position
-        return lag
+        return {
+            TopicPartition(tp.topic, tp.partition): meta.offset
+            for tp, meta in found.items()
+            if meta is not None and meta.offset >= 0
+        }
 
     def end_offsets(self, topics: Sequence[str]) -> dict[TopicPartition, int]:
         """The offset the next record of each partition will get."""
@@ -287,6 +295,17 @@ class KafkaBusConsumer:
             }
         except KafkaError as exc:
             raise BusError(f"Kafka lag query failed: {exc}") from None
+
+    def positions(self) -> dict[TopicPartition, int]:
+        """The offset of the next record to read on each assigned partition (the committed
+        one until the first fetch)."""
+        try:
+            return {
+                TopicPartition(tp.topic, tp.partition): self._consumer.position(tp)
+                for tp in self._consumer.assignment()
+            }
+        except KafkaError as exc:  # IllegalStateError too: a rebalance took a partition
+            raise BusError(f"Kafka position query failed: {exc}") from None
 
     def close(self) -> None:
         """Leave the group without committing."""

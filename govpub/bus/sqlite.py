@@ -132,15 +132,16 @@ class SqliteBus:
         """Records after ``group``'s committed position, per partition."""
         conn = self.connect()
         try:
-            lag = {}
-            for tp in _partitions(conn, topics):
-                end = _end_offset(conn, tp)
-                row = conn.execute(
-                    "SELECT offset FROM bus_group_offsets WHERE group_id=? AND topic=? AND partition=?",
-                    (group, tp.topic, tp.partition),
-                ).fetchone()
-                lag[tp] = end - (row[0] if row else 0)
-            return lag
+            committed = _committed(conn, group, topics)
+            return {tp: _end_offset(conn, tp) - offset for tp, offset in committed.items()}
+        finally:
+            conn.close()
+
+    def committed_offsets(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        """``group``'s committed position per partition (0 where it has none)."""
+        conn = self.connect()
+        try:
+            return _committed(conn, group, topics)
         finally:
             conn.close()
 
@@ -168,6 +169,19 @@ def _partitions(conn: sqlite3.Connection, topics: Sequence[str]) -> list[TopicPa
         list(topics),
     ).fetchall()
     return sorted(TopicPartition(name, p) for name, count in rows for p in range(count))
+
+
+def _committed(
+    conn: sqlite3.Connection, group: str, topics: Sequence[str]
+) -> dict[TopicPartition, int]:
+    committed = dict.fromkeys(_partitions(conn, topics), 0)
+    for topic, partition, offset in conn.execute(
+        "SELECT topic, partition, offset FROM bus_group_offsets WHERE group_id=?", (group,)
+    ):
+        tp = TopicPartition(topic, partition)
+        if tp in committed:
+            committed[tp] = offset
+    return committed
 
 
 def _end_offset(conn: sqlite3.Connection, tp: TopicPartition) -> int:
@@ -476,6 +490,10 @@ class SqliteConsumer:
     def lag(self) -> dict[TopicPartition, int]:
         """Records not yet read on each assigned partition."""
         return {tp: _end_offset(self._conn, tp) - pos for tp, pos in self._positions.items()}
+
+    def positions(self) -> dict[TopicPartition, int]:
+        """The offset of the next record to read on each assigned partition."""
+        return dict(self._positions)
 
     def close(self) -> None:
         """Leave the group (releasing partitions) without committing."""

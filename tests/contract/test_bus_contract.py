@@ -1,12 +1,19 @@
 """One contract, two transports: every test here runs on the embedded SQLite log and
 on the real Kafka broker, unchanged."""
 
+import json
 import time
 import uuid
 
+from channels.memory import MemoryChannel
+from consumers import ChannelRunner, read_dead_letters
 from govpub.bus import Bus, Consumer, Record, TopicPartition, open_bus
 from govpub.errors import PublishFailed
 from govpub.settings import Settings
+from govpub.store import Store
+from govpub.topics import Topics
+from schemas import encode_event, parse_event
+from tests import factories
 
 
 def _topic(settings: Settings, name: str = "contract") -> str:
@@ -204,3 +211,72 @@ def test_sending_to_a_missing_topic_raises(settings: Settings) -> None:
         return
     finally:
         producer.close()
+
+
+def test_positions_tell_where_a_member_reads_next(settings: Settings) -> None:
+    bus = open_bus(settings)
+    topic = _topic(settings)
+    group = _group(settings, "positions")
+    bus.ensure_topics([topic])
+    send(bus, topic, [(b"one-key", b"v%d" % i) for i in range(5)])
+    with bus.consumer([topic], group=group) as consumer:
+        records = drain(consumer, 5)
+        (tp,) = {r.tp for r in records}
+        assert consumer.positions()[tp] == 5
+        commit_all(consumer, records[:2])
+    committed = bus.committed_offsets(group, [topic])
+    assert committed[tp] == 2
+    assert sum(committed.values()) == 2
+    assert bus.committed_offsets(_group(settings, "never"), [topic]) == dict.fromkeys(committed, 0)
+    with bus.consumer([topic], group=group) as consumer:
+        drain(consumer, 3)
+        assert consumer.positions()[tp] == 5
+        assert set(consumer.positions()) == consumer.assignment()
+
+
+def _policy_json(document_id: str, **payload: object) -> str:
+    return json.dumps(factories.policy(document_id, **payload), ensure_ascii=False)
+
+
+HOSTILE_VALUES = {
+    "nested arrays": b"[" * 3000 + b"]" * 3000,
+    "nested objects": b'{"a":' * 3000 + b"1" + b"}" * 3000,
+    "a nested payload": _policy_json("hostile-1")
+    .replace('"title"', '"deep": ' + "[" * 3000 + "]" * 3000 + ', "title"', 1)
+    .encode(),
+    "a huge integer": b"1" * 5000,
+    "a huge version": _policy_json("hostile-2")
+    .replace('"version": 1', '"version": ' + "9" * 5000)
+    .encode(),
+    "a float overflow": _policy_json("hostile-3")
+    .replace('"version": 1', '"version": 1e999999')
+    .encode(),
+    "a 1 MB string": _policy_json("hostile-4", title="政" * 330_000).encode(),
+    "a 1 MB ASCII string": _policy_json("hostile-5", body="a" * 1_000_000).encode(),
+    "NaN": b'{"version": NaN}',
+    "a lone surrogate": _policy_json("hostile-6").replace("政策解读", "\\ud800").encode(),
+    "bytes that are not UTF-8": b'{"event_id": "\xff\xfe"}',
+}
+
+
+def test_hostile_messages_are_dead_lettered_and_never_stop_a_channel(settings: Settings) -> None:
+    """Whatever a message holds, the channel dead-letters it with a reason, delivers the
+    events around it, and commits past it."""
+    topics = Topics(settings.topic_prefix)
+    bus = open_bus(settings)
+    bus.ensure_topics(topics.all)
+    before, after = factories.policy("before-hostile"), factories.policy("after-hostile")
+    messages = [(b"hostile", encode_event(parse_event(before)))]
+    messages += [(b"hostile", value) for value in HOSTILE_VALUES.values()]
+    messages.append((b"hostile", encode_event(parse_event(after))))
+    send(bus, topics.for_kind("policy"), messages)
+    channel = MemoryChannel()
+    with Store(settings.store) as store:
+        runner = ChannelRunner(channel, bus, store, topics, poll_timeout=0.2)
+        stats = runner.run(until_idle=True)
+    assert [e.document_id for e in channel.applied] == ["before-hostile", "after-hostile"]
+    assert stats.dead_lettered == len(HOSTILE_VALUES)
+    letters = [letter for _, letter in read_dead_letters(bus, topics)]
+    assert all(letter is not None and letter.failure == "invalid" for letter in letters)
+    assert len(letters) == len(HOSTILE_VALUES)
+    assert sum(bus.committed_lag(topics.channel_group("memory"), topics.content).values()) == 0

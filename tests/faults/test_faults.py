@@ -246,7 +246,7 @@ def dlq_redrive(settings: Settings, channel: str) -> tuple[int, int, int]:
     output = done.stdout.decode() + done.stderr.decode()
     assert done.returncode == 0, output
     found = re.search(
-        rf"channel {channel}: (\d+) redriven, (\d+) delivered, (\d+) dead-lettered again", output
+        rf"channel {channel}: (\d+) redriven: (\d+) delivered, (\d+) dead-lettered again", output
     )
     assert found is not None, output
     redriven, delivered, again = (int(n) for n in found.groups())

@@ -10,6 +10,7 @@ from typing import Any
 import feedparser
 from kafka import KafkaProducer
 
+from govpub.bus import open_bus
 from govpub.settings import Settings
 from tests import factories
 
@@ -96,6 +97,21 @@ def test_emit_reports_every_bad_line_and_sends_nothing(settings: Settings, tmp_p
     assert "0 delivered" in consumed.stdout
 
 
+def test_emit_reports_field_errors_and_rules_together(settings: Settings, tmp_path: Path) -> None:
+    """A department sees every problem of a line at once: fixing the title must not
+    reveal the 三同步 error only on the next run."""
+    event = factories.policy(title="长" * 250)
+    del event["payload"]["interpretation"]
+    penalty = factories.penalty(fine_amount=None, penalty_types=["罚款", "罚款"], authority="")
+    result = govpub(settings, "emit", str(write_jsonl(tmp_path / "two.jsonl", [event, penalty])))
+    assert result.returncode == 2
+    assert "line 1: payload.title: String should have at most 200 characters" in result.stderr
+    assert "line 1: payload: interpretation is required for 行政规范性文件" in result.stderr
+    assert "line 2: payload.authority: String should have at least 1 character" in result.stderr
+    assert "line 2: payload: penalty_types must not repeat a type" in result.stderr
+    assert "line 2: payload: fine_amount is required" in result.stderr
+
+
 def test_emit_reads_stdin_and_json_arrays(settings: Settings) -> None:
     result = govpub(
         settings, "emit", "-", stdin=json.dumps([factories.policy(), factories.penalty()])
@@ -128,12 +144,59 @@ def test_malformed_message_from_another_client_is_dead_lettered(
     assert len(feed_titles(settings.output_dir / "feeds" / "policy.xml")) == 2
     listed = govpub(settings, "dlq", "list")
     assert listed.returncode == 0, listed.stderr
-    # each channel has its own dead letters: the default channels are rss and website
-    assert "channel=rss" in listed.stdout
-    assert "channel=website" in listed.stdout
-    assert f"origin={settings.topic_prefix}.policy[" in listed.stdout
-    assert "PoisonMessage: invalid event: not valid JSON" in listed.stdout
+    assert "oldest first" in listed.stdout
+    assert f"from {settings.topic_prefix}.policy[" in listed.stdout
+    assert "why: not a valid event: not valid JSON" in listed.stdout
     assert "2 dead letter(s)" in listed.stdout
+    # each channel has its own dead letters: the default channels are rss and website
+    as_json = govpub(settings, "dlq", "list", "--json")
+    entries = json.loads(as_json.stdout)
+    assert sorted(e["channel"] for e in entries) == ["rss", "website"]
+    assert [e["failed_at"] for e in entries] == sorted(e["failed_at"] for e in entries)
+    only_rss = json.loads(govpub(settings, "dlq", "list", "--json", "--channel", "rss").stdout)
+    assert [e["channel"] for e in only_rss] == ["rss"]
+    assert json.loads(govpub(settings, "dlq", "list", "--json", "--since", "2h").stdout)
+    assert (
+        json.loads(govpub(settings, "dlq", "list", "--json", "--since", "2999-01-01").stdout) == []
+    )
+    redriven = govpub(settings, "dlq", "redrive", "--channel", "rss")
+    assert redriven.returncode == 0, redriven.stderr
+    assert (
+        "channel rss: 1 redriven: 0 delivered, 1 dead-lettered again, 0 skipped" in redriven.stdout
+    )
+
+
+def test_dead_letters_name_the_event_and_say_why(settings: Settings) -> None:
+    """A message that fails to validate but parses as JSON shows its event_id; a hostile
+    one never makes ``govpub consume`` fail; ``--since`` refuses what it cannot read."""
+    invalid = factories.policy("bad-title", title="长" * 300)
+    deep = "[" * 3000 + "]" * 3000
+    assert govpub(settings, "emit", "-", stdin=json.dumps(factories.policy("ok"))).returncode == 0
+    emitted = govpub(settings, "emit", "-", stdin=deep)
+    assert emitted.returncode == 2
+    assert "nested too deeply" in emitted.stderr or "recursion limit" in emitted.stderr
+    bus = open_bus(settings)
+    producer = bus.producer()
+    try:
+        for value in (deep.encode(), json.dumps(invalid).encode()):
+            producer.send(f"{settings.topic_prefix}.policy", value, key=b"k").result(30)
+    finally:
+        producer.close()
+    consumed = govpub(settings, "consume", "--channel", "rss", "--until-idle")
+    assert consumed.returncode == 0, consumed.stderr
+    assert "1 delivered" in consumed.stdout
+    assert "2 dead-lettered" in consumed.stdout
+    (entry,) = [
+        e
+        for e in json.loads(govpub(settings, "dlq", "list", "--json").stdout)
+        if e["event_id"] is not None
+    ]
+    assert entry["event_id"] == invalid["event_id"]
+    assert entry["why"] == "not a valid event"
+    assert "payload.title" in entry["reason"]
+    refused = govpub(settings, "dlq", "list", "--since", "yesterday")
+    assert refused.returncode == 2
+    assert "--since 'yesterday'" in refused.stderr
 
 
 def test_unknown_channel_suggests_the_closest(settings: Settings) -> None:

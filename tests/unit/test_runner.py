@@ -207,6 +207,30 @@ def test_redrive_delivers_each_dead_letter_once(local: Settings) -> None:
     assert states == {"a": DeliveryState.CONFIRMED}
 
 
+def test_redrive_ends_and_counts_letters_that_fail_again(settings: Settings) -> None:
+    """Runs on both transports. Letters that fail again are dead-lettered once more per
+    run, with their attempts counted, and left for the next run: a run always ends."""
+    emit_raw(settings, "policy", b"\x00not json at all", key=b"doc-policy-1")
+    emit_raw(settings, "policy", b'{"event_id": "01J000000000000000000000AA", "kind": "policy"}')
+    emit(settings, factories.policy("refused"), factories.policy("fine"))
+    channel = MemoryChannel(
+        fail=lambda e: PermanentDeliveryError("no") if e.document_id == "refused" else None
+    )
+    bus, topics = open_bus(settings), Topics(settings.topic_prefix)
+    with Store(settings.store) as store:
+        run(settings, channel, store)
+        assert [e.document_id for e in channel.applied] == ["fine"]
+        for round_number in (1, 2, 3):
+            stats = redrive(channel, bus, store, topics, policy=FAST, poll_timeout=0.2)
+            assert (stats.redriven, stats.delivered, stats.failed_again) == (3, 0, 3)
+            letters = [letter for _, letter in read_dead_letters(bus, topics)]
+            assert len(letters) == 3 * (round_number + 1)
+        newest = [letter for letter in letters if letter is not None and letter.redrives == 3]
+        assert len({(x.origin_topic, x.origin_partition, x.origin_offset) for x in newest}) == 3
+        assert [letter.attempts for letter in newest] == [4, 4, 4]
+    assert [e.document_id for e in channel.applied] == ["fine"]
+
+
 def test_a_crash_after_recording_but_before_commit_is_harmless(local: Settings) -> None:
     emit(local, factories.policy())
     bus, topics = open_bus(local), Topics(local.topic_prefix)
