@@ -264,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="govpub", description="Event-driven publishing for government information disclosure."
     )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="debug logging, the Kafka client's own messages included (GOVPUB_LOG_LEVEL=DEBUG)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", help="run the whole pipeline on the embedded bus with sample events")
@@ -334,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
+        if args.verbose:
+            settings = settings.model_copy(update={"log_level": "DEBUG"})
         configure_logging(settings)
         return int(args.handler(settings, args))
     except ConfigurationError as exc:

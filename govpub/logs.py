@@ -59,5 +59,7 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("govpub").setLevel(settings.log_level)
     for package in ("schemas", "producers", "consumers", "channels"):
         logging.getLogger(package).setLevel(settings.log_level)
-    # kafka-python warns about routine rebalancing; its connection failures are errors.
-    logging.getLogger("kafka").setLevel("DEBUG" if settings.log_level == "DEBUG" else "ERROR")
+    # kafka-python logs every failed connection attempt and routine rebalancing at
+    # WARNING or ERROR; govpub turns what matters into one clear error of its own
+    # ("cannot reach Kafka at …"), so the client's own lines are shown only when debugging.
+    logging.getLogger("kafka").setLevel("DEBUG" if settings.log_level == "DEBUG" else "CRITICAL")

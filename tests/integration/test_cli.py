@@ -199,6 +199,14 @@ def test_dead_letters_name_the_event_and_say_why(settings: Settings) -> None:
     assert "--since 'yesterday'" in refused.stderr
 
 
+def test_an_unreachable_broker_is_one_clear_error(make_settings: Any) -> None:
+    """kafka-python's own retries stay quiet unless asked for (``--verbose``)."""
+    result = govpub(make_settings("kafka://127.0.0.1:1"), "status")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: cannot reach Kafka at 127.0.0.1:1: ")
+
+
 def test_unknown_channel_suggests_the_closest(settings: Settings) -> None:
     result = govpub(settings, "consume", "--channel", "rs", "--until-idle")
     assert result.returncode == 1
