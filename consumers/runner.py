@@ -129,6 +129,7 @@ class ChannelRunner:
         self.idle_interval = idle_interval
         self._last_idle = time.monotonic()
         self.assignment_timeout = assignment_timeout
+        self._partitions: int | None = None
         self.deliveries = DeliveryLog(store)
         self.stats = RunStats()
         self._stop = threading.Event()
@@ -193,16 +194,7 @@ class ChannelRunner:
                         failures = 0
                         continue
                     self._idle()
-                    if not until_idle:
-                        continue
-                    if not consumer.assignment():
-                        if time.monotonic() - started > self.assignment_timeout:
-                            raise ChannelStalled(
-                                f"group {self.group} got no partitions"
-                                f" in {self.assignment_timeout:.0f} s"
-                            )
-                        continue
-                    if all(lag <= 0 for lag in consumer.lag().values()):
+                    if until_idle and self._caught_up(consumer, started):
                         idle += 1
                         if idle >= idle_polls:
                             break
@@ -228,6 +220,38 @@ class ChannelRunner:
             self.close()
         log.info("channel %s: %s", self.channel.name, self.stats)
         return self.stats
+
+    def _caught_up(self, consumer: Consumer, started: float) -> bool:
+        """Whether the whole group has nothing left to deliver.
+
+        A member that holds every partition knows from its own positions; one that holds
+        some or none asks for the group's committed positions, so that it ends only when
+        the others are done too and waits, as a standby, while they work. A member that
+        got no partitions although nobody else holds them either says why it stalled.
+        """
+        assigned = consumer.assignment()
+        if assigned and any(lag > 0 for lag in consumer.lag().values()):
+            return False
+        if assigned and len(assigned) >= self._partition_count():
+            return True
+        if all(
+            lag <= 0 for lag in self.bus.committed_lag(self.group, self.topics.content).values()
+        ):
+            return True
+        if not assigned and time.monotonic() - started > self.assignment_timeout:
+            group = self.bus.describe_group(self.group)
+            if not any(member.partitions for member in group.members):
+                raise ChannelStalled(
+                    f"channel {self.channel.name} got none of the {self._partition_count()}"
+                    f" partitions of its topics in {self.assignment_timeout:.0f} s, and no other"
+                    f" member holds them: {group.explain()}"
+                )
+        return False
+
+    def _partition_count(self) -> int:
+        if self._partitions is None:
+            self._partitions = len(self.bus.end_offsets(self.topics.content))
+        return self._partitions
 
     def _commit(self, consumer: Consumer, offsets: dict[TopicPartition, int]) -> None:
         try:

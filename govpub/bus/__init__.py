@@ -3,7 +3,17 @@
 :func:`open_bus` picks one from ``GOVPUB_BUS``; both satisfy :class:`Bus`.
 """
 
-from govpub.bus.base import Bus, Consumer, Producer, Record, SendFuture, SendResult, TopicPartition
+from govpub.bus.base import (
+    Bus,
+    Consumer,
+    GroupDescription,
+    GroupMember,
+    Producer,
+    Record,
+    SendFuture,
+    SendResult,
+    TopicPartition,
+)
 from govpub.settings import Settings, kafka_servers, sqlite_path
 
 
@@ -31,6 +41,8 @@ def open_bus(settings: Settings) -> Bus:
 __all__ = [
     "Bus",
     "Consumer",
+    "GroupDescription",
+    "GroupMember",
     "Producer",
     "Record",
     "SendFuture",

@@ -41,6 +41,35 @@ class Record:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupMember:
+    """One member of a consumer group and the partitions it holds."""
+
+    member_id: str
+    host: str
+    partitions: frozenset[TopicPartition]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupDescription:
+    """A consumer group as the bus sees it: its state and its members."""
+
+    group: str
+    state: str
+    """Kafka's group state (``Stable``, ``PreparingRebalance``, ``CompletingRebalance``,
+    ``Empty``, ``Dead``); the embedded log knows ``Stable`` and ``Empty``."""
+    members: tuple[GroupMember, ...]
+
+    def explain(self) -> str:
+        """One line for an operator: the state, and who holds how many partitions."""
+        if not self.members:
+            return f"group {self.group} is {self.state} with no members"
+        held = "; ".join(
+            f"{m.member_id} on {m.host or '?'} holds {len(m.partitions)}" for m in self.members
+        )
+        return f"group {self.group} is {self.state} with {len(self.members)} member(s): {held}"
+
+
+@dataclass(frozen=True, slots=True)
 class SendResult:
     """Where an acknowledged message was stored."""
 
@@ -138,6 +167,10 @@ class Bus(Protocol):
 
     def end_offsets(self, topics: Sequence[str]) -> dict[TopicPartition, int]:
         """For each partition: the offset the next record will get."""
+        ...
+
+    def describe_group(self, group: str) -> GroupDescription:
+        """The group's state and members, to explain to an operator why a member waits."""
         ...
 
     def close(self) -> None:

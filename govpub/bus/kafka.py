@@ -8,6 +8,7 @@ so delivery is at-least-once.
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self
 
@@ -17,7 +18,7 @@ from kafka.admin import NewTopic
 from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
-from govpub.bus.base import Record, SendResult, TopicPartition
+from govpub.bus.base import GroupDescription, GroupMember, Record, SendResult, TopicPartition
 from govpub.bus.sqlite import check_topic_name
 from govpub.errors import BusError, CommitFailed, PublishFailed
 
@@ -55,7 +56,13 @@ class KafkaBus:
             raise BusError(f"cannot reach Kafka at {','.join(self.servers)}: {exc}") from None
 
     def ensure_topics(self, topics: Iterable[str]) -> None:
-        """Create missing topics with the configured partitions and replication."""
+        """Create missing topics with the configured partitions and replication, and wait
+        until every partition of every topic has a leader.
+
+        A consumer that joins its group before the broker's metadata lists a new topic's
+        partitions is assigned none of them until its metadata is refreshed; waiting
+        here spares every caller that race.
+        """
         names = list(topics)
         for name in names:
             check_topic_name(name)
@@ -69,10 +76,32 @@ class KafkaBus:
                         [NewTopic(n, self.partitions, self.replication_factor) for n in missing]
                     )
                 log.info("created topics %s", ", ".join(missing))
+            self._wait_for_leaders(admin, names)
         except KafkaError as exc:
             raise BusError(f"cannot create topics {names}: {exc}") from None
         finally:
             admin.close()
+
+    def _wait_for_leaders(self, admin: KafkaAdminClient, names: list[str]) -> None:
+        deadline = time.monotonic() + self.request_timeout_ms / 1000
+        pause = 0.05
+        while True:
+            waiting = sorted(
+                topic["name"]
+                for topic in admin.describe_topics(names)
+                if topic["error_code"] != 0
+                or not topic["partitions"]
+                or any(p["error_code"] != 0 or p["leader_id"] < 0 for p in topic["partitions"])
+            )
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise BusError(
+                    f"topics {', '.join(waiting)} have no leader for every partition after"
+                    f" {self.request_timeout_ms / 1000:.0f} s"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
     def producer(self) -> "KafkaBusProducer":
         """An idempotent producer (acks=all)."""
@@ -118,6 +147,10 @@ class KafkaBus:
                 consumer.assign(partitions)
                 consumer.seek_to_beginning(*partitions)
             else:
+                # Know the topics' partitions before the first JoinGroup, so that this
+                # member's first assignment (when it leads the group) includes them.
+                for topic in topics:
+                    consumer.partitions_for_topic(topic)
                 consumer.subscribe(list(topics))
         except KafkaError as exc:
             raise BusError(
@@ -165,6 +198,36 @@ class KafkaBus:
         finally:
             probe.close()
         return {TopicPartition(tp.topic, tp.partition): end for tp, end in ends.items()}
+
+    def describe_group(self, group: str) -> GroupDescription:
+        """The group's state and its members' assignments, as the coordinator reports them."""
+        admin = self._admin()
+        try:
+            found = admin.describe_groups([group]).get(group, {})
+        except KafkaError as exc:
+            raise BusError(f"cannot describe group {group}: {exc}") from None
+        finally:
+            admin.close()
+        members = []
+        for member in found.get("members", []):
+            # kafka-python decodes the assignment into {"assigned_partitions": [{"topic",
+            # "partitions"}]}; anything else (another protocol's bytes) holds nothing we know.
+            assignment = member.get("member_assignment")
+            assigned = (
+                assignment.get("assigned_partitions", []) if isinstance(assignment, dict) else []
+            )
+            members.append(
+                GroupMember(
+                    str(member.get("member_id", "")),
+                    str(member.get("client_host", "")).lstrip("/"),
+                    frozenset(
+                        TopicPartition(entry["topic"], partition)
+                        for entry in assigned
+                        for partition in entry["partitions"]
+                    ),
+                )
+            )
+        return GroupDescription(group, str(found.get("group_state") or "Dead"), tuple(members))
 
     def close(self) -> None:
         """Nothing to release: every producer and consumer owns its connections."""

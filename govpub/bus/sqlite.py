@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Self
 
-from govpub.bus.base import Record, SendResult, TopicPartition
+from govpub.bus.base import GroupDescription, GroupMember, Record, SendResult, TopicPartition
 from govpub.errors import BusError, CommitFailed, ConfigurationError, PublishFailed
 from govpub.store import connect_sqlite
 
@@ -152,6 +152,38 @@ class SqliteBus:
             return {tp: _end_offset(conn, tp) for tp in _partitions(conn, topics)}
         finally:
             conn.close()
+
+    def describe_group(self, group: str) -> GroupDescription:
+        """The group's live members (heartbeat within the session timeout) and the
+        partitions each holds."""
+        conn = self.connect()
+        try:
+            now = time.time()
+            members = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT member_id FROM bus_group_members WHERE group_id=? AND heartbeat_at>=?"
+                    " ORDER BY member_id",
+                    (group, now - self.session_timeout),
+                )
+            ]
+            held: dict[str, set[TopicPartition]] = {m: set() for m in members}
+            for topic, partition, member in conn.execute(
+                "SELECT topic, partition, member_id FROM bus_partition_owners"
+                " WHERE group_id=? AND expires_at>=?",
+                (group, now),
+            ):
+                held.setdefault(member, set()).add(TopicPartition(topic, partition))
+        finally:
+            conn.close()
+        return GroupDescription(
+            group,
+            "Stable" if held else "Empty",
+            tuple(
+                GroupMember(member, member.rsplit("-", 2)[0], frozenset(parts))
+                for member, parts in sorted(held.items())
+            ),
+        )
 
     def close(self) -> None:
         """Nothing to release: every producer and consumer owns its connection."""

@@ -280,3 +280,22 @@ def test_hostile_messages_are_dead_lettered_and_never_stop_a_channel(settings: S
     assert all(letter is not None and letter.failure == "invalid" for letter in letters)
     assert len(letters) == len(HOSTILE_VALUES)
     assert sum(bus.committed_lag(topics.channel_group("memory"), topics.content).values()) == 0
+
+
+def test_a_group_is_described_with_who_holds_what(settings: Settings) -> None:
+    bus = open_bus(settings)
+    topic = _topic(settings)
+    group = _group(settings, "described")
+    bus.ensure_topics([topic])
+    send(bus, topic, [(b"k%d" % i, b"v") for i in range(6)])
+    with bus.consumer([topic], group=group) as consumer:
+        drain(consumer, 6)
+        described = bus.describe_group(group)
+        assert described.state == "Stable"
+        (member,) = described.members
+        assert member.partitions == consumer.assignment() == set(bus.end_offsets([topic]))
+        assert "1 member(s)" in described.explain()
+    deadline = time.monotonic() + 30
+    while bus.describe_group(group).members and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert bus.describe_group(group).members == ()
