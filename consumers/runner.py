@@ -129,7 +129,6 @@ class ChannelRunner:
         self.idle_interval = idle_interval
         self._last_idle = time.monotonic()
         self.assignment_timeout = assignment_timeout
-        self._partitions: int | None = None
         self.deliveries = DeliveryLog(store)
         self.stats = RunStats()
         self._stop = threading.Event()
@@ -222,36 +221,29 @@ class ChannelRunner:
         return self.stats
 
     def _caught_up(self, consumer: Consumer, started: float) -> bool:
-        """Whether the whole group has nothing left to deliver.
+        """Whether this member has nothing left to deliver.
 
-        A member that holds every partition knows from its own positions; one that holds
-        some or none asks for the group's committed positions, so that it ends only when
-        the others are done too and waits, as a standby, while they work. A member that
-        got no partitions although nobody else holds them either says why it stalled.
+        A member with partitions knows from its own positions. One that got none waits
+        as a standby while other members hold them, and is done when the group's
+        committed positions have caught up; if nobody holds the partitions after
+        ``assignment_timeout``, it stops and says why.
         """
-        assigned = consumer.assignment()
-        if assigned and any(lag > 0 for lag in consumer.lag().values()):
-            return False
-        if assigned and len(assigned) >= self._partition_count():
-            return True
+        if consumer.assignment():
+            return all(lag <= 0 for lag in consumer.lag().values())
         if all(
             lag <= 0 for lag in self.bus.committed_lag(self.group, self.topics.content).values()
         ):
             return True
-        if not assigned and time.monotonic() - started > self.assignment_timeout:
+        if time.monotonic() - started > self.assignment_timeout:
             group = self.bus.describe_group(self.group)
             if not any(member.partitions for member in group.members):
+                partitions = len(self.bus.end_offsets(self.topics.content))
                 raise ChannelStalled(
-                    f"channel {self.channel.name} got none of the {self._partition_count()}"
-                    f" partitions of its topics in {self.assignment_timeout:.0f} s, and no other"
-                    f" member holds them: {group.explain()}"
+                    f"channel {self.channel.name} got none of the {partitions} partitions of"
+                    f" its topics in {self.assignment_timeout:.0f} s, and no other member"
+                    f" holds them: {group.explain()}"
                 )
         return False
-
-    def _partition_count(self) -> int:
-        if self._partitions is None:
-            self._partitions = len(self.bus.end_offsets(self.topics.content))
-        return self._partitions
 
     def _commit(self, consumer: Consumer, offsets: dict[TopicPartition, int]) -> None:
         try:
