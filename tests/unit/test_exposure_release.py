@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +222,29 @@ def test_a_first_release_plans_the_batch_the_work_points_ask_for(
     assert plan_batch(settings, config, "work-safety", Q2, now=RELEASE_DAY).event == plan.event
     # The plan survives its trip through XCom (JSON) unchanged.
     assert BatchPlan.model_validate(json.loads(json.dumps(plan.model_dump(mode="json")))) == plan
+
+
+def test_the_shipped_approval_example_plans_a_batch_that_waits_for_approval(
+    settings: Settings, config: ExposureConfig
+) -> None:
+    """``govpub/samples/exposure-2026Q3.jsonl``, the README's example of a release that
+    waits for approval (its decisions are displayed until 2029-06-30)."""
+    example = resources.files("govpub").joinpath("samples/exposure-2026Q3.jsonl")
+    events = [json.loads(line) for line in example.read_text("utf-8").splitlines()]
+    on_bus(settings, [*samples(), *events])
+    for day in (
+        datetime(2026, 11, 28, tzinfo=RELEASE_TIMEZONE),
+        datetime(2029, 6, 30, 9, tzinfo=RELEASE_TIMEZONE),
+    ):
+        plan = plan_batch(settings, config, "work-safety", Quarter(2026, 3), now=day)
+        assert (plan.action, plan.version, plan.document_id) == (
+            "publish",
+            1,
+            "exposure-2026Q3-work-safety",
+        )
+        assert [c.decision_ref for c in plan.cases] == ["zzyj-cf-2026-0031", "zzyj-cf-2026-0044"]
+    [request] = approval_requests([plan], config, triggered_by="admin")
+    assert [a.id for a in request.assigned_users] == [REVIEWER]
 
 
 def test_the_released_batch_is_unchanged(settings: Settings, config: ExposureConfig) -> None:
