@@ -192,3 +192,58 @@ def test_the_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert load_settings().allow_auto_approve is False
     monkeypatch.setenv("GOVPUB_ALLOW_AUTO_APPROVE", "true")
     assert load_settings().allow_auto_approve is True
+
+
+def test_the_run_note_and_the_rejection_name_every_batch_and_decision() -> None:
+    from producers.releases.dag_tasks import ReleaseRejected, exposure_rejected, release_note
+    from producers.releases.log import Release, ReleaseDecision
+
+    def decision(document_id: str, outcome: Outcome, by: str) -> ReleaseDecision:
+        return ReleaseDecision(
+            source="dag",
+            run_id="r1",
+            document_id=document_id,
+            version=1,
+            event_id=f"e-{document_id}",
+            kind="exposure",
+            action="publish",
+            department="zz-yjj",
+            title="t",
+            outcome=outcome,
+            decided_by=by,
+            decided_by_id=by,
+            decided_at=ANSWERED,
+            triggered_by="admin",
+            basis="b",
+        )
+
+    approved = decision("exposure-2026Q3-work-safety", Outcome.APPROVED, "li")
+    rejected = decision("exposure-2026Q3-food-safety", Outcome.REJECTED, "wang")
+    published = Release(
+        event_id="e1",
+        source="dag",
+        run_id="r1",
+        document_id=approved.document_id,
+        kind="exposure",
+        action="publish",
+        version=1,
+        title="t",
+        emitted_at=ANSWERED,
+    )
+    assert release_note(QUARTER, [published], [approved, rejected]) == (
+        f"PUBLISHED {QUARTER}: exposure-2026Q3-work-safety v1, approved by li at"
+        f" 2026-11-28T06:00:00+00:00. REJECTED {QUARTER}: exposure-2026Q3-food-safety v1"
+        " rejected by wang at 2026-11-28T06:00:00+00:00; not published."
+    )
+    with pytest.raises(ReleaseRejected) as caught:
+        exposure_rejected(
+            {
+                "rejected": [f"{rejected.document_id} v1 {rejected.summary()}"],
+                "published": ["exposure-2026Q3-work-safety v1 e1"],
+            }
+        )
+    assert str(caught.value).startswith(
+        "REJECTED: exposure-2026Q3-food-safety v1 rejected by wang at"
+        " 2026-11-28T06:00:00+00:00. Not published. Published in this run:"
+        " exposure-2026Q3-work-safety v1 e1."
+    )
