@@ -37,7 +37,10 @@ CMD ["govpub", "status"]
 FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION} AS airflow
 ARG AIRFLOW_VERSION
 USER root
-RUN mkdir -p /var/lib/govpub && chown 50000:0 /var/lib/govpub && chmod 2775 /var/lib/govpub
+# /opt/airflow/auth seeds the airflow-auth volume (the simple auth manager's passwords).
+RUN mkdir -p /var/lib/govpub /opt/airflow/auth \
+ && chown 50000:0 /var/lib/govpub /opt/airflow/auth \
+ && chmod 2775 /var/lib/govpub && chmod 2770 /opt/airflow/auth
 USER airflow
 COPY --from=wheel /wheels /wheels
 # Pinning apache-airflow keeps pip from moving the image's Airflow while adding govpub.

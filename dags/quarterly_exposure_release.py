@@ -3,16 +3,24 @@
 Runs at 09:00 Asia/Shanghai on 1 January, April, July and October for the quarter
 just ended (or the quarter given in the ``quarter`` param):
 
-1. ``resolve_quarter`` — which quarter, and the day the checks refer to;
+1. ``resolve_quarter`` — which quarter; fails at once if ``auto_approve`` is asked for
+   where ``GOVPUB_ALLOW_AUTO_APPROVE`` does not allow it;
 2. ``sync_catalog`` — bring the document catalog up to date with the bus;
 3. ``prepare_batch`` — one mapped task per configured domain: the quarter's candidates,
-   each checked against its penalty decision (published, not withdrawn, displayed),
-   through the compliance gate, compared with the batch already published. A domain
-   without releasable candidates fails here, naming the domain and why;
-4. ``review_release`` → ``approve_release`` (Required actions in the UI; skipped when
-   nothing changed, or when the ``auto_approve`` param is true);
-5. ``emit_batches`` — re-checks the plans and emits ``exposure-<quarter>-<slug>``:
-   a new document, or an update of the existing one; never a second batch.
+   each checked against its penalty decision (published, not withdrawn, displayed
+   today), through the compliance gate, compared with the batch already published. A
+   domain without releasable candidates fails here, naming the domain and why, unless
+   its batch is already out ("already published");
+4. ``review_release`` → ``approve_release``: one Required action per batch that
+   changes, assigned to the domain's approvers (``exposure.toml``) but never to whoever
+   triggered the run; ``nothing_to_release`` when nothing changed; ``auto_approved``
+   only under ``GOVPUB_ALLOW_AUTO_APPROVE``;
+5. ``emit_batches`` — checks each answer again (an assigned approver, not the
+   triggering user), puts every decision on record (release log, audit log), and emits
+   the approved batches dated the moment of approval: a new document
+   ``exposure-<quarter>-<slug>``, or an update of it; never a second batch;
+6. ``published``, or ``release_rejected``, which fails: a rejected release ends as a
+   failed run, never as a green one.
 
 All logic is in ``producers.releases`` (tested without Airflow); this file only wires
 tasks, and imports govpub inside them so that parsing it stays cheap.
@@ -25,10 +33,12 @@ from typing import Any
 
 import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, dag, get_current_context, task
 
 REVIEW_TASK = "review_release"
+APPROVAL_TASK = "approve_release"
+AUTO_TASK = "auto_approved"
 
 
 @dag(
@@ -42,7 +52,8 @@ REVIEW_TASK = "review_release"
         "auto_approve": Param(
             False,
             type="boolean",
-            description="Release without waiting for approval (development and tests only).",
+            description="Release without waiting for approval. Refused (the run fails) unless"
+            " the deployment sets GOVPUB_ALLOW_AUTO_APPROVE=true (development and tests only).",
         ),
         "quarter": Param(
             None,
@@ -64,8 +75,10 @@ def quarterly_exposure_release() -> None:
         context = get_current_context()
         run = context["dag_run"]
         with dag_tasks.airflow_errors():
-            return dag_tasks.exposure_window(
-                context["params"]["quarter"], dag_tasks.run_moment(run.logical_date, run.run_after)
+            return dag_tasks.exposure_start(
+                context["params"]["quarter"],
+                context["params"]["auto_approve"],
+                dag_tasks.run_moment(run.logical_date, run.run_after),
             )
 
     @task
@@ -82,60 +95,116 @@ def quarterly_exposure_release() -> None:
         return dag_tasks.catalog_sync()
 
     @task(map_index_template="{{ domain_slug }}")
-    def prepare_batch(slug: str, window: dict[str, str]) -> dict[str, Any]:
+    def prepare_batch(slug: str, start: dict[str, str]) -> dict[str, Any]:
         from producers.releases import dag_tasks
 
         get_current_context()["domain_slug"] = slug  # type: ignore[typeddict-unknown-key]
         with dag_tasks.airflow_errors():
-            return dag_tasks.exposure_plan(slug, window)
+            return dag_tasks.exposure_plan(slug, start)
 
     @task(task_id=REVIEW_TASK)
     def review_release(plans: list[dict[str, Any]]) -> dict[str, Any]:
         from producers.releases import dag_tasks
 
-        # Indexing, not iterating: iterating a mapped task's lazy output probes one
-        # offset past the end, which Airflow logs as an error.
-        return dag_tasks.exposure_review([plans[i] for i in range(len(plans))])
+        context = get_current_context()
+        with dag_tasks.airflow_errors():
+            # Indexing, not iterating: iterating a mapped task's lazy output probes one
+            # offset past the end, which Airflow logs as an error.
+            return dag_tasks.exposure_review(
+                [plans[i] for i in range(len(plans))],
+                auto_approve=context["params"]["auto_approve"],
+                triggered_by=context["dag_run"].triggering_user_name,
+            )
+
+    @task
+    def request_approvals(review: dict[str, Any]) -> list[dict[str, Any]]:
+        # One Required action per batch that changes: subject, body, assigned_users.
+        approvals: list[dict[str, Any]] = review["approvals"]
+        return approvals
 
     @task.branch
     def route(review: dict[str, Any]) -> str:
         if not review["changes"]:
             return "nothing_to_release"
         if get_current_context()["params"]["auto_approve"]:
-            return "auto_approved"
-        return "approve_release"
+            return AUTO_TASK
+        return APPROVAL_TASK
 
-    approve = ApprovalOperator(
-        task_id="approve_release",
-        subject="Release the {{ ti.xcom_pull(task_ids='review_release')['quarter'] }}"
-        " typical-case exposure (典型案例曝光)",
-        body="{{ ti.xcom_pull(task_ids='review_release')['summary'] }}",
-        response_timeout=timedelta(days=14),
-        retries=0,
-    )
+    @task(task_id=AUTO_TASK, retries=0)
+    def auto_approved() -> dict[str, str]:
+        from producers.releases import dag_tasks
 
-    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
-    def emit_batches() -> list[str]:
+        with dag_tasks.airflow_errors():
+            return dag_tasks.exposure_auto_approve()
+
+    @task
+    def nothing_to_release() -> str:
         from producers.releases import dag_tasks
 
         context = get_current_context()
-        # Pulled here rather than passed in: a data dependency on the review would let
-        # this task run when the branch chose "nothing_to_release".
-        review = context["ti"].xcom_pull(task_ids=REVIEW_TASK)
-        with dag_tasks.airflow_errors():
-            return dag_tasks.exposure_emit(
-                review, dag_id=context["dag"].dag_id, run_id=context["run_id"]
-            )
+        note: str = context["ti"].xcom_pull(task_ids=REVIEW_TASK)["note"]
+        dag_tasks.write_run_note(context["dag"].dag_id, context["run_id"], note)
+        return note
 
-    window = resolve_quarter()
-    plans = prepare_batch.partial(window=window).expand(slug=configured_domains())
+    @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+    def emit_batches() -> dict[str, Any]:
+        from producers.releases import dag_tasks
+
+        context = get_current_context()
+        ti = context["ti"]
+        # Pulled here rather than passed in: a data dependency on the review would let
+        # this task run when the branch chose "nothing_to_release", and one on the
+        # approval or the auto-approval would skip it whenever the branch skipped that one.
+        review = ti.xcom_pull(task_ids=REVIEW_TASK)
+        auto = ti.xcom_pull(task_ids=AUTO_TASK)
+        answers = (
+            []
+            if auto is not None
+            else [
+                ti.xcom_pull(task_ids=APPROVAL_TASK, map_indexes=i)
+                for i in range(len(review["requests"]))
+            ]
+        )
+        with dag_tasks.airflow_errors():
+            result = dag_tasks.exposure_emit(
+                review,
+                answers,
+                auto,
+                dag_id=context["dag"].dag_id,
+                run_id=context["run_id"],
+                triggered_by=context["dag_run"].triggering_user_name,
+            )
+        dag_tasks.write_run_note(context["dag"].dag_id, context["run_id"], result["note"])
+        return result
+
+    @task.branch
+    def outcome(result: dict[str, Any]) -> str:
+        return "release_rejected" if result["rejected"] else "published"
+
+    @task(retries=0)
+    def release_rejected(result: dict[str, Any]) -> None:
+        from producers.releases import dag_tasks
+
+        with dag_tasks.airflow_errors():
+            dag_tasks.exposure_rejected(result)
+
+    start = resolve_quarter()
+    plans = prepare_batch.partial(start=start).expand(slug=configured_domains())
     sync_catalog() >> plans
     # TaskFlow passes XComArgs where the functions take their resolved values.
     review = review_release(plans)  # type: ignore[arg-type]
-    auto = EmptyOperator(task_id="auto_approved")
-    nothing = EmptyOperator(task_id="nothing_to_release")
-    route(review) >> [approve, auto, nothing]  # type: ignore[arg-type]
-    [approve, auto] >> emit_batches()
+    approve = HITLOperator.partial(
+        task_id=APPROVAL_TASK,
+        options=["Approve", "Reject"],
+        response_timeout=timedelta(days=14),
+        retries=0,
+        map_index_template="{{ task.subject }}",
+    ).expand_kwargs(request_approvals(review))  # type: ignore[arg-type]
+    auto = auto_approved()
+    route(review) >> [approve, auto, nothing_to_release()]  # type: ignore[arg-type]
+    emitted = emit_batches()
+    [approve, auto] >> emitted
+    outcome(emitted) >> [EmptyOperator(task_id="published"), release_rejected(emitted)]  # type: ignore[arg-type]
 
 
 quarterly_exposure_release()

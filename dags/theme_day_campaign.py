@@ -8,8 +8,12 @@ The calendar is data: add or edit a TOML file (or point ``GOVPUB_CAMPAIGNS_DIR``
 folder of them) and the next run follows it.
 
 1. ``check_calendar`` — validates every file; an error names the file and the field;
-2. ``emit_due_phases`` — emits what is due at the run's logical date, and reports
-   phases already out, changed after publication, or missed while the schedule was down.
+2. ``emit_due_phases`` — emits what is due at the run's logical date (or, with the
+   ``phase`` param, that one phase now), and reports phases already out, changed after
+   publication, or missed while the schedule was down;
+3. ``check_missed_phases`` — fails, naming them, when this run found phases that missed
+   their window; each missed phase fails one run only, and the message says how to
+   publish it late (``--conf '{"phase": "<document id>"}'``).
 
 All logic is in ``producers.releases.campaigns`` (tested without Airflow).
 """
@@ -19,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
+from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
 
 @dag(
@@ -29,6 +33,15 @@ from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=2)},
+    params={
+        "phase": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^theme-day-[a-z0-9][a-z0-9-]*-(preview|day|recap)$",
+            description="Publish this phase now (e.g. theme-day-2023-river-day) instead of"
+            " what is due; a phase whose window passed is dated when it is published.",
+        ),
+    },
     tags=["govpub", "campaign"],
     doc_md=__doc__,
 )
@@ -51,11 +64,21 @@ def theme_day_campaign() -> None:
         with dag_tasks.airflow_errors():
             return dag_tasks.campaign_emit(
                 dag_tasks.run_moment(run.logical_date, run.run_after),
+                phase=context["params"]["phase"],
                 dag_id=context["dag"].dag_id,
                 run_id=context["run_id"],
             )
 
-    check_calendar() >> emit_due_phases()
+    @task(retries=0)
+    def check_missed_phases(result: dict[str, Any]) -> list[str]:
+        from producers.releases import dag_tasks
+
+        with dag_tasks.airflow_errors():
+            return dag_tasks.campaign_check_missed(result)
+
+    emitted = emit_due_phases()
+    check_calendar() >> emitted
+    check_missed_phases(emitted)  # type: ignore[arg-type]
 
 
 theme_day_campaign()

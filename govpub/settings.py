@@ -164,6 +164,11 @@ class Settings(BaseSettings):
         default=120.0,
         description="seconds a release waits for the document catalog to catch up with the bus",
     )
+    allow_auto_approve: bool = Field(
+        default=False,
+        description="honour the exposure release's auto_approve param (development and tests"
+        " only); off, a run that asks for it fails and nothing is published without approval",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

@@ -1,6 +1,7 @@
 """``govpub status``: what operators look at — consumer lag per channel, deliveries
-by state, dead letters, the last releases the DAGs emitted, and where one document
-is published."""
+by state, dead letters, the last releases the DAGs emitted with the decision behind
+each, the last release decisions (rejections too), and where one document is
+published."""
 
 from datetime import UTC, datetime
 
@@ -12,7 +13,7 @@ from govpub.topics import Topics
 from producers.releases.log import ReleaseLog
 
 RECENT_RELEASES = 10
-"""How many of the DAGs' latest releases ``govpub status`` lists."""
+"""How many of the DAGs' latest releases (and release decisions) ``govpub status`` lists."""
 
 
 def render_status(settings: Settings, *, document_id: str | None = None) -> str:
@@ -24,9 +25,20 @@ def render_status(settings: Settings, *, document_id: str | None = None) -> str:
         deliveries = DeliveryLog(store)
         if document_id is not None:
             rows = deliveries.for_document(document_id)
-            if not rows:
+            decided = ReleaseLog(store).decisions_for(document_id)
+            if not rows and not decided:
                 return f"document {document_id}: no deliveries recorded"
             lines = [f"document {document_id}:"]
+            for decision in decided:
+                triggered = (
+                    f", triggered by {decision.triggered_by}" if decision.triggered_by else ""
+                )
+                lines.append(
+                    f"  v{decision.version} release decision: {decision.summary()}"
+                    f" (run {decision.run_id}{triggered})"
+                )
+            if not rows:
+                lines.append("  no deliveries recorded")
             for row in rows:
                 target = f" → {row.target}" if row.target else ""
                 remote = (
@@ -63,13 +75,32 @@ def render_status(settings: Settings, *, document_id: str | None = None) -> str:
         lines.append("")
         lines.append(f"dead letters on {topics.dlq}: {dead} (govpub dlq list)")
         lines.append("")
-        releases = ReleaseLog(store).latest(RECENT_RELEASES)
+        release_log = ReleaseLog(store)
+        releases = release_log.latest(RECENT_RELEASES)
+        approvals = release_log.approvals_of(r.event_id for r in releases)
         lines.append(f"last releases by the DAGs: {len(releases) or 'none'}")
         for release in releases:
+            approval = approvals.get(release.event_id)
+            if approval is not None:
+                basis = approval.summary()
+            elif release.kind == "campaign":
+                basis = "theme-day calendar"
+            else:
+                basis = "no approval on record"
             lines.append(
                 f"  {release.emitted_at.isoformat(timespec='seconds')} {release.source}:"
                 f" {release.document_id} v{release.version} {release.action} {release.title}"
+                f" [{basis}]"
             )
         if releases:
             lines.append("  (where each is published: govpub status --document ID)")
+        decisions = release_log.decisions(RECENT_RELEASES)
+        lines.append("")
+        lines.append(f"last release decisions: {len(decisions) or 'none'}")
+        for decision in decisions:
+            triggered = f", triggered by {decision.triggered_by}" if decision.triggered_by else ""
+            lines.append(
+                f"  {decision.document_id} v{decision.version} {decision.summary()}"
+                f" (run {decision.run_id}{triggered})"
+            )
     return "\n".join(lines)

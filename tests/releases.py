@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from govpub.bus import open_bus
@@ -10,10 +11,54 @@ from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
 from producers import Accepted, Publisher, VersionLedger
+from producers.releases.quarters import Quarter
 from schemas import AnyEvent, parse_event
+from tests import factories
 
 SAMPLE_BATCH = "exposure-2023Q2-work-safety"
 """The released 2023Q2 batch among the sample events."""
+
+
+CASE_TITLES = ("示例建材有限公司有限空间作业违规案", "张某某非法储存危险化学品案")
+"""The titles of the two candidates :func:`quarter_cases` makes."""
+
+
+def batch_of(quarter: Quarter) -> str:
+    """The work-safety batch of ``quarter`` (``exposure-2026Q3-work-safety``)."""
+    return f"exposure-{quarter}-work-safety"
+
+
+def quarter_cases(quarter: Quarter) -> list[dict[str, Any]]:
+    """Two work-safety penalty decisions taken in ``quarter`` and an exposure candidate
+    citing each: a batch a release can publish while the decisions are displayed (365
+    days after each, the shipped default), so for the quarter just ended, today."""
+    events = []
+    for number, title in enumerate(CASE_TITLES, start=1):
+        decided = quarter.first_day + timedelta(days=10 * number)
+        decision = f"zzyj-cf-{quarter}-{number:04d}"
+        events.append(
+            factories.penalty(
+                decision, decided_on=decided.isoformat(), title=f"{title}行政处罚决定"
+            )
+        )
+        events[-1]["occurred_at"] = f"{decided.isoformat()}T16:00:00+08:00"
+        events.append(
+            factories.envelope(
+                "exposure",
+                f"exposure-candidate-{str(quarter).lower()}-{number:03d}",
+                1,
+                {
+                    "title": title,
+                    "domain": "安全生产",
+                    "candidate_quarter": str(quarter),
+                    "case_summary": f"{title}的案情摘要。",
+                    "decision_ref": decision,
+                },
+                department="zz-yjj",
+                occurred_at=f"{(decided + timedelta(days=5)).isoformat()}T09:00:00+08:00",
+            )
+        )
+    return events
 
 
 def samples(*, without: Iterable[str] = ()) -> list[dict[str, Any]]:

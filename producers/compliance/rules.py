@@ -19,6 +19,8 @@ Deadlines — accepted but flagged:
     ``penalty_deadline``, ``disclosure_deadline``.
 Ingest authorisation (谁主管、谁公开、谁审查):
     ``department_mismatch``, ``document_owner``, ``kind_not_allowed``.
+Review of scheduled releases (谁审查), recorded by ``producers.releases``:
+    ``release_approval``.
 """
 
 from dataclasses import dataclass
@@ -34,6 +36,10 @@ class Decision(StrEnum):
     FLAGGED = "flagged"  # accepted, but a deadline (or similar) was missed
     KEPT = "kept"  # a rule would have masked, but the authority's policy publishes it
     REFUSED = "refused"
+    # Decisions about a scheduled release (producers.releases), one row per batch version.
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    AUTO_APPROVED = "auto_approved"  # only where GOVPUB_ALLOW_AUTO_APPROVE is set
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,14 @@ KIND_NOT_ALLOWED = Rule(
     "a department may only publish the kinds its credentials allow",
     "same as department_mismatch",
 )
+RELEASE_APPROVAL = Rule(
+    "release_approval",
+    "a scheduled release (the quarterly exposure batch) is emitted only after one of its "
+    "domain's approvers, other than whoever triggered the run, approved it; auto-approval "
+    "only where the deployment allows it, and then on record as such",
+    "《株洲市2023年政务公开工作要点》：谁主管、谁公开、谁审查；"
+    "《中华人民共和国政府信息公开条例》（2019）第十七条（建立健全政府信息公开审查机制）",
+)
 
 RULES: dict[str, Rule] = {
     rule.id: rule
@@ -185,6 +199,7 @@ RULES: dict[str, Rule] = {
         DEPARTMENT_MISMATCH,
         DOCUMENT_OWNER,
         KIND_NOT_ALLOWED,
+        RELEASE_APPROVAL,
     )
 }
 """Every rule by id."""

@@ -9,9 +9,13 @@ repeat, and a phase already published (or withdrawn) is never sent again.
 
 A phase is *due* from its time until the next phase's time (the recap for
 :data:`RECAP_WINDOW`); a phase the schedule could not publish in its window (the
-scheduler was down) is reported as missed rather than published late.
+scheduler was down) is reported as missed rather than published late — once, by the
+first run that finds it (the DAG fails a check task then, so the operator sees it).
+An operator may publish one phase by hand (:func:`emit_phase`): in its window exactly
+as the schedule would, after it dated the moment it is published.
 """
 
+import difflib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -23,11 +27,13 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from govpub.departments import department_names
-from govpub.errors import ConfigurationError, DuplicateEventConflict, StaleVersion
+from govpub.errors import ConfigurationError, DuplicateEventConflict, GovpubError, StaleVersion
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.ledger import VersionLedger
+from producers.publisher import Publisher
 from producers.releases.datafiles import load_model, shipped
+from producers.releases.exposure import ReleaseRefused
 from producers.releases.log import Release, ReleaseLog
 from producers.releases.publishing import open_publisher
 from producers.releases.quarters import RELEASE_TIMEZONE
@@ -51,6 +57,30 @@ RECAP_WINDOW = timedelta(days=7)
 
 MISSED_LOOKBACK = timedelta(days=30)
 """How far back a run looks for phases whose window passed without a publication."""
+
+_MISSED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaign_missed (
+    document_id TEXT PRIMARY KEY,
+    reported_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    run_id TEXT NOT NULL
+)
+"""
+
+
+class MissedPhases(GovpubError):
+    """Phases whose window passed without a publication, reported for the first time."""
+
+    def __init__(self, phases: Sequence[str]) -> None:
+        self.phases = list(phases)
+        first = self.phases[0].split(" ", 1)[0] if self.phases else "ID"
+        super().__init__(
+            f"{len(self.phases)} theme-day phase(s) missed their window and were not"
+            f" published: {'; '.join(self.phases)}. Was the scheduler down? If a phase is"
+            " still wanted, publish it now: airflow dags trigger theme_day_campaign"
+            f' --conf \'{{"phase": "{first}"}}\'. This run reports each phase once;'
+            " the next runs succeed."
+        )
 
 
 class PhaseText(BaseModel):
@@ -190,6 +220,16 @@ class Calendar:
         """Phases whose window closed in the :data:`MISSED_LOOKBACK` before ``at``."""
         return [p for p in self.phases if at - MISSED_LOOKBACK <= p.until <= at]
 
+    def phase(self, document_id: str) -> ScheduledPhase:
+        """The phase whose document is ``document_id``; an unknown id suggests close ones."""
+        for phase in self.phases:
+            if phase.document_id == document_id:
+                return phase
+        ids = [p.document_id for p in self.phases]
+        close = difflib.get_close_matches(document_id, ids, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f" (phases: {', '.join(ids)})"
+        raise ConfigurationError(f"phase: {document_id!r} is not in the calendar{hint}")
+
 
 def load_calendar(directory: Path | None = None) -> Calendar:
     """Read every ``*.toml`` campaign in ``directory`` (``GOVPUB_CAMPAIGNS_DIR``, or the
@@ -235,6 +275,7 @@ class CampaignRun:
     already_published: list[str] = field(default_factory=list)
     changed_after_publication: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
+    newly_missed: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (for XCom and logs)."""
@@ -243,7 +284,59 @@ class CampaignRun:
             "already_published": self.already_published,
             "changed_after_publication": self.changed_after_publication,
             "missed": self.missed,
+            "newly_missed": self.newly_missed,
         }
+
+
+def _emit(
+    publisher: Publisher,
+    phase: ScheduledPhase,
+    result: CampaignRun,
+    *,
+    occurred_at: datetime,
+    source: str,
+    run_id: str,
+    emitted_at: datetime,
+) -> None:
+    """Emit one phase dated ``occurred_at``; note in ``result`` what happened."""
+    event = phase.event()
+    if occurred_at != phase.publish_at:
+        # Published late: dated when it is published, under an id of its own.
+        event["occurred_at"] = occurred_at.isoformat()
+        event["event_id"] = str(
+            uuid.uuid5(CAMPAIGN_NAMESPACE, f"{phase.document_id}:1:{occurred_at.isoformat()}")
+        )
+    try:
+        accepted = publisher.publish(event)
+    except StaleVersion:
+        result.already_published.append(phase.document_id)
+        return
+    except DuplicateEventConflict:
+        result.changed_after_publication.append(phase.document_id)
+        log.warning(
+            "%s was published with other text than the calendar now has;"
+            " send a correction as an update with `govpub emit`",
+            phase.document_id,
+        )
+        return
+    if accepted.duplicate:
+        result.already_published.append(phase.document_id)
+        return
+    text = phase.campaign.text(phase.phase)
+    result.emitted.append(
+        Release(
+            event_id=accepted.event_id,
+            source=source,
+            run_id=run_id,
+            document_id=phase.document_id,
+            kind="campaign",
+            action="publish",
+            version=1,
+            title=text.title,
+            emitted_at=emitted_at,
+        )
+    )
+    log.info("%s emitted (%s)", phase.document_id, accepted.event_id)
 
 
 def emit_due_phases(
@@ -260,59 +353,107 @@ def emit_due_phases(
     A phase whose document the ledger already has (sent by an earlier run, by hand,
     or withdrawn since) is not sent again. If its calendar text changed after it was
     published, it is reported, not re-sent: corrections are updates an editor sends
-    with ``govpub emit``.
+    with ``govpub emit``. Phases whose window closed in the 30 days before ``at``
+    without a publication are listed as ``missed``, and as ``newly_missed`` by the
+    first run that finds them.
     """
     if at.tzinfo is None:
         raise ConfigurationError("the schedule moment needs a timezone")
     result = CampaignRun()
     emitted_at = now or datetime.now(UTC)
-    due = calendar.due(at)
     with Store(settings.store) as store:
         ledger = VersionLedger(store)
         with open_publisher(settings, store) as publisher:
-            for phase in due:
-                try:
-                    accepted = publisher.publish(phase.event())
-                except StaleVersion:
-                    result.already_published.append(phase.document_id)
-                    continue
-                except DuplicateEventConflict:
-                    result.changed_after_publication.append(phase.document_id)
-                    log.warning(
-                        "%s was published with other text than the calendar now has;"
-                        " send a correction as an update with `govpub emit`",
-                        phase.document_id,
-                    )
-                    continue
-                if accepted.duplicate:
-                    result.already_published.append(phase.document_id)
-                    continue
-                text = phase.campaign.text(phase.phase)
-                result.emitted.append(
-                    Release(
-                        event_id=accepted.event_id,
-                        source=source,
-                        run_id=run_id,
-                        document_id=phase.document_id,
-                        kind="campaign",
-                        action="publish",
-                        version=1,
-                        title=text.title,
-                        emitted_at=emitted_at,
-                    )
+            for phase in calendar.due(at):
+                _emit(
+                    publisher,
+                    phase,
+                    result,
+                    occurred_at=phase.publish_at,
+                    source=source,
+                    run_id=run_id,
+                    emitted_at=emitted_at,
                 )
-                log.info("%s emitted (%s)", phase.document_id, accepted.event_id)
         ReleaseLog(store).record(result.emitted)
-        for phase in calendar.recently_closed(at):
-            if ledger.current_version(phase.document_id) is None:
-                result.missed.append(phase.document_id)
-                log.warning(
-                    "%s was due from %s to %s and was not published; publish it by hand"
-                    " with `govpub emit` if it is still wanted",
-                    phase.document_id,
-                    phase.publish_at.isoformat(),
-                    phase.until.isoformat(),
-                )
+        missed = [
+            phase
+            for phase in calendar.recently_closed(at)
+            if ledger.current_version(phase.document_id) is None
+        ]
+        for phase in missed:
+            log.warning(
+                "%s was due from %s to %s and was not published",
+                phase.document_id,
+                phase.publish_at.isoformat(),
+                phase.until.isoformat(),
+            )
+        result.missed = [phase.document_id for phase in missed]
+        first = set(_first_reports(store, result.missed, source=source, run_id=run_id))
+        result.newly_missed = [
+            f"{phase.document_id} (due {phase.publish_at.isoformat()} to {phase.until.isoformat()})"
+            for phase in missed
+            if phase.document_id in first
+        ]
+    return result
+
+
+def _first_reports(
+    store: Store, document_ids: Sequence[str], *, source: str, run_id: str
+) -> list[str]:
+    """Mark missed phases as reported; returns those no run had reported before."""
+    store.ensure_schema("campaign_missed", _MISSED_SCHEMA)
+    first = []
+    with store.transaction() as conn:
+        for document_id in document_ids:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO campaign_missed (document_id, reported_at, source, run_id)"
+                " VALUES (?, ?, ?, ?)",
+                (document_id, datetime.now(UTC).isoformat(), source, run_id),
+            )
+            if cursor.rowcount:
+                first.append(document_id)
+    return first
+
+
+def emit_phase(
+    settings: Settings,
+    calendar: Calendar,
+    document_id: str,
+    *,
+    source: str,
+    run_id: str,
+    now: datetime | None = None,
+) -> CampaignRun:
+    """Publish one phase now, at an operator's request; safe to repeat.
+
+    In its window the phase is emitted exactly as the schedule emits it (same event,
+    dated its calendar time). After its window (a missed phase) it is dated ``now``, the
+    moment it is published. Before its time it is refused; a phase already published
+    is reported, not sent again.
+    """
+    phase = calendar.phase(document_id)
+    moment = (now or datetime.now(UTC)).astimezone(RELEASE_TIMEZONE)
+    if moment < phase.publish_at:
+        raise ReleaseRefused(
+            f"{document_id} is not due before {phase.publish_at.isoformat()};"
+            " the schedule publishes it then"
+        )
+    result = CampaignRun()
+    with Store(settings.store) as store:
+        if VersionLedger(store).current_version(document_id) is not None:
+            result.already_published.append(document_id)
+            return result
+        with open_publisher(settings, store) as publisher:
+            _emit(
+                publisher,
+                phase,
+                result,
+                occurred_at=phase.publish_at if moment < phase.until else moment,
+                source=source,
+                run_id=run_id,
+                emitted_at=moment,
+            )
+        ReleaseLog(store).record(result.emitted)
     return result
 
 

@@ -2,14 +2,22 @@
 
 Departments submit cases as exposure *candidates* (``case_summary`` + ``decision_ref``,
 ``candidate_quarter``). At the start of each quarter the release gathers the
-candidates of the quarter just ended from the document catalog, keeps those whose
-penalty decision is still in effect, and plans one *batch* document per configured
-domain (``exposure-<quarter>-<slug>``). After approval the plans are emitted.
+candidates of the quarter just ended (or of the quarter it is given) from the document
+catalog, keeps those whose penalty decision is in effect, and plans one *batch*
+document per configured domain (``exposure-<quarter>-<slug>``). A batch is emitted only
+with a decision on record that allows it (:mod:`producers.releases.approval`).
+
+Dates: the quarter is only *which* candidates; everything else refers to the
+publication. A plan checks display periods on the day it is made, the emission checks
+them again on the day of the decision, and the batch is dated (``occurred_at``) with
+the moment of that decision, which is when it is published.
 
 Idempotence: a plan compares the batch it would publish with the batch the catalog
 already holds. Same content → nothing to emit; changed content → an update (next
-version) of the same document; never a second batch. Event ids are derived from
-the document, version and content, so repeating an emission is harmless.
+version) of the same document; never a second batch. A published batch none of whose
+candidates can be released any more is reported as already published, not as a
+failure. Event ids are derived from the document, version and content, and the date
+of a decision does not change, so repeating an emission is harmless.
 """
 
 import hashlib
@@ -18,7 +26,6 @@ import logging
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -33,7 +40,7 @@ from govpub.store import Store
 from producers.ledger import VersionLedger
 from producers.publisher import BatchRejected
 from producers.releases.datafiles import load_model, shipped
-from producers.releases.log import Release, ReleaseLog
+from producers.releases.log import Release, ReleaseDecision, ReleaseLog
 from producers.releases.publishing import CatalogBehind, open_publisher
 from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from schemas import AnyEvent, ExposureCase, ExposurePayload
@@ -64,6 +71,10 @@ class PlanOutdated(ReleaseRefused):
     """Something the plan relied on changed between approval and emission."""
 
 
+class ApprovalMissing(ReleaseRefused):
+    """A batch was about to be emitted without a decision on record that allows it."""
+
+
 def _check_template(value: str) -> str:
     unknown = {name for name in _FIELD.findall(value) if name not in _PLACEHOLDERS}
     if unknown:
@@ -72,6 +83,29 @@ def _check_template(value: str) -> str:
             f" use {', '.join('{' + p + '}' for p in sorted(_PLACEHOLDERS))}"
         )
     return value
+
+
+class Approver(BaseModel):
+    """An Airflow user who may approve a domain's batch (its HITL ``assigned_users`` entry).
+
+    Written ``"zz-yjj-reviewer"`` where the auth manager's user id is the user name (the
+    simple auth manager, Keycloak usernames), or ``{ id = "42", name = "张三" }`` where it
+    is not (the FAB auth manager's numeric ids).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Annotated[str, Field(min_length=1, max_length=256)]
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_user_name(cls, value: Any) -> Any:
+        return {"id": value, "name": value} if isinstance(value, str) else value
+
+    def is_user(self, user: str | None) -> bool:
+        """True if ``user`` (an id or a name, as Airflow records it) is this approver."""
+        return user is not None and user in (self.id, self.name)
 
 
 class ExposureDomain(BaseModel):
@@ -94,6 +128,19 @@ class ExposureDomain(BaseModel):
         default=365,
         description="display period of a penalty decision without display_until (verify locally)",
     )
+    approvers: Annotated[list[Approver], Field(min_length=1, max_length=50)] = Field(
+        description="Airflow users who may approve the batch (谁主管、谁公开、谁审查); the"
+        " user who triggered a run never approves it"
+    )
+
+    @field_validator("approvers")
+    @classmethod
+    def _distinct_approvers(cls, value: list[Approver]) -> list[Approver]:
+        ids = [approver.id for approver in value]
+        twice = sorted({user for user in ids if ids.count(user) > 1})
+        if twice:
+            raise ValueError(f"approver(s) listed twice: {', '.join(twice)}")
+        return value
 
     @field_validator("title", "lead")
     @classmethod
@@ -192,11 +239,12 @@ class BatchPlan(BaseModel):
     document_id: str
     action: Literal["publish", "update", "unchanged"]
     version: int = Field(description="the version to emit, or the current one when unchanged")
-    as_of: datetime
+    as_of: datetime = Field(description="when the plan was made; its checks refer to that day")
     display_days: int = Field(description="the domain's default penalty display period")
     title: str
     cases: list[PlannedCase]
     excluded: list[ExcludedCandidate] = []
+    note: str = Field(default="", description="why nothing changes, for an unchanged plan")
     event: dict[str, Any] | None = Field(
         default=None, description="the event to emit, already through the gate; None if unchanged"
     )
@@ -207,28 +255,25 @@ class BatchPlan(BaseModel):
         return self.event is not None
 
 
-@dataclass(frozen=True)
-class ReleaseWindow:
-    """Which quarter a run releases, and the moment its checks refer to."""
+def release_quarter(
+    quarter: str | None, moment: datetime, *, now: datetime | None = None
+) -> Quarter:
+    """The quarter a run releases: ``quarter`` if given, else the one that had ended at the
+    run's ``moment`` (its logical date; for a scheduled run, the first day of the next
+    quarter).
 
-    quarter: Quarter
-    as_of: datetime
-
-
-def release_window(quarter: str | None, moment: datetime) -> ReleaseWindow:
-    """The quarter to release at ``moment``: ``quarter`` if given, else the one just ended.
-
-    A quarter that has not ended by ``moment`` is refused: its cases are not final.
+    A quarter that has not ended by ``now`` is refused: its cases are not final.
     """
     if moment.tzinfo is None:
         raise ConfigurationError("the release moment needs a timezone")
+    current = now or datetime.now(UTC)
     chosen = Quarter.parse(quarter) if quarter else Quarter.just_ended(moment)
-    if not chosen.has_ended(moment):
+    if not chosen.has_ended(current):
         raise ReleaseRefused(
-            f"quarter {chosen} has not ended on {moment.astimezone(RELEASE_TIMEZONE).date()};"
+            f"quarter {chosen} has not ended on {current.astimezone(RELEASE_TIMEZONE).date()};"
             " its cases are released after its last day"
         )
-    return ReleaseWindow(chosen, moment.astimezone(RELEASE_TIMEZONE))
+    return chosen
 
 
 def _canonical(department: str, payload: dict[str, Any]) -> str:
@@ -266,7 +311,8 @@ def _event(
 def _gather_cases(
     catalog: DocumentCatalog, domain: ExposureDomain, quarter: Quarter, on: date
 ) -> tuple[list[PlannedCase], list[ExcludedCandidate]]:
-    """The quarter's candidates, split into cases to release and candidates left out."""
+    """The quarter's candidates, split into cases to release on day ``on`` and candidates
+    left out."""
     candidates = catalog.exposure_candidates(str(quarter), domain.name)
     if not candidates:
         raise NoCandidates(
@@ -332,29 +378,34 @@ def _published_batch(
     return current
 
 
+def _published_on(entry: CatalogEntry) -> str:
+    when = entry.first_published_at or entry.updated_at
+    return when.astimezone(RELEASE_TIMEZONE).date().isoformat()
+
+
 def plan_batch(
     settings: Settings,
     config: ExposureConfig,
     slug: str,
-    window: ReleaseWindow,
+    quarter: Quarter,
     *,
     now: datetime | None = None,
 ) -> BatchPlan:
-    """Plan the batch of domain ``slug`` for ``window`` from the (caught-up) catalog.
+    """Plan the batch of domain ``slug`` for ``quarter`` from the (caught-up) catalog, with
+    the cases whose penalty decision is in effect on the day of ``now`` (default: now).
 
-    Raises :class:`NoCandidates` if no candidate can be released, naming each one left
-    out and why; :class:`BatchWithdrawn` if the batch was withdrawn; :class:`CatalogBehind`
-    if the ledger knows a newer version than the catalog (sync the catalog and retry).
+    Raises :class:`NoCandidates` if no candidate can be released and the batch was never
+    published, naming each one left out and why; a published batch is then reported
+    unchanged ("already published"). Raises :class:`BatchWithdrawn` if the batch was
+    withdrawn; :class:`CatalogBehind` if the ledger knows a newer version than the
+    catalog (sync the catalog and retry).
     """
     domain = config.domain(slug)
-    quarter = window.quarter
     document_id = domain.document_id(quarter)
     title = domain.render(domain.title, quarter)
+    moment = (now or datetime.now(UTC)).astimezone(RELEASE_TIMEZONE)
     with Store(settings.store) as store:
         catalog = DocumentCatalog(store)
-        cases, excluded = _gather_cases(
-            catalog, domain, quarter, window.as_of.astimezone(RELEASE_TIMEZONE).date()
-        )
         current = _published_batch(store, catalog, document_id)
         plan = BatchPlan(
             quarter=str(quarter),
@@ -363,12 +414,23 @@ def plan_batch(
             document_id=document_id,
             action="unchanged" if current is not None else "publish",
             version=current.version if current is not None else 1,
-            as_of=window.as_of,
+            as_of=moment,
             display_days=domain.penalty_display_days,
             title=title,
-            cases=cases,
-            excluded=excluded,
+            cases=[],
         )
+        try:
+            cases, excluded = _gather_cases(catalog, domain, quarter, moment.date())
+        except NoCandidates as exc:
+            if current is None:
+                raise
+            note = (
+                f"{document_id} is already published (version {current.version},"
+                f" {_published_on(current)}); nothing new to release: {exc}"
+            )
+            log.info("%s", note)
+            return plan.model_copy(update={"note": note})
+        plan = plan.model_copy(update={"cases": cases, "excluded": excluded})
         payload = ExposurePayload(
             title=title,
             domain=domain.name,
@@ -381,17 +443,14 @@ def plan_batch(
                 for c in cases
             ],
         ).model_dump(mode="json", exclude_none=True)
-        occurred = window.as_of
-        if current is not None:
-            # An update is formed when it is planned, not at the quarter's release date.
-            occurred = max(occurred, (now or datetime.now(UTC)).astimezone(RELEASE_TIMEZONE))
         draft = _event(
             event_id=str(uuid.uuid4()),  # replaced below once the content is known
             action="publish" if current is None else "update",
             document_id=document_id,
             version=current.version + 1 if current is not None else 1,
             department=domain.department,
-            occurred_at=occurred,
+            # Replaced by the moment of the decision when the batch is emitted.
+            occurred_at=moment,
             payload=payload,
         )
         # The gate runs before the comparison: what would be published is what counts.
@@ -403,8 +462,13 @@ def plan_batch(
             and _canonical(current.department, current.payload) == content
         )
         if unchanged:
-            log.info("%s: unchanged since version %d", document_id, plan.version)
-            return plan
+            assert current is not None
+            note = (
+                f"{document_id} is already published (version {current.version},"
+                f" {_published_on(current)}) with these cases; nothing to release"
+            )
+            log.info("%s", note)
+            return plan.model_copy(update={"note": note})
         digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
         draft["event_id"] = str(
             uuid.uuid5(RELEASE_NAMESPACE, f"{document_id}:{draft['version']}:{digest}")
@@ -428,7 +492,7 @@ def plan_batch(
 
 
 def review(plans: Sequence[BatchPlan]) -> str:
-    """A Markdown summary of the plans for the approver (the ApprovalOperator's body)."""
+    """A Markdown summary of the plans for the approver (the approval request's body)."""
     changes = [p for p in plans if p.changes]
     quarter = plans[0].quarter if plans else "?"
     lines = [f"**{quarter} 典型案例曝光**: {len(changes)} of {len(plans)} batch(es) to release", ""]
@@ -441,6 +505,8 @@ def review(plans: Sequence[BatchPlan]) -> str:
         lines += [f"### {plan.domain} ({plan.slug}): `{plan.document_id}` — {verb}", ""]
         lines.append(f"{plan.title}")
         lines.append("")
+        if plan.note:
+            lines += [plan.note, ""]
         for number, case in enumerate(plan.cases, start=1):
             lines.append(f"{number}. {case.title} — {case.decision_note}")
         if plan.excluded:
@@ -450,45 +516,74 @@ def review(plans: Sequence[BatchPlan]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _check_still_holds(catalog: DocumentCatalog, plan: BatchPlan, on: date) -> None:
+    """Refuse a plan whose candidates or penalty decisions no longer hold on day ``on``."""
+    for case in plan.cases:
+        candidate = catalog.get(case.candidate_id)
+        if candidate is None or candidate.retracted:
+            raise PlanOutdated(
+                f"{plan.document_id}: candidate {case.candidate_id} was withdrawn after"
+                " the plan was approved; run the release again to plan a new batch"
+            )
+        check = catalog.penalty_standing(
+            case.decision_ref, on=on, default_display_days=plan.display_days
+        )
+        if not check.in_effect:
+            raise PlanOutdated(
+                f"{plan.document_id}: {check.reason} on {on}, the day of the decision to"
+                " publish; run the release again to plan a new batch"
+            )
+
+
 def emit_batches(
     settings: Settings,
     plans: Sequence[BatchPlan],
+    decisions: Sequence[ReleaseDecision],
     *,
     source: str,
     run_id: str,
     now: datetime | None = None,
 ) -> list[Release]:
-    """Emit the approved plans that change something; returns what the bus accepted.
+    """Put the decisions on record, then emit the plans they allow; returns what the bus
+    accepted.
 
-    Call it with a caught-up catalog: it refuses (:class:`PlanOutdated`) a plan whose
-    candidates or penalty decisions were withdrawn since it was made, or whose document
-    got another version meanwhile. Emitting the same plans again is harmless: the
-    event ids are the same and the version ledger answers with the first acceptance.
+    Every plan that changes something needs a decision about its document and version;
+    a plan without one is refused (:class:`ApprovalMissing`) before anything is recorded
+    or sent. A rejected plan is recorded and not sent. An allowed plan is emitted dated
+    with the moment of its decision, once its candidates and penalty decisions are
+    checked on that day (:class:`PlanOutdated` if one was withdrawn or left its display
+    period, or its document got another version meanwhile). Call it with a caught-up
+    catalog. Emitting the same plans again is harmless: the event ids and dates are the
+    same and the version ledger answers with the first acceptance.
     """
     pending = [plan for plan in plans if plan.event is not None]
+    by_document = {(d.document_id, d.version): d for d in decisions}
+    missing = [p.document_id for p in pending if (p.document_id, p.version) not in by_document]
+    if missing:
+        raise ApprovalMissing(
+            f"no decision on record for {', '.join(missing)}: a batch is emitted only after"
+            " approval (or auto-approval where GOVPUB_ALLOW_AUTO_APPROVE allows it)"
+        )
     if not pending:
         return []
     emitted_at = now or datetime.now(UTC)
     with Store(settings.store) as store:
+        releases_log = ReleaseLog(store)
+        releases_log.record_decisions([by_document[(p.document_id, p.version)] for p in pending])
+        allowed = [
+            (plan, by_document[(plan.document_id, plan.version)])
+            for plan in pending
+            if by_document[(plan.document_id, plan.version)].outcome.publishes
+        ]
+        if not allowed:
+            return []
         catalog = DocumentCatalog(store)
-        for plan in pending:
-            on = plan.as_of.astimezone(RELEASE_TIMEZONE).date()
-            for case in plan.cases:
-                candidate = catalog.get(case.candidate_id)
-                if candidate is None or candidate.retracted:
-                    raise PlanOutdated(
-                        f"{plan.document_id}: candidate {case.candidate_id} was withdrawn after"
-                        " the plan was approved; run the release again to plan a new batch"
-                    )
-                check = catalog.penalty_standing(
-                    case.decision_ref, on=on, default_display_days=plan.display_days
-                )
-                if not check.in_effect:
-                    raise PlanOutdated(
-                        f"{plan.document_id}: {check.reason} after the plan was approved;"
-                        " run the release again to plan a new batch"
-                    )
-        events = [plan.event for plan in pending if plan.event is not None]
+        events = []
+        for plan, decision in allowed:
+            published_at = decision.decided_at.astimezone(RELEASE_TIMEZONE)
+            _check_still_holds(catalog, plan, published_at.date())
+            assert plan.event is not None
+            events.append({**plan.event, "occurred_at": published_at.isoformat()})
         with open_publisher(settings, store) as publisher:
             try:
                 accepted = publisher.publish_many(events)
@@ -512,15 +607,16 @@ def emit_batches(
                 title=plan.title,
                 emitted_at=emitted_at,
             )
-            for plan, item in zip(pending, accepted, strict=True)
+            for (plan, _), item in zip(allowed, accepted, strict=True)
         ]
-        ReleaseLog(store).record(releases)
-    for plan, item in zip(pending, accepted, strict=True):
+        releases_log.record(releases)
+    for (plan, decision), item in zip(allowed, accepted, strict=True):
         log.info(
-            "%s version %d %s (%s)",
+            "%s version %d %s (%s), %s",
             plan.document_id,
             plan.version,
             "was already emitted" if item.duplicate else "emitted",
             item.event_id,
+            decision.summary(),
         )
     return releases

@@ -1,23 +1,32 @@
 """The DAG tier: Airflow 3 on a temporary SQLite metadata database, the DAGs against
-the embedded bus.
+the embedded bus, and the REST API served on a loopback port with real users.
 
 Airflow reads its configuration when it is first imported, so the session fixture
 sets ``AIRFLOW_HOME`` and the database before any test imports ``airflow``; test
 modules here import it inside fixtures and tests only.
+
+Users (the simple auth manager, as in the README's recipes): ``operator`` (admin),
+``zz-yjj-reviewer`` (the shipped approver of work safety), ``dag_test`` (the name
+``dag.test()`` records as the triggering user) and ``govpub-releases`` (the service
+user that writes run notes). Their passwords are written before Airflow starts.
 """
 
+import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from consumers.service import run_channels
 from govpub.settings import Settings
@@ -25,18 +34,42 @@ from govpub.settings import Settings
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 
+USERS = {
+    "operator": "admin",
+    "zz-yjj-reviewer": "user",
+    "dag_test": "user",
+    "govpub-releases": "user",
+}
+"""Airflow users of the DAG tier and their roles."""
+
+TRIGGERED_BY = "dag_test"
+"""Who triggered a ``dag.test()`` run, as Airflow records it."""
+
 
 @pytest.fixture(scope="session")
-def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def passwords() -> dict[str, str]:
+    """A password for each user of :data:`USERS`."""
+    return {user: secrets.token_urlsafe(16) for user in USERS}
+
+
+@pytest.fixture(scope="session")
+def airflow_home(
+    tmp_path_factory: pytest.TempPathFactory, passwords: dict[str, str]
+) -> Iterator[Path]:
     """A migrated Airflow metadata database (SQLite) in a temporary AIRFLOW_HOME."""
     home = tmp_path_factory.mktemp("airflow-home")
+    password_file = home / "simple_auth_manager_passwords.json.generated"
+    password_file.write_text(json.dumps(passwords), encoding="utf-8")
     env = {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        # The REST API in the approval tests acts as an admin without logging in.
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+            f"{user}:{role}" for user, role in USERS.items()
+        ),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
         # Signs the API's and the task runner's tokens; as long as production needs it.
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
     }
@@ -79,12 +112,16 @@ def fresh_dag(dag_id: str) -> Any:
     return DagBag(dag_folder=str(DAGS)).dags[dag_id]
 
 
-def test_run(dag_id: str, logical_date: datetime, **conf: Any) -> dict[str, str]:
-    """One ``dag.test()`` run on a fresh parse; the task states by task id, and the run's
-    own state under ``(run)``."""
+def test_run(dag_id: str, logical_date: datetime | None, **conf: Any) -> dict[str, str]:
+    """One ``dag.test()`` run on a fresh parse (``logical_date`` None: as an operator's
+    trigger without one); the task states by task id (a mapped task by its first
+    instance), the run's own state under ``(run)`` and its id under ``(run_id)``."""
     dag_run = fresh_dag(dag_id).test(logical_date=logical_date, run_conf=conf or None)
-    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    states: dict[str, str] = {}
+    for ti in sorted(dag_run.get_task_instances(), key=lambda ti: ti.map_index, reverse=True):
+        states[ti.task_id] = str(ti.state)
     states["(run)"] = str(dag_run.state)
+    states["(run_id)"] = dag_run.run_id
     return states
 
 
@@ -118,33 +155,112 @@ def release_settings(
     return settings
 
 
-@pytest.fixture(scope="session")
-def api_client(airflow_home: Path) -> Any:
-    """The Airflow REST API (core API) in process, as an operator's client reaches it."""
-    from airflow.api_fastapi.app import create_app
-    from fastapi.testclient import TestClient
+@pytest.fixture
+def auto_approve_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment that allows auto-approval (GOVPUB_ALLOW_AUTO_APPROVE=true)."""
+    monkeypatch.setenv("GOVPUB_ALLOW_AUTO_APPROVE", "true")
 
-    return TestClient(create_app())
+
+@dataclass
+class AirflowApi:
+    """Airflow's REST API on a loopback port, used as its users use it: each call logs in
+    as ``user`` at ``/auth/token`` (as the README shows) and sends the bearer token."""
+
+    base_url: str
+    passwords: dict[str, str]
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(self, user: str) -> str:
+        if user not in self._tokens:
+            login = requests.post(
+                f"{self.base_url}/auth/token",
+                json={"username": user, "password": self.passwords.get(user, "-")},
+                timeout=30,
+            )
+            assert login.status_code == 201, login.text
+            self._tokens[user] = login.json()["access_token"]
+        return self._tokens[user]
+
+    def call(self, method: str, path: str, *, user: str = "operator", **kwargs: Any) -> Any:
+        return requests.request(
+            method,
+            f"{self.base_url}{path}",
+            headers={"Authorization": f"Bearer {self.token(user)}"},
+            timeout=30,
+            **kwargs,
+        )
+
+    def run_note(self, dag_id: str, run_id: str) -> str | None:
+        answer = self.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+        assert answer.status_code == 200, answer.text
+        note: str | None = answer.json()["note"]
+        return note
+
+
+@pytest.fixture(scope="session")
+def airflow_api(airflow_home: Path, passwords: dict[str, str]) -> Iterator[AirflowApi]:
+    """The api-server (core API and the simple auth manager's login) on a loopback port,
+    in a thread of this process, sharing the metadata database with ``dag.test()``.
+
+    The release writes its run notes here as ``govpub-releases`` (the connection
+    ``govpub_airflow_api``, given as an environment variable as an operator would)."""
+    import uvicorn
+    from airflow.api_fastapi.app import create_app
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [listener]}, daemon=True, name="airflow-api"
+    )
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        assert thread.is_alive(), "the api-server stopped while starting"
+        assert time.monotonic() < deadline, "the api-server did not start in 120 s"
+        time.sleep(0.1)
+    base_url = f"http://127.0.0.1:{port}"
+    name = "AIRFLOW_CONN_GOVPUB_AIRFLOW_API"
+    saved = os.environ.get(name)
+    os.environ[name] = f"http://govpub-releases:{passwords['govpub-releases']}@127.0.0.1:{port}"
+    try:
+        yield AirflowApi(base_url, passwords)
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+        server.should_exit = True
+        thread.join(timeout=30)
+        listener.close()
 
 
 class Approver(threading.Thread):
     """Answers the first pending approval of ``dag_id`` through the REST API, as an
-    operator does from the Required actions page."""
+    approver does from the Required actions page: each ``(user, option)`` in turn,
+    until one is accepted. ``statuses`` has the HTTP status of each attempt."""
 
-    def __init__(self, client: Any, dag_id: str, option: str, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        api: AirflowApi,
+        dag_id: str,
+        answers: list[tuple[str, str]],
+        timeout: float = 120.0,
+    ) -> None:
         super().__init__(daemon=True, name=f"approver-{dag_id}")
-        self.client, self.dag_id, self.option, self.timeout = client, dag_id, option, timeout
+        self.api, self.dag_id, self.answers, self.timeout = api, dag_id, answers, timeout
         self.request: dict[str, Any] | None = None
-        self.status: int | None = None
+        self.statuses: list[int] = []
+        self.refusals: list[str] = []
         self.stopped = threading.Event()
 
     def run(self) -> None:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline and not self.stopped.is_set():
-            found = self.client.get(
-                "/api/v2/dags/~/dagRuns/~/hitlDetails", params={"response_received": False}
+            found = self.api.call(
+                "GET", "/api/v2/dags/~/dagRuns/~/hitlDetails", params={"response_received": False}
             )
-
             pending = [
                 detail
                 for detail in found.json().get("hitl_details", [])
@@ -153,23 +269,32 @@ class Approver(threading.Thread):
             if pending:
                 self.request = pending[0]
                 ti = self.request["task_instance"]
-                answer = self.client.patch(
+                path = (
                     f"/api/v2/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/"
-                    f"{ti['task_id']}/{ti['map_index']}/hitlDetails",
-                    json={"chosen_options": [self.option], "params_input": {}},
+                    f"{ti['task_id']}/{ti['map_index']}/hitlDetails"
                 )
-                self.status = answer.status_code
+                for user, option in self.answers:
+                    answer = self.api.call(
+                        "PATCH",
+                        path,
+                        user=user,
+                        json={"chosen_options": [option], "params_input": {}},
+                    )
+                    self.statuses.append(answer.status_code)
+                    if answer.status_code == 200:
+                        return
+                    self.refusals.append(answer.text)
                 return
             self.stopped.wait(0.5)
 
 
 @pytest.fixture
-def approver(api_client: Any) -> Iterator[Callable[[str, str], Approver]]:
+def approver(airflow_api: AirflowApi) -> Iterator[Callable[..., Approver]]:
     """Start an :class:`Approver` (call before ``dag.test``, which blocks on the approval)."""
     started: list[Approver] = []
 
-    def start(dag_id: str, option: str) -> Approver:
-        thread = Approver(api_client, dag_id, option)
+    def start(dag_id: str, *answers: tuple[str, str]) -> Approver:
+        thread = Approver(airflow_api, dag_id, list(answers))
         thread.start()
         started.append(thread)
         return thread

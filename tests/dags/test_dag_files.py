@@ -58,17 +58,23 @@ def test_parsing_is_fast_and_imports_no_govpub_code(airflow_home: Path) -> None:
     assert report["imported"] == [], "DAG files must import govpub inside their tasks"
 
 
-def test_the_exposure_release_waits_for_approval_unless_told_not_to(airflow_home: Path) -> None:
+def test_the_exposure_release_waits_for_approval(airflow_home: Path) -> None:
     from airflow.dag_processing.dagbag import DagBag
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
+    from airflow.providers.standard.operators.hitl import HITLOperator
 
     # A fresh parse: the defaults as shipped, whatever runs in this session did.
     dag = DagBag(dag_folder=str(DAGS)).dags["quarterly_exposure_release"]
     assert dag.params["auto_approve"] is False
+    assert "GOVPUB_ALLOW_AUTO_APPROVE" in dag.params.get_param("auto_approve").description
     assert dag.params["quarter"] is None
     assert dag.max_active_runs == 1
+    # One Required action per batch (mapped), with the two answers and no default: no
+    # answer within 14 days fails the task, it never approves by itself.
     approve = dag.get_task("approve_release")
-    assert isinstance(approve, ApprovalOperator)
+    assert issubclass(approve.operator_class, HITLOperator)
+    assert approve.partial_kwargs["options"] == ["Approve", "Reject"]
+    assert "defaults" not in approve.partial_kwargs
+    assert approve.upstream_task_ids == {"route", "request_approvals"}
     assert approve.downstream_task_ids == {"emit_batches"}
     assert dag.get_task("route").downstream_task_ids == {
         "approve_release",
@@ -78,6 +84,7 @@ def test_the_exposure_release_waits_for_approval_unless_told_not_to(airflow_home
     emit = dag.get_task("emit_batches")
     assert emit.upstream_task_ids == {"approve_release", "auto_approved"}
     assert emit.trigger_rule == "none_failed_min_one_success"
+    assert dag.get_task("outcome").downstream_task_ids == {"published", "release_rejected"}
     assert dag.get_task("prepare_batch").upstream_task_ids == {
         "resolve_quarter",
         "configured_domains",
@@ -88,4 +95,7 @@ def test_the_exposure_release_waits_for_approval_unless_told_not_to(airflow_home
 def test_the_campaign_dag_checks_the_calendar_before_emitting(dag_bag: Any) -> None:
     dag = dag_bag.dags["theme_day_campaign"]
     assert dag.get_task("emit_due_phases").upstream_task_ids == {"check_calendar"}
+    assert dag.get_task("check_missed_phases").upstream_task_ids == {"emit_due_phases"}
+    assert dag.get_task("check_missed_phases").retries == 0
+    assert dag.params["phase"] is None
     assert dag.max_active_runs == 1

@@ -1,21 +1,18 @@
 """The release path on both transports: the embedded log and a real Kafka broker.
 
-Catalog catch-up (a consumer group), planning from the catalog, emission through the
-ledger, and the re-run that emits nothing — the same code the DAG tasks call.
+Catalog catch-up (a consumer group), planning from the catalog, an approval on record,
+emission through the ledger, and the re-run that emits nothing — the same code the DAG
+tasks call.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from govpub.settings import Settings
+from producers.releases.approval import answered_decision, approval_requests
 from producers.releases.campaigns import emit_due_phases, load_calendar
-from producers.releases.exposure import (
-    emit_batches,
-    load_exposure_config,
-    plan_batch,
-    release_window,
-)
+from producers.releases.exposure import emit_batches, load_exposure_config, plan_batch
 from producers.releases.publishing import sync_catalog
-from producers.releases.quarters import RELEASE_TIMEZONE
+from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from tests.releases import SAMPLE_BATCH, bus_events, documents, emit, samples
 
 RELEASE_DAY = datetime(2023, 7, 1, 9, 0, tzinfo=RELEASE_TIMEZONE)
@@ -26,14 +23,25 @@ def test_a_quarter_is_released_once(settings: Settings) -> None:
     sync = sync_catalog(settings, timeout=60)
     assert sync.stats.delivered == len(samples()) - 1
     config = load_exposure_config()
-    window = release_window(None, RELEASE_DAY)
-    plan = plan_batch(settings, config, "work-safety", window)
+    quarter = Quarter(2023, 2)
+    plan = plan_batch(settings, config, "work-safety", quarter, now=RELEASE_DAY)
     assert (plan.action, plan.version) == ("publish", 1)
-    [release] = emit_batches(settings, [plan], source="test", run_id="r1")
+    [request] = approval_requests([plan], config, triggered_by=None)
+    approved_at = datetime(2023, 7, 1, 2, 0, tzinfo=UTC)
+    answer = {
+        "chosen_options": ["Approve"],
+        "responded_at": approved_at,
+        "responded_by_user": {"id": "zz-yjj-reviewer", "name": "zz-yjj-reviewer"},
+    }
+    decision = answered_decision(request, plan, answer, source="test", run_id="r1", basis="t")
+    [release] = emit_batches(settings, [plan], [decision], source="test", run_id="r1")
     sync_catalog(settings, timeout=60)
-    assert plan_batch(settings, config, "work-safety", window).action == "unchanged"
+    assert plan_batch(settings, config, "work-safety", quarter, now=RELEASE_DAY).action == (
+        "unchanged"
+    )
     [event] = documents(bus_events(settings, "exposure", timeout=30), SAMPLE_BATCH)
     assert event.event_id == release.event_id
+    assert event.occurred_at == approved_at
 
 
 def test_a_campaign_phase_is_emitted_once(settings: Settings) -> None:

@@ -13,9 +13,12 @@ from producers.releases.campaigns import (
     PHASE_OFFSETS,
     RECAP_WINDOW,
     Calendar,
+    MissedPhases,
     emit_due_phases,
+    emit_phase,
     load_calendar,
 )
+from producers.releases.exposure import ReleaseRefused
 from producers.releases.log import ReleaseLog
 from producers.releases.quarters import RELEASE_TIMEZONE
 from schemas import CampaignPhase, parse_event
@@ -177,9 +180,17 @@ def test_each_due_phase_is_emitted_once(settings: Settings, calendar: Calendar) 
     ]
     # The farmland preview and day passed while nothing ran: reported, not sent late.
     assert first.missed == ["theme-day-2023-farmland-preview", "theme-day-2023-farmland-day"]
+    assert first.newly_missed == [
+        "theme-day-2023-farmland-preview (due 2023-06-18T09:00:00+08:00 to"
+        " 2023-06-25T09:00:00+08:00)",
+        "theme-day-2023-farmland-day (due 2023-06-25T09:00:00+08:00 to 2023-06-28T09:00:00+08:00)",
+    ]
     later = moment + timedelta(minutes=59)
     again = emit_due_phases(settings, calendar, later, source="t", run_id="r2")
     assert again.emitted == []
+    # Still missed, but only the first run that found them reports them.
+    assert again.missed == first.missed
+    assert again.newly_missed == []
     assert again.already_published == [
         "theme-day-2023-farmland-recap",
         "theme-day-2023-river-preview",
@@ -233,6 +244,62 @@ def test_text_changed_after_publication_is_reported_not_resent(
     assert changed.emitted == []
     assert changed.changed_after_publication == ["theme-day-2024-test-day"]
     assert len(bus_events(settings, "campaign")) == 1
+
+
+def test_missed_phases_name_each_window_and_the_command_to_publish_late() -> None:
+    error = MissedPhases(["theme-day-2023-farmland-day (due 2023-06-25T09:00:00+08:00 to x)"])
+    message = str(error)
+    assert message.startswith("1 theme-day phase(s) missed their window and were not published")
+    assert (
+        "airflow dags trigger theme_day_campaign --conf"
+        ' \'{"phase": "theme-day-2023-farmland-day"}\'' in message
+    )
+
+
+def test_one_phase_by_hand_in_its_window_late_or_refused_early(
+    settings: Settings, calendar: Calendar
+) -> None:
+    with pytest.raises(ReleaseRefused, match="is not due before 2023-07-05T09:00:00"):
+        emit_phase(
+            settings,
+            calendar,
+            "theme-day-2023-river-day",
+            source="t",
+            run_id="r0",
+            now=at("2023-07-01T09:00:00"),
+        )
+    with pytest.raises(ConfigurationError, match="did you mean theme-day-2023-river-day"):
+        emit_phase(settings, calendar, "theme-day-2023-rivr-day", source="t", run_id="r0")
+    # In its window: the very event the schedule sends, dated its calendar time.
+    in_window = emit_phase(
+        settings,
+        calendar,
+        "theme-day-2023-river-day",
+        source="t",
+        run_id="r1",
+        now=at("2023-07-05T15:00:00"),
+    )
+    assert [r.document_id for r in in_window.emitted] == ["theme-day-2023-river-day"]
+    scheduled = emit_due_phases(
+        settings, calendar, at("2023-07-05T16:00:00"), source="t", run_id="r2"
+    )
+    assert scheduled.already_published == ["theme-day-2023-river-day"]
+    # After its window (missed): dated the moment it is published, and only once.
+    late = at("2023-07-01T10:00:00")
+    published = emit_phase(
+        settings, calendar, "theme-day-2023-farmland-day", source="t", run_id="r3", now=late
+    )
+    assert [r.document_id for r in published.emitted] == ["theme-day-2023-farmland-day"]
+    again = emit_phase(settings, calendar, "theme-day-2023-farmland-day", source="t", run_id="r4")
+    assert (again.emitted, again.already_published) == ([], ["theme-day-2023-farmland-day"])
+    events = bus_events(settings, "campaign")
+    [day] = documents(events, "theme-day-2023-river-day")
+    assert day.occurred_at == at("2023-07-05T09:00:00")
+    [farmland] = documents(events, "theme-day-2023-farmland-day")
+    assert farmland.occurred_at == late
+    # Published late, it is no longer missed.
+    after = emit_due_phases(settings, calendar, at("2023-07-06T09:00:00"), source="t", run_id="r5")
+    assert "theme-day-2023-farmland-day" not in after.missed
 
 
 def test_a_naive_moment_is_refused(settings: Settings, calendar: Calendar) -> None:

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,11 @@ from govpub.errors import ConfigurationError
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
+from producers.compliance.audit import AuditLog
+from producers.compliance.rules import Decision
+from producers.releases.approval import APPROVE, REJECT, answered_decision, approval_requests
 from producers.releases.exposure import (
+    ApprovalMissing,
     BatchPlan,
     BatchWithdrawn,
     ExposureConfig,
@@ -29,18 +34,19 @@ from producers.releases.exposure import (
     emit_batches,
     load_exposure_config,
     plan_batch,
-    release_window,
+    release_quarter,
     review,
 )
-from producers.releases.log import ReleaseLog
+from producers.releases.log import Outcome, ReleaseDecision, ReleaseLog
 from producers.releases.publishing import CatalogBehind, sync_catalog
 from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from tests import factories
 from tests.releases import SAMPLE_BATCH, bus_events, documents, emit, samples
 
 RELEASE_DAY = datetime(2023, 7, 1, 9, 0, tzinfo=RELEASE_TIMEZONE)
-WINDOW = release_window(None, RELEASE_DAY)
+Q2 = Quarter(2023, 2)
 LATER = datetime(2023, 7, 3, 2, 30, tzinfo=UTC)
+REVIEWER = "zz-yjj-reviewer"
 
 
 @pytest.fixture
@@ -62,6 +68,22 @@ def sample_batch_payload() -> dict[str, Any]:
 def on_bus(settings: Settings, events: list[dict[str, Any]]) -> None:
     emit(settings, events)
     sync_catalog(settings, timeout=10)
+
+
+def decided(
+    plan: BatchPlan, option: str = APPROVE, *, at: datetime = LATER, by: str = REVIEWER
+) -> ReleaseDecision:
+    """The decision an approver's answer in Airflow records for ``plan``."""
+    [request] = approval_requests([plan], load_exposure_config(), triggered_by="operator")
+    answer = {
+        "chosen_options": [option],
+        "params_input": {},
+        "responded_at": at.isoformat(),
+        "responded_by_user": {"id": by, "name": by},
+    }
+    return answered_decision(
+        request, plan, answer, source="test", run_id="run-1", basis="test approval"
+    )
 
 
 def candidate(document_id: str, decision_ref: str, title: str = "新增典型案例") -> dict[str, Any]:
@@ -87,6 +109,7 @@ def candidate(document_id: str, decision_ref: str, title: str = "新增典型案
 def test_the_shipped_configuration_releases_work_safety(config: ExposureConfig) -> None:
     [domain] = config.domains
     assert (domain.name, domain.slug, domain.department) == ("安全生产", "work-safety", "zz-yjj")
+    assert [a.id for a in domain.approvers] == [REVIEWER]
     assert domain.document_id(Quarter(2023, 2)) == SAMPLE_BATCH
     assert domain.render(domain.title, Quarter(2023, 2)) == sample_batch_payload()["title"]
     assert config.domain("work-safety") is domain
@@ -123,9 +146,41 @@ penalty_display_days = 0
     )
 
 
+def test_approvers_are_required_distinct_and_written_as_names_or_ids(tmp_path: Path) -> None:
+    domain = (
+        '[[domains]]\nname = "安全生产"\nslug = "work-safety"\ndepartment = "zz-yjj"\ntitle = "t"\n'
+    )
+    missing = write(tmp_path / "none.toml", domain)
+    with pytest.raises(
+        ConfigurationError, match=r"none\.toml: domains\.0\.approvers: Field required"
+    ):
+        load_exposure_config(missing)
+    empty = write(tmp_path / "empty.toml", domain + "approvers = []\n")
+    with pytest.raises(
+        ConfigurationError, match=r"domains\.0\.approvers: List should have at least 1"
+    ):
+        load_exposure_config(empty)
+    twice = write(
+        tmp_path / "twice.toml", domain + 'approvers = ["li", { id = "li", name = "李" }]\n'
+    )
+    with pytest.raises(
+        ConfigurationError, match=r"domains\.0\.approvers: approver\(s\) listed twice: li"
+    ):
+        load_exposure_config(twice)
+    both = write(
+        tmp_path / "both.toml", domain + 'approvers = ["li", { id = "42", name = "张三" }]\n'
+    )
+    [li, zhang] = load_exposure_config(both).domains[0].approvers
+    assert (li.id, li.name, zhang.id, zhang.name) == ("li", "li", "42", "张三")
+    assert zhang.is_user("42")
+    assert zhang.is_user("张三")
+    assert not zhang.is_user(None)
+
+
 def test_configuration_refuses_duplicates_syntax_errors_and_no_domains(tmp_path: Path) -> None:
     domain = (
         '[[domains]]\nname = "安全生产"\nslug = "work-safety"\ndepartment = "zz-yjj"\ntitle = "t"\n'
+        'approvers = ["a"]\n'
     )
     with pytest.raises(ConfigurationError, match="two domains have the name '安全生产'"):
         load_exposure_config(write(tmp_path / "twice.toml", domain + domain))
@@ -137,12 +192,15 @@ def test_configuration_refuses_duplicates_syntax_errors_and_no_domains(tmp_path:
         load_exposure_config(tmp_path / "missing.toml")
 
 
-def test_release_window() -> None:
-    assert WINDOW.quarter == Quarter(2023, 2)
-    assert WINDOW.as_of == RELEASE_DAY
-    assert release_window("2023Q1", RELEASE_DAY).quarter == Quarter(2023, 1)
+def test_the_quarter_comes_from_the_param_or_the_logical_date_and_must_be_over() -> None:
+    assert release_quarter(None, RELEASE_DAY, now=RELEASE_DAY) == Q2
+    assert release_quarter("2023Q1", RELEASE_DAY, now=RELEASE_DAY) == Quarter(2023, 1)
+    # A backdated run picks its quarter from the logical date; nothing else refers to it.
+    assert release_quarter(None, RELEASE_DAY, now=LATER.replace(year=2026)) == Q2
     with pytest.raises(ReleaseRefused, match="quarter 2023Q3 has not ended on 2023-07-01"):
-        release_window("2023Q3", RELEASE_DAY)
+        release_quarter("2023Q3", RELEASE_DAY, now=RELEASE_DAY)
+    # Whether a quarter is over is a matter of today, not of the logical date.
+    assert release_quarter("2023Q3", RELEASE_DAY, now=LATER.replace(month=10)) == Quarter(2023, 3)
 
 
 # -- planning -------------------------------------------------------------------------------
@@ -152,7 +210,7 @@ def test_a_first_release_plans_the_batch_the_work_points_ask_for(
     settings: Settings, config: ExposureConfig
 ) -> None:
     on_bus(settings, samples(without=[SAMPLE_BATCH]))
-    plan = plan_batch(settings, config, "work-safety", WINDOW)
+    plan = plan_batch(settings, config, "work-safety", Q2, now=RELEASE_DAY)
     assert (plan.action, plan.version, plan.document_id) == ("publish", 1, SAMPLE_BATCH)
     assert plan.event is not None
     assert plan.event["payload"] == sample_batch_payload()
@@ -161,14 +219,37 @@ def test_a_first_release_plans_the_batch_the_work_points_ask_for(
     assert [c.decision_ref for c in plan.cases] == ["zzyj-cf-2023-0012", "zzyj-cf-2023-0015"]
     assert plan.excluded == []
     # Planning again gives the same event id: a repeated emission is recognised.
-    assert plan_batch(settings, config, "work-safety", WINDOW).event == plan.event
+    assert plan_batch(settings, config, "work-safety", Q2, now=RELEASE_DAY).event == plan.event
     # The plan survives its trip through XCom (JSON) unchanged.
     assert BatchPlan.model_validate(json.loads(json.dumps(plan.model_dump(mode="json")))) == plan
 
 
+def test_the_shipped_approval_example_plans_a_batch_that_waits_for_approval(
+    settings: Settings, config: ExposureConfig
+) -> None:
+    """``govpub/samples/exposure-2026Q3.jsonl``, the README's example of a release that
+    waits for approval (its decisions are displayed until 2029-06-30)."""
+    example = resources.files("govpub").joinpath("samples/exposure-2026Q3.jsonl")
+    events = [json.loads(line) for line in example.read_text("utf-8").splitlines()]
+    on_bus(settings, [*samples(), *events])
+    for day in (
+        datetime(2026, 11, 28, tzinfo=RELEASE_TIMEZONE),
+        datetime(2029, 6, 30, 9, tzinfo=RELEASE_TIMEZONE),
+    ):
+        plan = plan_batch(settings, config, "work-safety", Quarter(2026, 3), now=day)
+        assert (plan.action, plan.version, plan.document_id) == (
+            "publish",
+            1,
+            "exposure-2026Q3-work-safety",
+        )
+        assert [c.decision_ref for c in plan.cases] == ["zzyj-cf-2026-0031", "zzyj-cf-2026-0044"]
+    [request] = approval_requests([plan], config, triggered_by="admin")
+    assert [a.id for a in request.assigned_users] == [REVIEWER]
+
+
 def test_the_released_batch_is_unchanged(settings: Settings, config: ExposureConfig) -> None:
     on_bus(settings, samples())
-    plan = plan_batch(settings, config, "work-safety", WINDOW)
+    plan = plan_batch(settings, config, "work-safety", Q2, now=RELEASE_DAY)
     assert (plan.action, plan.version, plan.event) == ("unchanged", 1, None)
     assert not plan.changes
     assert "unchanged since version 1, nothing to release" in review([plan])
@@ -178,7 +259,7 @@ def test_a_new_candidate_makes_an_update_of_the_same_document(
     settings: Settings, config: ExposureConfig
 ) -> None:
     on_bus(settings, [*samples(), candidate("exposure-candidate-2023q2-003", "zzyj-cf-2023-0012")])
-    plan = plan_batch(settings, config, "work-safety", WINDOW, now=LATER)
+    plan = plan_batch(settings, config, "work-safety", Q2, now=LATER)
     assert (plan.action, plan.version, plan.document_id) == ("update", 2, SAMPLE_BATCH)
     assert plan.event is not None
     assert plan.event["action"] == "update"
@@ -199,7 +280,7 @@ def test_candidates_without_a_decision_in_effect_are_left_out(
             candidate("exposure-candidate-2023q2-004", "zzyj-cf-2099-0001", "未公开决定的案件"),
         ],
     )
-    plan = plan_batch(settings, config, "work-safety", WINDOW)
+    plan = plan_batch(settings, config, "work-safety", Q2, now=RELEASE_DAY)
     assert [c.candidate_id for c in plan.cases] == [
         "exposure-candidate-2023q2-001",
         "exposure-candidate-2023q2-002",
@@ -219,14 +300,14 @@ def test_a_domain_without_candidates_is_refused_with_its_name(
         write(
             tmp_path / "exposure.toml",
             '[[domains]]\nname = "食品安全"\nslug = "food-safety"\ndepartment = "zz-scjgj"\n'
-            'title = "{year}年第{quarter_cn}季度{domain}典型案例"\n',
+            'title = "{year}年第{quarter_cn}季度{domain}典型案例"\napprovers = ["a"]\n',
         )
     )
     on_bus(settings, samples())
     with pytest.raises(
         NoCandidates, match=r"domain 食品安全 \(food-safety\): no exposure candidates for 2023Q2"
     ):
-        plan_batch(settings, config, "food-safety", WINDOW)
+        plan_batch(settings, config, "food-safety", Q2, now=RELEASE_DAY)
 
 
 def test_no_candidate_in_effect_is_refused_with_the_reasons(
@@ -234,12 +315,33 @@ def test_no_candidate_in_effect_is_refused_with_the_reasons(
 ) -> None:
     on_bus(settings, samples(without=[SAMPLE_BATCH]))
     # A year and a day later the display period of both decisions is over.
-    late = release_window("2023Q2", datetime(2024, 5, 20, 9, 0, tzinfo=RELEASE_TIMEZONE))
+    late = datetime(2024, 5, 20, 9, 0, tzinfo=RELEASE_TIMEZONE)
     with pytest.raises(NoCandidates) as caught:
-        plan_batch(settings, config, "work-safety", late)
+        plan_batch(settings, config, "work-safety", Q2, now=late)
     message = str(caught.value)
     assert "none of the 2 exposure candidate(s) for 2023Q2" in message
     assert "display period of penalty decision zzyj-cf-2023-0012 ended on 2024-05-04" in message
+
+
+def test_a_published_batch_with_nothing_left_to_release_is_already_published(
+    settings: Settings, config: ExposureConfig
+) -> None:
+    # The 2023Q2 batch went out in 2023; in 2026 none of its cases is displayed any more.
+    on_bus(settings, samples())
+    plan = plan_batch(
+        settings, config, "work-safety", Q2, now=datetime(2026, 11, 28, tzinfo=RELEASE_TIMEZONE)
+    )
+    assert (plan.action, plan.version, plan.event, plan.cases) == ("unchanged", 1, None, [])
+    assert plan.note.startswith(
+        f"{SAMPLE_BATCH} is already published (version 1, 2023-07-01); nothing new to release:"
+        " domain 安全生产 (work-safety): none of the 2 exposure candidate(s)"
+    )
+    assert plan.note in review([plan])
+    unchanged = plan_batch(settings, config, "work-safety", Q2, now=RELEASE_DAY)
+    assert unchanged.note == (
+        f"{SAMPLE_BATCH} is already published (version 1, 2023-07-01) with these cases;"
+        " nothing to release"
+    )
 
 
 def test_a_withdrawn_batch_is_not_released_again(
@@ -247,7 +349,7 @@ def test_a_withdrawn_batch_is_not_released_again(
 ) -> None:
     on_bus(settings, [*samples(), factories.retract("exposure", SAMPLE_BATCH, 2, "案例有误")])
     with pytest.raises(BatchWithdrawn, match="案例有误"):
-        plan_batch(settings, config, "work-safety", WINDOW)
+        plan_batch(settings, config, "work-safety", Q2, now=RELEASE_DAY)
 
 
 def test_a_catalog_behind_the_ledger_is_reported(
@@ -256,42 +358,104 @@ def test_a_catalog_behind_the_ledger_is_reported(
     on_bus(settings, samples(without=[SAMPLE_BATCH]))
     emit(settings, [e for e in samples() if e["document_id"] == SAMPLE_BATCH])
     with pytest.raises(CatalogBehind, match="version 1 was accepted but the catalog has none"):
-        plan_batch(settings, config, "work-safety", WINDOW)
+        plan_batch(settings, config, "work-safety", Q2, now=RELEASE_DAY)
 
 
 # -- emission -------------------------------------------------------------------------------
 
 
-def test_emission_is_recorded_and_repeating_it_sends_nothing(
+def test_an_approved_batch_is_emitted_dated_its_approval_and_on_record(
     settings: Settings, config: ExposureConfig
 ) -> None:
     on_bus(settings, samples(without=[SAMPLE_BATCH]))
-    plan = plan_batch(settings, config, "work-safety", WINDOW)
-    [release] = emit_batches(settings, [plan], source="test", run_id="run-1", now=LATER)
+    plan = plan_batch(settings, config, "work-safety", Q2, now=RELEASE_DAY)
+    approval = decided(plan, at=LATER)
+    [release] = emit_batches(settings, [plan], [approval], source="test", run_id="run-1")
     assert (release.document_id, release.version, release.action) == (SAMPLE_BATCH, 1, "publish")
-    again = emit_batches(settings, [plan], source="test", run_id="run-1-retry", now=LATER)
-    assert [r.event_id for r in again] == [release.event_id]
     [event] = documents(bus_events(settings, "exposure"), SAMPLE_BATCH)
-    assert event.event_id == release.event_id
-    assert event.version == 1
+    assert event.event_id == release.event_id == plan.event["event_id"]  # type: ignore[index]
+    # The publication date is the moment of approval, not the quarter's release day.
+    assert event.occurred_at == LATER
     with Store(settings.store) as store:
-        logged = ReleaseLog(store).latest()
-    assert [(r.event_id, r.run_id, r.source) for r in logged] == [
-        (release.event_id, "run-1", "test")
-    ]
+        log = ReleaseLog(store)
+        [recorded] = log.decisions()
+        assert (recorded.outcome, recorded.decided_by, recorded.decided_at) == (
+            Outcome.APPROVED,
+            REVIEWER,
+            LATER,
+        )
+        assert recorded.triggered_by == "operator"
+        assert log.approvals_of([release.event_id]) == {release.event_id: recorded}
+        [audited] = [
+            e for e in AuditLog(store).for_event(release.event_id) if e.rule == "release_approval"
+        ]
+    assert audited.decision is Decision.APPROVED
+    assert audited.department == "zz-yjj"
+    assert f"approved by {REVIEWER} at 2023-07-03T02:30:00+00:00" in audited.detail
+
+    # Repeating the emission sends nothing and records nothing twice.
+    again = emit_batches(settings, [plan], [approval], source="test", run_id="run-1")
+    assert [r.event_id for r in again] == [release.event_id]
+    assert len(documents(bus_events(settings, "exposure"), SAMPLE_BATCH)) == 1
+    with Store(settings.store) as store:
+        assert len(ReleaseLog(store).decisions()) == 1
+        assert [(r.event_id, r.run_id) for r in ReleaseLog(store).latest()] == [
+            (release.event_id, "run-1")
+        ]
+        audited_rows = AuditLog(store).for_event(release.event_id)
+    assert sum(1 for e in audited_rows if e.rule == "release_approval") == 1
     sync_catalog(settings, timeout=10)
-    assert plan_batch(settings, config, "work-safety", WINDOW).action == "unchanged"
-    assert emit_batches(settings, [], source="test", run_id="run-2") == []
+    assert plan_batch(settings, config, "work-safety", Q2, now=LATER).action == "unchanged"
+    assert emit_batches(settings, [], [], source="test", run_id="run-2") == []
+
+
+def test_nothing_is_emitted_without_a_decision_that_allows_it(
+    settings: Settings, config: ExposureConfig
+) -> None:
+    on_bus(settings, samples(without=[SAMPLE_BATCH]))
+    plan = plan_batch(settings, config, "work-safety", Q2, now=RELEASE_DAY)
+    with pytest.raises(ApprovalMissing, match=f"no decision on record for {SAMPLE_BATCH}"):
+        emit_batches(settings, [plan], [], source="test", run_id="run-1")
+    rejection = decided(plan, REJECT)
+    assert emit_batches(settings, [plan], [rejection], source="test", run_id="run-1") == []
+    assert documents(bus_events(settings, "exposure"), SAMPLE_BATCH) == []
+    with Store(settings.store) as store:
+        [recorded] = ReleaseLog(store).decisions_for(SAMPLE_BATCH)
+        assert recorded.outcome is Outcome.REJECTED
+        assert recorded.summary() == f"rejected by {REVIEWER} at 2023-07-03T02:30:00+00:00"
+        event_id = str(plan.event["event_id"])  # type: ignore[index]
+        [audited] = [e for e in AuditLog(store).for_event(event_id) if e.rule == "release_approval"]
+    assert audited.decision is Decision.REJECTED
+
+
+def test_display_periods_are_checked_on_the_day_of_the_decision(
+    settings: Settings, config: ExposureConfig
+) -> None:
+    on_bus(settings, samples(without=[SAMPLE_BATCH]))
+    # Planned while both decisions are displayed (zzyj-cf-2023-0012 until 2024-05-04)…
+    plan = plan_batch(
+        settings, config, "work-safety", Q2, now=datetime(2024, 4, 1, tzinfo=RELEASE_TIMEZONE)
+    )
+    assert len(plan.cases) == 2
+    # … approved after the first one's period ended: publishing it then would be untrue.
+    approval = decided(plan, at=datetime(2024, 5, 10, 9, 0, tzinfo=RELEASE_TIMEZONE))
+    with pytest.raises(
+        PlanOutdated,
+        match="display period of penalty decision zzyj-cf-2023-0012 ended on 2024-05-04 on"
+        " 2024-05-10, the day of the decision",
+    ):
+        emit_batches(settings, [plan], [approval], source="test", run_id="run-1")
+    assert documents(bus_events(settings, "exposure"), SAMPLE_BATCH) == []
 
 
 def test_a_decision_withdrawn_after_approval_stops_the_emission(
     settings: Settings, config: ExposureConfig
 ) -> None:
     on_bus(settings, samples(without=[SAMPLE_BATCH]))
-    plan = plan_batch(settings, config, "work-safety", WINDOW)
+    plan = plan_batch(settings, config, "work-safety", Q2, now=RELEASE_DAY)
     on_bus(settings, [factories.retract("penalty", "zzyj-cf-2023-0015", 2, "决定被撤销")])
     with pytest.raises(PlanOutdated, match="zzyj-cf-2023-0015 was withdrawn: 决定被撤销"):
-        emit_batches(settings, [plan], source="test", run_id="run-1")
+        emit_batches(settings, [plan], [decided(plan)], source="test", run_id="run-1")
     assert documents(bus_events(settings, "exposure"), SAMPLE_BATCH) == []
 
 
@@ -299,10 +463,10 @@ def test_a_batch_published_meanwhile_stops_the_emission(
     settings: Settings, config: ExposureConfig
 ) -> None:
     on_bus(settings, samples(without=[SAMPLE_BATCH]))
-    plan = plan_batch(settings, config, "work-safety", WINDOW)
+    plan = plan_batch(settings, config, "work-safety", Q2, now=RELEASE_DAY)
     emit(settings, [e for e in samples() if e["document_id"] == SAMPLE_BATCH])
     with pytest.raises(PlanOutdated, match="version: 1 is stale"):
-        emit_batches(settings, [plan], source="test", run_id="run-1")
+        emit_batches(settings, [plan], [decided(plan)], source="test", run_id="run-1")
     assert len(documents(bus_events(settings, "exposure"), SAMPLE_BATCH)) == 1
 
 

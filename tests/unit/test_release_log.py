@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from govpub.settings import Settings
 from govpub.status import render_status
 from govpub.store import Store
-from producers.releases.log import Release, ReleaseLog
+from producers.compliance.audit import AuditLog
+from producers.compliance.rules import Decision
+from producers.releases.log import Outcome, Release, ReleaseDecision, ReleaseLog
 
 T0 = datetime(2023, 7, 1, 1, 0, tzinfo=UTC)
 
@@ -64,7 +66,106 @@ def test_status_shows_the_last_releases(make_settings: Callable[..., Settings]) 
     assert "last releases by the DAGs: 2" in text
     assert (
         "2023-07-01T03:00:00+00:00 quarterly_exposure_release: exposure-2023Q2-work-safety v1"
-        " publish 株洲市2023年第二季度安全生产领域“非法违法”典型案例"
+        " publish 株洲市2023年第二季度安全生产领域“非法违法”典型案例 [no approval on record]"
     ) in text
+    assert "theme-day-2023-x-1 v1 publish 主题日 1 [theme-day calendar]" in text
     assert text.index("exposure-2023Q2-work-safety") < text.index("theme-day-2023-x-1")
     assert "govpub status --document ID" in text
+    assert "last release decisions: none" in text
+
+
+def decision(outcome: Outcome, run: str, **changes: object) -> ReleaseDecision:
+    values: dict[str, object] = {
+        "source": "quarterly_exposure_release",
+        "run_id": run,
+        "document_id": "exposure-2026Q3-work-safety",
+        "version": 1,
+        "event_id": "00000000-0000-4000-8000-000000000002",
+        "kind": "exposure",
+        "action": "publish",
+        "department": "zz-yjj",
+        "title": "株洲市2026年第三季度安全生产领域“非法违法”典型案例",
+        "outcome": outcome,
+        "decided_by": "zz-yjj-reviewer",
+        "decided_by_id": "zz-yjj-reviewer",
+        "decided_at": T0 + timedelta(hours=1),
+        "triggered_by": "admin",
+        "basis": "Airflow Required action approve_release[0]",
+    }
+    values.update(changes)
+    return ReleaseDecision(**values)  # type: ignore[arg-type]
+
+
+def test_decisions_are_on_record_once_here_and_in_the_audit_log(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    rejected = decision(Outcome.REJECTED, "manual__1", decided_at=T0)
+    approved = decision(Outcome.APPROVED, "manual__2")
+    with Store(settings.store) as store:
+        log = ReleaseLog(store)
+        assert log.record_decisions([rejected, approved]) == [rejected, approved]
+        # A retried task records nothing twice.
+        assert log.record_decisions([approved]) == []
+        assert log.decisions() == [approved, rejected]
+        assert log.decisions_for("exposure-2026Q3-work-safety") == [rejected, approved]
+        assert log.approvals_of([approved.event_id, "unknown"]) == {approved.event_id: approved}
+        audited = AuditLog(store).for_event(approved.event_id)
+    assert [(e.decision, e.rule, e.submitter.request_id) for e in audited] == [
+        (Decision.REJECTED, "release_approval", "manual__1"),
+        (Decision.APPROVED, "release_approval", "manual__2"),
+    ]
+    assert audited[1].detail == (
+        "approved by zz-yjj-reviewer at 2023-07-01T02:00:00+00:00; run manual__2 triggered by admin"
+    )
+
+
+def test_status_shows_who_decided(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    approved = decision(Outcome.APPROVED, "manual__2")
+    with Store(settings.store) as store:
+        log = ReleaseLog(store)
+        log.record_decisions(
+            [
+                decision(
+                    Outcome.REJECTED,
+                    "manual__1",
+                    decided_at=T0,
+                    decided_by="wang",
+                    decided_by_id="wang",
+                ),
+                approved,
+            ]
+        )
+        log.record(
+            [
+                release(
+                    2,
+                    event_id=approved.event_id,
+                    source="quarterly_exposure_release",
+                    run_id="manual__2",
+                    document_id=approved.document_id,
+                    kind="exposure",
+                    title=approved.title,
+                )
+            ]
+        )
+    text = render_status(settings)
+    assert (
+        "exposure-2026Q3-work-safety v1 publish 株洲市2026年第三季度安全生产领域“非法违法”典型案例"
+        " [approved by zz-yjj-reviewer at 2023-07-01T02:00:00+00:00]"
+    ) in text
+    assert "last release decisions: 2" in text
+    assert (
+        "  exposure-2026Q3-work-safety v1 rejected by wang at 2023-07-01T01:00:00+00:00"
+        " (run manual__1, triggered by admin)"
+    ) in text
+    one = render_status(settings, document_id="exposure-2026Q3-work-safety")
+    assert one.splitlines() == [
+        "document exposure-2026Q3-work-safety:",
+        "  v1 release decision: rejected by wang at 2023-07-01T01:00:00+00:00"
+        " (run manual__1, triggered by admin)",
+        "  v1 release decision: approved by zz-yjj-reviewer at 2023-07-01T02:00:00+00:00"
+        " (run manual__2, triggered by admin)",
+        "  no deliveries recorded",
+    ]
