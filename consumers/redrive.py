@@ -7,6 +7,7 @@ records keep a redriven event from being published twice.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from channels.base import Channel
@@ -16,6 +17,7 @@ from consumers.runner import ChannelRunner
 from govpub.bus import Bus, Record, TopicPartition
 from govpub.store import Store
 from govpub.topics import Topics
+from schemas import AnyEvent
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +59,14 @@ def redrive(
     *,
     policy: RetryPolicy | None = None,
     poll_timeout: float = 0.5,
+    guard: Callable[[AnyEvent], AnyEvent] | None = None,
 ) -> RedriveStats:
-    """Deliver again the dead letters of ``channel`` not redriven before."""
+    """Deliver again the dead letters of ``channel`` not redriven before (``guard``: the
+    runner's compliance re-check, built from the deployment's policy)."""
     stats = RedriveStats()
     with (
         ChannelRunner(
-            channel, bus, store, topics, policy=policy, poll_timeout=poll_timeout
+            channel, bus, store, topics, policy=policy, poll_timeout=poll_timeout, guard=guard
         ) as runner,
         bus.consumer([topics.dlq], group=topics.redrive_group(channel.name)) as consumer,
     ):

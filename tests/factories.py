@@ -40,6 +40,8 @@ def penalty(document_id: str = "doc-penalty-1", version: int = 1, **payload: Any
         "decided_on": "2023-05-05",
         "domain": "安全生产",
     }
+    if payload.get("party_type") == "自然人" and "credit_code" not in payload:
+        del body["credit_code"]  # a natural person has no credit code
     body.update(payload)
     return envelope("penalty", document_id, version, body, department="zz-yjj")
 

@@ -56,7 +56,7 @@ def person_penalty(**payload: Any) -> dict[str, Any]:
         ),
         **payload,
     )
-    del event["payload"]["credit_code"]
+    event["payload"].pop("credit_code", None)
     return event
 
 

@@ -161,7 +161,7 @@ def test_penalty_against_a_person_shows_the_masked_name_and_no_code(site: Site) 
             "pen-2",
             party_type="自然人",
             party_name="张某某",
-            credit_code="91430211MA4PXR123G",
+            credit_code=None,  # a natural person has none (the schema refuses one)
             penalty_types=["警告"],
             fine_amount=None,
         )
