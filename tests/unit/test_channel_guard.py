@@ -87,7 +87,8 @@ def test_a_penalty_that_skipped_the_gate_is_masked_audited_and_warned(
         }
         assert all(r.submitter.source == "channel:memory" for r in rows)
     assert "came from the bus with what the compliance gate removes" in caplog.text
-    assert ID_NUMBER not in caplog.text and "建国" not in caplog.text
+    assert ID_NUMBER not in caplog.text
+    assert "建国" not in caplog.text
 
 
 def test_a_later_exposure_citing_it_is_masked_with_the_name(local: Settings) -> None:
@@ -138,7 +139,8 @@ def test_an_event_that_cannot_be_made_safe_is_dead_lettered(local: Settings) -> 
     letters = [
         letter for _, letter in read_dead_letters(open_bus(local), Topics(local.topic_prefix))
     ]
-    assert len(letters) == 1 and letters[0] is not None
+    assert len(letters) == 1
+    assert letters[0] is not None
     assert "payload.title" in letters[0].reason
 
 

@@ -85,7 +85,9 @@ def test_identity_numbers_with_separators(gate: ComplianceGate, written: str) ->
 )
 def test_mobile_numbers_with_separators(gate: ComplianceGate, written: str) -> None:
     facts = facts_of(gate, person(f"当事人手机{written}。"))
-    assert "0080" not in facts and "〇〇八〇" not in facts and "００８０" not in facts
+    assert "0080" not in facts
+    assert "〇〇八〇" not in facts
+    assert "００８０" not in facts
 
 
 @pytest.mark.parametrize(
@@ -105,7 +107,8 @@ def test_landlines_with_separators(gate: ComplianceGate, written: str, local: st
 
 def test_a_card_grouped_six_and_thirteen(gate: ComplianceGate) -> None:
     facts = facts_of(gate, person(f"违法所得转入卡号{CARD_613[:6]} {CARD_613[6:]}。"))
-    assert CARD_613[:6] not in facts and CARD_613[6:-4] not in facts
+    assert CARD_613[:6] not in facts
+    assert CARD_613[6:-4] not in facts
 
 
 @pytest.mark.parametrize(
@@ -223,7 +226,8 @@ def test_exposures_are_masked_with_the_party_of_the_decision_they_cite(
     summary = "王大明（个体，手机139 0150 2391）非法储存危险化学品，王大明称不知情。"
     candidate = gate(parse_event(_exposure("exp-c1", case_summary=summary, decision_ref="pen-wdm")))
     text = candidate.payload.case_summary  # type: ignore[union-attr]
-    assert "大明" not in text and "0150" not in text
+    assert "大明" not in text
+    assert "0150" not in text
     batch = gate(
         parse_event(
             _exposure(
@@ -239,7 +243,8 @@ def test_exposures_are_masked_with_the_party_of_the_decision_they_cite(
         )
     )
     case = batch.payload.cases[0]  # type: ignore[union-attr]
-    assert "大明" not in case.title and "大明" not in case.case_summary
+    assert "大明" not in case.title
+    assert "大明" not in case.case_summary
 
 
 def test_an_exposure_citing_an_unknown_decision_is_flagged(gate: ComplianceGate) -> None:
@@ -254,7 +259,8 @@ def test_withdrawal_reasons_are_masked_with_the_party(gate: ComplianceGate) -> N
     reason = f"当事人李建国（手机{MOBILE}）已缴清罚款，李建国申请撤回。"
     retraction = gate(parse_event(factories.retract("penalty", "pen-ljg", 2, reason=reason)))
     text = retraction.payload.reason  # type: ignore[union-attr]
-    assert "建国" not in text and MOBILE not in text
+    assert "建国" not in text
+    assert MOBILE not in text
 
 
 # --- every kind ---------------------------------------------------------------------------
@@ -320,7 +326,8 @@ def test_html_markup_is_kept_and_only_text_is_masked(gate: ComplianceGate) -> No
     cleaned = event.payload.body  # type: ignore[union-attr]
     assert "0080" not in cleaned.split("<a")[0]
     assert f'href="https://example.org/{MOBILE}"' in cleaned  # markup is never rewritten
-    assert cleaned.count("<b>") == 1 and "</a></p>" in cleaned
+    assert cleaned.count("<b>") == 1
+    assert "</a></p>" in cleaned
 
 
 def test_the_gate_stays_idempotent_on_every_variant(gate: ComplianceGate) -> None:
