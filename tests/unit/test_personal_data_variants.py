@@ -1,6 +1,7 @@
 """Every variant of issue 12, through the gate: what leaked before must not leak now,
 and what is official (office phone lines, 文号, amounts, dates, credit codes) stays."""
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -357,3 +358,36 @@ def _identity_passing_gb32100() -> str:
         if is_credit_code(candidate):
             return candidate
     raise AssertionError("no identity number passes GB 32100")  # pragma: no cover
+
+
+def test_emit_refuses_what_cannot_be_made_safe_and_keeps_what_was_accepted(
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from govpub.cli import main
+    from tests.unit.test_channel_guard import deliver
+
+    settings = make_settings()
+    for name, value in (
+        ("GOVPUB_BUS", settings.bus),
+        ("GOVPUB_STORE", str(settings.store)),
+        ("GOVPUB_OUTPUT_DIR", str(settings.output_dir)),
+        ("GOVPUB_TOPIC_PREFIX", settings.topic_prefix),
+    ):
+        monkeypatch.setenv(name, value)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(factories.penalty("pen-ok")), "utf-8")
+    assert main(["emit", str(good)]) == 0
+    bad = tmp_path / "bad.json"
+    raw = factories.penalty("pen-bad")
+    raw["payload"]["credit_code"] = _identity_passing_gb32100()
+    bad.write_text(json.dumps(raw), "utf-8")
+    assert main(["emit", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "payload.credit_code" in err
+    assert "identity number" in err
+    with Store(settings.store) as store:
+        delivered = deliver(settings, store).applied
+    assert [e.document_id for e in delivered] == ["pen-ok"]
