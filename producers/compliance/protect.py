@@ -26,6 +26,7 @@ withdrawal reasons (found through :mod:`producers.compliance.parties`).
 Running it on its own output changes nothing (masked text has nothing left to mask).
 """
 
+import html as html_module
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -295,7 +296,9 @@ class Protector:
 
 def _mask(text: str, html: bool, context: _Context) -> tuple[str, dict[str, int]]:
     """``text`` with personal data masked (text nodes only when ``html``)."""
-    visible = _TAG.sub("", text) if html and "<" in text else text
+    visible = text
+    if html:  # the pre-checks read what a browser shows: no tags, entities decoded
+        visible = html_module.unescape(_TAG.sub("", text)) if "<" in text or "&" in text else text
     numbers = has_number(visible)
     addresses = (
         context.addresses and context.scope is Scope.FULL and bool(_ADDRESS_HINT.search(visible))

@@ -321,6 +321,20 @@ def test_office_lines_stay_in_penalties_and_personal_lines_go(gate: ComplianceGa
     assert "22881236" not in facts
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<p>手机139&nbsp;0080&nbsp;7233</p>",
+        "<p>手机139\u00a00080\u00a07233</p>",
+        "<p>手机&#49;&#51;&#57;&#48;&#48;&#56;&#48;&#55;&#50;&#51;&#51;</p>",
+        "<p>手机<span>139</span><i>0080</i>7233</p>",
+    ],
+)
+def test_numbers_in_html_bodies_in_any_spelling(gate: ComplianceGate, body: str) -> None:
+    event = gate(parse_event(factories.policy(body=body)))
+    assert "0080" not in event.payload.body  # type: ignore[union-attr]
+
+
 def test_html_markup_is_kept_and_only_text_is_masked(gate: ComplianceGate) -> None:
     body = f'<p>手机<b>139</b>0080<a href="https://example.org/{MOBILE}">7233</a></p>'
     event = gate(parse_event(factories.policy(body=body)))
