@@ -432,3 +432,51 @@ def test_no_raw_number_or_name_reaches_any_output(
         }
         checked = _assert_nothing_raw(output, secrets)
         assert checked > 50
+
+
+def test_hostile_markup_straight_on_the_topics_reaches_no_channel(tmp_path: Path) -> None:
+    settings_ = _settings(tmp_path)
+    attack = "<img src=x onerror=alert(1)>"
+    escaped = "&lt;img src=x onerror=alert(1)&gt;"
+    policy = factories.policy(
+        "pol-xss",
+        title=f"{escaped}关于优化营商环境的措施",
+        body=f"<p>正文{attack}<script>alert(2)</script>{escaped}</p>",
+    )
+    meeting = factories.envelope(
+        "meeting",
+        "meet-xss",
+        1,
+        {
+            "title": f"{attack}常务会议",
+            "meeting_type": "常务会议",
+            "held_on": "2023-05-05",
+            "press_release": f"<p onclick='x()'>会议<script>alert(3)</script></p>{escaped}",
+            "decisions": [f"{attack}议定事项"],
+        },
+    )
+    _onto_the_bus(settings_, [policy, meeting])
+    _deliver(settings_)
+    output = settings_.output_dir
+    feed = (output / "feeds" / "all.xml").read_bytes()
+    import xml.etree.ElementTree as ET
+
+    titles = [t.text or "" for t in ET.fromstring(feed).iter("title")]
+    descriptions = [d.text or "" for d in ET.fromstring(feed).iter("description")]
+    assert "关于优化营商环境的措施" in titles
+    for text in titles + descriptions:
+        # What a reader that renders the element as HTML (decoding once more) would parse.
+        assert "<img" not in html.unescape(text)
+        assert "<script" not in html.unescape(text)
+    outbox = {p: _readable(p) for p in (output / "outbox").rglob("*.json")}
+    assert outbox
+    handler = re.compile(r"<[A-Za-z][^>]*\son[a-z]+\s*=", re.IGNORECASE)
+    for path, text in outbox.items():
+        # Text that reads like a tag is kept as words behind a full-width ＜; no tag is.
+        for needle in ("<script", "<img src=x", "&lt;img", "&lt;script"):
+            assert needle not in text, f"{path}: {needle}"
+        assert not handler.search(text), path
+    for page in ("policy/pol-xss.html", "meeting/meet-xss.html"):
+        text = (output / page).read_text("utf-8")
+        assert not handler.search(text), page
+        assert "<script>alert" not in text
