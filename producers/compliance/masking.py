@@ -93,7 +93,9 @@ class Masked:
 
 # --- chains of digit groups ----------------------------------------------------------
 _SEPARATORS = r"\s\-\u2010-\u2015\u2212\u2043\uFE58_.\u00B7\u2022\u2027\u30FB/\\|~()\[\]"
-_CHAIN = re.compile(rf"(?<![0-9])[0-9]+(?:[{_SEPARATORS}]{{1,4}}[0-9]+)*(?:[Xx](?![A-Za-z0-9]))?")
+_CHAIN = re.compile(
+    rf"(?<![0-9])[0-9]+(?:[{_SEPARATORS}]{{1,4}}[0-9]+)*(?:[{_SEPARATORS}]{{0,2}}[Xx](?![A-Za-z0-9]))?"
+)
 _GROUP = re.compile(r"[0-9]+|[Xx]$")
 _RAW_SEPARATORS = _SEPARATORS + "\uff08\uff09\uff0d\uff0e\uff0f\uff3b\uff3d\uff3f\uff5c\uff5e"
 

@@ -28,7 +28,7 @@ Running it on its own output changes nothing (masked text has nothing left to ma
 
 import html as html_module
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,6 +166,7 @@ class Protector:
         payload: dict[str, Any] = event.model_dump(mode="json", exclude_none=True)["payload"]
         roles = field_roles(type(event.payload))
         changed = False
+        self._refuse_numbers_in_codes(event, payload, roles, keep)
         for path, text in list(_strings(payload)):
             role = roles.get(schema_path(path), Role.PLAIN_TEXT)  # unknown: the safest
             if not role.is_text:
@@ -207,6 +208,36 @@ class Protector:
                     )
                 ],
             )
+
+    @staticmethod
+    def _refuse_numbers_in_codes(
+        event: AnyEvent, payload: dict[str, Any], roles: Mapping[str, Role], keep: tuple[str, ...]
+    ) -> None:
+        """An identity, card or mobile number inside a code or a URL (``document_id``
+        ``pen-430203…``, ``https://…?id=…``) cannot be masked without breaking it: refused."""
+        codes = [("document_id", event.document_id)]
+        codes += [
+            (f"payload.{path}", text)
+            for path, text in _strings(payload)
+            if roles.get(schema_path(path)) in (Role.IDENTIFIER, Role.URL)
+        ]
+        errors = []
+        rule = ""
+        for path, text in codes:
+            if not has_number(text):
+                continue
+            found = find_numbers(view(text).numerals(), scope=Scope.PERSONAL, keep=keep)
+            if found:
+                rule = rule or found[0].rule
+                errors.append(
+                    FieldError(
+                        path,
+                        f"holds what reads as a personal number ({found[0].rule}); a code or a"
+                        " URL cannot be masked, so it must not carry one",
+                    )
+                )
+        if errors:
+            raise ComplianceRefusal(rule, errors)
 
     # --- whose names -------------------------------------------------------------------
     def _masks_names(self, event: AnyEvent) -> bool:

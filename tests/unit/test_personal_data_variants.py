@@ -405,3 +405,29 @@ def test_emit_refuses_what_cannot_be_made_safe_and_keeps_what_was_accepted(
     with Store(settings.store) as store:
         delivered = deliver(settings, store).applied
     assert [e.document_id for e in delivered] == ["pen-ok"]
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("document_id", factories.policy(f"gs-{ID_NUMBER}")),
+        (
+            "payload.attachments.0.url",
+            factories.policy(
+                attachments=[{"title": "名单", "url": f"https://x.example/?m={MOBILE}"}]
+            ),
+        ),
+    ],
+)
+def test_a_personal_number_in_a_code_or_url_is_refused(
+    gate: ComplianceGate, path: str, raw: dict[str, Any]
+) -> None:
+    with pytest.raises(ComplianceRefusal) as info:
+        gate(parse_event(raw))
+    assert [e.path for e in info.value.errors] == [path]
+
+
+def test_an_identity_number_with_a_detached_check_character(gate: ComplianceGate) -> None:
+    first17 = "43020319851111100"
+    facts = facts_of(gate, person(f"身份证号{first17} {id_check_char(first17)}。"))
+    assert ID_BIRTH not in facts
