@@ -128,6 +128,8 @@ _CODE_TOKEN = re.compile(
     r"(?<![0-9A-Za-z])(?=[0-9]*[A-HJ-NPQRTUWXY])[0-9A-HJ-NPQRTUWXY]{18}(?![0-9A-Za-z])"
 )
 """Shaped like a 统一社会信用代码 and holding a letter: a code, not a card or phone."""
+_YEAR_IN_BRACKETS = re.compile(r"[(\[【〔]\s*$")
+_BRACKET_CLOSE = re.compile(r"^\s*[)\]】〕]\s*$")
 _DATE_SHAPE = re.compile(r"^([0-9]{4})[-/.]([0-9]{1,2})(?:[-/.]([0-9]{1,2}))?$")
 _CONTEXT = 48
 
@@ -199,6 +201,8 @@ class _Chain:
     groups: list[tuple[int, int]]  # view spans of the digit groups (an X is its own group)
     text: str  # the view's text of the chain
     shields: list[tuple[int, int, frozenset[_Kind]]]  # (first group, last group, kinds)
+    first: int  # the first group a number may start at (1 after a 文号's year)
+    dates: list[tuple[int, int]]  # groups that write a date (2023-05-08): part of no number
     plus: bool  # written with a leading +
     account: bool
     local_label: bool
@@ -241,12 +245,23 @@ class _NumberScanner:
             groups=groups,
             text=chain_text,
             shields=[],
+            first=0,
+            dates=self._dates(groups),
             plus=before.endswith("+"),
             account=full and bool(_ACCOUNT_LABEL.search(before)),
             local_label=full and bool(_PHONE_LABEL.search(before)),
             office=office,
         )
         last = len(groups) - 1
+        if (
+            last >= 1
+            and _YEAR_IN_BRACKETS.search(before)
+            and re.fullmatch(r"(?:19|20)[0-9]{2}", self.text[groups[0][0] : groups[0][1]])
+            and _BRACKET_CLOSE.match(self.text[groups[0][1] : groups[1][0]])
+            and _SERIAL_AFTER.match(self.text, end)
+        ):
+            # 株政办发(1990)1000000号: the year of a 文号 is no digit group of its serial.
+            chain.first = 1
         if _is_date(chain_text):
             chain.shields.append((0, last, _SHIELD_DATE))
         digits = self._digits(chain, 0, last)
@@ -271,16 +286,29 @@ class _NumberScanner:
             chain.shields.append((0, last, _SHIELD_SERIAL))
         return chain
 
+    def _dates(self, groups: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Runs of three groups that write a date with one separator (2023-05-08, 2023/5/8)."""
+        found = []
+        for index in range(len(groups) - 2):
+            (a, b), (c, d), (e, f) = groups[index : index + 3]
+            gap = self.text[b:c]
+            one_separator = len(gap) == 1 and gap in "-/." and self.text[d:e] == gap
+            if one_separator and _is_date(self.text[a:f]):
+                found.append((index, index + 2))
+        return found
+
     def _digits(self, chain: _Chain, first: int, last: int) -> str:
         return "".join(self.text[s:e] for s, e in chain.groups[first : last + 1]).upper()
 
     def _shielded(self, chain: _Chain, first: int, last: int, kind: _Kind) -> bool:
+        if kind is not _Kind.ID18 and any(a <= last and first <= b for a, b in chain.dates):
+            return True  # a date is never part of a card or phone number (but of an ID, maybe)
         return any(a <= first and last <= b and kind in kinds for a, b, kinds in chain.shields)
 
     # detection -----------------------------------------------------------------------
     def _scan_chain(self, chain: _Chain) -> None:
         count = len(chain.groups)
-        index = 0
+        index = chain.first
         if chain.account:
             digits = self._digits(chain, 0, count - 1)
             if (

@@ -93,8 +93,8 @@ class Protection:
     event: AnyEvent
     findings: tuple[Finding, ...] = ()
     persons: tuple[str, ...] = ()
-    """Names of natural persons this document concerns (for the party register);
-    ``None``-like empty when there are none or the department publishes names."""
+    """Names of the natural persons this document concerns, for the party register: empty
+    when there are none, or when the department publishes names (nothing was masked)."""
 
     @property
     def changed(self) -> bool:

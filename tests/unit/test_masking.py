@@ -108,7 +108,8 @@ def doc_number(draw: st.DrawFn) -> str:
     )
     left, right = draw(st.sampled_from([("〔", "〕"), ("[", "]"), ("（", "）"), ("【", "】")]))
     year = draw(st.integers(1990, 2035))
-    number = draw(st.integers(1, 10**12))
+    # A serial shaped like a mobile number (1[3-9] + 9 digits) is masked like one: 第13900823887号.
+    number = draw(st.integers(1, 10**12).filter(lambda n: not re.fullmatch(r"1[3-9]\d{9}", str(n))))
     return f"{prefix}{left}{year}{right}{draw(st.sampled_from(['', '第']))}{number}号"
 
 
