@@ -6,15 +6,16 @@ Figures are printed and appended to ``bench/results/*.json``; copy a run into
 
 import sys
 
-from bench import growth, ingest, pipeline
+from bench import gate, growth, ingest, pipeline
 
 
 def main() -> int:
-    """Run the pipeline, growth and ingest benchmarks in turn."""
+    """Run the pipeline, growth, ingest and gate benchmarks in turn."""
     for name, run in (
         ("pipeline", pipeline.main),
         ("growth", growth.main),
         ("ingest", ingest.main),
+        ("gate", gate.main),
     ):
         sys.stdout.write(f"\n##### {name}\n")
         sys.stdout.flush()

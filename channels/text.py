@@ -33,6 +33,8 @@ _BLOCK_TAGS = frozenset(
     ]
 )
 _SKIP_TAGS = frozenset(("script", "style", "template", "noscript", "iframe", "object"))
+# A "<" that would start a tag, written as is or escaped once or more (&lt;, &amp;lt;…).
+_TAG_START = re.compile(r"(?:<|&(?:amp;)*lt;)(?=[A-Za-z/!?])")
 
 
 class _TextExtractor(HTMLParser):
@@ -56,6 +58,15 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self._skipping:
             self.parts.append(data)
+
+
+def plain_text(text: str) -> str:
+    """``text`` with nothing a reader could take for markup: a ``<`` that would start a tag
+    (also written ``&lt;``) becomes a full-width ``＜``. For fields that are text on every
+    platform — feed titles and descriptions, Weibo statuses, WeChat titles and digests —
+    whichever way a reader renders them (as text, as HTML, or decoding twice).
+    Idempotent; text without such a ``<`` is returned unchanged."""
+    return _TAG_START.sub("＜", clean_xml_text(text))
 
 
 def clean_xml_text(text: str) -> str:

@@ -10,6 +10,7 @@ failed again is. Delivery records keep a redriven event from being published twi
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from channels.base import Channel
@@ -20,6 +21,7 @@ from govpub.bus import Bus, Consumer, Record, TopicPartition
 from govpub.errors import BusError
 from govpub.store import Store
 from govpub.topics import Topics
+from schemas import AnyEvent
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +93,11 @@ def redrive(
     policy: RetryPolicy | None = None,
     poll_timeout: float = 0.5,
     assignment_timeout: float = 60.0,
+    guard: Callable[[AnyEvent], AnyEvent] | None = None,
 ) -> RedriveStats:
     """Deliver again the dead letters of ``channel`` written before this call and not
-    redriven by an earlier one; returns what happened to them."""
+    redriven by an earlier one; returns what happened to them (``guard``: the runner's
+    compliance re-check, built from the deployment's policy)."""
     stats = RedriveStats()
     bus.ensure_topics([topics.dlq])
     stop = bus.end_offsets([topics.dlq])
@@ -101,7 +105,7 @@ def redrive(
     group = topics.redrive_group(channel.name)
     with (
         ChannelRunner(
-            channel, bus, store, topics, policy=policy, poll_timeout=poll_timeout
+            channel, bus, store, topics, policy=policy, poll_timeout=poll_timeout, guard=guard
         ) as runner,
         bus.consumer([topics.dlq], group=group) as consumer,
     ):

@@ -33,12 +33,14 @@ from channels.registry import create_channel, resolve
 from consumers.deadletter import DeadLetter, DeadLetterSink
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
+from consumers.safety import ChannelGuard
 from govpub.bus import Bus, Consumer, TopicPartition, open_bus
 from govpub.errors import BusError, GovpubError
 from govpub.files import replace_path
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
+from producers.compliance.policy import CompliancePolicy
 from schemas import AnyEvent
 
 log = logging.getLogger(__name__)
@@ -193,6 +195,7 @@ def replay(
                     topics,
                     policy=RetryPolicy.from_settings(settings),
                     dead_letters=kept,
+                    guard=ChannelGuard(name, store, CompliancePolicy.from_settings(settings)),
                 )
                 ends = bus.end_offsets(topics.content)
                 consumer = bus.consumer(topics.content, group=None)

@@ -2,9 +2,10 @@
 
 For each polled batch::
 
-    decode ─► dedupe by event_id ─► drop stale versions ─► channel.apply (retry with
-    backoff; permanent or exhausted → dead letter) ─► channel.flush ─► record
-    deliveries ─► commit offsets
+    decode ─► dedupe by event_id ─► drop stale versions ─► compliance re-check
+    (:mod:`consumers.safety`; cannot be made safe → dead letter) ─► channel.apply
+    (retry with backoff; permanent or exhausted → dead letter) ─► channel.flush ─►
+    record deliveries ─► commit offsets
 
 Nothing is committed before the channel's output and the delivery records are
 written, so a crash replays the batch; the delivery records and the per-document
@@ -23,6 +24,7 @@ from channels.base import Channel, DeliveryState, Outcome
 from consumers.deadletter import DeadLetter, DeadLetterSink
 from consumers.deliveries import FINISHED, AppliedVersion, DeliveryLog, DeliveryRow
 from consumers.retry import RetryPolicy
+from consumers.safety import ChannelGuard
 from govpub.bus import Bus, Consumer, Producer, Record, TopicPartition
 from govpub.errors import (
     BusError,
@@ -119,8 +121,11 @@ class ChannelRunner:
         assignment_timeout: float = 60.0,
         sleep: Callable[[float], None] | None = None,
         dead_letters: DeadLetterSink | None = None,
+        guard: Callable[[AnyEvent], AnyEvent] | None = None,
     ) -> None:
         self.channel = channel
+        # Every event is made safe again before the channel sees it (the bus is not trusted).
+        self.guard = guard or ChannelGuard(channel.name, store)
         self.bus = bus
         self.topics = topics
         self.policy = policy or RetryPolicy()
@@ -298,6 +303,11 @@ class ChannelRunner:
                         attempts=0,
                     )
                 )
+                continue
+            try:
+                event = self.guard(event)
+            except GovpubError as exc:
+                self._dead_letter(record, event, exc, attempts=1, rows=rows)
                 continue
             outcome, attempts, error = self._apply(event, record)
             if error is not None:

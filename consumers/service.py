@@ -10,10 +10,12 @@ from channels.base import ChannelContext
 from channels.registry import create_channel, resolve
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
+from consumers.safety import ChannelGuard
 from govpub.bus import open_bus
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
+from producers.compliance.policy import CompliancePolicy
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ def build_runner(settings: Settings, name: str, store: Store) -> ChannelRunner:
         policy=RetryPolicy.from_settings(settings),
         max_batch=settings.max_batch,
         poll_timeout=settings.poll_timeout,
+        guard=ChannelGuard(name, store, CompliancePolicy.from_settings(settings)),
     )
 
 

@@ -174,7 +174,12 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
             runner = build_runner(settings, name, store)
             try:
                 stats = redrive(
-                    runner.channel, bus, store, topics, policy=RetryPolicy.from_settings(settings)
+                    runner.channel,
+                    bus,
+                    store,
+                    topics,
+                    policy=RetryPolicy.from_settings(settings),
+                    guard=runner.guard,
                 )
             finally:
                 runner.channel.close()

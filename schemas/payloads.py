@@ -17,15 +17,18 @@ from schemas.enums import (
     PenaltyType,
     Validity,
 )
+from schemas.roles import ENUM, FLAG, NUMBER
 from schemas.rules import Rule, broken_rules
 from schemas.types import (
     BodyHtml,
     CalendarDate,
     CreditCode,
+    DocNumber,
     DocumentId,
     HttpsUrl,
     LongText,
     Paragraph,
+    PartyName,
     Quarter,
     ShortText,
     Title,
@@ -91,13 +94,13 @@ class PolicyPayload(StrictModel):
     """A policy document or normative document (政策文件 / 行政规范性文件)."""
 
     title: Title
-    doc_number: ShortText | None = Field(default=None, description="文号, e.g. 株政办发〔2023〕5号")
-    index_number: ShortText | None = Field(default=None, description="索引号 where one exists")
+    doc_number: DocNumber | None = Field(default=None, description="文号, e.g. 株政办发〔2023〕5号")
+    index_number: DocNumber | None = Field(default=None, description="索引号 where one exists")
     issuer: ShortText
-    doc_class: DocClass
+    doc_class: Annotated[DocClass, ENUM]
     written_on: CalendarDate
     effective_on: CalendarDate | None = None
-    validity: Validity = Validity.IN_FORCE
+    validity: Annotated[Validity, ENUM] = Validity.IN_FORCE
     body: BodyHtml
     interpretation: Interpretation | None = None
     attachments: Annotated[list[Link], Field(max_length=50)] = []
@@ -122,26 +125,31 @@ class PenaltyPayload(StrictModel):
     """An administrative penalty decision (行政处罚决定)."""
 
     title: Title
-    decision_number: ShortText = Field(description="决定书文号")
-    party_type: PartyType
-    party_name: ShortText
+    decision_number: DocNumber = Field(description="决定书文号")
+    party_type: Annotated[PartyType, ENUM]
+    party_name: PartyName = Field(
+        description="the party; co-parties separated by 、，；和 or 及 (natural persons are anonymised)"
+    )
     credit_code: CreditCode | None = Field(
-        default=None, description="统一社会信用代码 of an organisation"
+        default=None,
+        description="统一社会信用代码 of an organisation (GB 32100); a natural person has none",
     )
     facts: LongText
     legal_basis: Paragraph
-    penalty_types: Annotated[list[PenaltyType], Field(min_length=1, max_length=14)]
-    fine_amount: Annotated[Decimal, Field(ge=0, le=10**12, decimal_places=2)] | None = Field(
-        default=None, description="罚款 in yuan"
+    penalty_types: Annotated[list[Annotated[PenaltyType, ENUM]], Field(min_length=1, max_length=14)]
+    fine_amount: Annotated[Decimal, Field(ge=0, le=10**12, decimal_places=2), NUMBER] | None = (
+        Field(default=None, description="罚款 in yuan")
     )
     authority: ShortText
     decided_on: CalendarDate
     domain: ShortText = Field(description="field of law enforcement, e.g. 安全生产")
-    is_minor: bool = Field(default=False, description="the party is a minor: never published")
-    involves_secrets: bool = Field(
+    is_minor: Annotated[bool, FLAG] = Field(
+        default=False, description="the party is a minor: never published"
+    )
+    involves_secrets: Annotated[bool, FLAG] = Field(
         default=False, description="facts involve state or trade secrets: never published"
     )
-    security_risk: bool = Field(
+    security_risk: Annotated[bool, FLAG] = Field(
         default=False, description="flagged security or stability risk: never published"
     )
     display_until: CalendarDate | None = Field(
@@ -170,6 +178,15 @@ class PenaltyPayload(StrictModel):
             lambda p: (
                 "display_until must not be before decided_on"
                 if p.display_until is not None and p.display_until < p.decided_on
+                else None
+            ),
+        ),
+        Rule(
+            ("party_type", "credit_code"),
+            lambda p: (
+                "credit_code is an organisation's code: a natural person (自然人) has none"
+                " (an identity number is never sent as one)"
+                if p.credit_code is not None and p.party_type is PartyType.NATURAL_PERSON
                 else None
             ),
         ),
@@ -220,8 +237,8 @@ class MeetingPayload(StrictModel):
     """An executive or plenary meeting (常务会议 / 全体会议) with its replay."""
 
     title: Title
-    meeting_type: MeetingType
-    session_number: Annotated[int, Field(ge=1, le=10_000)] | None = Field(
+    meeting_type: Annotated[MeetingType, ENUM]
+    session_number: Annotated[int, Field(ge=1, le=10_000), NUMBER] | None = Field(
         default=None, description="第几次会议"
     )
     held_on: CalendarDate
@@ -239,7 +256,7 @@ class CampaignPayload(StrictModel):
     title: Title
     theme: ShortText
     day: CalendarDate
-    phase: CampaignPhase
+    phase: Annotated[CampaignPhase, ENUM]
     body: BodyHtml
     links: Annotated[list[Link], Field(max_length=50)] = []
 

@@ -10,6 +10,17 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
 
+from schemas.codes import is_credit_code
+from schemas.roles import (
+    DATE,
+    DOCUMENT_NUMBER,
+    HTML_BODY,
+    IDENTIFIER,
+    PARTY_NAME,
+    PLAIN_TEXT,
+    URL,
+)
+
 # RFC 3339 section 5.6 date-time; the offset is mandatory ("Z" or ±hh:mm).
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
@@ -43,10 +54,10 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), DATE]
 """An RFC 3339 date-time with a UTC offset; naive times are refused."""
 
-CalendarDate = Annotated[date, BeforeValidator(_iso_date_text)]
+CalendarDate = Annotated[date, BeforeValidator(_iso_date_text), DATE]
 """A calendar date written YYYY-MM-DD."""
 
 
@@ -57,12 +68,16 @@ def _bounded(max_length: int) -> StringConstraints:
     return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
 
-Title = Annotated[str, _bounded(200), _CLEAN]
-ShortText = Annotated[str, _bounded(100), _CLEAN]
-Paragraph = Annotated[str, _bounded(5_000), _CLEAN]
-LongText = Annotated[str, _bounded(20_000), _CLEAN]
-BodyHtml = Annotated[str, _bounded(200_000), _CLEAN]
+Title = Annotated[str, _bounded(200), _CLEAN, PLAIN_TEXT]
+ShortText = Annotated[str, _bounded(100), _CLEAN, PLAIN_TEXT]
+Paragraph = Annotated[str, _bounded(5_000), _CLEAN, PLAIN_TEXT]
+LongText = Annotated[str, _bounded(20_000), _CLEAN, PLAIN_TEXT]
+BodyHtml = Annotated[str, _bounded(200_000), _CLEAN, HTML_BODY]
 """Department-supplied HTML; sanitised before it is rendered anywhere."""
+DocNumber = Annotated[str, _bounded(100), _CLEAN, DOCUMENT_NUMBER]
+"""A document number (文号, 决定书文号, 索引号)."""
+PartyName = Annotated[str, _bounded(100), _CLEAN, PARTY_NAME]
+"""Who a decision is about: one party or several (、，；和 及)."""
 
 RESERVED_DOCUMENT_IDS: dict[str, str] = {
     "index": "every list page of the website is index.html",
@@ -97,6 +112,7 @@ DocumentId = Annotated[
         ),
     ),
     AfterValidator(_not_reserved),
+    IDENTIFIER,
 ]
 DepartmentCode = Annotated[
     str,
@@ -106,6 +122,7 @@ DepartmentCode = Annotated[
         pattern=r"^[a-z0-9][a-z0-9-]*$",
         description="Code of the issuing department (lower-case ASCII, digits, -).",
     ),
+    IDENTIFIER,
 ]
 EventId = Annotated[
     str,
@@ -118,16 +135,32 @@ EventId = Annotated[
         ),
         description="UUID or ULID; the idempotency key everywhere.",
     ),
+    IDENTIFIER,
 ]
 HttpsUrl = Annotated[
     str,
     Field(max_length=2_000, pattern=r"^https?://[^\s<>\"]+$", description="An http(s) URL."),
+    URL,
 ]
+
+
+def _credit_code_checks_out(value: str) -> str:
+    if not is_credit_code(value):
+        raise ValueError("is not a 统一社会信用代码: its check character (GB 32100) is wrong")
+    return value
+
+
 CreditCode = Annotated[
     str,
     Field(
         pattern=r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$",
-        description="统一社会信用代码 (GB 32100), 18 characters.",
+        description="统一社会信用代码 (GB 32100), 18 characters with a valid check character.",
     ),
+    AfterValidator(_credit_code_checks_out),
+    IDENTIFIER,
 ]
-Quarter = Annotated[str, Field(pattern=r"^\d{4}Q[1-4]$", description="A quarter such as 2023Q2.")]
+Quarter = Annotated[
+    str,
+    Field(pattern=r"^\d{4}Q[1-4]$", description="A quarter such as 2023Q2."),
+    IDENTIFIER,
+]

@@ -31,7 +31,7 @@ def penalty(document_id: str = "doc-penalty-1", version: int = 1, **payload: Any
         "decision_number": "（株）应急罚〔2023〕12号",
         "party_type": "法人",
         "party_name": "株洲示例化工有限公司",
-        "credit_code": "91430211MA4PXR1234",
+        "credit_code": "91430211MA4PXR123G",
         "facts": "未按规定对重大危险源进行定期检测、评估。",
         "legal_basis": "《中华人民共和国安全生产法》第九十七条",
         "penalty_types": ["罚款"],
@@ -40,6 +40,8 @@ def penalty(document_id: str = "doc-penalty-1", version: int = 1, **payload: Any
         "decided_on": "2023-05-05",
         "domain": "安全生产",
     }
+    if payload.get("party_type") == "自然人" and "credit_code" not in payload:
+        del body["credit_code"]  # a natural person has no credit code
     body.update(payload)
     return envelope("penalty", document_id, version, body, department="zz-yjj")
 

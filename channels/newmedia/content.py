@@ -15,7 +15,7 @@ from typing import Literal
 
 from channels.newmedia.fit import cut, cut_bytes, cut_weibo, weibo_length
 from channels.rss.summary import summarize
-from channels.text import clean_xml_text
+from channels.text import clean_xml_text, plain_text
 from channels.urls import SiteUrls
 from govpub.departments import department_name
 from schemas import (
@@ -324,9 +324,9 @@ def wechat_article(
     if len(content.encode("utf-8")) > WECHAT_CONTENT_MAX_BYTES:  # only with huge images lists
         content = cut_bytes("".join(parts), WECHAT_CONTENT_MAX_BYTES - 4096) + notice + footer
     return WechatArticle(
-        title=cut(render(title_template, fields) or fields["title"], WECHAT_TITLE_MAX),
-        author=cut(author, WECHAT_AUTHOR_MAX),
-        digest=cut(render(digest_template, fields), WECHAT_DIGEST_MAX),
+        title=cut(plain_text(render(title_template, fields) or fields["title"]), WECHAT_TITLE_MAX),
+        author=cut(plain_text(author), WECHAT_AUTHOR_MAX),
+        digest=cut(plain_text(render(digest_template, fields)), WECHAT_DIGEST_MAX),
         content=content,
         content_source_url=url,
         images=dict(images),
@@ -339,7 +339,7 @@ def wechat_article(
 def weibo_status(event: ContentEvent, *, url: str, template: str) -> str:
     """The status text: the rendered template cut to fit, then a space and the portal link
     (always whole: Weibo only accepts a status with a link on the app's domain)."""
-    text = render(template, template_fields(event)).replace("#", "＃")  # no #topics#
+    text = plain_text(render(template, template_fields(event))).replace("#", "＃")  # no #topics#
     room = WEIBO_MAX - weibo_length(" " + url)
     if room < 10:
         raise ValueError(f"the portal link {url!r} leaves no room in a Weibo status")

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from feedgen.feed import FeedGenerator
 
-from channels.text import clean_xml_text
+from channels.text import plain_text
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,20 @@ def _as_html(text: str) -> str:
     return html.escape(text, quote=False).replace("\n", "<br/>")
 
 
+# Titles, names and categories are plain text, but many readers render an RSS <title> as
+# HTML after decoding the XML once: escaping for XML alone would let "<img onerror=…>"
+# run there. So no text field carries anything that reads as a tag (channels.text).
+
+
 def _generator(
     meta: FeedMeta, entries: Sequence[FeedEntry], self_url: str, *, html_summary: bool
 ) -> FeedGenerator:
     fg = FeedGenerator()
     fg.id(meta.feed_id)
-    fg.title(clean_xml_text(meta.title))
-    fg.description(clean_xml_text(meta.description))
-    fg.subtitle(clean_xml_text(meta.description))
-    fg.author({"name": clean_xml_text(meta.author)})
+    fg.title(plain_text(meta.title))
+    fg.description(plain_text(meta.description))
+    fg.subtitle(plain_text(meta.description))
+    fg.author({"name": plain_text(meta.author)})
     # feedgen takes the last link as RSS <channel><link>: the site page, not the feed.
     fg.link(href=self_url, rel="self")
     fg.link(href=meta.link, rel="alternate")
@@ -73,17 +78,17 @@ def _generator(
         fe = fg.add_entry(order="append")
         fe.id(entry.guid)
         fe.guid(entry.guid, permalink=False)
-        fe.title(clean_xml_text(entry.title))
+        fe.title(plain_text(entry.title))
         fe.link(href=entry.link, rel="alternate")
-        summary = clean_xml_text(entry.summary)
+        summary = plain_text(entry.summary)
         # Atom <content> without a type is text (RFC 4287 §3.1.1): no escaping needed there.
         fe.description(_as_html(summary) if html_summary else summary)
         fe.published(entry.published)
         fe.updated(entry.updated)
         if entry.author:
-            fe.author({"name": clean_xml_text(entry.author)})
+            fe.author({"name": plain_text(entry.author)})
         for term in entry.categories:
-            fe.category(term=clean_xml_text(term))
+            fe.category(term=plain_text(term))
     return fg
 
 

@@ -8,7 +8,9 @@ from producers.compliance.audit import AuditEntry, AuditLog, Submitter
 from producers.compliance.calendar import WorkingCalendar
 from producers.compliance.gate import ComplianceGate, Finding, Verdict, build_gate
 from producers.compliance.masking import mask_person_name, mask_text
+from producers.compliance.parties import PartyRegister, StoredPartyRegister
 from producers.compliance.policy import CompliancePolicy
+from producers.compliance.protect import Protection, Protector
 from producers.compliance.rules import RULES, Decision, Rule
 from producers.compliance.sanitize import sanitize_html, strip_markup
 
@@ -20,7 +22,11 @@ __all__ = [
     "CompliancePolicy",
     "Decision",
     "Finding",
+    "PartyRegister",
+    "Protection",
+    "Protector",
     "Rule",
+    "StoredPartyRegister",
     "Submitter",
     "Verdict",
     "WorkingCalendar",

@@ -6,18 +6,27 @@ identity or card numbers, and to leave organisations' codes alone.
 * 公民身份号码 — GB 11643-1999: 6-digit area code, 8-digit birth date, 3-digit
   sequence, ISO 7064 MOD 11-2 check character (``0``–``9`` or ``X``). The 15-digit
   numbers issued before 1999 have a 6-digit birth date (19YYMMDD) and no check digit.
-* 统一社会信用代码 — GB 32100-2015: 18 characters from a 31-character alphabet
-  (no I, O, S, V, Z), MOD 31 check character.
+* 统一社会信用代码 — GB 32100-2015 (:mod:`schemas.codes`, which validates ``credit_code``).
 * Bank card numbers (PAN) — ISO/IEC 7812-1, Luhn check digit.
 """
 
 from datetime import date
 
+from schemas.codes import CREDIT_CODE_ALPHABET, credit_code_check_char, is_credit_code
+
+__all__ = [
+    "CREDIT_CODE_ALPHABET",
+    "credit_code_check_char",
+    "id_check_char",
+    "is_credit_code",
+    "is_id15",
+    "is_id18",
+    "luhn_check_digit",
+    "luhn_ok",
+]
+
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-
-CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
 def id_check_char(first17: str) -> str:
@@ -82,20 +91,3 @@ def luhn_check_digit(payload: str) -> str:
         if luhn_ok(payload + digit):
             return digit
     raise ValueError("need ASCII digits")  # pragma: no cover - one digit always fits
-
-
-def credit_code_check_char(first17: str) -> str:
-    """The GB 32100 check character for the first 17 characters of a credit code."""
-    if len(first17) != 17 or any(c not in CREDIT_CODE_ALPHABET for c in first17):
-        raise ValueError("need 17 characters of the credit-code alphabet")
-    total = sum(
-        CREDIT_CODE_ALPHABET.index(c) * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True)
-    )
-    return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
-
-
-def is_credit_code(value: str) -> bool:
-    """True for an 18-character 统一社会信用代码 with a valid check character."""
-    if len(value) != 18 or any(c not in CREDIT_CODE_ALPHABET for c in value):
-        return False
-    return credit_code_check_char(value[:17]) == value[17]

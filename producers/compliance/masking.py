@@ -1,99 +1,81 @@
-"""Personal-information maskers for penalty and exposure text.
+"""Personal numbers: found on normalised text, masked where they are written.
 
-:func:`mask_text` finds identity numbers, mobile and landline numbers, bank card
-and account numbers (and, for natural persons, labelled home addresses) and
-masks them in place; :func:`mask_person_name` anonymises a natural person's name.
-Rules and legal sources: :mod:`producers.compliance.rules`.
+:func:`find_numbers` reads a :class:`~producers.compliance.normalize.TextView` and
+returns what to mask; :func:`mask_text` does both for a plain string. Rules and
+legal sources: :mod:`producers.compliance.rules`.
 
-Precision matters as much as recall: 文号 (株政办发〔2023〕5号), decision numbers,
-dates, amounts (50000.00元) and 统一社会信用代码 must survive. So only numbers that
-pass their check (GB 11643 check character and birth date; Luhn for cards) are
-masked, and those shapes are protected before any detector runs. Full-width
-digits (１３８…) are recognised too. Masking is idempotent: masked output
-contains no number any detector would match again.
+How a number is found. Digits, and the separators people put between groups of
+them (spaces of every width, hyphens and dashes, dots, slashes, brackets), form a
+*chain*: ``430203-19851111-1009``, ``(139)0080-7233``, ``0731-2288 1236``. Within a
+chain, every run of adjacent groups is a candidate, tried in this order:
+
+1. an identity number — 18 characters with a valid GB 11643 check character and
+   birth date — and a bank card (16–19 digits passing Luhn) are masked wherever they
+   stand: inside a 文号 or ``第…号``, before 元 or 万, after any label;
+2. a 15-digit identity number (birth date checked);
+3. after 账号/账户/卡号 (``Scope.FULL``), the account number;
+4. a mobile number (1[3-9] and 9 digits, with or without +86);
+5. (``Scope.FULL``) a landline with its area code (``0731-22881234``,
+   ``+86-731-22881240``), or a local number after 电话/拨打/联系方式… — unless it
+   is an organisation's published line: after 咨询电话, 联系电话, 办公电话, 举报电话
+   (and the like) of an organisation named just before the label (…局, …中心,
+   …公司). Service numbers (12345, 95588, 400-…) never match.
+
+What keeps its protection — from everything but an identity number, and from
+cards too when it is a credit code — is the thing itself, not what surrounds a
+number: a date (``2023-05-08``), an amount (the digits right before 元/万/亿), the
+serial of a 文号 (``〔2023〕12号``, ``第12号``: from landlines and accounts only — a
+mobile number there is masked), and a 统一社会信用代码 (the event's own, or one
+with a valid GB 32100 check after 信用代码). A number that merely *contains* a
+protected piece is not protected.
+
+Masking replaces digits with ``*`` in the original text (identity numbers keep the
+6-digit area code, mobiles the first 3 and last 4 digits, landlines the area code,
+cards and accounts the last 4), so separators and everything around stay as written
+and the result has no number any detector would match again (masking is idempotent).
 """
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
+from enum import Enum
 
 from producers.compliance import rules
-from producers.compliance.identifiers import is_id15, is_id18, luhn_ok
+from producers.compliance.identifiers import is_credit_code, is_id15, is_id18, luhn_ok
+from producers.compliance.normalize import TextView, digit_run, view
 
 MASK = "*"
 ADDRESS_MASK = "***"
 
-# One-to-one, so offsets in the normalised text are offsets in the original.
-_NORMALISE = str.maketrans(
-    {
-        **{chr(0xFF10 + i): str(i) for i in range(10)},
-        "Ｘ": "X",
-        "ｘ": "x",
-        "－": "-",
-        "＋": "+",
-        "\u3000": " ",
-    }
-)
 
-_D = "[0-9]"
-_NOT_DIGIT_BEFORE = "(?<![0-9])"
-_NOT_DIGIT_AFTER = "(?![0-9])"
+class Scope(Enum):
+    """Which numbers to mask."""
 
-# --- shapes that are never personal information --------------------------------------
-_CREDIT_SHAPE = re.compile(
-    r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])"
-)
-_LABELLED_CODE = re.compile(
-    r"(?:统一社会信用代码|社会信用代码|信用代码|注册号|组织机构代码|纳税人识别号)"
-    r"\s*(?:为|是)?\s*[:：]?\s*([0-9A-Za-z]{8,20})(?![0-9A-Za-z])"
-)
-_DOC_NUMBER = re.compile(
-    r"[〔\[［(（【]\s*[0-9]{4}\s*[〕\]］)）】]\s*第?\s*[0-9]+\s*号|第\s*[0-9]+\s*号"
-)
-_AMOUNT = re.compile(
-    r"(?<![0-9.,])(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?\s*(?:元|万元|亿元|万|亿|圆)"
-)
-_DATE = re.compile(
-    r"(?<![0-9])[0-9]{4}(?:年[0-9]{1,2}月(?:[0-9]{1,2}日)?|[-/.][0-9]{1,2}[-/.][0-9]{1,2})(?![0-9])"
-)
+    PERSONAL = "personal"
+    """Identity numbers, bank cards and mobile numbers: in every kind of document."""
+    FULL = "full"
+    """Also landlines, labelled accounts (and addresses when asked): penalty and exposure
+    text, where the numbers are a party's."""
 
-# --- personal information -------------------------------------------------------------
-_ID18 = re.compile(rf"{_NOT_DIGIT_BEFORE}{_D}{{6}} ?{_D}{{8}} ?{_D}{{3}}[0-9Xx]{_NOT_DIGIT_AFTER}")
-_ID15 = re.compile(rf"{_NOT_DIGIT_BEFORE}{_D}{{15}}{_NOT_DIGIT_AFTER}")
-_CARD = re.compile(
-    rf"{_NOT_DIGIT_BEFORE}(?:{_D}{{16,19}}|{_D}{{4}}(?:[ -]{_D}{{4}}){{2,3}}[ -]{_D}{{1,4}}){_NOT_DIGIT_AFTER}"
-)
-_MOBILE = re.compile(
-    rf"{_NOT_DIGIT_BEFORE}(?:(?:\+|00)?86[ -]?)?1[3-9]{_D}[ -]?{_D}{{4}}[ -]?{_D}{{4}}{_NOT_DIGIT_AFTER}"
-)
-_LANDLINE = re.compile(
-    rf"{_NOT_DIGIT_BEFORE}(?P<area>[(（]0[1-9]{_D}{{1,2}}[)）]|0[1-9]{_D}{{1,2}})[ -]?"
-    rf"{_D}{{7,8}}(?:(?:-|转|ext\.?){_D}{{1,6}})?{_NOT_DIGIT_AFTER}"
-)
-_LABELLED_LANDLINE = re.compile(
-    rf"(?:电话|联系电话|座机|固话|传真|联系方式|Tel|TEL|tel)\s*(?:号码)?\s*[:：]?\s*"
-    rf"(?P<number>{_D}{{7,8}}){_NOT_DIGIT_AFTER}"
-)
-_ACCOUNT = re.compile(
-    rf"(?:银行账号|银行帐号|开户账号|账号|帐号|账户|帐户|银行卡号|卡号)\s*(?:为|是)?\s*[:：]?\s*"
-    rf"(?P<number>{_D}(?:[ -]?{_D}){{9,29}}){_NOT_DIGIT_AFTER}"
-)
-_ADDRESS = re.compile(
-    r"(?:家庭住址|现住址|户籍地址|户籍所在地|户籍地|居住地址|居住地|住址|住所地|住所)"
-    r"\s*(?:为|是|在)?\s*[:：]?\s*(?P<address>[^，。；;,\n（）()：:]{2,80})"
-)
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """Replace ``original[start:end]`` with ``replacement`` (``rule`` says why)."""
+
+    start: int
+    end: int
+    replacement: str
+    rule: str
 
 
 @dataclass(frozen=True)
-class _Span:
-    start: int
-    end: int
-    rule: str
-    replacement: str
+class Detection:
+    """One number (or address) found: its rule and the edits that mask it."""
 
-    def overlaps(self, start: int, end: int) -> bool:
-        return self.start < end and start < self.end
+    rule: str
+    edits: tuple[Edit, ...]
 
 
 @dataclass(frozen=True)
@@ -109,151 +91,441 @@ class Masked:
         return bool(self.counts)
 
 
-def _mask_digits(original: str, normalised: str, *, head: int, tail: int) -> str:
-    """Replace digits (and a trailing X) by ``*``, keeping ``head`` first and ``tail`` last."""
-    positions = [i for i, c in enumerate(normalised) if c.isascii() and (c.isdigit() or c in "Xx")]
-    kept = set(positions[:head]) | set(positions[len(positions) - tail :] if tail else [])
-    masked = set(positions) - kept
-    return "".join(MASK if i in masked else c for i, c in enumerate(original))
+# --- chains of digit groups ----------------------------------------------------------
+_SEPARATORS = r"\s\-\u2010-\u2015\u2212\u2043\uFE58_.\u00B7\u2022\u2027\u30FB/\\|~()\[\]"
+_CHAIN = re.compile(
+    rf"(?<![0-9])[0-9]+(?:[{_SEPARATORS}]{{1,4}}[0-9]+)*(?:[{_SEPARATORS}]{{0,2}}[Xx](?![A-Za-z0-9]))?"
+)
+_GROUP = re.compile(r"[0-9]+|[Xx]$")
+_RAW_SEPARATORS = _SEPARATORS + "\uff08\uff09\uff0d\uff0e\uff0f\uff3b\uff3d\uff3f\uff5c\uff5e"
+
+_MAX_DIGITS = 21  # 0086 + an 11-digit mobile, 86 + area + local, a 19-digit card
+
+# --- context around a chain (on the view: full-width punctuation is ASCII there) ------
+_LABEL_TAIL = r"\s*(?:号码)?\s*(?:为|是)?\s*:?\s*[(\[]?\s*$"
+_PHONE_LABEL = re.compile(
+    rf"(?:电话|手机|座机|固话|传真|联系方式|号码|热线|Tel|TEL|tel|拨打|致电|来电|呼叫){_LABEL_TAIL}"
+)
+_OFFICE_SUBJECT = (
+    r"(?:局|委|办|厅|院|站|队|处|科|中心|政府|机关|公司|集团|窗口|大厅|平台|部门|单位|街道|社区|"
+    r"协会|银行|医院|学校|热线|服务台|管委会|派出所|法院|检察院)"
+)
+_OFFICE_LABEL = re.compile(
+    rf"{_OFFICE_SUBJECT}(?:的)?\s*(?:咨询|联系|办公|举报|投诉|监督|服务|值班|受理)(?:电话|热线)"
+    rf"{_LABEL_TAIL}"
+)
+_LIST_GAP = re.compile(r"^\s*(?:、|,|;|或|和|及|/)\s*$")
+_ACCOUNT_LABEL = re.compile(
+    r"(?:银行账号|银行帐号|开户账号|账号|帐号|账户|帐户|银行卡号|卡号|银行卡)\s*(?:为|是)?\s*:?\s*$"
+)
+_CREDIT_LABEL = re.compile(r"(?:统一社会信用代码|社会信用代码|信用代码)\s*(?:为|是)?\s*:?\s*$")
+_ORG_CODE_LABEL = re.compile(r"(?:注册号|组织机构代码|纳税人识别号|税号)\s*(?:为|是)?\s*:?\s*$")
+_AMOUNT_AFTER = re.compile(r"\s*(?:元|万|亿|圆|块|美元|港元|欧元)")
+_AMOUNT_BEFORE = re.compile(r"(?:¥|RMB|人民币)\s*$")
+_SERIAL_BEFORE = re.compile(r"(?:第|[〔\[【(]\s*[0-9]{4}\s*[〕\]】)]\s*第?)\s*$")
+_SERIAL_AFTER = re.compile(r"\s*号")
+_CODE_TOKEN = re.compile(
+    r"(?<![0-9A-Za-z])(?=[0-9]*[A-HJ-NPQRTUWXY])[0-9A-HJ-NPQRTUWXY]{18}(?![0-9A-Za-z])"
+)
+"""Shaped like a 统一社会信用代码 and holding a letter: a code, not a card or phone."""
+_YEAR_IN_BRACKETS = re.compile(r"[(\[【〔]\s*$")
+_BRACKET_CLOSE = re.compile(r"^\s*[)\]】〕]\s*$")
+_DATE_SHAPE = re.compile(r"^([0-9]{4})[-/.]([0-9]{1,2})(?:[-/.]([0-9]{1,2}))?$")
+_CONTEXT = 48
+
+_ADDRESS = re.compile(
+    r"(?:家庭住址|现住址|户籍地址|户籍所在地|户籍地|居住地址|居住地|住址|住所地|住所)"
+    r"\s*(?:为|是|在)?\s*:?\s*(?P<address>[^,，。;；\n()（）:：]{2,80})"
+)
 
 
-def _digits(text: str) -> str:
-    return "".join(c for c in text if c.isascii() and c.isdigit())
+class _Kind(Enum):
+    ID18 = rules.ID_NUMBER.id
+    ID15 = "id15"
+    CARD = rules.BANK_CARD.id
+    ACCOUNT = rules.BANK_ACCOUNT.id
+    MOBILE = rules.MOBILE_NUMBER.id
+    LANDLINE = rules.LANDLINE_NUMBER.id
+    LOCAL = "local"
 
 
-class _Scanner:
-    """Collects non-overlapping masks over one text, highest-priority rule first."""
+_RULE = {
+    _Kind.ID18: rules.ID_NUMBER.id,
+    _Kind.ID15: rules.ID_NUMBER.id,
+    _Kind.CARD: rules.BANK_CARD.id,
+    _Kind.ACCOUNT: rules.BANK_ACCOUNT.id,
+    _Kind.MOBILE: rules.MOBILE_NUMBER.id,
+    _Kind.LANDLINE: rules.LANDLINE_NUMBER.id,
+    _Kind.LOCAL: rules.LANDLINE_NUMBER.id,
+}
 
-    def __init__(self, original: str, protected: list[tuple[int, int]]) -> None:
-        self.original = original
-        self.normalised = original.translate(_NORMALISE)
-        self.protected = protected
-        self.spans: list[_Span] = []
-
-    def _free(self, start: int, end: int) -> bool:
-        if any(p_start < end and start < p_end for p_start, p_end in self.protected):
-            return False
-        return not any(span.overlaps(start, end) for span in self.spans)
-
-    def scan(
-        self,
-        pattern: re.Pattern[str],
-        rule: str,
-        valid: Callable[[str], bool],
-        mask: Callable[[str, str, re.Match[str]], str],
-        group: int | str = 0,
-    ) -> None:
-        for match in pattern.finditer(self.normalised):
-            start, end = match.span(group)
-            if start < 0 or not self._free(start, end):
-                continue
-            normalised = self.normalised[start:end]
-            if not valid(normalised):
-                continue
-            replacement = mask(self.original[start:end], normalised, match)
-            self.spans.append(_Span(start, end, rule, replacement))
-
-    def result(self) -> Masked:
-        out: list[str] = []
-        cursor = 0
-        for span in sorted(self.spans, key=lambda s: s.start):
-            out.append(self.original[cursor : span.start])
-            out.append(span.replacement)
-            cursor = span.end
-        out.append(self.original[cursor:])
-        return Masked("".join(out), dict(Counter(span.rule for span in self.spans)))
+# What each protected thing shields (an identity number is never shielded).
+_SHIELD_AMOUNT = frozenset({_Kind.ID15, _Kind.ACCOUNT, _Kind.MOBILE, _Kind.LANDLINE, _Kind.LOCAL})
+_SHIELD_DATE = _SHIELD_AMOUNT
+_SHIELD_SERIAL = frozenset({_Kind.ACCOUNT, _Kind.LANDLINE, _Kind.LOCAL})
+_SHIELD_CREDIT = frozenset(
+    {_Kind.CARD, _Kind.ID15, _Kind.ACCOUNT, _Kind.MOBILE, _Kind.LANDLINE, _Kind.LOCAL}
+)
+_SHIELD_ORG_CODE = frozenset({_Kind.ACCOUNT, _Kind.MOBILE, _Kind.LANDLINE, _Kind.LOCAL})
 
 
-def _protected_spans(normalised: str, keep: Iterable[str]) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    for literal in keep:
-        literal = literal.translate(_NORMALISE)
-        if literal:
-            spans.extend((m.start(), m.end()) for m in re.finditer(re.escape(literal), normalised))
-    for match in _CREDIT_SHAPE.finditer(normalised):
-        # A code of digits only (or digits and a final X) could also be an identity or card
-        # number: only a label or the event's own credit_code (``keep``) protects it then.
-        if not match.group()[:17].isdigit():
-            spans.append(match.span())
-    spans.extend(m.span(1) for m in _LABELLED_CODE.finditer(normalised))
-    for pattern in (_DOC_NUMBER, _AMOUNT, _DATE):
-        spans.extend(m.span() for m in pattern.finditer(normalised))
-    return spans
+def _is_date(text: str) -> bool:
+    match = _DATE_SHAPE.match(text)
+    if match is None:
+        return False
+    year, month, day = int(match.group(1)), int(match.group(2)), int(match.group(3) or 1)
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return 1900 <= year <= 2100
 
 
-def _is_id18(text: str) -> bool:
-    return is_id18(text.replace(" ", "").upper())
+def _landline_split(digits: str) -> int | None:
+    """Length of the area code of a landline written with it (``0731`` + 7–8 digits), or
+    ``None`` if ``digits`` is not one."""
+    if len(digits) < 10 or digits[0] != "0" or digits[1] == "0" or not digits.isdigit():
+        return None
+    # 010 and 02x have 3 digits, the others 4: try the usual length first.
+    for area in (3, 4) if digits[1] in "12" else (4, 3):
+        local = digits[area:]
+        if 7 <= len(local) <= 8 and local[0] in "23456789":
+            return area
+    return None
 
 
-def _is_card(text: str) -> bool:
-    digits = _digits(text)
-    return 16 <= len(digits) <= 19 and luhn_ok(digits)
+@dataclass
+class _Chain:
+    start: int
+    end: int
+    groups: list[tuple[int, int]]  # view spans of the digit groups (an X is its own group)
+    text: str  # the view's text of the chain
+    shields: list[tuple[int, int, frozenset[_Kind]]]  # (first group, last group, kinds)
+    first: int  # the first group a number may start at (1 after a 文号's year)
+    dates: list[tuple[int, int]]  # groups that write a date (2023-05-08): part of no number
+    plus: bool  # written with a leading +
+    account: bool
+    local_label: bool
+    office: bool
 
 
-def _is_account(text: str) -> bool:
-    return 10 <= len(_digits(text)) <= 30
+class _NumberScanner:
+    def __init__(self, text_view: TextView, scope: Scope, keep: Sequence[str]) -> None:
+        self.view = text_view
+        self.text = text_view.text
+        self.scope = scope
+        self.keep = keep
+        self.detections: list[Detection] = []
+        self.codes = [m.span() for m in _CODE_TOKEN.finditer(self.text)]
 
+    def scan(self) -> list[Detection]:
+        previous: _Chain | None = None
+        for match in _CHAIN.finditer(self.text):
+            chain = self._chain(match, previous)
+            self._scan_chain(chain)
+            previous = chain
+        return self.detections
 
-def _always(text: str) -> bool:
-    return True
+    # context -------------------------------------------------------------------------
+    def _before(self, start: int) -> str:
+        return self.text[max(0, start - _CONTEXT) : start]
 
-
-def mask_text(text: str, *, keep: Iterable[str] = (), addresses: bool = False) -> Masked:
-    """Mask personal numbers in ``text``; ``keep`` lists literals never to touch (e.g. the
-    event's credit code). ``addresses`` also masks labelled home addresses (natural persons).
-
-    Identity numbers keep their 6-digit area code, mobile numbers their first 3 and last 4
-    digits, landlines their area code, cards and accounts their last 4 digits.
-    """
-    scanner = _Scanner(text, [])
-    scanner.protected = _protected_spans(scanner.normalised, keep)
-    scanner.scan(
-        _ID18,
-        rules.ID_NUMBER.id,
-        _is_id18,
-        lambda o, n, m: _mask_digits(o, n, head=6, tail=0),
-    )
-    scanner.scan(
-        _ID15, rules.ID_NUMBER.id, is_id15, lambda o, n, m: _mask_digits(o, n, head=6, tail=0)
-    )
-    scanner.scan(
-        _CARD, rules.BANK_CARD.id, _is_card, lambda o, n, m: _mask_digits(o, n, head=0, tail=4)
-    )
-    scanner.scan(
-        _MOBILE,
-        rules.MOBILE_NUMBER.id,
-        _always,
-        lambda o, n, m: _mask_digits(o, n, head=len(_digits(n)) - 8, tail=4),
-    )
-    scanner.scan(
-        _LANDLINE,
-        rules.LANDLINE_NUMBER.id,
-        _always,
-        lambda o, n, m: _mask_digits(o, n, head=len(_digits(m.group("area"))), tail=0),
-    )
-    scanner.scan(
-        _LABELLED_LANDLINE,
-        rules.LANDLINE_NUMBER.id,
-        _always,
-        lambda o, n, m: _mask_digits(o, n, head=0, tail=0),
-        group="number",
-    )
-    scanner.scan(
-        _ACCOUNT,
-        rules.BANK_ACCOUNT.id,
-        _is_account,
-        lambda o, n, m: _mask_digits(o, n, head=0, tail=4),
-        group="number",
-    )
-    if addresses:
-        scanner.scan(
-            _ADDRESS,
-            rules.HOME_ADDRESS.id,
-            lambda n: n.strip() != ADDRESS_MASK,
-            lambda o, n, m: ADDRESS_MASK,
-            group="address",
+    def _chain(self, match: re.Match[str], previous: _Chain | None) -> _Chain:
+        start, end = match.span()
+        groups = [g.span() for g in _GROUP.finditer(self.text, start, end)]
+        before = self._before(start)
+        chain_text = self.text[start:end]
+        full = self.scope is Scope.FULL
+        office = bool(full and _OFFICE_LABEL.search(before))
+        if full and not office and previous is not None and previous.office:
+            office = bool(_LIST_GAP.match(self.text[previous.end : start]))
+        chain = _Chain(
+            start=start,
+            end=end,
+            groups=groups,
+            text=chain_text,
+            shields=[],
+            first=0,
+            dates=self._dates(groups),
+            plus=before.endswith("+"),
+            account=full and bool(_ACCOUNT_LABEL.search(before)),
+            local_label=full and bool(_PHONE_LABEL.search(before)),
+            office=office,
         )
-    return scanner.result()
+        last = len(groups) - 1
+        if (
+            last >= 1
+            and _YEAR_IN_BRACKETS.search(before)
+            and re.fullmatch(r"(?:19|20)[0-9]{2}", self.text[groups[0][0] : groups[0][1]])
+            and _BRACKET_CLOSE.match(self.text[groups[0][1] : groups[1][0]])
+            and _SERIAL_AFTER.match(self.text, end)
+        ):
+            # 株政办发(1990)1000000号: the year of a 文号 is no digit group of its serial.
+            chain.first = 1
+        if _is_date(chain_text):
+            chain.shields.append((0, last, _SHIELD_DATE))
+        digits = self._digits(chain, 0, last)
+        in_code = any(a <= start and end <= b for a, b in self.codes)
+        if (
+            in_code
+            or digits in self.keep
+            or (_CREDIT_LABEL.search(before) and is_credit_code(digits))
+        ):
+            chain.shields.append((0, last, _SHIELD_CREDIT))
+        elif _ORG_CODE_LABEL.search(before):
+            chain.shields.append((0, last, _SHIELD_ORG_CODE))
+        if _AMOUNT_AFTER.match(self.text, end) or _AMOUNT_BEFORE.search(before):
+            # The amount is the last group, with the groups joined to it by "." or ",".
+            first = last
+            while first > 0 and self.text[groups[first - 1][1] : groups[first][0]] in (".", ","):
+                first -= 1
+            if _AMOUNT_BEFORE.search(before):
+                first = 0
+            chain.shields.append((first, last, _SHIELD_AMOUNT))
+        if _SERIAL_BEFORE.search(before) and _SERIAL_AFTER.match(self.text, end):
+            chain.shields.append((0, last, _SHIELD_SERIAL))
+        return chain
+
+    def _dates(self, groups: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Runs of three groups that write a date with one separator (2023-05-08, 2023/5/8)."""
+        found = []
+        for index in range(len(groups) - 2):
+            (a, b), (c, d), (e, f) = groups[index : index + 3]
+            gap = self.text[b:c]
+            one_separator = len(gap) == 1 and gap in "-/." and self.text[d:e] == gap
+            if one_separator and _is_date(self.text[a:f]):
+                found.append((index, index + 2))
+        return found
+
+    def _digits(self, chain: _Chain, first: int, last: int) -> str:
+        return "".join(self.text[s:e] for s, e in chain.groups[first : last + 1]).upper()
+
+    def _shielded(self, chain: _Chain, first: int, last: int, kind: _Kind) -> bool:
+        if kind is not _Kind.ID18 and any(a <= last and first <= b for a, b in chain.dates):
+            return True  # a date is never part of a card or phone number (but of an ID, maybe)
+        return any(a <= first and last <= b and kind in kinds for a, b, kinds in chain.shields)
+
+    # detection -----------------------------------------------------------------------
+    def _scan_chain(self, chain: _Chain) -> None:
+        count = len(chain.groups)
+        index = chain.first
+        if chain.account:
+            digits = self._digits(chain, 0, count - 1)
+            if (
+                10 <= len(digits) <= 30
+                and digits.isdigit()
+                and not self._valid_id_or_card(chain)
+                and not self._shielded(chain, 0, count - 1, _Kind.ACCOUNT)
+            ):
+                self._record(chain, 0, count - 1, _Kind.ACCOUNT)
+                return
+        while index < count:
+            found = self._best_at(chain, index)
+            if found is None:
+                index += 1
+                continue
+            last, kind = found
+            self._record(chain, index, last, kind)
+            index = last + 1
+
+    def _valid_id_or_card(self, chain: _Chain) -> bool:
+        return any(self._best_at(chain, i) is not None for i in range(len(chain.groups)))
+
+    def _ranges(self, chain: _Chain, first: int) -> list[tuple[int, str]]:
+        ranges: list[tuple[int, str]] = []
+        digits = ""
+        for last in range(first, len(chain.groups)):
+            start, end = chain.groups[last]
+            digits += self.text[start:end].upper()
+            if len(digits) > _MAX_DIGITS:
+                break
+            ranges.append((last, digits))
+        return ranges
+
+    def _best_at(self, chain: _Chain, first: int) -> tuple[int, _Kind] | None:
+        ranges = self._ranges(chain, first)
+        for last, digits in ranges:
+            if len(digits) == 18 and is_id18(digits):
+                return last, _Kind.ID18
+        for last, digits in reversed(ranges):
+            if (
+                16 <= len(digits) <= 19
+                and digits.isdigit()
+                and luhn_ok(digits)
+                and not self._shielded(chain, first, last, _Kind.CARD)
+            ):
+                return last, _Kind.CARD
+        for last, digits in ranges:
+            if (
+                len(digits) == 15
+                and is_id15(digits)
+                and not self._shielded(chain, first, last, _Kind.ID15)
+            ):
+                return last, _Kind.ID15
+        for last, digits in ranges:
+            if self._is_mobile(chain, first, digits) and not self._shielded(
+                chain, first, last, _Kind.MOBILE
+            ):
+                return last, _Kind.MOBILE
+        if self.scope is not Scope.FULL or chain.office:
+            return None
+        for last, digits in ranges:
+            if self._landline_area(chain, first, digits) is not None and not self._shielded(
+                chain, first, last, _Kind.LANDLINE
+            ):
+                return last, _Kind.LANDLINE
+        if first == 0 and chain.local_label:
+            for last, digits in ranges:
+                if (
+                    7 <= len(digits) <= 8
+                    and digits[0] in "23456789"
+                    and (last == len(chain.groups) - 1 or len(digits) == 8)
+                    and not self._shielded(chain, first, last, _Kind.LOCAL)
+                ):
+                    return last, _Kind.LOCAL
+        return None
+
+    @staticmethod
+    def _country(chain: _Chain, first: int, digits: str) -> str:
+        """The ``86``/``0086`` prefix the number is written with, if any."""
+        if digits.startswith("0086"):
+            return "0086"
+        if digits.startswith("86") and ((chain.plus and first == 0) or len(digits) in (13, 12, 11)):
+            return "86"
+        return ""
+
+    def _is_mobile(self, chain: _Chain, first: int, digits: str) -> bool:
+        if len(digits) == 11:
+            return digits[0] == "1" and digits[1] in "3456789"
+        prefix = self._country(chain, first, digits)
+        rest = digits[len(prefix) :]
+        return bool(prefix) and len(rest) == 11 and rest[0] == "1" and rest[1] in "3456789"
+
+    def _landline_area(self, chain: _Chain, first: int, digits: str) -> int | None:
+        """Digits to keep (country and area code) if ``digits`` is a landline."""
+        area = _landline_split(digits)
+        if area is not None:
+            return area
+        prefix = self._country(chain, first, digits)
+        if prefix:
+            area = _landline_split("0" + digits[len(prefix) :])
+            if area is not None:
+                return len(prefix) + area - 1
+        return None
+
+    def _record(self, chain: _Chain, first: int, last: int, kind: _Kind) -> None:
+        positions = [
+            index for start, end in chain.groups[first : last + 1] for index in range(start, end)
+        ]
+        digits = "".join(self.text[i] for i in positions)
+        head, tail = 0, 0
+        if kind in (_Kind.ID18, _Kind.ID15):
+            head = 6
+        elif kind in (_Kind.CARD, _Kind.ACCOUNT):
+            tail = 4
+        elif kind is _Kind.MOBILE:
+            head, tail = len(digits) - 8, 4
+        elif kind is _Kind.LANDLINE:
+            head = self._landline_area(chain, first, digits.upper()) or 0
+        masked = positions[head : len(positions) - tail]
+        edits = tuple(
+            Edit(origin, origin + 1, MASK, _RULE[kind])
+            for origin in (self.view.origin(i) for i in masked)
+        )
+        self.detections.append(Detection(_RULE[kind], edits))
+
+
+def has_number(text: str) -> bool:
+    """Whether ``text`` (as written) might hold a number :func:`find_numbers` masks: a cheap
+    test that lets most text skip the detectors."""
+    # Fewer than 7 digits close together cannot make any number we mask.
+    return digit_run(7, _RAW_SEPARATORS).search(text) is not None
+
+
+def find_numbers(
+    text_view: TextView,
+    *,
+    scope: Scope = Scope.FULL,
+    keep: Iterable[str] = (),
+    addresses: bool = False,
+) -> list[Detection]:
+    """Personal numbers (and, with ``addresses``, labelled home addresses) in ``text_view``.
+
+    ``text_view`` should be the view with numerals (:meth:`TextView.numerals`); ``keep``
+    lists codes never to treat as personal (the event's own credit code) unless they
+    are identity numbers.
+    """
+    kept = tuple(literal.upper() for literal in keep if literal)
+    detections = _NumberScanner(text_view, scope, kept).scan()
+    if addresses and scope is Scope.FULL:
+        for match in _ADDRESS.finditer(text_view.text):
+            start, end = match.span("address")
+            if match.group("address").strip(" *") == "":
+                continue
+            origin_start = text_view.origin(start)
+            origin_end = text_view.origin(end - 1) + 1
+            detections.append(
+                Detection(
+                    rules.HOME_ADDRESS.id,
+                    (Edit(origin_start, origin_end, ADDRESS_MASK, rules.HOME_ADDRESS.id),),
+                )
+            )
+    return detections
+
+
+def apply_edits(original: str, detections: Iterable[Detection]) -> tuple[str, dict[str, int]]:
+    """``original`` with the detections' edits applied, and how many of each rule were.
+
+    Edits that overlap an earlier one are dropped, and so is a detection left with none.
+    """
+    chosen: list[Edit] = []
+    taken: list[tuple[int, int]] = []
+    counts: Counter[str] = Counter()
+    for detection in detections:
+        edits = [
+            edit
+            for edit in detection.edits
+            if not any(edit.start < end and start < edit.end for start, end in taken)
+            and original[edit.start : edit.end] != edit.replacement
+        ]
+        if not edits:
+            continue
+        counts[detection.rule] += 1
+        chosen.extend(edits)
+        taken.extend((edit.start, edit.end) for edit in edits)
+    if not chosen:
+        return original, {}
+    out: list[str] = []
+    cursor = 0
+    for edit in sorted(chosen, key=lambda e: e.start):
+        out.append(original[cursor : edit.start])
+        out.append(edit.replacement)
+        cursor = edit.end
+    out.append(original[cursor:])
+    return "".join(out), dict(counts)
+
+
+def mask_text(
+    text: str,
+    *,
+    keep: Iterable[str] = (),
+    addresses: bool = False,
+    scope: Scope = Scope.FULL,
+) -> Masked:
+    """Mask personal numbers in plain ``text``; ``keep`` lists codes never to treat as
+    personal (e.g. the event's credit code) unless they are identity numbers.
+    ``addresses`` also masks labelled home addresses (natural persons).
+    """
+    if not has_number(text) and not addresses:
+        return Masked(text, {})
+    detections = find_numbers(view(text).numerals(), scope=scope, keep=keep, addresses=addresses)
+    masked, counts = apply_edits(text, _address_first(detections))
+    return Masked(masked, counts)
+
+
+def _address_first(detections: list[Detection]) -> list[Detection]:
+    """An address is masked whole: numbers inside it need no edits of their own."""
+    return sorted(detections, key=lambda d: d.rule != rules.HOME_ADDRESS.id)
 
 
 # --- names ------------------------------------------------------------------------------

@@ -58,24 +58,28 @@ _GUOBAN_118 = "《国务院办公厅关于全面推行行政执法公示制度�
 
 ID_NUMBER = Rule(
     "id_number",
-    "身份证号 (18 characters with a valid GB 11643 check character, or 15 digits) masked, "
-    "keeping the 6-digit area code",
+    "身份证号 (18 characters with a valid GB 11643 check character and birth date, or 15 "
+    "digits with a birth date) masked, keeping the 6-digit area code, in every kind and "
+    "wherever it stands; refused as a credit_code",
     f"{_PIPL}；{_OGI_15}；{_GUOBAN_118}；GB 11643-1999《公民身份号码》",
 )
 MOBILE_NUMBER = Rule(
     "mobile_number",
-    "mobile numbers (1[3-9] + 9 digits, optionally +86) masked as 138****5678",
+    "mobile numbers (1[3-9] + 9 digits, optionally +86, any separators) masked as "
+    "138****5678, in every kind",
     f"{_PIPL}；{_OGI_15}",
 )
 LANDLINE_NUMBER = Rule(
     "landline_number",
-    "landline numbers with an area code (0731-22881234), or after a label such as 电话, "
-    "masked keeping the area code",
+    "in penalty and exposure text, landline numbers with an area code (0731-22881234), or "
+    "after a label such as 电话/拨打, masked keeping the area code; an organisation's "
+    "published line (…局举报电话：…) stays",
     f"{_PIPL}；{_OGI_15}",
 )
 BANK_CARD = Rule(
     "bank_card",
-    "bank card numbers (16–19 digits passing the Luhn check) masked but the last 4 digits",
+    "bank card numbers (16–19 digits passing the Luhn check) masked but the last 4 digits, "
+    "in every kind and wherever they stand",
     f"{_PIPL}（金融账户属敏感个人信息）；ISO/IEC 7812-1（Luhn）",
 )
 BANK_ACCOUNT = Rule(
@@ -92,8 +96,10 @@ HOME_ADDRESS = Rule(
 )
 PARTY_NAME = Rule(
     "party_name",
-    "the penalised natural person's name anonymised (张三 → 张某, 张三丰 → 张某某) in "
-    "party_name and every text field; per-authority policy, masked by default",
+    "the penalised natural persons' names (every co-party, any spelling: spaces, "
+    "traditional form, the given name alone) anonymised (张三 → 张某, 张三丰 → 张某某) in "
+    "party_name and every text field, and in exposure cases and withdrawal reasons citing "
+    "the decision; per-authority policy, masked by default",
     f"{_PIPL}；{_GUOBAN_118}；current practice of the city's enforcement bodies "
     "(configurable per department: GOVPUB_COMPLIANCE_PUBLISH_PARTY_NAMES)",
     verify=True,

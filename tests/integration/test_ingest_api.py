@@ -74,7 +74,7 @@ def test_a_signed_event_is_accepted_and_reaches_the_bus_masked(api: Running) -> 
     event = factories.penalty(
         party_type="自然人", party_name="张三", facts=f"张三，身份证号{ID_NUMBER}。"
     )
-    del event["payload"]["credit_code"]
+    event["payload"].pop("credit_code", None)
     with api.client() as client:
         reply = client.publish(event)
     assert reply.status == 202, reply.body
@@ -346,7 +346,7 @@ def test_the_same_event_again_returns_the_first_answer_and_sends_nothing(api: Ru
     event = factories.penalty(
         party_type="自然人", party_name="李四", facts=f"李四（身份证号{ID_NUMBER}）"
     )
-    del event["payload"]["credit_code"]
+    event["payload"].pop("credit_code", None)
     with api.client() as client:
         first = client.publish(event)
         again = client.publish(event)
@@ -533,3 +533,22 @@ def test_the_client_signs_exactly_what_it_sends() -> None:
     assert prepared.headers["X-Govpub-Signature"] == expected
     assert prepared.headers["X-Govpub-Key"] == "k-1"
     assert prepared.headers["X-Govpub-Timestamp"] == "1700000000"
+
+
+def test_an_event_the_gate_cannot_make_safe_answers_422_with_the_rule(api: Running) -> None:
+    from schemas.codes import is_credit_code
+
+    code = next(
+        c
+        for c in (
+            f"43020319851111{n:03d}" + id_check_char(f"43020319851111{n:03d}") for n in range(1000)
+        )
+        if is_credit_code(c)
+    )
+    event = factories.penalty("doc-id-as-code", credit_code=code)
+    with api.client() as client:
+        reply = client.publish(event)
+    assert reply.status == 422
+    [error] = reply.body["errors"]
+    assert (error["path"], error["rule"]) == ("payload.credit_code", "id_number")
+    assert bus_records(api.settings) == []

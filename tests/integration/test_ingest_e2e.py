@@ -96,7 +96,7 @@ def test_a_penalty_sent_over_http_reaches_the_feeds_masked(
             f"违法所得经其银行卡{CARD}收取。"
         ),
     )
-    del event["payload"]["credit_code"]
+    event["payload"].pop("credit_code", None)
     with running_ingest(make_settings, tmp_path, bus=transport) as api:
         with api.client() as client:
             reply = client.publish(event)

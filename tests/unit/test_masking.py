@@ -10,7 +10,7 @@ import re
 from datetime import date
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from producers.compliance.identifiers import (
@@ -108,7 +108,8 @@ def doc_number(draw: st.DrawFn) -> str:
     )
     left, right = draw(st.sampled_from([("〔", "〕"), ("[", "]"), ("（", "）"), ("【", "】")]))
     year = draw(st.integers(1990, 2035))
-    number = draw(st.integers(1, 10**12))
+    # A serial shaped like a mobile number (1[3-9] + 9 digits) is masked like one: 第13900823887号.
+    number = draw(st.integers(1, 10**12).filter(lambda n: not re.fullmatch(r"1[3-9]\d{9}", str(n))))
     return f"{prefix}{left}{year}{right}{draw(st.sampled_from(['', '第']))}{number}号"
 
 
@@ -188,6 +189,7 @@ def test_doc_numbers_dates_amounts_and_credit_codes_are_left_alone(data: st.Data
             value = data.draw(amount())
         else:
             value = data.draw(credit_code())
+            assume(not is_id18(value))  # an identity number is masked whatever its label
             # A code of digits only is indistinguishable from an identity or card number
             # unless it is labelled: privacy wins there, so only labelled ones must stay.
             if kind == "labelled" or value[:17].isdigit():
@@ -270,19 +272,28 @@ def test_addresses_only_when_asked() -> None:
     assert mask_text(text, addresses=True).text == "住址：***，经查"
 
 
-def test_keep_protects_the_events_own_credit_code() -> None:
-    # An all-digit code that happens to be a valid identity number too: masked, unless it
-    # is the event's own credit_code (passed as ``keep``) or labelled as a credit code.
+def test_nothing_shields_a_valid_identity_number() -> None:
+    # A number that checks out as an identity number is one, whatever it is called: not
+    # the event's own credit_code (``keep``), nor a credit-code or tax-number label.
     code = "11010519491231001"
     code += id_check_char(code)
     assert mask_text(f"代码{code}").text == "代码110105************"
+    assert mask_text(f"代码{code}", keep=[code]).text == "代码110105************"
+    assert mask_text(f"统一社会信用代码：{code}").text == "统一社会信用代码：110105************"
+    assert mask_text(f"纳税人识别号：{code}").text == "纳税人识别号：110105************"
+
+
+def test_keep_and_the_label_protect_a_credit_code_that_is_no_identity_number() -> None:
+    first17 = "91430200184512345"
+    code = first17 + credit_code_check_char(first17)
+    assert luhn_ok(code) or not luhn_ok(code)  # either way it is a credit code here
     assert mask_text(f"代码{code}", keep=[code]).text == f"代码{code}"
     assert mask_text(f"统一社会信用代码：{code}").text == f"统一社会信用代码：{code}"
 
 
 def test_organisations_and_samples_are_untouched() -> None:
     text = (
-        "株洲示例化工有限公司（统一社会信用代码91430211MA4PXR1234）于2023年5月5日被（株）应急罚"
+        "株洲示例化工有限公司（统一社会信用代码91430211MA4PXR123G）于2023年5月5日被（株）应急罚"
         "〔2023〕12号决定处以罚款50000.00元；举报电话12350、12345。"
     )
     assert mask_text(text).text == text

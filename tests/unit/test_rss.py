@@ -1,5 +1,7 @@
 """The RSS channel: valid feeds, stable guids, updates, withdrawals, per-department feeds."""
 
+import html
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -168,11 +170,30 @@ def test_markup_in_text_stays_text_in_both_formats(setup: tuple[RssChannel, Path
     channel, out = setup
     deliver(channel, factories.penalty(facts="事实<img src=x onerror=alert(1)>与<b>说明</b>"))
     (rss,) = parse(out / "feeds/penalty.xml").entries
-    # feedparser sanitizes HTML descriptions; the escaped text must come back as text
+    # Feed text carries nothing a reader could take for a tag, however it renders it: the
+    # words stay, behind a full-width ＜ (channels.text.plain_text).
     assert "<img" not in rss.summary
-    assert "&lt;img src=x onerror=alert(1)&gt;" in rss.summary
+    assert "＜img src=x onerror=alert(1)" in rss.summary
     raw = (out / "feeds/penalty.xml").read_text("utf-8")
-    assert "&amp;lt;img" in raw
+    assert "&amp;lt;img" not in raw
+    assert "&lt;img" not in raw
     (atom,) = parse(out / "feeds/penalty.atom").entries
-    assert "<img src=x onerror=alert(1)>" in atom.summary
+    assert "＜img src=x onerror=alert(1)>" in atom.summary
     assert 'type="html"' not in (out / "feeds/penalty.atom").read_text("utf-8")
+
+
+@pytest.mark.parametrize(
+    "title", ["<img src=x onerror=alert(1)>通知", "&lt;img src=x onerror=alert(1)&gt;通知"]
+)
+def test_a_title_is_text_even_for_readers_that_render_it_as_html(
+    setup: tuple[RssChannel, Path], title: str
+) -> None:
+    channel, out = setup
+    deliver(channel, factories.policy(title=title))
+    for name in ("policy.xml", "policy.atom"):
+        root = ET.fromstring((out / "feeds" / name).read_bytes())
+        titles = [t.text or "" for t in root.iter() if t.tag.rsplit("}", 1)[-1] == "title"]
+        item_title = next(t for t in titles if t.endswith("通知"))
+        # A reader that renders the title as HTML decodes it once more: still no tag.
+        assert "<img" not in html.unescape(item_title)
+        assert "＜img" in item_title

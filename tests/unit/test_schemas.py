@@ -1,7 +1,7 @@
 """The event contract: what is accepted, what is refused, and how refusals read."""
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import jsonschema
 import pytest
@@ -196,3 +196,48 @@ def test_ids_no_channel_can_use_are_refused_with_the_reason(document_id: str) ->
     assert error.path == "document_id"
     assert "is reserved: " in error.message
     parse_event(factories.policy(f"{document_id}-2023"))  # only the whole id is reserved
+
+
+def test_every_payload_field_has_exactly_one_role() -> None:
+    # A new field without a role fails here, so it can never skip masking by accident.
+    from schemas.export import _PAYLOADS
+    from schemas.roles import field_roles
+
+    for model in _PAYLOADS.values():
+        roles = field_roles(model)
+        tops = {path.split(".")[0] for path in roles}
+        assert tops == set(model.model_fields), model.__name__
+    assert field_roles(_PAYLOADS["exposure"])["cases.*.case_summary"] == "plain_text"
+    assert field_roles(_PAYLOADS["penalty"])["decision_number"] == "document_number"
+    assert field_roles(_PAYLOADS["penalty"])["party_name"] == "party_name"
+    assert field_roles(_PAYLOADS["meeting"])["decisions.*"] == "plain_text"
+    assert field_roles(_PAYLOADS["policy"])["interpretation.body"] == "html_body"
+
+
+def test_a_field_without_a_role_is_an_error() -> None:
+    from pydantic import BaseModel
+
+    from schemas.roles import PLAIN_TEXT, MissingRole, field_roles
+
+    class Nested(BaseModel):
+        note: str
+
+    class Payload(BaseModel):
+        title: Annotated[str, PLAIN_TEXT]
+        items: list[Nested] = []
+
+    with pytest.raises(MissingRole, match=r"items\.\*\.note has no role"):
+        field_roles(Payload)
+
+
+def test_roles_are_in_the_exported_json_schema() -> None:
+    schema = json.loads(render_schemas()["penalty.payload.schema.json"])
+    properties = schema["properties"]
+    assert properties["facts"]["x-govpub-role"] == "plain_text"
+    assert properties["party_name"]["x-govpub-role"] == "party_name"
+    assert properties["credit_code"]["anyOf"][0]["x-govpub-role"] == "identifier"
+
+
+def test_credit_codes_are_checked() -> None:
+    raw = factories.penalty(credit_code="91430211MA4PXR1234")  # wrong check character
+    assert "GB 32100" in errors_of(raw)["payload.credit_code"]

@@ -1,0 +1,90 @@
+"""The channels' own compliance check: every event taken from the bus is made safe again.
+
+A record on the bus may not have come through the gate (a client writing to a topic
+directly, a restored backup, an older govpub). So the runner passes every event
+through :class:`ChannelGuard` before the channel renders or sends anything: the same
+engine as the gate (:class:`producers.compliance.protect.Protector`: markup by field
+role, personal numbers, party names through the party register), on the channel's
+side. It is idempotent — an event the gate made safe comes out unchanged, and costs
+little — so live delivery, redrive and replay all run it.
+
+When it has to change something, the gate should have caught it: the guard writes
+the decisions to the audit log (``source`` ``channel:<name>``) and logs a warning.
+An event it cannot make safe (nothing valid left) is refused: the runner
+dead-letters it with the rule and the field, and publishes nothing.
+"""
+
+import logging
+
+from govpub.store import Store
+from producers.compliance.audit import AuditEntry, AuditLog, Submitter
+from producers.compliance.parties import MemoryPartyRegister, PartyRegister, StoredPartyRegister
+from producers.compliance.policy import CompliancePolicy
+from producers.compliance.protect import Protector
+from producers.compliance.rules import Decision
+from schemas import AnyEvent, PenaltyEvent
+
+log = logging.getLogger(__name__)
+
+
+class ChannelGuard:
+    """Re-checks events for one channel; call it with an event, get the event to deliver.
+
+    ``store`` holds the audit log and the party register (``None``: decisions are only
+    logged and the register lives in memory). ``policy`` is the deployment's compliance
+    policy (which departments publish names); the default masks every name.
+    """
+
+    def __init__(
+        self, channel: str, store: Store | None, policy: CompliancePolicy | None = None
+    ) -> None:
+        self.channel = channel
+        self.audit = AuditLog(store) if store is not None else None
+        self.parties: PartyRegister = (
+            StoredPartyRegister(store) if store is not None else MemoryPartyRegister()
+        )
+        self.protector = Protector(policy or CompliancePolicy(), self.parties)
+        self.submitter = Submitter(source=f"channel:{channel}")
+
+    def __call__(self, event: AnyEvent) -> AnyEvent:
+        """``event`` made safe; raises ``ComplianceRefusal`` if it cannot be."""
+        protection = self.protector.protect(event)
+        if isinstance(event, PenaltyEvent) and protection.persons:
+            # A penalty that reached the bus with its party's name: later citations of it
+            # (exposures, withdrawals) must be masked with that name too.
+            self.parties.record(event.document_id, protection.persons)
+        if not protection.changed:
+            return protection.event
+        changes = [
+            f for f in protection.findings if f.decision in (Decision.MASKED, Decision.SANITIZED)
+        ]
+        log.warning(
+            "channel %s: %s %s %s came from the bus with what the compliance gate removes"
+            " (%s); the channel masked it before publishing",
+            self.channel,
+            event.kind.value,
+            event.document_id,
+            event.event_id,
+            ", ".join(sorted({f"{f.rule} in {f.field}" for f in changes})),
+        )
+        if self.audit is not None:
+            self.audit.record(
+                [
+                    AuditEntry(
+                        decision=f.decision,
+                        rule=f.rule,
+                        department=event.department,
+                        submitter=self.submitter,
+                        event_id=event.event_id,
+                        document_id=event.document_id,
+                        kind=event.kind.value,
+                        action=event.action.value,
+                        version=event.version,
+                        field=f.field,
+                        count=f.count,
+                        detail=f"{f.detail} (by the channel: not caught before the bus)",
+                    )
+                    for f in changes
+                ]
+            )
+        return protection.event

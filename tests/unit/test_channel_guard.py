@@ -1,0 +1,163 @@
+"""The runner re-checks every event it takes from the bus, before the channel sees it."""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from channels.memory import MemoryChannel
+from consumers import ChannelRunner, read_dead_letters
+from consumers.safety import ChannelGuard
+from govpub.bus import open_bus
+from govpub.settings import Settings
+from govpub.store import Store
+from govpub.topics import Topics
+from producers.compliance import CompliancePolicy
+from producers.compliance.audit import AuditLog
+from producers.compliance.identifiers import id_check_char
+from producers.factory import open_publisher
+from schemas import encode_event, parse_event
+from tests import factories
+
+ID_NUMBER = "43020319851111100" + id_check_char("43020319851111100")
+
+
+def to_bus(settings: Settings, *raw: dict[str, Any]) -> None:
+    """Straight onto the topics, as a client that never passed the gate would."""
+    bus = open_bus(settings)
+    topics = Topics(settings.topic_prefix)
+    bus.ensure_topics(topics.all)
+    producer = bus.producer()
+    try:
+        for item in raw:
+            event = parse_event(item)
+            producer.send(
+                topics.for_kind(event.kind.value),
+                encode_event(event),
+                key=event.document_id.encode(),
+            ).result(timeout=30)
+    finally:
+        producer.close()
+
+
+def deliver(settings: Settings, store: Store) -> MemoryChannel:
+    channel = MemoryChannel()
+    runner = ChannelRunner(
+        channel, open_bus(settings), store, Topics(settings.topic_prefix), poll_timeout=0.2
+    )
+    runner.run(until_idle=True)
+    return channel
+
+
+@pytest.fixture
+def local(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+def raw_penalty(**payload: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "party_type": "自然人",
+        "party_name": "李建国",
+        "title": "<img src=x onerror=alert(1)>李建国行政处罚决定",
+        "facts": f"当事人李 建国（身份证{ID_NUMBER[:6]} {ID_NUMBER[6:]}，手机139-0080-7233）。",
+    }
+    return factories.penalty("pen-raw", **{**fields, **payload})
+
+
+def test_a_penalty_that_skipped_the_gate_is_masked_audited_and_warned(
+    local: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    to_bus(local, raw_penalty())
+    with Store(local.store) as store, caplog.at_level(logging.WARNING):
+        channel = deliver(local, store)
+        [event] = channel.applied
+        payload = event.payload
+        assert payload.party_name == "李某某"  # type: ignore[union-attr]
+        assert payload.title == "李某某行政处罚决定"  # type: ignore[union-attr]
+        dumped = event.model_dump_json()
+        for secret in ("建国", ID_NUMBER[6:], "0080"):
+            assert secret not in dumped
+        rows = AuditLog(store).for_event(event.event_id)
+        assert {(r.decision.value, r.rule) for r in rows} >= {
+            ("masked", "party_name"),
+            ("masked", "id_number"),
+            ("masked", "mobile_number"),
+            ("sanitized", "text_markup"),
+        }
+        assert all(r.submitter.source == "channel:memory" for r in rows)
+    assert "came from the bus with what the compliance gate removes" in caplog.text
+    assert ID_NUMBER not in caplog.text
+    assert "建国" not in caplog.text
+
+
+def test_a_later_exposure_citing_it_is_masked_with_the_name(local: Settings) -> None:
+    to_bus(local, raw_penalty())
+    with Store(local.store) as store:
+        deliver(local, store)
+        batch = factories.envelope(
+            "exposure",
+            "exp-raw",
+            1,
+            {
+                "title": "典型案例",
+                "domain": "安全生产",
+                "candidate_quarter": "2023Q2",
+                "cases": [
+                    {
+                        "title": "李建国案",
+                        "case_summary": "建国称不知情。",
+                        "decision_ref": "pen-raw",
+                    }
+                ],
+            },
+            department="zz-yjj",
+        )
+        to_bus(local, batch)
+        [event] = deliver(local, store).applied
+        assert "建国" not in event.model_dump_json()
+
+
+def test_gated_events_pass_unchanged_and_leave_no_audit(local: Settings) -> None:
+    with Store(local.store) as store:
+        with open_publisher(local, store, source="test") as publisher:
+            publisher.publish(raw_penalty())
+        before = store.conn.execute("SELECT COUNT(*) FROM compliance_audit").fetchone()[0]
+        guard = ChannelGuard("memory", store, CompliancePolicy())
+        channel = deliver(local, store)
+        [event] = channel.applied
+        assert guard(event) == event
+        after = store.conn.execute("SELECT COUNT(*) FROM compliance_audit").fetchone()[0]
+        assert after == before
+
+
+def test_an_event_that_cannot_be_made_safe_is_dead_lettered(local: Settings) -> None:
+    to_bus(local, factories.policy("pol-x", title="<script>alert(1)</script>"))
+    with Store(local.store) as store:
+        channel = deliver(local, store)
+    assert channel.applied == []
+    letters = [
+        letter for _, letter in read_dead_letters(open_bus(local), Topics(local.topic_prefix))
+    ]
+    assert len(letters) == 1
+    assert letters[0] is not None
+    assert "payload.title" in letters[0].reason
+
+
+def test_departments_that_publish_names_keep_them_on_the_channels(local: Settings) -> None:
+    to_bus(local, raw_penalty(title="李建国行政处罚决定"))
+    policy = CompliancePolicy(publish_party_names=frozenset({"zz-yjj"}))
+    with Store(local.store) as store:
+        channel = MemoryChannel()
+        runner = ChannelRunner(
+            channel,
+            open_bus(local),
+            store,
+            Topics(local.topic_prefix),
+            poll_timeout=0.2,
+            guard=ChannelGuard("memory", store, policy),
+        )
+        runner.run(until_idle=True)
+        [event] = channel.applied
+        assert event.payload.party_name == "李建国"  # type: ignore[union-attr]
+        assert ID_NUMBER[6:] not in event.model_dump_json()
