@@ -3,8 +3,9 @@
 See :mod:`channels.base` for the protocol and :mod:`channels.registry` for the names.
 """
 
-from channels.base import Channel, ChannelBase, ChannelContext, DeliveryState, Outcome
+from channels.base import Channel, ChannelBase, ChannelContext, Outcome
 from channels.registry import create_channel, registry
+from govpub.deliveries import DeliveryState
 
 __all__ = [
     "Channel",

@@ -8,25 +8,13 @@ idempotent: applying the same event twice leaves the same output. Dedupe by
 """
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, Self
 
+from govpub.deliveries import DeliveryState
 from govpub.settings import Settings
 from govpub.store import Store
 from schemas import AnyEvent
-
-
-class DeliveryState(StrEnum):
-    """State of one event on one channel (and target)."""
-
-    PENDING = "pending"
-    SENT = "sent"
-    CONFIRMED = "confirmed"
-    RETRACTED = "retracted"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-    DEAD_LETTERED = "dead_lettered"
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Self
 
-from channels.base import ChannelBase, ChannelContext, DeliveryState, Outcome
+from channels.base import ChannelBase, ChannelContext, Outcome
 from govpub.catalog import DocumentCatalog
+from govpub.deliveries import DeliveryState
 from govpub.store import Store
 from schemas import AnyEvent
 

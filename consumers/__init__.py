@@ -2,10 +2,10 @@
 delivery records, and redrive of dead letters."""
 
 from consumers.deadletter import DeadLetter
-from consumers.deliveries import DeliveryLog, DeliveryRow
 from consumers.redrive import read_dead_letters, redrive
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
+from govpub.deliveries import DeliveryLog, DeliveryRow
 
 __all__ = [
     "ChannelRunner",

@@ -35,7 +35,7 @@ from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
 from consumers.safety import ChannelGuard
 from govpub.bus import Bus, Consumer, TopicPartition, open_bus
-from govpub.errors import BusError, GovpubError
+from govpub.errors import BusError, ReplayUnsupported
 from govpub.files import replace_path
 from govpub.settings import Settings
 from govpub.store import Store
@@ -46,10 +46,6 @@ from schemas import AnyEvent
 log = logging.getLogger(__name__)
 
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class ReplayUnsupported(GovpubError):
-    """The channel does not write files it can name, so it cannot be rebuilt."""
 
 
 @runtime_checkable

@@ -58,8 +58,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.errors import BatchRejected
     from govpub.store import Store
-    from producers import BatchRejected, PartialPublish, already_checked
+    from producers import PartialPublish, already_checked
     from producers.emit import MAX_INPUT_BYTES, problem_for, read_entries, validate_entries
     from producers.factory import open_publisher
 

@@ -5,8 +5,8 @@ published."""
 
 from datetime import UTC, datetime
 
-from consumers.deliveries import DeliveryLog
 from govpub.bus import open_bus
+from govpub.deliveries import DeliveryLog
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, Generic, Self, TypeVar
 
-from channels.base import NOT_ROUTED, ChannelBase, ChannelContext, DeliveryState, Outcome
+from channels.base import NOT_ROUTED, ChannelBase, ChannelContext, Outcome
 from channels.newmedia.client import HttpClient
 from channels.newmedia.errors import AccountMisconfigured, OutcomeUnknown
 from channels.newmedia.records import DONE, FINAL, Posted, SharedState, TargetRecords
 from channels.newmedia.routing import Platform, Routing, Target, load_routing
 from channels.urls import SiteUrls
-from consumers.deliveries import DeliveryRow
+from govpub.deliveries import DeliveryRow, DeliveryState
 from govpub.errors import (
     ChannelParked,
     ConfigurationError,

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from channels.base import ChannelContext, DeliveryState
+from channels.base import ChannelContext
 from channels.newmedia.base import Checkpoint, NewMediaChannel, outbox_dir, routing_for
 from channels.newmedia.client import HttpClient
 from channels.newmedia.content import document_url, webhook_payload
@@ -33,7 +33,7 @@ from channels.newmedia.dryrun import Outbox
 from channels.newmedia.errors import PlatformRejected
 from channels.newmedia.records import Posted
 from channels.newmedia.routing import Routing, Target
-from consumers.deliveries import DeliveryRow
+from govpub.deliveries import DeliveryRow, DeliveryState
 from govpub.errors import ConfigurationError, TransientDeliveryError
 from schemas import AnyEvent, ContentEvent
 

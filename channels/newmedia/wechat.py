@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from channels.base import ChannelContext, DeliveryState
+from channels.base import ChannelContext
 from channels.newmedia.base import (
     Checkpoint,
     NewMediaChannel,
@@ -40,8 +40,8 @@ from channels.newmedia.dryrun import Outbox
 from channels.newmedia.errors import BEIJING, AccountMisconfigured, OutcomeUnknown, PlatformRejected
 from channels.newmedia.records import FINAL, Posted
 from channels.newmedia.routing import Routing, Target, WechatAccount
-from channels.newmedia.wechat_api import PublishStatus, WeChatClient, status_from
-from consumers.deliveries import DeliveryLog, DeliveryRow
+from channels.newmedia.wechat_api import PublishState, PublishStatus, WeChatClient, status_from
+from govpub.deliveries import DeliveryLog, DeliveryRow, DeliveryState
 from govpub.errors import ConfigurationError, DeliveryError, TransientDeliveryError
 from govpub.store import Store
 from schemas import AnyEvent, ContentEvent
@@ -322,12 +322,12 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
                 ids = found.ids
             if not ids.get("article_id") and ids.get("publish_id"):
                 status = client.publish_status(ids["publish_id"])
-                if status.status == 1:
+                if status.status == PublishState.PUBLISHING:
                     raise TransientDeliveryError(
                         f"wechat {target}: publish {status.publish_id} is still in progress;"
                         " it is withdrawn when it finishes"
                     )
-                if status.status == 0:
+                if status.status == PublishState.SUCCESS:
                     ids.update(article_id=status.article_id, article_url=status.article_url)
             article_id = ids.get("article_id")
             if article_id:
@@ -359,14 +359,17 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
         daily budget; returns how many were settled. Jobs whose runner record is not
         written yet (this batch's) wait for the next flush."""
         now = self.clock()
-        jobs = self.store.conn.execute(
-            "SELECT j.publish_id, j.account FROM wechat_publish_jobs j JOIN deliveries d"
-            " ON d.channel=? AND d.event_id=j.event_id AND d.target=''"
-            " WHERE j.done=0 AND j.due_at<=? ORDER BY j.due_at LIMIT ?",
-            (self.name, now, limit),
+        due = self.store.conn.execute(
+            "SELECT publish_id, account, event_id FROM wechat_publish_jobs"
+            " WHERE done=0 AND due_at<=? ORDER BY due_at",
+            (now,),
         ).fetchall()
+        recorded = DeliveryLog(self.store).recorded(self.name, [row[2] for row in due])
+        jobs = [
+            (publish_id, account) for publish_id, account, event_id in due if event_id in recorded
+        ]
         settled = 0
-        for publish_id, account in jobs:
+        for publish_id, account in jobs[:limit]:
             client = self.clients.get(account)
             config = self.accounts.get(account)
             if client is None or config is None:
@@ -436,17 +439,17 @@ def settle_publish(
         log.info("wechat: publish %s is not one of ours; ignored", status.publish_id)
         return False
     account, event_id = str(job[0]), str(job[1])
-    if status.status == 1:
+    if status.status == PublishState.PUBLISHING:
         _postpone(store, status.publish_id, clock(), interval)
         return False
     deliveries = DeliveryLog(store)
-    row = deliveries.get("wechat", event_id, account)
+    row = deliveries.get(WeChatChannel.name, event_id, account)
     ids = dict(row.remote_ids) if row is not None else {"publish_id": status.publish_id}
     error: str | None = None
-    if status.status == 0:
+    if status.status == PublishState.SUCCESS:
         ids.update(article_id=status.article_id, article_url=status.article_url)
         state, detail = DeliveryState.CONFIRMED, f"published: {status.article_url}"
-    elif status.status == 5:
+    elif status.status == PublishState.USER_DELETED:
         state, detail = DeliveryState.RETRACTED, status.meaning
     else:
         ids[FINAL] = "1"
@@ -455,21 +458,17 @@ def settle_publish(
             f" (articles {list(status.fail_idx)})" if status.fail_idx else ""
         )
         log.error("wechat %s: %s; the article needs an operator", account, error)
-    deliveries.update(
-        "wechat", event_id, account, state=state, detail=detail, remote_ids=ids, last_error=error
+    deliveries.settle(
+        WeChatChannel.name,
+        event_id,
+        account,
+        state=state,
+        detail=detail,
+        remote_ids=ids,
+        last_error=error,
+        all_confirmed="published on every account",
     )
     _finish_job(store, status.publish_id)
-    targets = [r for r in deliveries.for_event(event_id) if r.channel == "wechat" and r.target]
-    if targets and all(r.state is DeliveryState.CONFIRMED for r in targets):
-        summary = deliveries.get("wechat", event_id)
-        if summary is not None and summary.state is DeliveryState.SENT:
-            deliveries.update(
-                "wechat",
-                event_id,
-                "",
-                state=DeliveryState.CONFIRMED,
-                detail="published on every account",
-            )
     return True
 
 
@@ -546,7 +545,9 @@ def handle_publish_job_finish(
     status = status_from(
         {
             "publish_id": (info.findtext("publish_id") or "").strip(),
-            "publish_status": int((info.findtext("publish_status") or "3").strip()),
+            "publish_status": int(
+                (info.findtext("publish_status") or str(PublishState.FAILED.value)).strip()
+            ),
             "article_id": (info.findtext("article_id") or "").strip(),
             "article_detail": {"item": items},
             "fail_idx": fail,

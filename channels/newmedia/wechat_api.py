@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import IntEnum
 from typing import Any, ClassVar
 
 from pydantic import SecretStr
@@ -147,9 +148,30 @@ class TokenStore:
         return None
 
 
+class PublishState(IntEnum):
+    """``publish_status`` of ``freepublish/get`` and of the PUBLISHJOBFINISH event, named
+    as in WeChat's API documentation."""
+
+    SUCCESS = 0
+    """发布成功"""
+    PUBLISHING = 1
+    """发布中"""
+    ORIGINAL_FAILED = 2
+    """原创失败"""
+    FAILED = 3
+    """常规失败"""
+    AUDIT_REFUSED = 4
+    """平台审核不通过"""
+    USER_DELETED = 5
+    """成功后用户删除所有文章"""
+    SYSTEM_BANNED = 6
+    """成功后系统封禁所有文章"""
+
+
 @dataclass(frozen=True)
 class PublishStatus:
-    """What ``freepublish/get`` (or the PUBLISHJOBFINISH event) says about a publish job."""
+    """What ``freepublish/get`` (or the PUBLISHJOBFINISH event) says about a publish job;
+    ``status`` is a :class:`PublishState` value (or a number the documentation lacks)."""
 
     publish_id: str
     status: int
@@ -158,13 +180,13 @@ class PublishStatus:
     fail_idx: tuple[int, ...] = ()
 
     MEANINGS: ClassVar[dict[int, str]] = {
-        0: "published",
-        1: "publishing",
-        2: "original-content (原创) check failed",
-        3: "publishing failed",
-        4: "refused by the platform's review (审核不通过)",
-        5: "published, then every article deleted by the account",
-        6: "published, then blocked by the platform",
+        PublishState.SUCCESS: "published",
+        PublishState.PUBLISHING: "publishing",
+        PublishState.ORIGINAL_FAILED: "original-content (原创) check failed",
+        PublishState.FAILED: "publishing failed",
+        PublishState.AUDIT_REFUSED: "refused by the platform's review (审核不通过)",
+        PublishState.USER_DELETED: "published, then every article deleted by the account",
+        PublishState.SYSTEM_BANNED: "published, then blocked by the platform",
     }
 
     @property
@@ -412,7 +434,7 @@ def status_from(data: Mapping[str, Any]) -> PublishStatus:
     url = str(items[0].get("article_url", "")) if items else ""
     return PublishStatus(
         publish_id=str(data.get("publish_id", "")),
-        status=int(data.get("publish_status", 3)),
+        status=int(data.get("publish_status", PublishState.FAILED)),
         article_id=str(data.get("article_id") or ""),
         article_url=url,
         fail_idx=tuple(int(i) for i in data.get("fail_idx") or []),

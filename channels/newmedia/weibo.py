@@ -24,7 +24,7 @@ from typing import Any, Self
 
 from pydantic import SecretStr
 
-from channels.base import ChannelContext, DeliveryState
+from channels.base import ChannelContext
 from channels.newmedia.base import Checkpoint, NewMediaChannel, outbox_dir, routing_for
 from channels.newmedia.client import HttpClient
 from channels.newmedia.content import document_url, weibo_status
@@ -38,7 +38,7 @@ from channels.newmedia.errors import (
 )
 from channels.newmedia.records import Posted
 from channels.newmedia.routing import Routing, Target, check_domain
-from consumers.deliveries import DeliveryRow
+from govpub.deliveries import DeliveryRow, DeliveryState
 from govpub.errors import ChannelParked, ConfigurationError, TransientDeliveryError
 from schemas import AnyEvent, ContentEvent
 from schemas.enums import Kind

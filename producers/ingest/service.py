@@ -24,9 +24,10 @@ from typing import Any, Self
 from pydantic import TypeAdapter, ValidationError
 
 from channels.newmedia.wechat import CallbackResult, handle_publish_job_finish
-from consumers.deliveries import DeliveryLog
 from govpub.bus import Bus, open_bus
+from govpub.deliveries import DeliveryLog
 from govpub.errors import (
+    BatchRejected,
     BusError,
     ComplianceRefusal,
     DuplicateEventConflict,
@@ -56,7 +57,7 @@ from producers.ingest.models import (
 )
 from producers.ingest.wechat_callback import WeChatCallbackCheck
 from producers.ledger import VersionLedger
-from producers.publisher import Accepted, BatchRejected, PartialPublish, Publisher
+from producers.publisher import Accepted, PartialPublish, Publisher
 from schemas import AnyEvent, Kind
 from schemas.types import EventId
 

@@ -27,13 +27,17 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from govpub.departments import department_names
-from govpub.errors import ConfigurationError, DuplicateEventConflict, GovpubError, StaleVersion
+from govpub.errors import (
+    ConfigurationError,
+    DuplicateEventConflict,
+    ReleaseRefused,
+    StaleVersion,
+)
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.ledger import VersionLedger
 from producers.publisher import Publisher
 from producers.releases.datafiles import load_model, shipped
-from producers.releases.exposure import ReleaseRefused
 from producers.releases.log import Release, ReleaseLog
 from producers.releases.publishing import open_publisher
 from producers.releases.quarters import RELEASE_TIMEZONE
@@ -66,21 +70,6 @@ CREATE TABLE IF NOT EXISTS campaign_missed (
     run_id TEXT NOT NULL
 )
 """
-
-
-class MissedPhases(GovpubError):
-    """Phases whose window passed without a publication, reported for the first time."""
-
-    def __init__(self, phases: Sequence[str]) -> None:
-        self.phases = list(phases)
-        first = self.phases[0].split(" ", 1)[0] if self.phases else "ID"
-        super().__init__(
-            f"{len(self.phases)} theme-day phase(s) missed their window and were not"
-            f" published: {'; '.join(self.phases)}. Was the scheduler down? If a phase is"
-            " still wanted, publish it now: airflow dags trigger theme_day_campaign"
-            f' --conf \'{{"phase": "{first}"}}\'. This run reports each phase once;'
-            " the next runs succeed."
-        )
 
 
 class PhaseText(BaseModel):

@@ -13,10 +13,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from govpub.errors import ConfigurationError
+from govpub.errors import (
+    ApprovalRefused,
+    ConfigurationError,
+    MissedPhases,
+    ReleaseRefused,
+    ReleaseRejected,
+    RunNoteFailed,
+)
 from govpub.settings import load_settings
 from producers.releases.approval import (
-    ApprovalRefused,
     ApprovalRequest,
     answered_decision,
     approval_requests,
@@ -24,10 +30,9 @@ from producers.releases.approval import (
     check_auto_approve,
     record_void_answer,
 )
-from producers.releases.campaigns import MissedPhases, emit_due_phases, emit_phase, load_calendar
+from producers.releases.campaigns import emit_due_phases, emit_phase, load_calendar
 from producers.releases.exposure import (
     BatchPlan,
-    ReleaseRefused,
     emit_batches,
     load_exposure_config,
     plan_batch,
@@ -37,7 +42,7 @@ from producers.releases.exposure import (
 from producers.releases.log import Outcome, Release, ReleaseDecision
 from producers.releases.publishing import sync_catalog
 from producers.releases.quarters import Quarter
-from producers.releases.runnotes import NOTES_CONNECTION, AirflowApi, RunNoteFailed
+from producers.releases.runnotes import NOTES_CONNECTION, AirflowApi
 
 log = logging.getLogger(__name__)
 
@@ -221,11 +226,6 @@ def exposure_emit(
         "rejected": [f"{d.document_id} v{d.version} {d.summary()}" for d in rejected],
         "note": release_note(review_result["quarter"], releases, decisions),
     }
-
-
-class ReleaseRejected(ReleaseRefused):
-    """An approver rejected a batch: the run ends failed, so that it does not look like a
-    release in the run list."""
 
 
 def exposure_rejected(result: Mapping[str, Any]) -> None:

@@ -34,14 +34,23 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from govpub.catalog import CatalogEntry, DocumentCatalog
 from govpub.departments import department_names
-from govpub.errors import ConfigurationError, GovpubError, StaleVersion
+from govpub.errors import (
+    ApprovalMissing,
+    BatchRejected,
+    BatchWithdrawn,
+    CatalogBehind,
+    ConfigurationError,
+    NoCandidates,
+    PlanOutdated,
+    ReleaseRefused,
+    StaleVersion,
+)
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.ledger import VersionLedger
-from producers.publisher import BatchRejected
 from producers.releases.datafiles import load_model, shipped
 from producers.releases.log import Release, ReleaseDecision, ReleaseLog
-from producers.releases.publishing import CatalogBehind, open_publisher
+from producers.releases.publishing import open_publisher
 from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from schemas import AnyEvent, ExposureCase, ExposurePayload
 from schemas.types import DepartmentCode, ShortText
@@ -53,26 +62,6 @@ RELEASE_NAMESPACE = uuid.UUID("8d0f3f0e-56a4-4c43-9d43-3f1c2f6b7a51")
 
 _PLACEHOLDERS = {"year", "quarter", "quarter_cn", "domain"}
 _FIELD = re.compile(r"{([^{}]*)}")
-
-
-class ReleaseRefused(GovpubError):
-    """A release cannot go ahead until someone fixes its input; retrying will not help."""
-
-
-class NoCandidates(ReleaseRefused):
-    """A configured domain has no exposure candidate that can be released."""
-
-
-class BatchWithdrawn(ReleaseRefused):
-    """The quarter's batch was withdrawn; the release does not publish it again."""
-
-
-class PlanOutdated(ReleaseRefused):
-    """Something the plan relied on changed between approval and emission."""
-
-
-class ApprovalMissing(ReleaseRefused):
-    """A batch was about to be emitted without a decision on record that allows it."""
 
 
 def _check_template(value: str) -> str:

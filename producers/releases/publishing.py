@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from consumers.runner import RunStats
 from consumers.service import build_runner
 from govpub.bus import open_bus
-from govpub.errors import BusError
+from govpub.errors import CatalogBehind
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
@@ -25,10 +25,6 @@ from producers.publisher import Publisher
 log = logging.getLogger(__name__)
 
 CATALOG_CHANNEL = "catalog"
-
-
-class CatalogBehind(BusError):
-    """The document catalog did not catch up with the bus in time; try again later."""
 
 
 def open_publisher(settings: Settings, store: Store) -> Publisher:

@@ -13,17 +13,13 @@ from urllib.parse import quote
 
 import requests
 
-from govpub.errors import GovpubError
+from govpub.errors import RunNoteFailed
 
 NOTES_CONNECTION = "govpub_airflow_api"
 """The Airflow connection of the service user that writes run notes."""
 
 MAX_NOTE = 1000
 """The longest note Airflow's API accepts."""
-
-
-class RunNoteFailed(GovpubError):
-    """The api-server refused or did not answer the note."""
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from consumers.deliveries import DeliveryLog
 from govpub.bus import open_bus
+from govpub.deliveries import DeliveryLog
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics

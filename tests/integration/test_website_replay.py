@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from consumers.replay import ReplayUnsupported, replay
+from consumers.replay import replay
 from consumers.service import run_channels
 from govpub.bus import open_bus
 from govpub.cli import main
+from govpub.errors import ReplayUnsupported
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics

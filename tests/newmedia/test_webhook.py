@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from channels.base import Channel, ChannelContext, DeliveryState
+from channels.base import Channel, ChannelContext
 from channels.newmedia.webhook import WebhookChannel, WebhookClient, sign, verify
-from consumers.deliveries import DeliveryLog
+from govpub.deliveries import DeliveryLog, DeliveryState
 from govpub.settings import Settings
 from govpub.store import Store
 from tests import factories

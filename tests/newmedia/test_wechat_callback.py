@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import requests
 
-from channels.base import Channel, ChannelContext, DeliveryState
+from channels.base import Channel, ChannelContext
 from channels.newmedia.wechat import WeChatChannel
-from consumers.deliveries import DeliveryLog, DeliveryRow
+from govpub.deliveries import DeliveryLog, DeliveryRow, DeliveryState
 from govpub.errors import ConfigurationError
 from govpub.settings import Settings, load_settings
 from govpub.store import Store

@@ -6,19 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from govpub.errors import ConfigurationError
+from govpub.errors import ConfigurationError, MissedPhases, ReleaseRefused
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.releases.campaigns import (
     PHASE_OFFSETS,
     RECAP_WINDOW,
     Calendar,
-    MissedPhases,
     emit_due_phases,
     emit_phase,
     load_calendar,
 )
-from producers.releases.exposure import ReleaseRefused
 from producers.releases.log import ReleaseLog
 from producers.releases.quarters import RELEASE_TIMEZONE
 from schemas import CampaignPhase, parse_event

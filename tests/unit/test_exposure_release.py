@@ -16,7 +16,15 @@ import pytest
 
 from consumers.service import build_runner
 from govpub.bus import Record, open_bus
-from govpub.errors import ConfigurationError
+from govpub.errors import (
+    ApprovalMissing,
+    BatchWithdrawn,
+    CatalogBehind,
+    ConfigurationError,
+    NoCandidates,
+    PlanOutdated,
+    ReleaseRefused,
+)
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
@@ -24,13 +32,8 @@ from producers.compliance.audit import AuditLog
 from producers.compliance.rules import Decision
 from producers.releases.approval import APPROVE, REJECT, answered_decision, approval_requests
 from producers.releases.exposure import (
-    ApprovalMissing,
     BatchPlan,
-    BatchWithdrawn,
     ExposureConfig,
-    NoCandidates,
-    PlanOutdated,
-    ReleaseRefused,
     emit_batches,
     load_exposure_config,
     plan_batch,
@@ -38,7 +41,7 @@ from producers.releases.exposure import (
     review,
 )
 from producers.releases.log import Outcome, ReleaseDecision, ReleaseLog
-from producers.releases.publishing import CatalogBehind, sync_catalog
+from producers.releases.publishing import sync_catalog
 from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from tests import factories
 from tests.releases import SAMPLE_BATCH, bus_events, documents, emit, samples

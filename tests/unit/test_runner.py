@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from channels.base import DeliveryState
 from channels.memory import MemoryChannel
 from consumers import (
     ChannelRunner,
@@ -17,9 +16,9 @@ from consumers import (
     read_dead_letters,
     redrive,
 )
-from consumers.runner import ChannelFlushFailed
 from govpub.bus import open_bus
-from govpub.errors import PermanentDeliveryError, TransientDeliveryError
+from govpub.deliveries import DeliveryState
+from govpub.errors import ChannelFlushFailed, PermanentDeliveryError, TransientDeliveryError
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics

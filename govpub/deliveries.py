@@ -1,4 +1,4 @@
-"""Delivery records: the state of every event on every channel (and target).
+"""The delivery record: the state of every event on every channel (and target).
 
 The runner writes one row per event and channel; channels that post to several
 remote targets (accounts, endpoints) add rows with a ``target``. Together with
@@ -10,10 +10,23 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from channels.base import DeliveryState
 from govpub.store import Store
+
+
+class DeliveryState(StrEnum):
+    """State of one event on one channel (and target)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    CONFIRMED = "confirmed"
+    RETRACTED = "retracted"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    DEAD_LETTERED = "dead_lettered"
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -103,6 +116,16 @@ class DeliveryLog:
         self, channel: str, event_ids: Sequence[str], *, states: Sequence[DeliveryState] = FINISHED
     ) -> set[str]:
         """The subset of ``event_ids`` already finished on ``channel``."""
+        return self._runner_records(channel, event_ids, states)
+
+    def recorded(self, channel: str, event_ids: Sequence[str]) -> set[str]:
+        """The subset of ``event_ids`` the runner has recorded on ``channel``, in any state
+        (a channel waits for this before it settles what a platform answers later)."""
+        return self._runner_records(channel, event_ids, tuple(DeliveryState))
+
+    def _runner_records(
+        self, channel: str, event_ids: Sequence[str], states: Sequence[DeliveryState]
+    ) -> set[str]:
         done: set[str] = set()
         marks = ",".join("?" * len(states))
         for chunk in _chunks(list(event_ids)):
@@ -266,6 +289,38 @@ class DeliveryLog:
                 [*params, channel, event_id, target],
             )
             return cursor.rowcount > 0
+
+    def settle(
+        self,
+        channel: str,
+        event_id: str,
+        target: str,
+        *,
+        state: DeliveryState,
+        detail: str,
+        remote_ids: dict[str, str],
+        last_error: str | None = None,
+        all_confirmed: str = "confirmed on every target",
+    ) -> None:
+        """Record what a platform decided later about a post it had accepted (the runner
+        recorded the event ``sent``): ``target``'s record takes ``state``; once every
+        target of the event on ``channel`` is confirmed, the runner's ``sent`` record
+        becomes ``confirmed`` too, with the detail ``all_confirmed``."""
+        self.update(
+            channel,
+            event_id,
+            target,
+            state=state,
+            detail=detail,
+            remote_ids=remote_ids,
+            last_error=last_error,
+        )
+        targets = [r for r in self.for_event(event_id) if r.channel == channel and r.target]
+        if not targets or any(r.state is not DeliveryState.CONFIRMED for r in targets):
+            return
+        summary = self.get(channel, event_id)
+        if summary is not None and summary.state is DeliveryState.SENT:
+            self.update(channel, event_id, "", state=DeliveryState.CONFIRMED, detail=all_confirmed)
 
     def _select(self, where: str, params: list[Any]) -> list[DeliveryRow]:
         sql = (
