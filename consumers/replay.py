@@ -35,12 +35,12 @@ from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
 from consumers.safety import ChannelGuard
 from govpub.bus import Bus, Consumer, TopicPartition, open_bus
+from govpub.compliance.policy import CompliancePolicy
 from govpub.errors import BusError, ReplayUnsupported
 from govpub.files import replace_path
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.compliance.policy import CompliancePolicy
 from schemas import AnyEvent
 
 log = logging.getLogger(__name__)

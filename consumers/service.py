@@ -12,10 +12,10 @@ from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
 from consumers.safety import ChannelGuard
 from govpub.bus import open_bus
+from govpub.compliance.policy import CompliancePolicy
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.compliance.policy import CompliancePolicy
 
 log = logging.getLogger(__name__)
 

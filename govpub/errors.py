@@ -101,7 +101,7 @@ class UnknownChannel(GovpubError):
 class ComplianceRefusal(EventValidationError):
     """The compliance gate refuses to publish the event (a never-publish rule applies).
 
-    ``rule`` names the rule (see ``producers.compliance.rules``); ``errors`` names the field.
+    ``rule`` names the rule (see ``govpub.compliance.rules``); ``errors`` names the field.
     """
 
     def __init__(self, rule: str, errors: Sequence[FieldError]) -> None:

@@ -25,6 +25,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from channels.newmedia.wechat import CallbackResult, handle_publish_job_finish
 from govpub.bus import Bus, open_bus
+from govpub.compliance.audit import AuditEntry, AuditLog, Submitter
+from govpub.compliance.rules import DEPARTMENT_MISMATCH, DOCUMENT_OWNER, KIND_NOT_ALLOWED
+from govpub.compliance.rules import Decision as GateDecision
 from govpub.deliveries import DeliveryLog
 from govpub.errors import (
     BatchRejected,
@@ -39,10 +42,8 @@ from govpub.errors import (
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.compliance import AuditEntry, AuditLog, ComplianceGate, Submitter, build_gate
+from producers.compliance import ComplianceGate, build_gate
 from producers.compliance.gate import Verdict
-from producers.compliance.rules import DEPARTMENT_MISMATCH, DOCUMENT_OWNER, KIND_NOT_ALLOWED
-from producers.compliance.rules import Decision as GateDecision
 from producers.ingest.auth import Authenticator, Claimed, ReplayGuard
 from producers.ingest.credentials import Credentials, Principal
 from producers.ingest.models import (

@@ -17,11 +17,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from govpub.compliance.audit import AuditEntry, AuditLog, Submitter
+from govpub.compliance.rules import RELEASE_APPROVAL, Decision
 from govpub.errors import ApprovalMissing, ApprovalRefused
 from govpub.settings import Settings
 from govpub.store import Store
-from producers.compliance.audit import AuditEntry, AuditLog, Submitter
-from producers.compliance.rules import RELEASE_APPROVAL, Decision
 from producers.releases.exposure import Approver, BatchPlan, ExposureConfig, review
 from producers.releases.log import Outcome, ReleaseDecision
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from govpub.compliance.audit import AuditLog
+from govpub.compliance.rules import Decision
 from govpub.settings import Settings
 from govpub.status import render_status
 from govpub.store import Store
-from producers.compliance.audit import AuditLog
-from producers.compliance.rules import Decision
 from producers.releases.log import Outcome, ReleaseLog
 from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from tests.dags.conftest import (

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from govpub.compliance.identifiers import id_check_char, luhn_check_digit
 from govpub.settings import Settings
-from producers.compliance.identifiers import id_check_char, luhn_check_digit
 from tests import factories
 from tests.ingest_support import bus_records, payloads, running_ingest
 from tests.xss import VECTORS, html_problems, text_problems

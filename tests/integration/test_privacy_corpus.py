@@ -31,11 +31,11 @@ from hypothesis import strategies as st
 
 from consumers.service import run_channels
 from govpub.bus import open_bus
+from govpub.compliance.identifiers import id_check_char, luhn_check_digit
+from govpub.compliance.normalize import fold_text
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.compliance.identifiers import id_check_char, luhn_check_digit
-from producers.compliance.normalize import fold_text
 from producers.factory import open_publisher
 from schemas import encode_event, parse_event
 from schemas.export import _PAYLOADS

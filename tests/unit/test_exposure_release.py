@@ -16,6 +16,8 @@ import pytest
 
 from consumers.service import build_runner
 from govpub.bus import Record, open_bus
+from govpub.compliance.audit import AuditLog
+from govpub.compliance.rules import Decision
 from govpub.errors import (
     ApprovalMissing,
     BatchWithdrawn,
@@ -28,8 +30,6 @@ from govpub.errors import (
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.compliance.audit import AuditLog
-from producers.compliance.rules import Decision
 from producers.releases.approval import APPROVE, REJECT, answered_decision, approval_requests
 from producers.releases.exposure import (
     BatchPlan,

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from govpub.compliance.identifiers import id_check_char, luhn_check_digit
 from govpub.errors import ComplianceRefusal, EventValidationError
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.compliance import ComplianceGate, build_gate
-from producers.compliance.identifiers import id_check_char, luhn_check_digit
 from schemas import AnyEvent, parse_event
 from tests import factories
 

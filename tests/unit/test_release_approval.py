@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from govpub.compliance.audit import AuditLog
+from govpub.compliance.rules import RULES, Decision
 from govpub.errors import ApprovalMissing, ApprovalRefused
 from govpub.settings import Settings
 from govpub.store import Store
-from producers.compliance.audit import AuditLog
-from producers.compliance.rules import RULES, Decision
 from producers.releases.approval import (
     APPROVE,
     REJECT,

@@ -6,7 +6,7 @@ the names of the natural persons in it: every co-party of a 自然人 decision, 
 operator of a 个体工商户 (``张三（某五金店）``, ``某五金店（张三）``, ``李建国五金店``),
 and a person named beside an organisation.
 
-A :class:`NameMatcher` finds those names in a :class:`~producers.compliance.normalize.TextView`
+A :class:`NameMatcher` finds those names in a :class:`~govpub.compliance.normalize.TextView`
 — so after NFKC, without zero-width characters, with any spaces between the
 characters (``王　伟``, ``李 建国``), in simplified or traditional form (OpenCC:
 ``李建國``) — and also the given name alone when it has two characters or more
@@ -23,15 +23,15 @@ from importlib import resources
 
 import opencc
 
-from producers.compliance import rules
-from producers.compliance.masking import (
+from govpub.compliance import rules
+from govpub.compliance.masking import (
     _COMPOUND_SURNAMES,
     Detection,
     Edit,
     is_masked_name,
     mask_person_name,
 )
-from producers.compliance.normalize import TextView, fold_text, spellings
+from govpub.compliance.normalize import TextView, fold_text, spellings
 from schemas import PartyType
 
 _LABEL = re.compile(
@@ -63,7 +63,7 @@ _OPENCC_CONFIGS = ("s2t", "t2s", "s2tw", "tw2s", "s2hk", "hk2s")
 
 @cache
 def _surnames() -> frozenset[str]:
-    text = resources.files("producers.compliance").joinpath("data/surnames.txt").read_text("utf-8")
+    text = resources.files("govpub.compliance").joinpath("data/surnames.txt").read_text("utf-8")
     chars = "".join(line for line in text.splitlines() if not line.startswith("#"))
     return frozenset(chars.replace(" ", ""))
 

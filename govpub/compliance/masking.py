@@ -1,8 +1,8 @@
 """Personal numbers: found on normalised text, masked where they are written.
 
-:func:`find_numbers` reads a :class:`~producers.compliance.normalize.TextView` and
+:func:`find_numbers` reads a :class:`~govpub.compliance.normalize.TextView` and
 returns what to mask; :func:`mask_text` does both for a plain string. Rules and
-legal sources: :mod:`producers.compliance.rules`.
+legal sources: :mod:`govpub.compliance.rules`.
 
 How a number is found. Digits, and the separators people put between groups of
 them (spaces of every width, hyphens and dashes, dots, slashes, brackets), form a
@@ -42,9 +42,9 @@ from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 
-from producers.compliance import rules
-from producers.compliance.identifiers import is_credit_code, is_id15, is_id18, luhn_ok
-from producers.compliance.normalize import TextView, digit_run, view
+from govpub.compliance import rules
+from govpub.compliance.identifiers import is_credit_code, is_id15, is_id18, luhn_ok
+from govpub.compliance.normalize import TextView, digit_run, view
 
 MASK = "*"
 ADDRESS_MASK = "***"

@@ -12,8 +12,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from govpub.compliance.rules import Decision
 from govpub.store import Store
-from producers.compliance.rules import Decision
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS compliance_audit (

@@ -21,7 +21,7 @@ Personal data: identity numbers, bank cards and mobile numbers in every kind of
 document; landlines, labelled accounts and (for natural persons) addresses too in
 penalty and exposure text and their withdrawal reasons; the names of the natural
 persons a penalty concerns in the penalty, in exposure cases citing it and in
-withdrawal reasons (found through :mod:`producers.compliance.parties`).
+withdrawal reasons (found through :mod:`govpub.compliance.parties`).
 
 Running it on its own output changes nothing (masked text has nothing left to mask).
 """
@@ -32,22 +32,22 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from govpub.errors import ComplianceRefusal, EventValidationError, FieldError
-from producers.compliance import rules
-from producers.compliance.identifiers import is_id18
-from producers.compliance.masking import (
+from govpub.compliance import rules
+from govpub.compliance.identifiers import is_id18
+from govpub.compliance.masking import (
     Detection,
     Scope,
     apply_edits,
     find_numbers,
     has_number,
 )
-from producers.compliance.names import NameMatcher, party_persons
-from producers.compliance.normalize import html_view, view
-from producers.compliance.parties import PartyRegister
-from producers.compliance.policy import CompliancePolicy
-from producers.compliance.rules import Decision
-from producers.compliance.sanitize import sanitize_html, strip_markup
+from govpub.compliance.names import NameMatcher, party_persons
+from govpub.compliance.normalize import html_view, view
+from govpub.compliance.parties import PartyRegister
+from govpub.compliance.policy import CompliancePolicy
+from govpub.compliance.rules import Decision
+from govpub.compliance.sanitize import sanitize_html, strip_markup
+from govpub.errors import ComplianceRefusal, EventValidationError, FieldError
 from schemas import (
     AnyEvent,
     ExposureEvent,

@@ -2,7 +2,7 @@
 
 The gate's module that talks to nh3 (an html5ever-based sanitiser, so it parses
 markup the way browsers do); the website cuts once more when it renders. Rule ids: ``html_sanitize`` and ``text_markup`` in
-:mod:`producers.compliance.rules`.
+:mod:`govpub.compliance.rules`.
 """
 
 import html
