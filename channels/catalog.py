@@ -11,7 +11,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Self
 
-from channels.base import ChannelBase, ChannelContext, Outcome
+from channels.base import ChannelBase, ChannelContext
+from consumers.channel import Outcome
 from govpub.catalog import DocumentCatalog
 from govpub.deliveries import DeliveryState
 from govpub.store import Store

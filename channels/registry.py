@@ -7,7 +7,8 @@ one channel never imports another's dependencies.
 import difflib
 from collections.abc import Callable
 
-from channels.base import Channel, ChannelContext
+from channels.base import ChannelContext
+from consumers.channel import Channel
 from govpub.errors import UnknownChannel
 
 ChannelFactory = Callable[[ChannelContext], Channel]
@@ -49,12 +50,6 @@ def _catalog(context: ChannelContext) -> Channel:
     return CatalogChannel.from_context(context)
 
 
-def _memory(context: ChannelContext) -> Channel:
-    from channels.memory import MemoryChannel
-
-    return MemoryChannel()
-
-
 def registry() -> dict[str, ChannelFactory]:
     """Every known channel by name."""
     return {
@@ -64,7 +59,6 @@ def registry() -> dict[str, ChannelFactory]:
         "weibo": _weibo,
         "webhook": _webhook,
         "catalog": _catalog,
-        "memory": _memory,
     }
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from channels.base import Channel
+from consumers.channel import Channel
 from consumers.deadletter import DeadLetter
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner

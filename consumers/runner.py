@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Self
 
-from channels.base import Channel, Outcome
+from consumers.channel import Channel, Outcome
 from consumers.deadletter import DeadLetter, DeadLetterSink
 from consumers.retry import RetryPolicy
 from consumers.safety import ChannelGuard

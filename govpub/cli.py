@@ -119,7 +119,7 @@ def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
-    from consumers.service import run_channels
+    from govpub.app.channels import run_channels
 
     names = args.channel or settings.channels
     stop = threading.Event()
@@ -160,7 +160,7 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     from consumers import redrive
     from consumers.retry import RetryPolicy
-    from consumers.service import build_runner
+    from govpub.app.channels import build_runner
     from govpub.bus import open_bus
     from govpub.store import Store
     from govpub.topics import Topics
@@ -235,9 +235,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
-    from consumers.replay import replay
+    from govpub.app.channels import replay_channel
 
-    result = replay(settings, args.channel)
+    result = replay_channel(settings, args.channel)
     _out(
         f"channel {result.channel}: rebuilt from {result.records} records ({result.stats}) "
         f"into {settings.output_dir.resolve()}"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from channels.registry import DEMO_CHANNELS
-from consumers.service import ChannelResult, run_channels
+from govpub.app.channels import ChannelResult, run_channels
 from govpub.settings import Settings
 from govpub.store import Store
 from producers import Accepted

@@ -15,12 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, Generic, Self, TypeVar
 
-from channels.base import NOT_ROUTED, ChannelBase, ChannelContext, Outcome
+from channels.base import ChannelBase, ChannelContext
 from channels.newmedia.client import HttpClient
 from channels.newmedia.errors import AccountMisconfigured, OutcomeUnknown
 from channels.newmedia.records import DONE, FINAL, Posted, SharedState, TargetRecords
 from channels.newmedia.routing import Platform, Routing, Target, load_routing
 from channels.urls import SiteUrls
+from consumers.channel import NOT_ROUTED, Outcome
 from govpub.deliveries import DeliveryRow, DeliveryState
 from govpub.errors import (
     ChannelParked,

@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Self
 
-from channels.base import NOT_ROUTED, ChannelBase, ChannelContext, Outcome
+from channels.base import ChannelBase, ChannelContext
 from channels.rss.feedgen_adapter import FeedEntry, FeedMeta, render_atom, render_rss
-from channels.rss.summary import summarize
+from channels.summary import summarize
 from channels.urls import SiteUrls
+from consumers.channel import NOT_ROUTED, Outcome
 from govpub.deliveries import DeliveryState
 from govpub.departments import department_name
 from govpub.files import atomic_write, sync_filesystem

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from consumers.runner import RunStats
-from consumers.service import build_runner
+from govpub.app.channels import build_runner
 from govpub.bus import open_bus
 from govpub.errors import CatalogBehind
 from govpub.settings import Settings

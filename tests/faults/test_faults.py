@@ -46,7 +46,7 @@ from pytest_httpserver import HTTPServer
 
 from channels.memory import MemoryChannel
 from consumers import ChannelRunner, read_dead_letters
-from consumers.service import build_runner
+from govpub.app.channels import build_runner
 from govpub.bus import open_bus
 from govpub.bus.sqlite import SqliteBus
 from govpub.errors import BusError, PublishFailed

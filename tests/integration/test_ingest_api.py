@@ -16,7 +16,7 @@ import requests
 from channels.memory import MemoryChannel
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner
-from consumers.service import run_channels
+from govpub.app.channels import run_channels
 from govpub.bus import SendFuture, SendResult, open_bus
 from govpub.bus.sqlite import SqliteBus
 from govpub.compliance.identifiers import id_check_char

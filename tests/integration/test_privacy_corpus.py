@@ -29,7 +29,7 @@ import opencc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumers.service import run_channels
+from govpub.app.channels import run_channels
 from govpub.bus import open_bus
 from govpub.compliance.identifiers import id_check_char, luhn_check_digit
 from govpub.compliance.normalize import fold_text

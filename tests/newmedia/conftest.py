@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from channels.base import Channel, ChannelContext
+from channels.base import ChannelContext
+from consumers.channel import Channel
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
 from govpub.bus import open_bus

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from channels.base import Channel, ChannelContext
+from channels.base import ChannelContext
 from channels.newmedia.webhook import WebhookChannel
 from channels.newmedia.wechat import WeChatChannel
 from channels.newmedia.wechat_api import WeChatClient
 from channels.newmedia.weibo import WeiboChannel
+from consumers.channel import Channel
 from govpub.errors import ConfigurationError
 from govpub.settings import Settings, load_settings
 from govpub.store import Store

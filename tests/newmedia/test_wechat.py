@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from channels.base import Channel, ChannelContext
+from channels.base import ChannelContext
 from channels.newmedia.wechat import WeChatChannel, handle_publish_job_finish
 from channels.newmedia.wechat_api import WeChatClient
+from consumers.channel import Channel
 from govpub.deliveries import DeliveryLog, DeliveryState
 from govpub.settings import Settings
 from govpub.store import Store

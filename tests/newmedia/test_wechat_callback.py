@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import requests
 
-from channels.base import Channel, ChannelContext
+from channels.base import ChannelContext
 from channels.newmedia.wechat import WeChatChannel
+from consumers.channel import Channel
 from govpub.deliveries import DeliveryLog, DeliveryRow, DeliveryState
 from govpub.errors import ConfigurationError
 from govpub.settings import Settings, load_settings

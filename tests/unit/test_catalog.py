@@ -10,7 +10,7 @@ import pytest
 from channels.base import ChannelContext
 from channels.catalog import CatalogChannel
 from channels.registry import create_channel
-from consumers.service import run_channels
+from govpub.app.channels import run_channels
 from govpub.catalog import DocumentCatalog, PenaltyStanding
 from govpub.deliveries import DeliveryState
 from govpub.settings import Settings

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from consumers.service import build_runner
+from govpub.app.channels import build_runner
 from govpub.bus import Record, open_bus
 from govpub.compliance.audit import AuditLog
 from govpub.compliance.rules import Decision

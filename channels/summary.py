@@ -1,5 +1,6 @@
-"""What a feed entry says about each kind of document: a title, a plain-text
-summary with the fields subscribers look for, and categories."""
+"""What a feed entry or a post says about each kind of document: a title, a plain-text
+summary with the fields subscribers look for, and categories (shared by the rss and the
+new-media channels)."""
 
 from decimal import Decimal
 

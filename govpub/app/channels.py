@@ -1,5 +1,9 @@
-"""Running channels: each in its own thread, consumer group, store connection and
-retries, so that a slow or failing channel never holds back another."""
+"""The channel service: runners built from the registry.
+
+Running channels: each in its own thread, consumer group, store connection and
+retries, so that a slow or failing channel never holds back another. Replaying one:
+the consumers' replay with the channel looked up here.
+"""
 
 import logging
 import threading
@@ -8,10 +12,11 @@ from dataclasses import dataclass
 
 from channels.base import ChannelContext
 from channels.registry import create_channel, resolve
+from consumers.replay import ReplayResult, replay
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
 from consumers.safety import ChannelGuard
-from govpub.bus import open_bus
+from govpub.bus import Bus, open_bus
 from govpub.compliance.policy import CompliancePolicy
 from govpub.settings import Settings
 from govpub.store import Store
@@ -93,3 +98,11 @@ def run_channels(
             for thread in threads:
                 thread.join()
     return results
+
+
+def replay_channel(settings: Settings, name: str, *, bus: Bus | None = None) -> ReplayResult:
+    """Rebuild channel ``name``'s output from the topics (``govpub replay``)."""
+    resolve(name)
+    return replay(
+        settings, name, lambda on, store: create_channel(name, ChannelContext(on, store)), bus=bus
+    )
