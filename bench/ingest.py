@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             GOVPUB_LOG_LEVEL="ERROR",
         )
         server = subprocess.Popen(
-            [sys.executable, "-m", "govpub.cli", "ingest", "--port", str(port)],
+            [sys.executable, "-m", "govpub.app.cli", "ingest", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
         )

@@ -63,7 +63,7 @@ def start_channels(
 ) -> list[subprocess.Popen[bytes]]:
     processes = []
     for channel in channels:
-        args = [sys.executable, "-m", "govpub.cli", "consume", "--channel", channel]
+        args = [sys.executable, "-m", "govpub.app.cli", "consume", "--channel", channel]
         if until_idle:
             args.append("--until-idle")
         processes.append(subprocess.Popen(args, env=env_for(settings), stdout=subprocess.DEVNULL))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from govpub.settings import Settings
+from govpub.settings import SectionT, Settings, section
 from govpub.store import Store
 
 
@@ -25,6 +25,10 @@ class ChannelContext:
     def output_dir(self) -> Path:
         """Root of the published output tree."""
         return self.settings.output_dir
+
+    def section(self, kind: type[SectionT]) -> SectionT:
+        """The channel's settings section (``context.section(WeChatSettings)``)."""
+        return section(self.settings, kind)
 
 
 class ChannelBase:

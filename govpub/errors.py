@@ -28,7 +28,7 @@ Retry or dead-letter is decided by the type of the error, never by its message::
     ├── ChannelStalled              a channel's consumer could not get to work
     ├── ReplayUnsupported           a channel that does not write files it can name
     ├── InvalidCallback             a platform's callback that is not well-formed (HTTP 400)
-    ├── UnhandledCallback           a well-formed callback of a type govpub does not handle
+    │   └── UnhandledCallback       a well-formed callback of a type govpub does not handle
     ├── ReleaseRefused              a scheduled release needs someone to fix its input
     │   ├── NoCandidates            a domain has no exposure candidate that can be released
     │   ├── BatchWithdrawn          the quarter's batch was withdrawn
@@ -236,9 +236,9 @@ class InvalidCallback(GovpubError):
     caller is told so (HTTP 400) and nothing is recorded."""
 
 
-class UnhandledCallback(GovpubError):
+class UnhandledCallback(InvalidCallback):
     """A well-formed callback of a type govpub does not handle (a follower's message on
-    WeChat's server URL, say): acknowledged and ignored."""
+    WeChat's server URL, say): not one to record, so the route acknowledges and ignores it."""
 
 
 class ReleaseRefused(GovpubError):

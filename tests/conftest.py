@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from govpub.settings import Settings
+from channels.settings import AppSettings
+from govpub.settings import Settings, SettingsSection
 from govpub.testing.kafka_broker import BrokerUnavailable, KafkaBroker, check_tools
 
 
@@ -47,6 +48,21 @@ def transport(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'bus.db'}"
 
 
+def app_settings(**values: Any) -> AppSettings:
+    """:class:`AppSettings` from its fields; a channel section's field is named as its
+    variable without ``GOVPUB_`` (``wechat_app_secrets={...}``, ``newmedia_timeout=2``)."""
+    for name, field in AppSettings.model_fields.items():
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, SettingsSection):
+            prefix = str(kind.model_config.get("env_prefix", "")).removeprefix("GOVPUB_").lower()
+            own = {
+                key: values.pop(prefix + key) for key in kind.model_fields if prefix + key in values
+            }
+            if own:
+                values[name] = kind(**own)
+    return AppSettings(_env_file=None, **values)
+
+
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Settings for one test: its own topics, store and output, fast retries."""
@@ -65,7 +81,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "poll_timeout": 0.2,
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)
+        return app_settings(**values)
 
     return build
 

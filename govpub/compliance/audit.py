@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from govpub.compliance.protect import Finding
 from govpub.compliance.rules import Decision
 from govpub.store import Store
 
@@ -73,6 +74,11 @@ class AuditEntry:
     detail: str = ""
     event_digest: str | None = None
     recorded_at: float = 0.0
+
+    @property
+    def finding(self) -> Finding:
+        """The decision itself, without who sent what (as the gate reported it)."""
+        return Finding(self.decision, self.rule, self.field, self.count, self.detail)
 
 
 class AuditLog:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from govpub.app.status import render_status
 from govpub.compliance.audit import AuditLog
 from govpub.compliance.rules import Decision
 from govpub.settings import Settings
-from govpub.status import render_status
 from govpub.store import Store
 from producers.releases.log import Outcome, ReleaseLog
 from producers.releases.quarters import RELEASE_TIMEZONE, Quarter

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from channels.registry import registry
-from govpub.cli import build_parser
+from govpub.app.cli import build_parser
 from govpub.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ COMPOSE_SPEC = (
 )
 
 # Built on other branches and not in this one yet; remove each at merge once it is in
-# govpub.cli (subcommands) and channels.registry (channels).
+# govpub.app.cli (subcommands) and channels.registry (channels).
 
 CHANNELS = {"rss", "website", "wechat", "weibo", "webhook", "catalog"}
 AIRFLOW_COMMANDS = {"api-server", "scheduler", "dag-processor", "triggerer"}

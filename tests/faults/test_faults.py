@@ -237,7 +237,7 @@ def dlq_redrive(settings: Settings, channel: str) -> tuple[int, int, int]:
     """Run ``govpub dlq redrive --channel CHANNEL`` as an operator would; returns what it
     printed: (redriven, delivered, dead-lettered again)."""
     done = subprocess.run(
-        [sys.executable, "-m", "govpub.cli", "dlq", "redrive", "--channel", channel],
+        [sys.executable, "-m", "govpub.app.cli", "dlq", "redrive", "--channel", channel],
         env=env_for(settings),
         capture_output=True,
         timeout=180,
@@ -304,7 +304,7 @@ def test_wechat_outage_retries_then_dead_letters_and_redrive_posts_once(
         retry_min_backoff=0.2,
         retry_max_backoff=1.0,
     )
-    timeout = settings.newmedia_timeout
+    timeout = settings.newmedia.timeout
     outage = Outage(
         faults=[
             Fault(status=503),

@@ -43,7 +43,9 @@ from schemas.roles import field_roles
 from tests import factories
 
 CHANNELS = ["rss", "website", "wechat", "weibo", "webhook", "catalog"]
-COVER = Path(__file__).resolve().parents[2] / "govpub" / "data" / "newmedia-cover.png"
+COVER = (
+    Path(__file__).resolve().parents[2] / "channels" / "newmedia" / "data" / "newmedia-cover.png"
+)
 ROUTES = """
 [wechat.accounts.portal]
 app_id = "wx00000000000test0"

@@ -11,8 +11,8 @@ import pytest
 from channels.memory import MemoryChannel
 from consumers.replay import replay
 from govpub.app.channels import replay_channel, run_channels
+from govpub.app.cli import main
 from govpub.bus import open_bus
-from govpub.cli import main
 from govpub.errors import ReplayUnsupported
 from govpub.settings import Settings
 from govpub.store import Store

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from channels.base import ChannelContext
-from channels.newmedia.webhook import WebhookChannel, WebhookClient, sign, verify
+from channels.newmedia.webhook.channel import WebhookChannel, WebhookClient, sign, verify
 from consumers.channel import Channel
 from govpub.deliveries import DeliveryLog, DeliveryState
 from govpub.settings import Settings

@@ -7,7 +7,7 @@ import pytest
 
 from channels.base import ChannelContext
 from channels.newmedia.fit import weibo_length
-from channels.newmedia.weibo import WeiboChannel, WeiboClient
+from channels.newmedia.weibo.channel import WeiboChannel, WeiboClient
 from consumers.channel import Channel
 from govpub.deliveries import DeliveryLog, DeliveryState
 from govpub.errors import ConfigurationError

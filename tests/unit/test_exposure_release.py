@@ -529,7 +529,7 @@ def test_sync_waits_for_the_rest_of_the_catalog_group(settings: Settings) -> Non
 def test_release_code_imports_without_airflow() -> None:
     code = (
         "import sys, producers.releases.dag_tasks, producers.releases.exposure,"
-        " producers.releases.campaigns, govpub.status;"
+        " producers.releases.campaigns, govpub.app.status;"
         " sys.exit(any(m == 'airflow' or m.startswith('airflow.') for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from govpub.app.demo import load_samples
 from govpub.compliance.identifiers import id_check_char, luhn_check_digit
 from govpub.compliance.rules import RULES, Decision
-from govpub.demo import load_samples
 from govpub.errors import ComplianceRefusal
 from govpub.settings import Settings
 from govpub.store import Store

@@ -380,7 +380,7 @@ def test_emit_refuses_what_cannot_be_made_safe_and_keeps_what_was_accepted(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from govpub.cli import main
+    from govpub.app.cli import main
     from tests.unit.test_channel_guard import deliver
 
     settings = make_settings()

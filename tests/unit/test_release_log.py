@@ -3,10 +3,10 @@
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from govpub.app.status import render_status
 from govpub.compliance.audit import AuditLog
 from govpub.compliance.rules import Decision
 from govpub.settings import Settings
-from govpub.status import render_status
 from govpub.store import Store
 from producers.releases.log import Outcome, Release, ReleaseDecision, ReleaseLog
 

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from channels.registry import DEMO_CHANNELS
+from channels.registry import demo_channels, resolve
 from govpub.app.channels import ChannelResult, run_channels
 from govpub.settings import Settings
 from govpub.store import Store
@@ -35,31 +35,33 @@ class DemoResult:
         """Where the site and feeds are."""
         return self.settings.output_dir
 
-    @property
-    def outbox(self) -> Path:
-        """Where the new-media channels wrote the requests they would send."""
-        return self.settings.output_dir / "outbox"
-
-
-def demo_routes() -> Path:
-    """The routing file of the demo's new-media accounts (``govpub/data/newmedia-demo.toml``)."""
-    return Path(str(resources.files("govpub").joinpath("data/newmedia-demo.toml")))
+    def outputs(self) -> list[str]:
+        """What each channel that ran says about where its output is."""
+        lines: dict[str, None] = {}  # the new-media channels share one line
+        for name in self.settings.channels:
+            describe = resolve(name).outputs
+            if describe is not None:
+                lines.update(dict.fromkeys(describe(self.output_dir.resolve())))
+        return list(lines)
 
 
 def demo_settings(base: Settings, workdir: Path) -> Settings:
-    """``base`` with the bus, store and output redirected into ``workdir``; new media in
-    dry run (nothing is ever posted by the demo), with the demo routes unless ``base``
-    names a routing file."""
-    return base.model_copy(
+    """``base`` with the bus, store and output redirected into ``workdir``, running every
+    channel of the demo, each adjusted by its registry entry (the new media in dry run:
+    nothing is ever posted by the demo)."""
+    settings = base.model_copy(
         update={
             "bus": f"sqlite:///{workdir / 'bus.db'}",
             "store": workdir / "state.db",
             "output_dir": workdir / "public",
-            "channels": list(DEMO_CHANNELS),
-            "newmedia_dry_run": True,
-            "newmedia_routes": base.newmedia_routes or demo_routes(),
+            "channels": demo_channels(),
         }
     )
+    for name in settings.channels:
+        adjust = resolve(name).demo_settings
+        if adjust is not None:
+            settings = adjust(settings)
+    return settings
 
 
 def run_demo(base: Settings, workdir: Path, *, keep: bool = False) -> DemoResult:

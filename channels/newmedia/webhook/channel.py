@@ -33,6 +33,8 @@ from channels.newmedia.dryrun import Outbox
 from channels.newmedia.errors import PlatformRejected
 from channels.newmedia.records import Posted
 from channels.newmedia.routing import Routing, Target
+from channels.newmedia.settings import NewMediaSettings
+from channels.newmedia.webhook.settings import WebhookSettings
 from govpub.deliveries import DeliveryRow, DeliveryState
 from govpub.errors import ConfigurationError, TransientDeliveryError
 from schemas import AnyEvent, ContentEvent
@@ -155,23 +157,24 @@ class WebhookChannel(NewMediaChannel[WebhookClient]):
     def from_context(cls, context: ChannelContext) -> Self:
         """Build from settings (routing file, signing secrets) and connect the clients."""
         routing = routing_for(context, cls.name)
-        settings = context.settings
+        newmedia = context.section(NewMediaSettings)
+        settings = context.section(WebhookSettings)
         clients: dict[str, WebhookClient] = {}
         for name, endpoint in routing.webhook.endpoints.items():
-            secret = settings.webhook_secrets.get(name)
+            secret = settings.secrets.get(name)
             directory = outbox_dir(context, cls.name, name)
             if secret is None:
                 if directory is None:
                     raise ConfigurationError(
                         f"GOVPUB_WEBHOOK_SECRETS: no signing secret for endpoint {name!r}"
-                        f" (defined in {settings.newmedia_routes})"
+                        f" (defined in {newmedia.routes})"
                     )
                 secret = SecretStr(DRY_RUN_SECRET)
             clients[name] = WebhookClient(
                 name,
                 str(endpoint.url),
                 secret,
-                timeout=settings.newmedia_timeout,
+                timeout=newmedia.timeout,
                 outbox=Outbox(directory) if directory is not None else None,
             )
         return cls(context, routing, clients).connect()

@@ -1,14 +1,15 @@
-"""The ingest service: what the HTTP layer calls, with no HTTP in it.
+"""The submit pipeline of the ingest API: a signed body → events → authorised for the
+request's department → through the compliance gate → published → the answer.
 
-``submit`` turns a signed body into events and publishes them through the
-:class:`~producers.publisher.Publisher` with the compliance gate bound to the
-request's credential; ``status`` reports what became of one event. Both return
-an :class:`Answer` (status code, body, headers) and never raise for bad input.
+It has no HTTP in it: :meth:`SubmitPipeline.submit` returns :class:`Submitted` or a
+:class:`~producers.ingest.outcome.Refused` naming what went wrong
+(:class:`~producers.ingest.outcome.Refusal`); the web layer (:mod:`producers.ingest.api`)
+maps that to a status code. Sending the same ``event_id`` again returns its first
+answer (kept in ``ingest_answers``).
 
-Threads: the HTTP layer calls these from a thread pool. Each concern has its own
-store connection and lock (authentication, publishing, reading), so a slow bus
-acknowledgement holds back other submissions — which must be ordered anyway —
-but not authentication of other requests, status queries or health checks.
+Threads: the web layer calls it from a thread pool. It has its own store connection and
+lock: a slow bus acknowledgement holds back other submissions — which must be ordered
+anyway — but not authentication, status queries or health checks.
 """
 
 import json
@@ -17,18 +18,14 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Self
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
-from channels.newmedia.wechat import CallbackResult, handle_publish_job_finish
-from govpub.bus import Bus, open_bus
+from govpub.bus import Bus
 from govpub.compliance.audit import AuditEntry, AuditLog, Submitter
 from govpub.compliance.rules import DEPARTMENT_MISMATCH, DOCUMENT_OWNER, KIND_NOT_ALLOWED
 from govpub.compliance.rules import Decision as GateDecision
-from govpub.deliveries import DeliveryLog
 from govpub.errors import (
     BatchRejected,
     BusError,
@@ -42,29 +39,15 @@ from govpub.errors import (
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.compliance import ComplianceGate, build_gate
-from producers.compliance.gate import Verdict
-from producers.ingest.auth import Authenticator, Claimed, ReplayGuard
-from producers.ingest.credentials import Credentials, Principal
-from producers.ingest.models import (
-    ComplianceFinding,
-    DeadLetterInfo,
-    Delivery,
-    EventResult,
-    EventStatus,
-    Problem,
-    ProblemItem,
-    SubmitAnswer,
-)
-from producers.ingest.wechat_callback import WeChatCallbackCheck
+from producers.compliance import ComplianceGate, Verdict, build_gate
+from producers.ingest.credentials import Principal
+from producers.ingest.models import ComplianceFinding, EventResult, ProblemItem
+from producers.ingest.outcome import Refusal, Refused
 from producers.ledger import VersionLedger
 from producers.publisher import Accepted, PartialPublish, Publisher
 from schemas import AnyEvent, Kind
-from schemas.types import EventId
 
 log = logging.getLogger(__name__)
-
-PROBLEM_JSON = "application/problem+json"
 
 _ANSWERS = """
 CREATE TABLE IF NOT EXISTS ingest_answers (
@@ -74,30 +57,6 @@ CREATE TABLE IF NOT EXISTS ingest_answers (
     created_at REAL NOT NULL
 )
 """
-
-
-@dataclass(frozen=True)
-class Answer:
-    """An HTTP answer: status, JSON body, extra headers and media type."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-    media_type: str = "application/json"
-
-
-def problem(
-    status: int,
-    title: str,
-    detail: str,
-    errors: list[ProblemItem] | None = None,
-    *,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> Answer:
-    """An error answer in the ``application/problem+json`` shape."""
-    body = Problem(status=status, title=title, detail=detail, errors=errors or [], **extra)
-    return Answer(status, body.model_dump(mode="json"), headers or {}, PROBLEM_JSON)
 
 
 def _reject_constant(name: str) -> Any:
@@ -123,182 +82,122 @@ def _event_id_of(item: Any) -> str | None:
     return None
 
 
-_EVENT_ID: TypeAdapter[str] = TypeAdapter(EventId)
-
-
-def _is_event_id(value: str) -> bool:
-    try:
-        _EVENT_ID.validate_python(value)
-    except ValidationError:
-        return False
-    return True
-
-
 def _findings(verdict: Verdict | None) -> list[ComplianceFinding]:
     if verdict is None:
         return []
     return [
-        ComplianceFinding(
-            decision=f.decision.value,
-            rule=f.rule,
-            field=f.field,
-            count=f.count,
-            detail=f.detail,
-        )
+        ComplianceFinding.model_validate(f.as_dict())
         for f in verdict.findings
         if f.decision is not GateDecision.CHECKED
     ]
 
 
-class IngestService:
-    """Authenticates, checks and publishes what departments send; answers status queries."""
+@dataclass(frozen=True)
+class Submitted:
+    """Every event of the request is stored on the bus (accepted)."""
+
+    events: list[EventResult]
+
+
+class SubmitPipeline:
+    """Checks and publishes what departments send, on a store connection of its own."""
 
     def __init__(
         self,
         settings: Settings,
-        credentials: Credentials,
+        bus: Bus,
         *,
-        clock: Callable[[], float] = time.time,
         gate_clock: Callable[[], datetime] | None = None,
-        bus: Bus | None = None,
     ) -> None:
-        """``clock`` is the signature window's clock, ``gate_clock`` the deadlines' clock;
-        ``bus`` replaces the one ``settings`` selects (for embedding and tests)."""
-        self.settings = settings
-        self.credentials = credentials
-        self._auth_store = Store(settings.store).open()
-        self._write_store = Store(settings.store).open()
-        self._read_store = Store(settings.store).open()
-        self._write_lock = threading.Lock()
-        self._read_lock = threading.Lock()
-        self.authenticator = Authenticator(
-            credentials,
-            ReplayGuard(self._auth_store, window=settings.ingest_clock_skew),
-            window=settings.ingest_clock_skew,
-            clock=clock,
-        )
+        """``gate_clock`` is the compliance deadlines' clock (default: now)."""
+        self.max_batch = settings.ingest_max_batch
+        self.retry_after = settings.ingest_retry_after
+        self._store = Store(settings.store).open()
+        self._lock = threading.Lock()
         self.gate: ComplianceGate = build_gate(
-            settings, self._write_store, source="ingest", clock=gate_clock
+            settings, self._store, source="ingest", clock=gate_clock
         )
-        self.ledger = VersionLedger(self._write_store)
-        self._audit = AuditLog(self._write_store)
-        self._write_store.ensure_schema("ingest_answers", _ANSWERS)
+        self.ledger = VersionLedger(self._store)
+        self._audit = AuditLog(self._store)
+        self._store.ensure_schema("ingest_answers", _ANSWERS)
         self.publisher = Publisher(
-            bus if bus is not None else open_bus(settings),
+            bus,
             Topics(settings.topic_prefix),
             ledger=self.ledger,
             gate=self.gate,
             ack_timeout=settings.ingest_ack_timeout,
         )
-        self._read_ledger = VersionLedger(self._read_store)
-        self._read_deliveries = DeliveryLog(self._read_store)
-        self._read_audit = AuditLog(self._read_store)
-        token = settings.wechat_callback_token
-        self.wechat_callback: WeChatCallbackCheck | None = (
-            None
-            if token is None
-            else WeChatCallbackCheck(token, window=settings.ingest_clock_skew, clock=clock)
-        )
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
-        """The service configured by ``settings`` (reads the credentials file)."""
-        from govpub.errors import ConfigurationError
-
-        if settings.ingest_credentials is None:
-            raise ConfigurationError(
-                "GOVPUB_INGEST_CREDENTIALS: not set; `govpub ingest` needs the TOML file of "
-                "department credentials (see the README, Ingest API)"
-            )
-        return cls(settings, Credentials.load(settings.ingest_credentials))
 
     def close(self) -> None:
-        """Close the producer and the store connections."""
-        with self._write_lock:
+        """Close the producer and the store connection."""
+        with self._lock:
             self.publisher.close()
-            self._write_store.close()
-        with self._read_lock:
-            self._read_store.close()
-        self._auth_store.close()
+            self._store.close()
 
-    # --- authentication -----------------------------------------------------------------
-    def precheck(self, headers: Mapping[str, str]) -> Claimed:
-        """Headers only; raises ``NotAuthenticated``."""
-        return self.authenticator.precheck(headers)
-
-    def verify(self, claimed: Claimed, method: str, target: str, body: bytes) -> Principal:
-        """Signature and replay; raises ``NotAuthenticated``."""
-        return self.authenticator.verify(claimed, method, target, body)
-
-    # --- POST /v1/events ---------------------------------------------------------------
-    def submit(self, principal: Principal, request_id: str, body: bytes) -> Answer:
+    def submit(self, principal: Principal, request_id: str, body: bytes) -> Submitted | Refused:
         """Publish the event or batch in ``body`` on behalf of ``principal``."""
-        answer = self._submit(principal, request_id, body)
+        outcome = self._submit(principal, request_id, body)
         log.info(
-            "ingest %s key=%s request=%s: %d bytes → %d",
+            "ingest %s key=%s request=%s: %d bytes → %s",
             principal.department,
             principal.key_id,
             request_id,
             len(body),
-            answer.status,
+            "accepted" if isinstance(outcome, Submitted) else outcome.reason.value,
         )
-        return answer
+        return outcome
 
-    def _submit(self, principal: Principal, request_id: str, body: bytes) -> Answer:
+    def _submit(self, principal: Principal, request_id: str, body: bytes) -> Submitted | Refused:
         items = self._items(body)
-        if isinstance(items, Answer):
+        if isinstance(items, Refused):
             return items
         submitter = Submitter("ingest", principal.key_id, request_id)
         forbidden = self._precheck_items(principal, items)
         if forbidden:
-            with self._write_lock:
+            with self._lock:
                 self._audit_forbidden(principal, submitter, items, forbidden)
             return self._forbidden(forbidden, items)
         verdicts: dict[str, Verdict] = {}
+        checked = self.gate.bind(
+            submitter, on_verdict=lambda v: verdicts.__setitem__(v.event.event_id, v)
+        )
 
         def gate(event: AnyEvent) -> AnyEvent:
             self._authorize(principal, event)
-            verdict = self.gate.check(event, submitter=submitter)
-            verdicts[event.event_id] = verdict
-            return verdict.event
+            return checked(event)
 
-        with self._write_lock:
+        with self._lock:
             try:
                 accepted = self.publisher.publish_many(items, gate=gate)
             except BatchRejected as exc:
-                answer = self._rejected(principal, submitter, items, exc)
+                return self._rejected(principal, submitter, items, exc)
             except PartialPublish as exc:
                 results = self._results(principal, exc.accepted, verdicts, items)
-                answer = self._unavailable(
+                return self._unavailable(
                     f"the bus did not acknowledge {len(exc.failed)} event(s)",
                     accepted=results,
                     not_accepted=list(exc.failed),
                 )
             except (PublishFailed, BusError) as exc:
                 log.warning("ingest: bus unavailable: %s", exc)
-                answer = self._unavailable(
+                return self._unavailable(
                     "the bus is unavailable",
                     not_accepted=[e for e in map(_event_id_of, items) if e is not None],
                 )
-            else:
-                results = self._results(principal, accepted, verdicts, items)
-                answer = Answer(202, SubmitAnswer(events=results).model_dump(mode="json"))
-        return answer
+            return Submitted(self._results(principal, accepted, verdicts, items))
 
-    def _items(self, body: bytes) -> list[Any] | Answer:
+    def _items(self, body: bytes) -> list[Any] | Refused:
         try:
             data = json.loads(body, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as exc:
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            return problem(
-                422,
-                "invalid request",
+            return _invalid_request(
                 "the body is not valid JSON",
                 [ProblemItem(index=None, path="", message=f"not valid JSON: {reason}"[:300])],
             )
         if isinstance(data, dict):
             return [data]
-        limit = self.settings.ingest_max_batch
+        limit = self.max_batch
         if isinstance(data, list) and 1 <= len(data) <= limit:
             not_objects = [
                 ProblemItem(index=index, path="", message="an event must be a JSON object")
@@ -306,9 +205,7 @@ class IngestService:
                 if not isinstance(item, dict)
             ]
             if not_objects:
-                return problem(
-                    422, "invalid request", "a batch is an array of event objects", not_objects
-                )
+                return _invalid_request("a batch is an array of event objects", not_objects)
             ids = [_event_id_of(item) for item in data]
             repeated = [
                 ProblemItem(
@@ -321,18 +218,14 @@ class IngestService:
                 if event_id is not None and ids.index(event_id) != index
             ]
             if repeated:
-                return problem(
-                    422, "invalid request", "an event_id appears twice in the batch", repeated
-                )
+                return _invalid_request("an event_id appears twice in the batch", repeated)
             return data
         message = (
             f"a batch holds 1 to {limit} events"
             if isinstance(data, list)
             else "expected an event object or an array of events"
         )
-        return problem(
-            422, "invalid request", message, [ProblemItem(index=None, path="", message=message)]
-        )
+        return _invalid_request(message, [ProblemItem(index=None, path="", message=message)])
 
     def _precheck_items(self, principal: Principal, items: list[Any]) -> dict[int, NotPermitted]:
         """Department and kind of the raw items, so a foreign event is refused (403) before
@@ -408,15 +301,15 @@ class IngestService:
         self._audit.record(entries)
 
     @staticmethod
-    def _forbidden(forbidden: Mapping[int, NotPermitted], items: list[Any]) -> Answer:
+    def _forbidden(forbidden: Mapping[int, NotPermitted], items: list[Any]) -> Refused:
         errors = [
             ProblemItem(
                 index=index, event_id=_event_id_of(items[index]), path=e.path, message=e.reason
             )
             for index, e in sorted(forbidden.items())
         ]
-        return problem(
-            403,
+        return Refused(
+            Refusal.NOT_PERMITTED,
             "not permitted",
             "the key may not publish these events; nothing was accepted",
             errors,
@@ -428,7 +321,7 @@ class IngestService:
         submitter: Submitter,
         items: list[Any],
         exc: BatchRejected,
-    ) -> Answer:
+    ) -> Refused:
         forbidden = {i: e for i, e in exc.errors.items() if isinstance(e, NotPermitted)}
         if forbidden:
             self._audit_forbidden(principal, submitter, items, forbidden)
@@ -475,14 +368,14 @@ class IngestService:
                 )
         if invalid:
             refused = all(item.rule is not None for item in invalid)
-            return problem(
-                422,
+            return Refused(
+                Refusal.INVALID_EVENTS,
                 "refused by the compliance gate" if refused else "invalid event",
                 "nothing of the request was accepted; every problem is listed in errors",
                 invalid,
             )
-        return problem(
-            409,
+        return Refused(
+            Refusal.CONFLICT,
             "conflict",
             "nothing of the request was accepted; a version is stale or an event_id was reused",
             conflicts,
@@ -494,15 +387,14 @@ class IngestService:
         *,
         accepted: list[EventResult] | None = None,
         not_accepted: list[str],
-    ) -> Answer:
-        retry = self.settings.ingest_retry_after
-        return problem(
-            503,
+    ) -> Refused:
+        retry = self.retry_after
+        return Refused(
+            Refusal.NOT_STORED,
             "bus unavailable",
             f"{reason}: the events listed in not_accepted are NOT accepted; send them again "
             f"(same event_id) after {retry} s. Events listed in accepted are stored; sending "
             "them again is harmless.",
-            headers={"Retry-After": str(retry)},
             accepted=accepted or [],
             not_accepted=not_accepted,
         )
@@ -543,7 +435,7 @@ class IngestService:
                 first_answers.append((item.event_id, result.model_dump_json()))
         if first_answers:
             now = time.time()
-            with self._write_store.transaction() as conn:
+            with self._store.transaction() as conn:
                 conn.executemany(
                     "INSERT OR IGNORE INTO ingest_answers (event_id, department, answer,"
                     " created_at) VALUES (?, ?, ?, ?)",
@@ -555,98 +447,16 @@ class IngestService:
         return results
 
     def _first_answer(self, event_id: str) -> EventResult | None:
-        row = self._write_store.conn.execute(
+        row = self._store.conn.execute(
             "SELECT answer FROM ingest_answers WHERE event_id=?", (event_id,)
         ).fetchone()
         return None if row is None else EventResult.model_validate_json(row[0])
-
-    # --- POST /v1/callbacks/wechat ------------------------------------------------------
-    def wechat_publish_finished(self, body: bytes) -> CallbackResult:
-        """Record a PUBLISHJOBFINISH event pushed by WeChat (the caller checked that WeChat
-        sent it): the account's delivery record becomes ``confirmed`` or ``failed``.
-        Raises ``ValueError`` for a body that is not such an event."""
-        with self._write_lock:
-            return handle_publish_job_finish(body, self._write_store)
-
-    # --- GET /v1/events/{event_id} -----------------------------------------------------
-    def status(self, principal: Principal, event_id: str) -> Answer:
-        """What became of ``event_id``, if this department sent it."""
-        if not _is_event_id(event_id):
-            return problem(
-                422,
-                "invalid event id",
-                "event ids are UUIDs or ULIDs",
-                [ProblemItem(index=None, path="event_id", message="not a UUID or ULID")],
-            )
-        with self._read_lock:
-            record = self._read_ledger.lookup(event_id)
-            if record is None or record.department != principal.department:
-                return problem(
-                    404,
-                    "not found",
-                    f"no event {event_id} was accepted for {principal.department}",
-                )
-            rows = self._read_deliveries.for_event(event_id)
-            audit = self._read_audit.for_event(event_id)
-        seen: set[tuple[str, str, str, int, str]] = set()
-        findings = []
-        for entry in audit:
-            key = (entry.decision.value, entry.rule, entry.field, entry.count, entry.detail)
-            if (
-                entry.event_digest != record.digest
-                or entry.decision in (GateDecision.CHECKED, GateDecision.REFUSED)
-                or key in seen
-            ):
-                continue
-            seen.add(key)
-            findings.append(
-                ComplianceFinding(
-                    decision=entry.decision.value,
-                    rule=entry.rule,
-                    field=entry.field,
-                    count=entry.count,
-                    detail=entry.detail,
-                )
-            )
-        status = EventStatus(
-            event_id=record.event_id,
-            accepted=record.state == "acked",
-            state="acked" if record.state == "acked" else "pending",
-            document_id=record.document_id,
-            version=record.version,
-            kind=record.kind,
-            department=record.department,
-            accepted_at=datetime.fromtimestamp(record.accepted_at, UTC),
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            deliveries=[
-                Delivery(
-                    channel=r.channel,
-                    target=r.target,
-                    state=r.state.value,
-                    attempts=r.attempts,
-                    detail=r.detail,
-                    last_error=r.last_error,
-                    updated_at=datetime.fromtimestamp(r.updated_at, UTC),
-                )
-                for r in rows
-            ],
-            dead_letters=[
-                DeadLetterInfo(
-                    channel=r.channel,
-                    reason=r.last_error or "",
-                    attempts=r.attempts,
-                    origin=r.origin,
-                )
-                for r in rows
-                if r.state.value == "dead_lettered"
-            ],
-            compliance=findings,
-        )
-        return Answer(200, status.model_dump(mode="json"))
 
 
 def _short(value: object) -> str | None:
     """A raw field kept in the audit log only if it looks like an id or a kind."""
     return value if isinstance(value, str) and _SAFE_ID.match(value) else None
+
+
+def _invalid_request(detail: str, errors: list[ProblemItem]) -> Refused:
+    return Refused(Refusal.INVALID_REQUEST, "invalid request", detail, errors)

@@ -13,9 +13,10 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
 
+from channels.settings import load_app_settings
 from govpub.errors import ConfigurationError, GovpubError
 from govpub.logs import configure_logging
-from govpub.settings import Settings, load_settings
+from govpub.settings import Settings
 
 if TYPE_CHECKING:
     from govpub.bus import Bus
@@ -31,7 +32,7 @@ def _err(text: str) -> None:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from govpub.demo import run_demo
+    from govpub.app.demo import run_demo
 
     result = run_demo(settings, Path(args.dir), keep=args.keep)
     failed = [r for r in result.channels if r.error is not None]
@@ -42,17 +43,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     for channel in result.channels:
         status = f"error: {channel.error}" if channel.error else str(channel.stats)
         _out(f"  channel {channel.channel}: {status}")
-    out = result.output_dir.resolve()
     _out("outputs:")
-    _out(f"  feeds (RSS 2.0): {out / 'feeds' / 'all.xml'}")
-    _out(f"  feeds (Atom):    {out / 'feeds' / 'all.atom'}")
-    _out(
-        f"  per kind:        {out / 'feeds'}/<kind>.xml, per department: {out / 'feeds' / 'dept'}/"
-    )
-    if "website" in result.settings.channels:
-        _out(f"  website:         {out / 'index.html'}")
-        _out(f"  browse it:       GOVPUB_OUTPUT_DIR={out} govpub serve")
-    _out(f"  new media (dry run, requests not sent): {result.outbox.resolve()}/<channel>/")
+    for line in result.outputs():
+        _out(f"  {line}")
     _out(f"  bus and state:   {Path(args.dir).resolve()}")
     return 1 if failed else 0
 
@@ -144,14 +137,14 @@ def cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from producers.ingest.server import serve
+    from govpub.app.server import serve
 
     serve(settings, host=args.host, port=args.port)
     return 0
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    from govpub.status import render_status
+    from govpub.app.status import render_status
 
     _out(render_status(settings, document_id=args.document))
     return 0
@@ -211,7 +204,7 @@ def _list_dead_letters(
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from govpub.serve import StaticServer
+    from govpub.app.serve import StaticServer
 
     root = settings.output_dir
     if not root.is_dir():
@@ -345,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``govpub`` command."""
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings()
+        settings: Settings = load_app_settings()
         if args.verbose:
             settings = settings.model_copy(update={"log_level": "DEBUG"})
         configure_logging(settings)

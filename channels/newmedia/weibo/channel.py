@@ -38,6 +38,8 @@ from channels.newmedia.errors import (
 )
 from channels.newmedia.records import Posted
 from channels.newmedia.routing import Routing, Target, check_domain
+from channels.newmedia.settings import NewMediaSettings
+from channels.newmedia.weibo.settings import WeiboSettings
 from govpub.deliveries import DeliveryRow, DeliveryState
 from govpub.errors import ChannelParked, ConfigurationError, TransientDeliveryError
 from schemas import AnyEvent, ContentEvent
@@ -201,23 +203,25 @@ class WeiboChannel(NewMediaChannel[WeiboClient]):
     def from_context(cls, context: ChannelContext) -> Self:
         """Build from settings (routing file, access tokens) and connect the clients."""
         routing = routing_for(context, cls.name)
-        settings = context.settings
+        newmedia = context.section(NewMediaSettings)
+        settings = context.section(WeiboSettings)
+        site_url = str(context.settings.site_url)
         clients: dict[str, WeiboClient] = {}
         for name, account in routing.weibo.accounts.items():
-            check_domain(name, account, str(settings.site_url))
-            token = settings.weibo_access_tokens.get(name)
+            check_domain(name, account, site_url)
+            token = settings.access_tokens.get(name)
             directory = outbox_dir(context, cls.name, name)
             if token is None and directory is None:
                 raise ConfigurationError(
                     f"GOVPUB_WEIBO_ACCESS_TOKENS: no access token for Weibo account {name!r}"
-                    f" (defined in {settings.newmedia_routes})"
+                    f" (defined in {newmedia.routes})"
                 )
             clients[name] = WeiboClient(
                 name,
                 token,
-                base_url=str(settings.weibo_api_base),
-                timeout=settings.newmedia_timeout,
-                site_url=str(settings.site_url),
+                base_url=str(settings.api_base),
+                timeout=newmedia.timeout,
+                site_url=site_url,
                 outbox=Outbox(directory) if directory is not None else None,
             )
         return cls(context, routing, clients).connect()

@@ -1,8 +1,11 @@
-"""Running the ingest API with uvicorn: ``govpub ingest`` and a background server for tests.
+"""The HTTP server of ``govpub ingest``: the ingest API and the routes channels contribute.
 
-uvicorn is wrapped here and nowhere else. The service listens on loopback by
-default; put a TLS-terminating proxy in front of it for anything else (the
-signature authenticates requests, it does not hide them).
+:func:`create_app` builds the FastAPI app: the ingest router (:mod:`producers.ingest.api`)
+and every inbound route a registered channel contributes (WeChat's PUBLISHJOBFINISH
+callback, say). uvicorn is wrapped here and nowhere else: :func:`serve` for ``govpub
+ingest``, :class:`BackgroundServer` for tests and tools. The server listens on loopback
+by default; put a TLS-terminating proxy in front of it for anything else (the signature
+authenticates requests, it does not hide them).
 """
 
 import ipaddress
@@ -11,19 +14,57 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
+from channels.registry import registry
 from govpub.errors import ConfigurationError, GovpubError
 from govpub.settings import Settings
-from producers.ingest.app import create_app
+from producers.ingest.api import Ingest, ingest_router, openapi_document
 
 log = logging.getLogger(__name__)
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def create_app(settings: Settings, *, ingest: Ingest | None = None) -> FastAPI:
+    """The app for ``settings``; ``ingest`` defaults to one built from the settings (which
+    reads the credentials file and fails with a ``ConfigurationError`` if it is wrong).
+    The app closes the ingest's connections when it shuts down."""
+    parts = ingest if ingest is not None else Ingest.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await run_in_threadpool(parts.close)
+
+    app = FastAPI(
+        title="govpub ingest API",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    document = openapi_document(settings)
+
+    def openapi() -> dict[str, Any]:
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.include_router(ingest_router(parts))
+    for entry in registry().values():
+        router = entry.routes(settings) if entry.routes is not None else None
+        if router is not None:
+            app.include_router(router)
+    return app
 
 
 def _config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
@@ -84,7 +125,7 @@ class BackgroundServer:
     """The ingest API on a free loopback port in a background thread (tests, tools).
 
     ``url`` is set once the server accepts connections; leaving the context stops it
-    and closes the service.
+    and closes the app's connections.
     """
 
     def __init__(

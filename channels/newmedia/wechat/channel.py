@@ -15,12 +15,9 @@ by looking for the portal link among published articles, then in the draft box.
 """
 
 import hashlib
-import hmac
 import logging
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Self
@@ -40,7 +37,9 @@ from channels.newmedia.dryrun import Outbox
 from channels.newmedia.errors import BEIJING, AccountMisconfigured, OutcomeUnknown, PlatformRejected
 from channels.newmedia.records import FINAL, Posted
 from channels.newmedia.routing import Routing, Target, WechatAccount
-from channels.newmedia.wechat_api import PublishState, PublishStatus, WeChatClient, status_from
+from channels.newmedia.settings import NewMediaSettings
+from channels.newmedia.wechat.api import PublishState, PublishStatus, WeChatClient
+from channels.newmedia.wechat.settings import WeChatSettings
 from govpub.deliveries import DeliveryLog, DeliveryRow, DeliveryState
 from govpub.errors import ConfigurationError, DeliveryError, TransientDeliveryError
 from govpub.store import Store
@@ -144,7 +143,7 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
         super().__init__(context, routing, clock=clock)
         self.accounts: dict[str, WechatAccount] = dict(routing.wechat.accounts)
         self.clients = clients
-        self.images = images or ImageSource(timeout=context.settings.newmedia_timeout)
+        self.images = images or ImageSource(timeout=context.section(NewMediaSettings).timeout)
         context.store.ensure_schema("wechat_publish_jobs", _JOBS)
 
     @classmethod
@@ -153,15 +152,16 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
     ) -> Self:
         """Build from settings (routing file, AppSecrets) and connect the clients."""
         routing = routing_for(context, cls.name)
-        settings = context.settings
+        newmedia = context.section(NewMediaSettings)
+        settings = context.section(WeChatSettings)
         clients: dict[str, WeChatClient] = {}
         for name, account in routing.wechat.accounts.items():
-            secret = settings.wechat_app_secrets.get(name)
+            secret = settings.app_secrets.get(name)
             directory = outbox_dir(context, cls.name, name)
             if secret is None and directory is None:
                 raise ConfigurationError(
                     f"GOVPUB_WECHAT_APP_SECRETS: no AppSecret for WeChat account {name!r}"
-                    f" (defined in {settings.newmedia_routes})"
+                    f" (defined in {newmedia.routes})"
                 )
             if image_type(_read_cover(name, account)) is None:
                 raise ConfigurationError(
@@ -173,14 +173,12 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
                 account.app_id,
                 secret,
                 store=context.store,
-                base_url=str(settings.wechat_api_base),
-                timeout=settings.newmedia_timeout,
+                base_url=str(settings.api_base),
+                timeout=newmedia.timeout,
                 outbox=Outbox(directory) if directory is not None else None,
                 clock=clock,
             )
-        images = ImageSource(
-            timeout=settings.newmedia_timeout, enabled=not settings.newmedia_dry_run
-        )
+        images = ImageSource(timeout=newmedia.timeout, enabled=not newmedia.dry_run)
         return cls(context, routing, clients, images=images, clock=clock).connect()
 
     def close(self) -> None:
@@ -470,94 +468,3 @@ def settle_publish(
     )
     _finish_job(store, status.publish_id)
     return True
-
-
-@dataclass(frozen=True)
-class CallbackResult:
-    """What a PUBLISHJOBFINISH callback said and whether it changed a record."""
-
-    status: PublishStatus
-    recorded: bool
-    account_id: str
-
-
-def verify_callback_signature(token: str, signature: str, timestamp: str, nonce: str) -> bool:
-    """WeChat's callback check: SHA-1 of the sorted server token, timestamp and nonce."""
-    digest = hashlib.sha1("".join(sorted((token, timestamp, nonce))).encode()).hexdigest()  # noqa: S324 - the platform's scheme
-    return hmac.compare_digest(digest, signature)
-
-
-class NotPublishJobFinish(ValueError):
-    """A well-formed WeChat message of another type (a follower's message, another event):
-    the server URL receives every message of the account, so the caller acknowledges it."""
-
-    def __init__(self, msg_type: str, event: str) -> None:
-        self.msg_type = msg_type[:40]
-        self.event = event[:40]
-        super().__init__(
-            f"not a PUBLISHJOBFINISH event: MsgType={self.msg_type!r} Event={self.event!r}"
-        )
-
-
-def handle_publish_job_finish(
-    body: bytes, store: Store, *, clock: Callable[[], float] = time.time
-) -> CallbackResult:
-    """Handle a PUBLISHJOBFINISH event pushed by WeChat (plain-text mode XML); the ingest
-    service verifies the signature (:func:`verify_callback_signature`) and calls this.
-
-    Raises ``ValueError`` for a body that is not such an event: its subclass
-    :class:`NotPublishJobFinish` for a well-formed message of another type.
-    """
-    # WeChat sends UTF-8. Parsing the decoded text (not the bytes) keeps the check below
-    # honest: bytes in UTF-16 would hide a DOCTYPE from it and still be parsed with it.
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError("callback XML must be UTF-8") from None
-    if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
-        raise ValueError("callback XML must not declare a DTD or entities")
-    try:
-        root = ET.fromstring(text)  # noqa: S314 - DTDs and entities refused above
-    except ET.ParseError as exc:
-        raise ValueError(f"callback is not XML: {exc}") from None
-    msg_type = (root.findtext("MsgType") or "").strip()
-    event_name = (root.findtext("Event") or "").strip()
-    if root.tag != "xml" or not msg_type:
-        encrypted = root.find("Encrypt") is not None
-        raise ValueError(
-            "an encrypted callback: set the account's message mode to plain text (明文模式)"
-            if encrypted
-            else "not a WeChat message"
-        )
-    if msg_type != "event" or event_name != "PUBLISHJOBFINISH":
-        raise NotPublishJobFinish(msg_type, event_name)
-    info = root.find("PublishEventInfo")
-    if info is None or not (info.findtext("publish_id") or "").strip():
-        raise ValueError("PublishEventInfo.publish_id is missing")
-    items = [
-        {
-            "idx": item.findtext("idx") or "1",
-            "article_url": (item.findtext("article_url") or "").strip(),
-        }
-        for item in info.iterfind("article_detail/item")
-    ]
-    fail = [int(t) for i in info.iterfind("fail_idx") if (t := (i.text or "").strip()).isdigit()]
-    status = status_from(
-        {
-            "publish_id": (info.findtext("publish_id") or "").strip(),
-            "publish_status": int(
-                (info.findtext("publish_status") or str(PublishState.FAILED.value)).strip()
-            ),
-            "article_id": (info.findtext("article_id") or "").strip(),
-            "article_detail": {"item": items},
-            "fail_idx": fail,
-        }
-    )
-    recorded = settle_publish(store, status, clock=clock)
-    log.info(
-        "wechat: PUBLISHJOBFINISH for publish %s: %s%s",
-        status.publish_id,
-        status.meaning,
-        "" if recorded else " (no record changed)",
-    )
-    return CallbackResult(status, recorded, (root.findtext("ToUserName") or "").strip())
