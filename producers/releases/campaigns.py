@@ -35,11 +35,11 @@ from govpub.errors import (
 )
 from govpub.settings import Settings
 from govpub.store import Store
+from producers.factory import open_publisher
 from producers.ledger import VersionLedger
 from producers.publisher import Publisher
 from producers.releases.datafiles import load_model, shipped
 from producers.releases.log import Release, ReleaseLog
-from producers.releases.publishing import open_publisher
 from producers.releases.quarters import RELEASE_TIMEZONE
 from schemas import CampaignPhase, Link
 from schemas.types import BodyHtml, DepartmentCode, ShortText, Title
@@ -230,7 +230,7 @@ def load_calendar(directory: Path | None = None) -> Calendar:
             (entry for entry in folder.iterdir() if entry.name.endswith(".toml")),
             key=lambda entry: entry.name,
         )
-        labelled = [(entry, f"govpub/data/campaigns/{entry.name}") for entry in files]
+        labelled = [(entry, f"producers/releases/data/campaigns/{entry.name}") for entry in files]
     else:
         if not directory.is_dir():
             raise ConfigurationError(f"{directory}: the campaign calendar is not a directory")
@@ -352,7 +352,7 @@ def emit_due_phases(
     emitted_at = now or datetime.now(UTC)
     with Store(settings.store) as store:
         ledger = VersionLedger(store)
-        with open_publisher(settings, store) as publisher:
+        with open_publisher(settings, store, source="dag") as publisher:
             for phase in calendar.due(at):
                 _emit(
                     publisher,
@@ -432,7 +432,7 @@ def emit_phase(
         if VersionLedger(store).current_version(document_id) is not None:
             result.already_published.append(document_id)
             return result
-        with open_publisher(settings, store) as publisher:
+        with open_publisher(settings, store, source="dag") as publisher:
             _emit(
                 publisher,
                 phase,

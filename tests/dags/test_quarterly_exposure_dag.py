@@ -64,7 +64,9 @@ def batches(settings: Settings, document_id: str) -> list[Any]:
 
 def with_approvers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, approvers: str) -> None:
     """The shipped work-safety domain with other approvers (GOVPUB_EXPOSURE_CONFIG)."""
-    shipped = Path(__file__).resolve().parents[2] / "govpub" / "data" / "exposure.toml"
+    shipped = (
+        Path(__file__).resolve().parents[2] / "producers" / "releases" / "data" / "exposure.toml"
+    )
     text = shipped.read_text(encoding="utf-8").replace(
         'approvers = ["zz-yjj-reviewer"]', f"approvers = {approvers}"
     )

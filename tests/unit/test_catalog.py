@@ -9,9 +9,9 @@ import pytest
 
 from channels.base import ChannelContext
 from channels.catalog import CatalogChannel
+from channels.catalog.state import DocumentCatalog, PenaltyStanding
 from channels.registry import create_channel
 from govpub.app.channels import run_channels
-from govpub.catalog import DocumentCatalog, PenaltyStanding
 from govpub.deliveries import DeliveryState
 from govpub.settings import Settings
 from govpub.store import Store

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from govpub.app.channels import build_runner
+from govpub.app.releases import emit_batches, plan_batch, sync_catalog
 from govpub.bus import Record, open_bus
 from govpub.compliance.audit import AuditLog
 from govpub.compliance.rules import Decision
@@ -34,14 +35,11 @@ from producers.releases.approval import APPROVE, REJECT, answered_decision, appr
 from producers.releases.exposure import (
     BatchPlan,
     ExposureConfig,
-    emit_batches,
     load_exposure_config,
-    plan_batch,
     release_quarter,
     review,
 )
 from producers.releases.log import Outcome, ReleaseDecision, ReleaseLog
-from producers.releases.publishing import sync_catalog
 from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from tests import factories
 from tests.releases import SAMPLE_BATCH, bus_events, documents, emit, samples
@@ -528,7 +526,7 @@ def test_sync_waits_for_the_rest_of_the_catalog_group(settings: Settings) -> Non
 
 def test_release_code_imports_without_airflow() -> None:
     code = (
-        "import sys, producers.releases.dag_tasks, producers.releases.exposure,"
+        "import sys, govpub.app.dag_tasks, producers.releases.exposure,"
         " producers.releases.campaigns, govpub.app.status;"
         " sys.exit(any(m == 'airflow' or m.startswith('airflow.') for m in sys.modules))"
     )

@@ -190,8 +190,8 @@ def test_the_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
 
 
 def test_the_run_note_and_the_rejection_name_every_batch_and_decision() -> None:
+    from govpub.app.dag_tasks import exposure_rejected, release_note
     from govpub.errors import ReleaseRejected
-    from producers.releases.dag_tasks import exposure_rejected, release_note
     from producers.releases.log import Release, ReleaseDecision
 
     def decision(document_id: str, outcome: Outcome, by: str) -> ReleaseDecision:

@@ -1,18 +1,21 @@
 """What the Airflow tasks call: one function per task, plain values in and out.
 
 The DAG files in ``dags/`` stay thin: each task imports this module when it runs and
-calls one function. Every function builds the settings (``GOVPUB_*``) itself, as an
-entry point does, and returns JSON-ready values for XCom. Nothing here imports
-Airflow at module level: :func:`airflow_errors` imports it to translate a refused
-release, and :func:`write_run_note` to read its connection, both only inside a task.
+calls one function through :func:`run`, which fails the task at once on a permanent
+error. Every function builds the settings (``GOVPUB_*``) itself, as an entry point
+does, and returns JSON-ready values for XCom. Nothing here imports Airflow at module
+level: :func:`airflow_errors` imports it to translate a refused release, and
+:func:`write_run_note` to read its connection, both only inside a task.
 """
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+from channels.settings import load_app_settings
+from govpub.app.releases import emit_batches, plan_batch, sync_catalog
 from govpub.errors import (
     ApprovalRefused,
     ConfigurationError,
@@ -21,7 +24,6 @@ from govpub.errors import (
     ReleaseRejected,
     RunNoteFailed,
 )
-from govpub.settings import load_settings
 from producers.releases.approval import (
     ApprovalRequest,
     answered_decision,
@@ -31,18 +33,13 @@ from producers.releases.approval import (
     record_void_answer,
 )
 from producers.releases.campaigns import emit_due_phases, emit_phase, load_calendar
-from producers.releases.exposure import (
-    BatchPlan,
-    emit_batches,
-    load_exposure_config,
-    plan_batch,
-    release_quarter,
-    review,
-)
+from producers.releases.exposure import BatchPlan, load_exposure_config, release_quarter, review
 from producers.releases.log import Outcome, Release, ReleaseDecision
-from producers.releases.publishing import sync_catalog
 from producers.releases.quarters import Quarter
 from producers.releases.runnotes import NOTES_CONNECTION, AirflowApi
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +58,12 @@ def airflow_errors() -> Iterator[None]:
         from airflow.sdk.exceptions import AirflowFailException  # only ever inside a task
 
         raise AirflowFailException(str(exc)) from exc
+
+
+def run(task: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Call ``task`` as an Airflow task does: a permanent error fails it at once."""
+    with airflow_errors():
+        return task(*args, **kwargs)
 
 
 def run_moment(logical_date: datetime | None, run_after: datetime) -> datetime:
@@ -103,20 +106,20 @@ def write_run_note(dag_id: str, run_id: str, note: str) -> bool:
 
 def exposure_start(quarter: str | None, auto_approve: bool, moment: datetime) -> dict[str, str]:
     """Check the run's request (auto-approval only where allowed) and name its quarter."""
-    settings = load_settings()
+    settings = load_app_settings()
     check_auto_approve(settings, auto_approve)
     return {"quarter": str(release_quarter(quarter, moment))}
 
 
 def exposure_domains() -> list[str]:
     """The slugs of the configured domains (validates the configuration)."""
-    settings = load_settings()
+    settings = load_app_settings()
     return [domain.slug for domain in load_exposure_config(settings.exposure_config).domains]
 
 
 def catalog_sync() -> dict[str, Any]:
     """Bring the document catalog up to date with the bus."""
-    result = sync_catalog(load_settings())
+    result = sync_catalog(load_app_settings())
     return {
         "delivered": result.stats.delivered,
         "skipped": result.stats.skipped,
@@ -126,7 +129,7 @@ def catalog_sync() -> dict[str, Any]:
 
 def exposure_plan(slug: str, start: Mapping[str, str]) -> dict[str, Any]:
     """Plan the batch of one domain, checked on the day it runs."""
-    settings = load_settings()
+    settings = load_app_settings()
     config = load_exposure_config(settings.exposure_config)
     plan = plan_batch(settings, config, slug, Quarter.parse(start["quarter"]))
     return plan.model_dump(mode="json")
@@ -137,7 +140,7 @@ def exposure_review(
 ) -> dict[str, Any]:
     """Everything the approvers see: one approval request per batch that changes (none
     when auto-approved), each assigned to its domain's approvers but ``triggered_by``."""
-    settings = load_settings()
+    settings = load_app_settings()
     parsed = [BatchPlan.model_validate(plan) for plan in plans]
     requests: list[ApprovalRequest] = []
     if not auto_approve:
@@ -161,7 +164,7 @@ def exposure_review(
 def exposure_auto_approve() -> dict[str, str]:
     """Auto-approve the run's batches (refused unless the setting allows it); the moment
     returned is the batches' publication date, kept across retries."""
-    check_auto_approve(load_settings(), True)
+    check_auto_approve(load_app_settings(), True)
     return {"decided_at": datetime.now(UTC).isoformat()}
 
 
@@ -180,7 +183,7 @@ def exposure_emit(
     An answer from someone who may not give it voids the release: it goes on the audit
     log and nothing is recorded as approved or emitted.
     """
-    settings = load_settings()
+    settings = load_app_settings()
     plans = [BatchPlan.model_validate(plan) for plan in review_result["plans"]]
     decisions: list[ReleaseDecision]
     if auto is not None:
@@ -263,7 +266,7 @@ def release_note(
 
 def campaign_calendar() -> list[str]:
     """Validate the campaign calendar; one line per scheduled phase."""
-    settings = load_settings()
+    settings = load_app_settings()
     calendar = load_calendar(settings.campaigns_dir)
     return [f"{phase.publish_at.isoformat()} {phase.document_id}" for phase in calendar.phases]
 
@@ -272,7 +275,7 @@ def campaign_emit(
     moment: datetime, *, phase: str | None, dag_id: str, run_id: str
 ) -> dict[str, Any]:
     """Emit the phases due at ``moment``, or only ``phase`` (a document id) now."""
-    settings = load_settings()
+    settings = load_app_settings()
     calendar = load_calendar(settings.campaigns_dir)
     if phase:
         result = emit_phase(settings, calendar, phase, source=dag_id, run_id=run_id)

@@ -1,10 +1,10 @@
 """The document catalog: the latest state of every document on the bus.
 
 The ``catalog`` channel (:mod:`channels.catalog`) feeds it from its own consumer group,
-so it sees every event in per-document order, at least once. Scheduled releases
-(:mod:`producers.releases`) read it instead of channel output: which exposure
-candidates a quarter has, and whether the penalty decision a case links to is still
-published. One row per document: kind, version, department, payload (JSON),
+so it sees every event in per-document order, at least once. Scheduled releases read
+it (the shell, :mod:`govpub.app.releases`, hands it to :mod:`producers.releases`)
+instead of channel output: which exposure candidates a quarter has, and whether the
+penalty decision a case links to is still published. One row per document: kind, version, department, payload (JSON),
 retracted, and when it was first published and last changed.
 """
 

@@ -1,17 +1,17 @@
-"""How scheduled releases reach the bus: one way to build the publisher, and the
-catalog catch-up that every release starts with.
-
-:func:`open_publisher` is the single place where releases get their
-:class:`~producers.publisher.Publisher`, so the compliance gate that ingest applies
-(masking and the never-publish rules, ``producers/compliance/``) plugs in here once
-for every DAG.
+"""The release steps that need channels: the catalog catch-up every release starts
+with (it runs the ``catalog`` channel), and the exposure release's planning and emission
+on the document catalog (the ``catalog`` channel's state), which the shell hands to
+:mod:`producers.releases.exposure`.
 """
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
+from channels.catalog import CatalogChannel
+from channels.catalog.state import DocumentCatalog
 from consumers.runner import RunStats
 from govpub.app.channels import build_runner
 from govpub.bus import open_bus
@@ -19,18 +19,12 @@ from govpub.errors import CatalogBehind
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.factory import open_publisher as open_gated_publisher
-from producers.publisher import Publisher
+from producers.releases import exposure
+from producers.releases.exposure import BatchPlan, ExposureConfig
+from producers.releases.log import Release, ReleaseDecision
+from producers.releases.quarters import Quarter
 
 log = logging.getLogger(__name__)
-
-CATALOG_CHANNEL = "catalog"
-
-
-def open_publisher(settings: Settings, store: Store) -> Publisher:
-    """The releases' publisher: the same compliance gate as ingest (masking,
-    never-publish rules, markup hygiene), audited as ``dag``."""
-    return open_gated_publisher(settings, store, source="dag")
 
 
 @dataclass(frozen=True)
@@ -58,7 +52,7 @@ def sync_catalog(
     limit = settings.catalog_sync_timeout if timeout is None else timeout
     topics = Topics(settings.topic_prefix)
     with Store(settings.store) as store:
-        runner = build_runner(settings, CATALOG_CHANNEL, store)
+        runner = build_runner(settings, CatalogChannel.name, store)
         try:
             stats = runner.run(until_idle=True)
         finally:
@@ -66,7 +60,7 @@ def sync_catalog(
             runner.bus.close()
     started = time.monotonic()
     with open_bus(settings) as bus:
-        group = topics.channel_group(CATALOG_CHANNEL)
+        group = topics.channel_group(CatalogChannel.name)
         while True:
             behind = {
                 tp: lag for tp, lag in bus.committed_lag(group, topics.content).items() if lag > 0
@@ -84,3 +78,43 @@ def sync_catalog(
     waited = time.monotonic() - started
     log.info("document catalog caught up: %s (waited %.1f s for the group)", stats, waited)
     return CatalogSync(stats, waited)
+
+
+def plan_batch(
+    settings: Settings,
+    config: ExposureConfig,
+    slug: str,
+    quarter: Quarter,
+    *,
+    now: datetime | None = None,
+) -> BatchPlan:
+    """Plan the batch of domain ``slug`` for ``quarter`` on the document catalog (see
+    :func:`producers.releases.exposure.plan_batch`); sync the catalog first."""
+    with Store(settings.store) as store:
+        return exposure.plan_batch(
+            settings, store, DocumentCatalog(store), config, slug, quarter, now=now
+        )
+
+
+def emit_batches(
+    settings: Settings,
+    plans: Sequence[BatchPlan],
+    decisions: Sequence[ReleaseDecision],
+    *,
+    source: str,
+    run_id: str,
+    now: datetime | None = None,
+) -> list[Release]:
+    """Record the decisions and emit the plans they allow, checked on the document catalog
+    (see :func:`producers.releases.exposure.emit_batches`); sync the catalog first."""
+    with Store(settings.store) as store:
+        return exposure.emit_batches(
+            settings,
+            store,
+            DocumentCatalog(store),
+            plans,
+            decisions,
+            source=source,
+            run_id=run_id,
+            now=now,
+        )

@@ -1,7 +1,7 @@
 """The catalog channel: keeps the latest state of every document in the state store.
 
 It publishes nothing; scheduled releases (the quarterly exposure DAG) query it through
-:class:`govpub.catalog.DocumentCatalog` instead of reading other channels' output.
+:class:`~channels.catalog.state.DocumentCatalog` instead of reading other channels' output.
 
 Delivery guarantee: at-least-once from the runner, idempotent here (recording an event
 twice leaves the same row; an older version never replaces a newer one).
@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Self
 
 from channels.base import ChannelBase, ChannelContext
+from channels.catalog.state import DocumentCatalog
 from consumers.channel import Outcome
-from govpub.catalog import DocumentCatalog
 from govpub.deliveries import DeliveryState
 from govpub.store import Store
 from schemas import AnyEvent
