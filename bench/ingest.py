@@ -25,10 +25,10 @@ import requests
 from bench.harness import percentile, record, timed
 from govpub.settings import Settings
 from govpub.store import Store
-from govpub.testing.kafka_broker import KafkaBroker
 from producers.factory import open_publisher
 from producers.ingest.client import IngestClient
 from tests import factories
+from tests.kafka_broker import KafkaBroker
 
 SECRET = "bench-secret-0123456789abcdefghijklmnopqrstuv"
 CREDENTIALS = f"""

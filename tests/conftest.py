@@ -15,7 +15,7 @@ import pytest
 
 from channels.settings import AppSettings
 from govpub.settings import Settings, SettingsSection
-from govpub.testing.kafka_broker import BrokerUnavailable, KafkaBroker, check_tools
+from tests.kafka_broker import BrokerUnavailable, KafkaBroker, check_tools
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +39,14 @@ def kafka_broker() -> Iterator[KafkaBroker]:
         yield broker
 
 
-@pytest.fixture(params=["sqlite", "kafka"])
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the real broker ``kafka`` (``-m "not kafka"`` skips them)."""
+    for item in items:
+        if "kafka_broker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.kafka)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("kafka", marks=pytest.mark.kafka)])
 def transport(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The ``GOVPUB_BUS`` URL of each transport in turn."""
     if request.param == "kafka":

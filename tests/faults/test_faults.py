@@ -52,7 +52,6 @@ from govpub.bus.sqlite import SqliteBus
 from govpub.errors import BusError, PublishFailed
 from govpub.settings import Settings
 from govpub.store import Store
-from govpub.testing.kafka_broker import KafkaBroker
 from govpub.topics import Topics
 from producers import PartialPublish, Publisher
 from schemas import parse_event
@@ -69,6 +68,7 @@ from tests.faults.helpers import (
     website_duplicates,
     website_listed,
 )
+from tests.kafka_broker import KafkaBroker
 from tests.newmedia import events as newmedia_events
 from tests.newmedia.conftest import APP_ID, APP_SECRET, COVER, HOOK_SECRET, SITE, routes_text
 from tests.newmedia.fakes import FakeWeChat, Fault, Outage, WebhookReceiver

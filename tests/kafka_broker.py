@@ -7,8 +7,8 @@ same ports and data, for fault tests.
 
 Command line (used by ``make test`` to fetch the jars before pytest runs)::
 
-    python -m govpub.testing.kafka_broker fetch     # resolve the jars
-    python -m govpub.testing.kafka_broker run       # run a broker until Ctrl-C
+    python -m tests.kafka_broker fetch     # resolve the jars
+    python -m tests.kafka_broker run       # run a broker until Ctrl-C
 """
 
 import argparse
@@ -277,7 +277,7 @@ class KafkaBroker:
 
 def main(argv: list[str] | None = None) -> int:
     """``fetch`` the jars, or ``run`` a broker in the foreground."""
-    parser = argparse.ArgumentParser(prog="python -m govpub.testing.kafka_broker")
+    parser = argparse.ArgumentParser(prog="python -m tests.kafka_broker")
     parser.add_argument("command", choices=["fetch", "run"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
