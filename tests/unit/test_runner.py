@@ -8,16 +8,9 @@ from typing import Any
 import pytest
 
 from channels.memory import MemoryChannel
-from consumers import (
-    ChannelRunner,
-    DeadLetter,
-    DeliveryLog,
-    RetryPolicy,
-    read_dead_letters,
-    redrive,
-)
+from consumers import ChannelRunner, DeadLetter, RetryPolicy, read_dead_letters, redrive
 from govpub.bus import open_bus
-from govpub.deliveries import DeliveryState
+from govpub.deliveries import DeliveryLog, DeliveryState
 from govpub.errors import ChannelFlushFailed, PermanentDeliveryError, TransientDeliveryError
 from govpub.settings import Settings
 from govpub.store import Store
