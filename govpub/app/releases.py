@@ -6,9 +6,9 @@ on the document catalog (the ``catalog`` channel's state), which the shell hands
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from functools import partial
 
 from channels.catalog import CatalogChannel
 from channels.catalog.state import DocumentCatalog
@@ -20,9 +20,6 @@ from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
 from producers.releases import exposure
-from producers.releases.exposure import BatchPlan, ExposureConfig
-from producers.releases.log import Release, ReleaseDecision
-from producers.releases.quarters import Quarter
 
 log = logging.getLogger(__name__)
 
@@ -80,41 +77,9 @@ def sync_catalog(
     return CatalogSync(stats, waited)
 
 
-def plan_batch(
-    settings: Settings,
-    config: ExposureConfig,
-    slug: str,
-    quarter: Quarter,
-    *,
-    now: datetime | None = None,
-) -> BatchPlan:
-    """Plan the batch of domain ``slug`` for ``quarter`` on the document catalog (see
-    :func:`producers.releases.exposure.plan_batch`); sync the catalog first."""
-    with Store(settings.store) as store:
-        return exposure.plan_batch(
-            settings, store, DocumentCatalog(store), config, slug, quarter, now=now
-        )
+plan_batch = partial(exposure.plan_batch, catalog=DocumentCatalog)
+"""Plan an exposure batch on the document catalog (:func:`producers.releases.exposure.plan_batch`)."""
 
-
-def emit_batches(
-    settings: Settings,
-    plans: Sequence[BatchPlan],
-    decisions: Sequence[ReleaseDecision],
-    *,
-    source: str,
-    run_id: str,
-    now: datetime | None = None,
-) -> list[Release]:
-    """Record the decisions and emit the plans they allow, checked on the document catalog
-    (see :func:`producers.releases.exposure.emit_batches`); sync the catalog first."""
-    with Store(settings.store) as store:
-        return exposure.emit_batches(
-            settings,
-            store,
-            DocumentCatalog(store),
-            plans,
-            decisions,
-            source=source,
-            run_id=run_id,
-            now=now,
-        )
+emit_batches = partial(exposure.emit_batches, catalog=DocumentCatalog)
+"""Record the decisions and emit the plans they allow, checked on the document catalog
+(:func:`producers.releases.exposure.emit_batches`)."""

@@ -25,7 +25,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, Self
@@ -424,18 +424,20 @@ def _published_on(entry: CatalogRecord) -> str:
     return when.astimezone(RELEASE_TIMEZONE).date().isoformat()
 
 
+CatalogOpener = Callable[[Store], ReleaseCatalog]
+"""Opens the document catalog on a state store (the shell passes the catalog channel's)."""
+
+
 def plan_batch(
     settings: Settings,
-    store: Store,
-    catalog: ReleaseCatalog,
     config: ExposureConfig,
     slug: str,
     quarter: Quarter,
     *,
+    catalog: CatalogOpener,
     now: datetime | None = None,
 ) -> BatchPlan:
-    """Plan the batch of domain ``slug`` for ``quarter`` from the (caught-up) ``catalog``
-    (the version ledger and the gate's audit are in ``store``), with
+    """Plan the batch of domain ``slug`` for ``quarter`` from the (caught-up) catalog, with
     the cases whose penalty decision is in effect on the day of ``now`` (default: now).
 
     Raises :class:`NoCandidates` if no candidate can be released and the batch was never
@@ -445,9 +447,21 @@ def plan_batch(
     catalog (sync the catalog and retry).
     """
     domain = config.domain(slug)
+    moment = (now or datetime.now(UTC)).astimezone(RELEASE_TIMEZONE)
+    with Store(settings.store) as store:
+        return _plan(settings, store, catalog(store), domain, quarter, moment)
+
+
+def _plan(
+    settings: Settings,
+    store: Store,
+    catalog: ReleaseCatalog,
+    domain: ExposureDomain,
+    quarter: Quarter,
+    moment: datetime,
+) -> BatchPlan:
     document_id = domain.document_id(quarter)
     title = domain.render(domain.title, quarter)
-    moment = (now or datetime.now(UTC)).astimezone(RELEASE_TIMEZONE)
     current = _published_batch(store, catalog, document_id)
     plan = BatchPlan(
         quarter=str(quarter),
@@ -577,11 +591,10 @@ def _check_still_holds(catalog: ReleaseCatalog, plan: BatchPlan, on: date) -> No
 
 def emit_batches(
     settings: Settings,
-    store: Store,
-    catalog: ReleaseCatalog,
     plans: Sequence[BatchPlan],
     decisions: Sequence[ReleaseDecision],
     *,
+    catalog: CatalogOpener,
     source: str,
     run_id: str,
     now: datetime | None = None,
@@ -609,6 +622,22 @@ def emit_batches(
     if not pending:
         return []
     emitted_at = now or datetime.now(UTC)
+    with Store(settings.store) as store:
+        return _emit(
+            settings, store, catalog(store), pending, by_document, source, run_id, emitted_at
+        )
+
+
+def _emit(
+    settings: Settings,
+    store: Store,
+    catalog: ReleaseCatalog,
+    pending: Sequence[BatchPlan],
+    by_document: Mapping[tuple[str, int], ReleaseDecision],
+    source: str,
+    run_id: str,
+    emitted_at: datetime,
+) -> list[Release]:
     releases_log = ReleaseLog(store)
     releases_log.record_decisions([by_document[(p.document_id, p.version)] for p in pending])
     allowed = [
