@@ -1,5 +1,5 @@
-"""The PUBLISHJOBFINISH callback mounted in the ingest service, over HTTP on loopback:
-WeChat's URL check, a pushed publish result that confirms a delivery record, and every
+"""The PUBLISHJOBFINISH callback the wechat channel contributes to ``govpub ingest``, over
+HTTP on loopback: WeChat's URL check, a pushed publish result that confirms a delivery record, and every
 request that must be refused (bad signature, stale timestamp, oversized, not XML, DTDs)."""
 
 import hashlib

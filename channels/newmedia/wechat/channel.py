@@ -3,7 +3,7 @@
 Delivery guarantee: at most one published article per event and account (see
 ``base``). Publishing is asynchronous: ``freepublish/submit`` only means accepted, so
 the record is ``sent`` with the publish_id until the PUBLISHJOBFINISH callback
-(:func:`handle_publish_job_finish`, mounted by the ingest service) or a
+(the route in :mod:`channels.newmedia.wechat.callback`, which `govpub ingest` serves) or a
 ``freepublish/get`` poll confirms it (polled after each batch and, while no events
 arrive, from :meth:`WeChatChannel.idle`, within a daily budget per account).
 
