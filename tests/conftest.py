@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from channels.settings import AppSettings
-from govpub.settings import Settings, SettingsSection
+from govpub.settings import Settings
+from tests.app_settings import app_settings
 from tests.kafka_broker import BrokerUnavailable, KafkaBroker, check_tools
 
 
@@ -53,21 +53,6 @@ def transport(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         broker: KafkaBroker = request.getfixturevalue("kafka_broker")
         return broker.url
     return f"sqlite:///{tmp_path / 'bus.db'}"
-
-
-def app_settings(**values: Any) -> AppSettings:
-    """:class:`AppSettings` from its fields; a channel section's field is named as its
-    variable without ``GOVPUB_`` (``wechat_app_secrets={...}``, ``newmedia_timeout=2``)."""
-    for name, field in AppSettings.model_fields.items():
-        kind = field.annotation
-        if isinstance(kind, type) and issubclass(kind, SettingsSection):
-            prefix = str(kind.model_config.get("env_prefix", "")).removeprefix("GOVPUB_").lower()
-            own = {
-                key: values.pop(prefix + key) for key in kind.model_fields if prefix + key in values
-            }
-            if own:
-                values[name] = kind(**own)
-    return AppSettings(_env_file=None, **values)
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ from schemas import encode_event, parse_event
 from schemas.export import _PAYLOADS
 from schemas.roles import field_roles
 from tests import factories
+from tests.app_settings import app_settings
 
 CHANNELS = ["rss", "website", "wechat", "weibo", "webhook", "catalog"]
 COVER = (
@@ -314,8 +315,7 @@ def _settings(root: Path) -> Settings:
     routes = root / "routes.toml"
     routes.write_text(ROUTES, encoding="utf-8")
     shutil.copy(COVER, root / "cover.png")
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+    return app_settings(
         bus=f"sqlite:///{root / 'bus.db'}",
         store=root / "state.db",
         output_dir=root / "public",
