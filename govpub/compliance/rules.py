@@ -36,6 +36,8 @@ class Decision(StrEnum):
     FLAGGED = "flagged"  # accepted, but a deadline (or similar) was missed
     KEPT = "kept"  # a rule would have masked, but the authority's policy publishes it
     REFUSED = "refused"
+    # Passed the gate, but the file or batch it came in was refused: nothing was sent.
+    NOT_SENT = "not_sent"
     # Decisions about a scheduled release (producers.releases), one row per batch version.
     APPROVED = "approved"
     REJECTED = "rejected"

@@ -27,7 +27,7 @@ one event, as ``govpub emit`` does).
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -179,6 +179,23 @@ class ComplianceGate:
             while len(self._produced) > _PRODUCED_MEMORY:
                 self._produced.popitem(last=False)
         return Verdict(checked, tuple(findings), digest)
+
+    def not_sent(
+        self, events: Sequence[AnyEvent], reason: str, *, submitter: Submitter | None = None
+    ) -> None:
+        """Record that ``events`` passed the gate but were never sent (the file or batch
+        they came in was refused), so the audit log does not read as if they were."""
+        for event in events:
+            self._record(
+                event,
+                submitter or self.submitter,
+                [Finding(Decision.NOT_SENT, "gate", detail=reason)],
+                None,
+            )
+        with self._lock:
+            for event in events:
+                # Sent again later, the same event must be checked (and recorded) again.
+                self._produced.pop(event_digest(event), None)
 
     # --- rules ------------------------------------------------------------------------
     @staticmethod
