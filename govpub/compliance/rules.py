@@ -126,6 +126,22 @@ SECURITY_RISK = Rule(
     "《中华人民共和国政府信息公开条例》（2019）第十四条（公开后可能危及国家安全、公共安全、"
     "经济安全、社会稳定的政府信息，不予公开）",
 )
+NEVER_PUBLISH: tuple[tuple[str, Rule, str], ...] = (
+    ("is_minor", MINOR_PARTY, "the party is a minor: a penalty against a minor is never published"),
+    ("involves_secrets", SECRETS, "the facts involve state or trade secrets: never published"),
+    ("security_risk", SECURITY_RISK, "flagged as a security or stability risk: never published"),
+)
+"""The penalty flags that keep a decision off every channel: (payload field, rule, reason)."""
+
+NOT_PUBLISHED_REASON = "依据相关法律法规，该信息不予公开。"
+"""The public reason of the withdrawal that takes down a decision that must not be published."""
+
+
+def never_publish(payload: object) -> list[tuple[str, Rule, str]]:
+    """The never-publish flags set on ``payload`` (a penalty's; none for other kinds)."""
+    return [entry for entry in NEVER_PUBLISH if getattr(payload, entry[0], False) is True]
+
+
 THREE_SYNCHRONOUS = Rule(
     "three_synchronous",
     "a 规章 or 行政规范性文件 without its interpretation is refused (enforced by the event "

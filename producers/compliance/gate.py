@@ -51,24 +51,6 @@ log = logging.getLogger(__name__)
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 """Deadlines count days where the authorities work (UTC+8, no daylight saving)."""
 
-_HARD_BLOCKS = (
-    (
-        "is_minor",
-        rules.MINOR_PARTY,
-        "the party is a minor: a penalty against a minor is never published",
-    ),
-    (
-        "involves_secrets",
-        rules.SECRETS,
-        "the facts involve state or trade secrets: never published",
-    ),
-    (
-        "security_risk",
-        rules.SECURITY_RISK,
-        "flagged as a security or stability risk: never published",
-    ),
-)
-
 _PRODUCED_MEMORY = 10_000
 
 __all__ = ["ComplianceGate", "Finding", "Verdict", "build_gate"]
@@ -204,8 +186,7 @@ class ComplianceGate:
             return []
         return [
             Finding(Decision.REFUSED, rule.id, f"payload.{name}", 1, message)
-            for name, rule, message in _HARD_BLOCKS
-            if getattr(event.payload, name)
+            for name, rule, message in rules.never_publish(event.payload)
         ]
 
     def _deadlines(self, event: AnyEvent) -> list[Finding]:
