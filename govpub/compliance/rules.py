@@ -96,6 +96,18 @@ HOME_ADDRESS = Rule(
     "punctuation",
     f"{_PIPL}；{_OGI_15}",
 )
+PERSONAL_CONTACT = Rule(
+    "personal_contact",
+    "a natural person's e-mail address (all of the name before @ but its first letter; "
+    "government .gov.cn addresses stay) and the account after QQ/微信 masked",
+    f"{_PIPL}；{_OGI_15}",
+)
+VEHICLE_PLATE = Rule(
+    "vehicle_plate",
+    "a natural person's vehicle plate (湘B12345 → 湘B****5) masked: with the decision it "
+    "identifies the owner",
+    f"{_PIPL}（第四条：与已识别或者可识别的自然人有关的各种信息）；{_OGI_15}",
+)
 PARTY_NAME = Rule(
     "party_name",
     "the penalised natural persons' names (every co-party, any spelling: spaces, "
@@ -211,6 +223,8 @@ RULES: dict[str, Rule] = {
         BANK_CARD,
         BANK_ACCOUNT,
         HOME_ADDRESS,
+        PERSONAL_CONTACT,
+        VEHICLE_PLATE,
         PARTY_NAME,
         MINOR_PARTY,
         SECRETS,
