@@ -3,7 +3,7 @@
 import logging
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +168,10 @@ def test_organisations_keep_their_name_and_credit_code(
     raw = factories.penalty()
     event = parse_event(raw)
     verdict = make_gate().check(event)
-    assert verdict.event.payload == event.payload
+    # Unchanged but for the take-down date: one year for 安全生产 (the shipped periods).
+    assert verdict.event.payload == event.payload.model_copy(
+        update={"display_until": date(2024, 5, 4)}
+    )
     assert [f.decision for f in verdict.findings] == [Decision.CHECKED]
 
 
@@ -290,6 +293,12 @@ def test_every_sample_event_passes_the_gate_unchanged(
     gate = make_gate("2023-05-08")
     for sample in load_samples():
         event = parse_event(sample)
+        if isinstance(event, PenaltyEvent) and event.payload.display_until is None:
+            # The one addition: the take-down date of the decision's display period.
+            until = gate.display.display_until(event.payload)
+            event = event.model_copy(
+                update={"payload": event.payload.model_copy(update={"display_until": until})}
+            )
         assert gate(event) == event, sample["document_id"]
 
 
