@@ -188,6 +188,46 @@ def test_a_decision_without_display_until_is_displayed_for_its_period(
     assert "2023-06-04" in check.reason
 
 
+def test_displayed_penalties_end_before_a_day(catalog: DocumentCatalog) -> None:
+    record(
+        catalog,
+        factories.penalty("p-early", 1, decided_on="2023-01-05", display_until="2024-01-04"),
+        factories.penalty("p-late", 1, decided_on="2023-01-05", display_until="2025-01-04"),
+        factories.penalty("p-none", 1, decided_on="2023-01-05"),  # sent without a date
+        factories.penalty("p-gone", 1, decided_on="2023-01-05", display_until="2024-01-04"),
+        factories.retract("penalty", "p-gone", 2),
+        factories.policy("policy-1"),
+    )
+    found = catalog.displayed_penalties(ending_before=date(2024, 6, 1))
+    # Without a date the caller computes the end: it is always listed.
+    assert [(p.document_id, p.display_until) for p in found] == [
+        ("p-none", None),
+        ("p-early", date(2024, 1, 4)),
+    ]
+    assert found[1].payload.decided_on == date(2023, 1, 5)
+    # An update that extends the display moves the date.
+    record(
+        catalog,
+        factories.penalty("p-early", 2, decided_on="2023-01-05", display_until="2025-01-04"),
+    )
+    assert [p.document_id for p in catalog.displayed_penalties(ending_before=date(2024, 6, 1))] == [
+        "p-none"
+    ]
+
+
+def test_decisions_recorded_before_the_take_down_dates_were_kept_are_found(
+    catalog: DocumentCatalog,
+) -> None:
+    record(
+        catalog, factories.penalty("p-1", 1, decided_on="2023-01-05", display_until="2024-01-04")
+    )
+    # As a catalog written by an earlier govpub: no catalog_display rows at all.
+    with catalog.store.transaction() as conn:
+        conn.execute("DELETE FROM catalog_display")
+    found = catalog.displayed_penalties(ending_before=date(2024, 6, 1))
+    assert [(p.document_id, p.display_until) for p in found] == [("p-1", date(2024, 1, 4))]
+
+
 def test_the_channel_is_registered_and_reports_stale_events(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, store=tmp_path / "state.db")
     with Store(settings.store) as store:
