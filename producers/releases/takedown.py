@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from govpub.compliance.rules import never_publish
 from govpub.errors import (
     ComplianceRefusal,
     DuplicateEventConflict,
@@ -184,10 +185,6 @@ def takedown_event(
     }
 
 
-def _never_published(penalty: PenaltyPayload) -> bool:
-    return penalty.is_minor or penalty.involves_secrets or penalty.security_risk
-
-
 def _takedown(
     document_id: str, version: int, department: str, title: str | None, until: date
 ) -> Takedown:
@@ -208,7 +205,7 @@ def due_takedowns(
     last day it is displayed, soonest first (never-published decisions left out)."""
     found = []
     for entry in catalog.displayed_penalties(ending_before=ending_before):
-        if _never_published(entry.payload):
+        if never_publish(entry.payload):
             continue
         until = entry.display_until or display.display_until(entry.payload)
         if until < ending_before:
@@ -272,7 +269,7 @@ def _plan_one(
         log.info("%s; nothing to take down", note)
         return TakedownPlan(on=on, note=note)
     penalty = PenaltyPayload.model_validate(entry.payload)
-    if _never_published(penalty):
+    if never_publish(penalty):
         raise TakedownRefused(
             f"{document_id} is flagged as never to be published (minor, secrets or security"
             " risk): no channel shows it, so there is nothing to take down"
