@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (channel, event_id, target)
 );
 CREATE INDEX IF NOT EXISTS deliveries_document ON deliveries (document_id);
+CREATE INDEX IF NOT EXISTS deliveries_action_state ON deliveries (action, state);
 CREATE TABLE IF NOT EXISTS channel_documents (
     channel TEXT NOT NULL,
     document_id TEXT NOT NULL,
@@ -68,6 +69,15 @@ FINISHED = (
     DeliveryState.DEAD_LETTERED,
 )
 """States after which the runner does not deliver the event to the channel again."""
+
+
+UNFINISHED = (
+    DeliveryState.PENDING,
+    DeliveryState.SENT,
+    DeliveryState.FAILED,
+    DeliveryState.DEAD_LETTERED,
+)
+"""States of a record whose work is not done: waiting for the platform, or failed."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +256,23 @@ class DeliveryLog:
             result.setdefault((channel, target), {})[state] = count
         return result
 
+    def unfinished(self, action: str, *, limit: int) -> tuple[int, list[DeliveryRow]]:
+        """Records of ``action`` events (``retract``: withdrawals) that are not done on
+        their channel or target — pending, sent and waiting, failed, dead-lettered — how
+        many, and the ``limit`` most recently changed."""
+        marks = ",".join("?" * len(UNFINISHED))
+        states = [s.value for s in UNFINISHED]
+        count = self.store.conn.execute(
+            f"SELECT COUNT(*) FROM deliveries WHERE action=? AND state IN ({marks})",
+            [action, *states],
+        ).fetchone()[0]
+        rows = self._select(
+            f"WHERE action=? AND state IN ({marks}) ORDER BY updated_at DESC, channel, target"
+            " LIMIT ?",
+            [action, *states, limit],
+        )
+        return int(count), rows
+
     def get(self, channel: str, event_id: str, target: str = "") -> DeliveryRow | None:
         """The record of one event on one channel and target, if any."""
         rows = self._select(
@@ -302,10 +329,11 @@ class DeliveryLog:
         last_error: str | None = None,
         all_confirmed: str = "confirmed on every target",
     ) -> None:
-        """Record what a platform decided later about a post it had accepted (the runner
-        recorded the event ``sent``): ``target``'s record takes ``state``; once every
-        target of the event on ``channel`` is confirmed, the runner's ``sent`` record
-        becomes ``confirmed`` too, with the detail ``all_confirmed``."""
+        """Record what a platform decided later about a post (or a removal) it had accepted
+        (the runner recorded the event ``sent``): ``target``'s record takes ``state``; once
+        every target of the event on ``channel`` is ``confirmed`` (or, for a withdrawal,
+        ``retracted``), the runner's ``sent`` record takes that state too, with the detail
+        ``all_confirmed``."""
         self.update(
             channel,
             event_id,
@@ -315,12 +343,17 @@ class DeliveryLog:
             remote_ids=remote_ids,
             last_error=last_error,
         )
+        if state not in (DeliveryState.CONFIRMED, DeliveryState.RETRACTED):
+            return
         targets = [r for r in self.for_event(event_id) if r.channel == channel and r.target]
-        if not targets or any(r.state is not DeliveryState.CONFIRMED for r in targets):
+        if not targets or any(r.state is not state for r in targets):
             return
         summary = self.get(channel, event_id)
-        if summary is not None and summary.state is DeliveryState.SENT:
-            self.update(channel, event_id, "", state=DeliveryState.CONFIRMED, detail=all_confirmed)
+        if summary is None or summary.state is not DeliveryState.SENT:
+            return
+        if state is DeliveryState.RETRACTED and summary.action != "retract":
+            return  # a post the account deleted itself: its publication stays as recorded
+        self.update(channel, event_id, "", state=state, detail=all_confirmed)
 
     def _select(self, where: str, params: list[Any]) -> list[DeliveryRow]:
         sql = (

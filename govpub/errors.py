@@ -35,7 +35,9 @@ Retry or dead-letter is decided by the type of the error, never by its message::
     │   ├── PlanOutdated            what a plan relied on changed before emission
     │   ├── ApprovalMissing         a batch without a decision on record that allows it
     │   ├── ApprovalRefused         nobody may approve it, or an answer from the wrong person
-    │   └── ReleaseRejected         an approver rejected a batch
+    │   ├── ReleaseRejected         an approver rejected a batch
+    │   └── TakedownRefused         a take-down of what is not a published penalty decision
+    │                               whose display period ended
     ├── MissedPhases                theme-day phases that missed their window
     └── RunNoteFailed               Airflow's api-server refused or did not answer a run note
 
@@ -84,6 +86,7 @@ __all__ = [
     "ReplayUnsupported",
     "RunNoteFailed",
     "StaleVersion",
+    "TakedownRefused",
     "TransientDeliveryError",
     "UnhandledCallback",
     "UnknownChannel",
@@ -268,6 +271,11 @@ class ApprovalRefused(ReleaseRefused):
 class ReleaseRejected(ReleaseRefused):
     """An approver rejected a batch: the run ends failed, so that it does not look like a
     release in the run list."""
+
+
+class TakedownRefused(ReleaseRefused):
+    """A take-down was asked for a document that is not a published penalty decision, or
+    one whose display period has not ended; the message says which and why."""
 
 
 class MissedPhases(GovpubError):

@@ -190,8 +190,14 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    from govpub.app.status import render_status
+    from govpub.app.status import render_status, status_json
 
+    if args.json:
+        if args.document:
+            _err("error: --json shows the compliance flags and take-downs; not with --document")
+            return 2
+        _out(status_json(settings))
+        return 0
     _out(render_status(settings, document_id=args.document))
     return 0
 
@@ -352,8 +358,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="TCP port (default: GOVPUB_INGEST_PORT, 8400)")
     p.set_defaults(handler=cmd_ingest)
 
-    p = sub.add_parser("status", help="consumer lag, deliveries and dead letters")
+    p = sub.add_parser(
+        "status", help="consumer lag, deliveries, dead letters, compliance flags, take-downs"
+    )
     p.add_argument("--document", help="where one document is published")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="the compliance flags and the take-downs due, as JSON (for scripts)",
+    )
     p.set_defaults(handler=cmd_status)
 
     p = sub.add_parser("dlq", help="dead letters")

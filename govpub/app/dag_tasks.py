@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from channels.settings import load_app_settings
-from govpub.app.releases import emit_batches, plan_batch, sync_catalog
+from govpub.app.releases import emit_batches, plan_batch, plan_takedowns, sync_catalog
 from govpub.errors import (
     ApprovalRefused,
     ConfigurationError,
@@ -35,8 +35,9 @@ from producers.releases.approval import (
 from producers.releases.campaigns import emit_due_phases, emit_phase, load_calendar
 from producers.releases.exposure import BatchPlan, load_exposure_config, release_quarter, review
 from producers.releases.log import Outcome, Release, ReleaseDecision
-from producers.releases.quarters import Quarter
+from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from producers.releases.runnotes import NOTES_CONNECTION, AirflowApi
+from producers.releases.takedown import TakedownPlan, emit_takedowns
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -291,3 +292,33 @@ def campaign_check_missed(result: Mapping[str, Any]) -> list[str]:
     if newly:
         raise MissedPhases(newly)
     return list(result.get("missed", []))
+
+
+# -- penalty display take-downs ----------------------------------------------------------
+
+
+def takedown_plan(moment: datetime, document_id: str | None) -> dict[str, Any]:
+    """The penalty decisions whose display ended before the run's day (Asia/Shanghai),
+    or only ``document_id``; the catalog must be caught up (``catalog_sync``)."""
+    settings = load_app_settings()
+    day = moment.astimezone(RELEASE_TIMEZONE).date()
+    plan = plan_takedowns(settings, day, document_id=document_id or None)
+    return plan.model_dump(mode="json")
+
+
+def takedown_emit(plan: Mapping[str, Any], *, dag_id: str, run_id: str) -> dict[str, Any]:
+    """Emit the planned withdrawals (公示期满); the result and the run's note."""
+    settings = load_app_settings()
+    parsed = TakedownPlan.model_validate(plan)
+    result = emit_takedowns(settings, parsed, source=dag_id, run_id=run_id)
+    done = result.as_dict()
+    parts = [f"TAKE-DOWNS {parsed.on}: {len(result.emitted)} emitted"]
+    if result.emitted:
+        parts[0] += " (" + ", ".join(r.document_id for r in result.emitted) + ")"
+    if result.already_emitted:
+        parts.append(f"{len(result.already_emitted)} emitted by an earlier run")
+    if result.skipped:
+        parts.append(f"{len(result.skipped)} skipped: " + "; ".join(result.skipped))
+    parts.append(f"{len(parsed.upcoming)} due in the next 7 days")
+    done["note"] = "; ".join(parts) + "."
+    return done
