@@ -19,7 +19,6 @@ archive page it is on, one sitemap slice and the home page; see
 
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import PurePosixPath
 from typing import Self
@@ -48,6 +47,7 @@ from channels.website.state import (
     pages_for,
     parse_target,
     sitemap_target,
+    sort_key_of,
 )
 from govpub.errors import PermanentDeliveryError
 from govpub.files import atomic_write, sync_filesystem
@@ -71,10 +71,6 @@ RECENT_WITHDRAWALS = 20
 """Latest withdrawals listed in ``api/<list>.json``."""
 NOT_PUBLISHED_REASON = "依据相关法律法规，该信息不予公开。"
 """Public reason shown when a penalty is withdrawn because it must never be published."""
-
-
-def _utc_key(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _never_published(event: PenaltyEvent) -> str | None:
@@ -168,7 +164,7 @@ class WebsiteChannel(ChannelBase):
             badge=badge,
             version=event.version,
             # A document keeps its place in every list for life, withdrawn or not.
-            sort_key=previous.sort_key if previous else _utc_key(event.occurred_at),
+            sort_key=previous.sort_key if previous else sort_key_of(event.occurred_at),
             published_at=previous.published_at if previous else event.occurred_at,
             updated_at=event.occurred_at,
             withdrawn=False,

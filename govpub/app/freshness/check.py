@@ -1,0 +1,71 @@
+"""Run the freshness check: read the configuration, open the store, build the report.
+
+``govpub freshness`` and the ``freshness_check`` DAG both call :func:`check_freshness`.
+"""
+
+from contextlib import ExitStack
+from datetime import date, datetime, time
+
+from channels.newmedia.routing import load_routing
+from channels.website.channel import PAGE_SIZE
+from channels.website.state import WebsiteState
+from consumers.deliveries import DeliveryLog
+from govpub.app.freshness.links import HttpProbe, LinkChecker
+from govpub.app.freshness.report import PLATFORMS, SHANGHAI, FreshnessReport, build_report
+from govpub.app.freshness.rules import load_rules
+from govpub.app.freshness.settings import FreshnessSettings
+from govpub.settings import Settings
+from govpub.store import Store
+from producers.compliance.calendar import WorkingCalendar
+
+
+def check_freshness(
+    settings: Settings, section: FreshnessSettings, *, now: datetime
+) -> FreshnessReport:
+    """The freshness report at ``now`` (aware) over the state store of ``settings``.
+
+    Reads the rules (``GOVPUB_FRESHNESS_RULES`` or the shipped file), the working-day
+    calendar, and the accounts of the routing file (``GOVPUB_NEWMEDIA_ROUTES``, when
+    set); requests links over HTTP only with ``GOVPUB_FRESHNESS_CHECK_LINKS``.
+    """
+    rules, rules_file = load_rules(section.rules)
+    calendar = WorkingCalendar.load(settings.compliance_calendar_dir)
+    routed: dict[str, list[str]] = {}
+    if settings.newmedia_routes is not None:
+        routing = load_routing(settings.newmedia_routes)
+        routed = {platform: sorted(getattr(routing, platform).accounts) for platform in PLATFORMS}
+    with Store(settings.store) as store, ExitStack() as stack:
+        probe = (
+            stack.enter_context(HttpProbe(section.link_timeout)) if section.check_links else None
+        )
+        website = WebsiteState(store, page_size=PAGE_SIZE)
+        links = LinkChecker(
+            site_url=str(settings.site_url),
+            output_dir=settings.output_dir,
+            website=website,
+            probe=probe,
+        )
+        return build_report(
+            rules,
+            rules_file=rules_file,
+            now=now,
+            calendar=calendar,
+            website=website,
+            deliveries=DeliveryLog(store),
+            links=links,
+            routed_accounts=routed,
+        )
+
+
+def parse_moment(text: str) -> datetime:
+    """``--at``: a date (the end of that day) or a date-time, in Beijing time unless it
+    has an offset. ValueError names what was expected."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(23, 59, 59), SHANGHAI)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"--at: {text!r} is not a date (2026-12-01) or a date-time (2026-12-01T08:00)"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=SHANGHAI)
