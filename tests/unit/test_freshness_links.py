@@ -135,11 +135,11 @@ def test_links_are_requested_only_where_configured(
         ),
     )
     rules = write_rules(tmp_path, '[policies]\nsource = "test"\n')
-    offline = FreshnessSettings(_env_file=None, rules=rules)  # type: ignore[call-arg]
+    offline = FreshnessSettings(_env_file=None, rules=rules)
     assert check_freshness(settings, offline, now=bj(2026, 11, 3)).policies == ()
     assert requested == []
 
-    online = FreshnessSettings(_env_file=None, rules=rules, check_links=True)  # type: ignore[call-arg]
+    online = FreshnessSettings(_env_file=None, rules=rules, check_links=True)
     report = check_freshness(settings, online, now=bj(2026, 11, 3))
     assert {p.document_id: p.problem for p in report.policies} == {
         "linked": f"link {link}: HTTP 404",

@@ -36,7 +36,7 @@ def site(settings: Settings) -> Iterator[Site]:
 
 @pytest.fixture
 def section(tmp_path: Path) -> FreshnessSettings:
-    return FreshnessSettings(_env_file=None, rules=write_rules(tmp_path))  # type: ignore[call-arg]
+    return FreshnessSettings(_env_file=None, rules=write_rules(tmp_path))
 
 
 def report_at(settings: Settings, section: FreshnessSettings, moment: datetime) -> FreshnessReport:
@@ -230,7 +230,7 @@ max_days = 14
 source = "test"
 """,
     )
-    section = FreshnessSettings(_env_file=None, rules=rules)  # type: ignore[call-arg]
+    section = FreshnessSettings(_env_file=None, rules=rules)
     record_post(settings, "weibo", "slow", bj(2026, 11, 20))
     report = report_at(settings, section, bj(2026, 11, 25))
     assert [(a.name, a.rule.max_days, a.standing.state) for a in report.accounts] == [
