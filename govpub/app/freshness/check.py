@@ -11,7 +11,7 @@ from channels.website.channel import PAGE_SIZE
 from channels.website.state import WebsiteState
 from consumers.deliveries import DeliveryLog
 from govpub.app.freshness.links import HttpProbe, LinkChecker
-from govpub.app.freshness.report import PLATFORMS, SHANGHAI, FreshnessReport, build_report
+from govpub.app.freshness.report import SHANGHAI, FreshnessReport, build_report
 from govpub.app.freshness.rules import load_rules
 from govpub.app.freshness.settings import FreshnessSettings
 from govpub.settings import Settings
@@ -33,7 +33,10 @@ def check_freshness(
     routed: dict[str, list[str]] = {}
     if settings.newmedia_routes is not None:
         routing = load_routing(settings.newmedia_routes)
-        routed = {platform: sorted(getattr(routing, platform).accounts) for platform in PLATFORMS}
+        routed = {
+            "wechat": sorted(routing.wechat.accounts),
+            "weibo": sorted(routing.weibo.accounts),
+        }
     with Store(settings.store) as store, ExitStack() as stack:
         probe = (
             stack.enter_context(HttpProbe(section.link_timeout)) if section.check_links else None

@@ -32,7 +32,7 @@ from govpub.app.freshness.rules import (
 )
 from govpub.errors import EventValidationError
 from producers.compliance.calendar import WorkingCalendar
-from schemas import parse_event
+from schemas import AnyEvent, parse_event
 from schemas.enums import Kind, Validity
 from schemas.events import MeetingEvent, PolicyEvent
 from schemas.payloads import Interpretation
@@ -447,7 +447,8 @@ def _interpretation_problem(
     return None
 
 
-def _event(document: Document) -> Any:
+def _event(document: Document) -> AnyEvent | None:
+    """The document's last event, or ``None`` when it no longer validates."""
     try:
         return parse_event(document.event)
     except EventValidationError:
