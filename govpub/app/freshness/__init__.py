@@ -7,9 +7,11 @@ rules are data (:mod:`govpub.app.freshness.rules`, ``GOVPUB_FRESHNESS_RULES``).
 """
 
 from govpub.app.freshness.check import check_freshness
-from govpub.app.freshness.report import FreshnessReport, State, build_report
+from govpub.app.freshness.read import build_report
+from govpub.app.freshness.report import FreshnessReport
 from govpub.app.freshness.rules import FreshnessRules, load_rules, parse_rules
 from govpub.app.freshness.settings import FreshnessSettings, load_freshness_settings
+from govpub.app.freshness.standing import State
 
 __all__ = [
     "FreshnessReport",

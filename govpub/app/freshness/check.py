@@ -11,9 +11,11 @@ from channels.website.channel import PAGE_SIZE
 from channels.website.state import WebsiteState
 from consumers.deliveries import DeliveryLog
 from govpub.app.freshness.links import HttpProbe, LinkChecker
-from govpub.app.freshness.report import SHANGHAI, FreshnessReport, build_report
+from govpub.app.freshness.read import build_report
+from govpub.app.freshness.report import FreshnessReport
 from govpub.app.freshness.rules import load_rules
 from govpub.app.freshness.settings import FreshnessSettings
+from govpub.app.freshness.standing import SHANGHAI
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.compliance.calendar import WorkingCalendar

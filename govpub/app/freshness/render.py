@@ -10,16 +10,9 @@ from pathlib import Path
 
 import jinja2
 
-from govpub.app.freshness.report import (
-    SHANGHAI,
-    FreshnessReport,
-    Publication,
-    Standing,
-    State,
-    left_words,
-    requirement_words,
-)
+from govpub.app.freshness.report import FreshnessReport, Publication, requirement_words
 from govpub.app.freshness.rules import Interval
+from govpub.app.freshness.standing import SHANGHAI, Standing, State, left_words
 from govpub.errors import ConfigurationError
 from govpub.files import atomic_write
 
