@@ -106,7 +106,10 @@ def test_wrong_input_is_named(published: Settings, tmp_path: Path) -> None:
     broken = write_rules(tmp_path, RULES.replace('kind = "penalty"', 'kind = "news"'))
     answer = freshness(published, broken, "--at", "2026-11-20")
     assert answer.returncode == 2
-    assert f"error: {broken}: columns[0].kind: Input should be 'policy'" in answer.stderr
+    assert (
+        f"error: GOVPUB_FRESHNESS_RULES: {broken}: columns.0.kind: Input should be 'policy'"
+        in answer.stderr
+    )
     answer = freshness(published, write_rules(tmp_path, RULES), "--at", "tomorrow")
     assert answer.returncode == 2
     assert "error: --at: 'tomorrow' is not a date" in answer.stderr

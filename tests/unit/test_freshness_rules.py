@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from govpub.app.freshness import load_freshness_settings, load_rules, parse_rules
+from govpub.app.freshness import load_freshness_settings, load_rules
 from govpub.app.freshness.check import parse_moment
 from govpub.app.freshness.render import check_page_dir
 from govpub.app.freshness.rules import SHIPPED_RULES, Interval, PolicyRule
@@ -72,48 +72,53 @@ source = "our own rule"
     [
         (
             '[[columns]]\nname = "x"\nkind = "news"\nmax_days = 14\nsource = "s"\n',
-            "rules.toml: columns[0].kind: Input should be 'policy', 'penalty', 'exposure',"
+            "columns.0.kind: Input should be 'policy', 'penalty', 'exposure',"
             " 'meeting' or 'campaign'",
         ),
         (
             '[[columns]]\nname = "x"\nkind = "policy"\nmax_days = 14\nunit = "weeks"\nsource = "s"\n',
-            "rules.toml: columns[0].unit: Input should be 'calendar' or 'working'",
+            "columns.0.unit: Input should be 'calendar' or 'working'",
         ),
         (
             '[[accounts]]\nplatform = "wechat"\nmax_days = 14\n',
-            "rules.toml: accounts[0].source: Field required",
+            "accounts.0.source: Field required",
         ),
         (
             '[[accounts]]\nplatform = "douyin"\nmax_days = 14\nsource = "s"\n',
-            "rules.toml: accounts[0].platform: Input should be 'wechat' or 'weibo'",
+            "accounts.0.platform: Input should be 'wechat' or 'weibo'",
         ),
         (
             '[[accounts]]\nplatform = "weibo"\nmax_days = 0\nsource = "s"\n',
-            "rules.toml: accounts[0].max_days: Input should be greater than or equal to 1",
+            "accounts.0.max_days: Input should be greater than or equal to 1",
         ),
         (
             '[meetings]\nmax_days = 5\nsource = "s"\nrequire = ["press_release"]\n',
-            "rules.toml: meetings.require[0]: Input should be 'video_url' or 'interpretation'",
+            "meetings.require.0: Input should be 'video_url' or 'interpretation'",
         ),
-        ('[policies]\nclasses = ["通知"]\nsource = "s"\n', "rules.toml: policies.classes[0]:"),
-        ("warn_days = 3\n", "rules.toml: warn_days: Extra inputs are not permitted"),
+        ('[policies]\nclasses = ["通知"]\nsource = "s"\n', "policies.classes.0:"),
+        ("warn_days = 3\n", "warn_days: Extra inputs are not permitted"),
         (
             '[[columns]]\nname = "a"\nkind = "policy"\nmax_days = 1\nsource = "s"\n'
             '[[columns]]\nname = "a"\nkind = "penalty"\nmax_days = 1\nsource = "s"\n',
-            "rules.toml: columns[1].name: 'a' is used twice",
+            "columns: the name 'a' is used by more than one column",
         ),
-        ("columns = [", "rules.toml: not valid TOML"),
+        ("columns = [", "not valid TOML"),
     ],
 )
-def test_a_wrong_rules_file_names_the_field(text: str, message: str) -> None:
+def test_a_wrong_rules_file_names_the_setting_the_file_and_the_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = write_rules(tmp_path, text)
     with pytest.raises(ConfigurationError) as caught:
-        parse_rules("rules.toml", text)
-    assert message in str(caught.value)
+        load_rules(path)
+    assert f"GOVPUB_FRESHNESS_RULES: {path}: {message}" in str(caught.value)
 
 
 def test_a_missing_rules_file_names_the_setting(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="GOVPUB_FRESHNESS_RULES: cannot read"):
-        load_rules(tmp_path / "nowhere.toml")
+    missing = tmp_path / "nowhere.toml"
+    with pytest.raises(ConfigurationError) as caught:
+        load_rules(missing)
+    assert str(caught.value).startswith(f"GOVPUB_FRESHNESS_RULES: {missing}: cannot read:")
 
 
 def test_settings_come_from_the_environment_and_errors_name_the_variable(

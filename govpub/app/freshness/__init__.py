@@ -9,7 +9,7 @@ rules are data (:mod:`govpub.app.freshness.rules`, ``GOVPUB_FRESHNESS_RULES``).
 from govpub.app.freshness.check import check_freshness
 from govpub.app.freshness.read import build_report
 from govpub.app.freshness.report import FreshnessReport
-from govpub.app.freshness.rules import FreshnessRules, load_rules, parse_rules
+from govpub.app.freshness.rules import FreshnessRules, load_rules
 from govpub.app.freshness.settings import FreshnessSettings, load_freshness_settings
 from govpub.app.freshness.standing import State
 
@@ -22,5 +22,4 @@ __all__ = [
     "check_freshness",
     "load_freshness_settings",
     "load_rules",
-    "parse_rules",
 ]

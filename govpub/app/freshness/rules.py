@@ -9,14 +9,13 @@ A rule's interval is counted in calendar days or in working days (the working-da
 calendar of :mod:`producers.compliance.calendar`).
 """
 
-import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from govpub.errors import ConfigurationError
+from producers.releases.datafiles import load_model
 from schemas.enums import DocClass, Kind
 from schemas.types import DepartmentCode
 
@@ -113,14 +112,14 @@ class FreshnessRules(_Model):
     meetings: MeetingRule | None = None
     policies: PolicyRule | None = None
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> Self:
-        seen: set[str] = set()
-        for number, column in enumerate(self.columns):
-            if column.name in seen:
-                raise ValueError(f"columns[{number}].name: {column.name!r} is used twice")
-            seen.add(column.name)
-        return self
+    @field_validator("columns")
+    @classmethod
+    def _unique_names(cls, columns: list[ColumnRule]) -> list[ColumnRule]:
+        names = [column.name for column in columns]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"the name {name!r} is used by more than one column")
+        return columns
 
     def warning_for(self, rule: Interval) -> int:
         """The warning window of ``rule``."""
@@ -137,31 +136,9 @@ class FreshnessRules(_Model):
 
 def load_rules(path: Path | None = None) -> tuple[FreshnessRules, str]:
     """The rules of ``path`` (``None``: the shipped file) and the name to show for it.
-    Errors name the file and the field."""
+    Errors name the setting, the file and the field
+    (``GOVPUB_FRESHNESS_RULES: rules.toml: columns.0.kind: …``)."""
     if path is None:
-        text = resources.files("govpub.app.freshness").joinpath("rules.toml").read_text("utf-8")
-        return parse_rules(SHIPPED_RULES, text), SHIPPED_RULES
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"GOVPUB_FRESHNESS_RULES: cannot read {path}: {exc}") from None
-    return parse_rules(str(path), text), str(path)
-
-
-def parse_rules(name: str, text: str) -> FreshnessRules:
-    """Validate the TOML ``text`` of the rules file ``name``."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{name}: not valid TOML: {exc}") from None
-    try:
-        return FreshnessRules.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            where = "".join(
-                f"[{part}]" if isinstance(part, int) else f".{part}" for part in err["loc"]
-            ).lstrip(".")
-            message = str(err["msg"]).removeprefix("Value error, ")
-            problems.append(f"{name}: {where}: {message}" if where else f"{name}: {message}")
-        raise ConfigurationError("; ".join(problems)) from None
+        source = resources.files("govpub.app.freshness").joinpath("rules.toml")
+        return load_model(FreshnessRules, source, SHIPPED_RULES), SHIPPED_RULES
+    return load_model(FreshnessRules, path, f"GOVPUB_FRESHNESS_RULES: {path}"), str(path)
