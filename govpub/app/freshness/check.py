@@ -22,7 +22,7 @@ from producers.compliance.calendar import WorkingCalendar
 
 
 def check_freshness(
-    settings: Settings, section: FreshnessSettings, *, now: datetime
+    settings: Settings, freshness: FreshnessSettings, *, now: datetime
 ) -> FreshnessReport:
     """The freshness report at ``now`` (aware) over the state store of ``settings``.
 
@@ -30,7 +30,7 @@ def check_freshness(
     calendar, and the accounts of the routing file (``GOVPUB_NEWMEDIA_ROUTES``, when
     set); requests links over HTTP only with ``GOVPUB_FRESHNESS_CHECK_LINKS``.
     """
-    rules, rules_file = load_rules(section.rules)
+    rules, rules_file = load_rules(freshness.rules)
     calendar = WorkingCalendar.load(settings.compliance_calendar_dir)
     routed: dict[str, list[str]] = {}
     if settings.newmedia_routes is not None:
@@ -41,7 +41,9 @@ def check_freshness(
         }
     with Store(settings.store) as store, ExitStack() as stack:
         probe = (
-            stack.enter_context(HttpProbe(section.link_timeout)) if section.check_links else None
+            stack.enter_context(HttpProbe(freshness.link_timeout))
+            if freshness.check_links
+            else None
         )
         website = WebsiteState(store, page_size=PAGE_SIZE)
         links = LinkChecker(
