@@ -94,19 +94,31 @@ def documents(count: int, *, prefix: str = "doc") -> list[dict[str, Any]]:
 
 
 def wait_caught_up(settings: Settings, channel: str, timeout: float) -> float:
-    """Seconds until the channel's group has no lag; raises if ``timeout`` passes."""
+    """Seconds until the channel's group has no lag.
+
+    Fails only when the lag has not gone down for ``timeout`` seconds: on a loaded machine
+    a channel may take long, but one that makes no progress is stuck, and that is what a
+    fault test must catch (the time it took is reported, not asserted).
+    """
     topics = Topics(settings.topic_prefix)
     bus = open_bus(settings)
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
+    progress, lowest = started, None
+    while time.monotonic() - progress < timeout:
         try:
             lag = bus.committed_lag(topics.channel_group(channel), topics.content)
         except Exception:  # the broker may still be coming back
             lag = {}
-        if lag and sum(max(0, v) for v in lag.values()) == 0:
-            return time.monotonic() - started
+        if lag:
+            behind = sum(max(0, v) for v in lag.values())
+            if behind == 0:
+                return time.monotonic() - started
+            if lowest is None or behind < lowest:
+                progress, lowest = time.monotonic(), behind
         time.sleep(0.5)
-    raise AssertionError(f"channel {channel} still lagging after {timeout:.0f} s")
+    raise AssertionError(
+        f"channel {channel} made no progress for {timeout:.0f} s ({lowest} records behind)"
+    )
 
 
 def delivered_events(settings: Settings, channel: str) -> dict[str, str]:

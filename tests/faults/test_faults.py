@@ -73,7 +73,9 @@ from tests.newmedia import events as newmedia_events
 from tests.newmedia.conftest import APP_ID, APP_SECRET, COVER, HOOK_SECRET, SITE, routes_text
 from tests.newmedia.fakes import FakeWeChat, Fault, Outage, WebhookReceiver
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(400)]
+# Generous: on a loaded machine these take minutes; a stuck channel fails sooner, in
+# wait_caught_up, when its lag stops going down.
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
 
 def rss_documents(settings: Settings) -> dict[str, int]:
@@ -169,10 +171,9 @@ def test_consumer_killed_five_times(
             consumer = spawn_consumer(settings, CRASH_CHANNELS, log=log)
         sender.join(timeout=120)
         started = time.monotonic()
-        deadline = started + 240
         caught_up: dict[str, float] = {}
         for channel in CRASH_CHANNELS:  # each has its own group: wait for the slowest
-            wait_caught_up(settings, channel, timeout=max(1.0, deadline - time.monotonic()))
+            wait_caught_up(settings, channel, timeout=120)
             caught_up[channel] = round(time.monotonic() - started, 1)
         recovery = time.monotonic() - started
     finally:
