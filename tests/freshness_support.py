@@ -5,8 +5,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from channels.base import DeliveryState
-from consumers.deliveries import DeliveryLog, DeliveryRow
+from govpub.deliveries import DeliveryLog, DeliveryRow, DeliveryState
 from govpub.settings import Settings
 from govpub.store import Store
 from tests import factories

@@ -9,7 +9,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from channels.newmedia.webhook import verify
+from channels.newmedia.webhook.channel import verify
 from govpub.settings import Settings
 from tests import factories
 from tests.dags.conftest import test_run

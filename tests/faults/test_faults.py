@@ -46,13 +46,12 @@ from pytest_httpserver import HTTPServer
 
 from channels.memory import MemoryChannel
 from consumers import ChannelRunner, read_dead_letters
-from consumers.service import build_runner
+from govpub.app.channels import build_runner
 from govpub.bus import open_bus
 from govpub.bus.sqlite import SqliteBus
 from govpub.errors import BusError, PublishFailed
 from govpub.settings import Settings
 from govpub.store import Store
-from govpub.testing.kafka_broker import KafkaBroker
 from govpub.topics import Topics
 from producers import PartialPublish, Publisher
 from schemas import parse_event
@@ -69,6 +68,7 @@ from tests.faults.helpers import (
     website_duplicates,
     website_listed,
 )
+from tests.kafka_broker import KafkaBroker
 from tests.newmedia import events as newmedia_events
 from tests.newmedia.conftest import APP_ID, APP_SECRET, COVER, HOOK_SECRET, SITE, routes_text
 from tests.newmedia.fakes import FakeWeChat, Fault, Outage, WebhookReceiver
@@ -238,7 +238,7 @@ def dlq_redrive(settings: Settings, channel: str) -> tuple[int, int, int]:
     """Run ``govpub dlq redrive --channel CHANNEL`` as an operator would; returns what it
     printed: (redriven, delivered, dead-lettered again)."""
     done = subprocess.run(
-        [sys.executable, "-m", "govpub.cli", "dlq", "redrive", "--channel", channel],
+        [sys.executable, "-m", "govpub.app.cli", "dlq", "redrive", "--channel", channel],
         env=env_for(settings),
         capture_output=True,
         timeout=180,
@@ -305,7 +305,7 @@ def test_wechat_outage_retries_then_dead_letters_and_redrive_posts_once(
         retry_min_backoff=0.2,
         retry_max_backoff=1.0,
     )
-    timeout = settings.newmedia_timeout
+    timeout = settings.newmedia.timeout
     outage = Outage(
         faults=[
             Fault(status=503),

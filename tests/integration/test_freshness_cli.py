@@ -34,7 +34,7 @@ def freshness(settings: Settings, rules: Path, *args: str) -> subprocess.Complet
         GOVPUB_FRESHNESS_RULES=str(rules),
     )
     return subprocess.run(
-        [sys.executable, "-m", "govpub.cli", "freshness", *args],
+        [sys.executable, "-m", "govpub.app.cli", "freshness", *args],
         capture_output=True,
         text=True,
         env=env,

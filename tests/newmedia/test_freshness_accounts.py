@@ -4,8 +4,9 @@ fake platform: a refused status leaves the account silent, a confirmed one count
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from channels.base import Channel, ChannelContext
-from channels.newmedia.weibo import WeiboChannel
+from channels.base import ChannelContext
+from channels.newmedia.weibo.channel import WeiboChannel
+from consumers.channel import Channel
 from govpub.app.freshness import FreshnessReport, FreshnessSettings, State, check_freshness
 from govpub.settings import Settings
 from tests.newmedia import events

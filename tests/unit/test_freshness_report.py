@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from channels.base import DeliveryState
 from govpub.app.freshness import FreshnessReport, FreshnessSettings, State, check_freshness
 from govpub.app.freshness.render import render_html, render_json, render_text
+from govpub.deliveries import DeliveryState
 from govpub.settings import Settings
 from tests import factories
 from tests.freshness_support import bj, record_post, write_rules
@@ -187,7 +187,7 @@ def test_an_account_whose_posts_all_failed_is_silent(
 
 
 def test_routed_accounts_without_any_record_are_listed(
-    settings: Settings, section: FreshnessSettings, tmp_path: Path
+    make_settings: Callable[..., Settings], section: FreshnessSettings, tmp_path: Path
 ) -> None:
     routes = tmp_path / "routes.toml"
     routes.write_text(
@@ -205,9 +205,8 @@ url = "https://county.example.gov.cn/hook"
 """,
         encoding="utf-8",
     )
-    report = report_at(
-        settings.model_copy(update={"newmedia_routes": routes}), section, bj(2026, 11, 28)
-    )
+    settings = make_settings(site_url=SITE_URL, newmedia_routes=routes)
+    report = report_at(settings, section, bj(2026, 11, 28))
     assert [(a.name, a.standing.state) for a in report.accounts] == [
         ("wechat/zhuzhou-gov", State.OVERDUE),
         ("weibo/zhuzhou-fabu", State.OVERDUE),

@@ -135,9 +135,10 @@ def test_settings_come_from_the_environment_and_errors_name_the_variable(
     monkeypatch.setenv("GOVPUB_FRESHNESS_ALERT_URL", "https://ops.example.gov.cn/alerts")
     with pytest.raises(ConfigurationError) as caught:
         load_freshness_settings()
-    assert "GOVPUB_FRESHNESS_ALERT_SECRET: required when GOVPUB_FRESHNESS_ALERT_URL is set" in (
-        str(caught.value)
-    )
+    assert (
+        "GOVPUB_FRESHNESS_ALERT_SECRET: Value error, required when GOVPUB_FRESHNESS_ALERT_URL"
+        " is set"
+    ) in str(caught.value)
     monkeypatch.setenv("GOVPUB_FRESHNESS_ALERT_SECRET", "whsec_not base64!")
     with pytest.raises(ConfigurationError, match="the part after whsec_ is not base64"):
         load_freshness_settings()

@@ -1,18 +1,18 @@
 """Post the freshness report to the operators' alert webhook.
 
 Signed the Standard Webhooks way, by the same client as the ``webhook`` channel
-(:class:`channels.newmedia.webhook.WebhookClient`): ``webhook-id`` (stable for one
+(:class:`channels.newmedia.webhook.channel.WebhookClient`): ``webhook-id`` (stable for one
 run, so a retried post is dropped by the receiver as a repeat), ``webhook-timestamp``
 and ``webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`` with
 ``GOVPUB_FRESHNESS_ALERT_SECRET``. The receiver checks it with
-:func:`channels.newmedia.webhook.verify`.
+:func:`channels.newmedia.webhook.channel.verify`.
 """
 
 import json
 from collections.abc import Mapping
 from typing import Any
 
-from channels.newmedia.webhook import WebhookClient
+from channels.newmedia.webhook.channel import WebhookClient
 from govpub.app.freshness.settings import FreshnessSettings
 
 ALERT_TYPE = "govpub.freshness.alert"

@@ -7,16 +7,17 @@ from contextlib import ExitStack
 from datetime import date, datetime, time
 
 from channels.newmedia.routing import load_routing
+from channels.newmedia.settings import NewMediaSettings
 from channels.website.channel import PAGE_SIZE
 from channels.website.state import WebsiteState
-from consumers.deliveries import DeliveryLog
 from govpub.app.freshness.links import HttpProbe, LinkChecker
 from govpub.app.freshness.read import build_report
 from govpub.app.freshness.report import FreshnessReport
 from govpub.app.freshness.rules import load_rules
 from govpub.app.freshness.settings import FreshnessSettings
 from govpub.app.freshness.standing import SHANGHAI
-from govpub.settings import Settings
+from govpub.deliveries import DeliveryLog
+from govpub.settings import Settings, section
 from govpub.store import Store
 from producers.compliance.calendar import WorkingCalendar
 
@@ -33,8 +34,9 @@ def check_freshness(
     rules, rules_file = load_rules(freshness.rules)
     calendar = WorkingCalendar.load(settings.compliance_calendar_dir)
     routed: dict[str, list[str]] = {}
-    if settings.newmedia_routes is not None:
-        routing = load_routing(settings.newmedia_routes)
+    routes = section(settings, NewMediaSettings).routes
+    if routes is not None:
+        routing = load_routing(routes)
         routed = {
             "wechat": sorted(routing.wechat.accounts),
             "weibo": sorted(routing.weibo.accounts),

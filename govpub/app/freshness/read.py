@@ -6,10 +6,8 @@ documents (columns, meeting pages, policies) and the new-media delivery records
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 
-from channels.base import DeliveryState
 from channels.urls import SiteUrls
 from channels.website.state import Document, WebsiteState
-from consumers.deliveries import DeliveryLog
 from govpub.app.freshness.links import LinkChecker, has_text
 from govpub.app.freshness.report import (
     PLATFORMS,
@@ -23,6 +21,7 @@ from govpub.app.freshness.report import (
 )
 from govpub.app.freshness.rules import FreshnessRules, Interval, MeetingRule, PolicyRule
 from govpub.app.freshness.standing import SHANGHAI, Standing, State, standing
+from govpub.deliveries import DeliveryLog, DeliveryState
 from govpub.errors import EventValidationError
 from producers.compliance.calendar import WorkingCalendar
 from schemas import AnyEvent, parse_event

@@ -1,32 +1,27 @@
 """The freshness check's settings section (``GOVPUB_FRESHNESS_*``).
 
-Built once at each entry point (``govpub freshness``, the ``freshness_check`` DAG)
-beside the core :class:`govpub.settings.Settings`, and passed down.
+Built once at each entry point (``govpub freshness``, the ``freshness_check`` DAG) with
+:func:`load_freshness_settings`, beside the application settings, and passed down. It is
+the shell's own section, so ``channels.settings.AppSettings`` does not compose it.
 """
 
 import base64
 import binascii
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import SettingsConfigDict
 
-from govpub.errors import ConfigurationError
+from govpub.settings import SettingsSection, load_settings
 
 PREFIX = "GOVPUB_FRESHNESS_"
 
 
-class FreshnessSettings(BaseSettings):
+class FreshnessSettings(SettingsSection):
     """Where the rules are, where the operator page goes, the alert webhook, link checks."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=PREFIX,
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        frozen=True,
-    )
+    model_config = SettingsConfigDict(env_prefix=PREFIX)
 
     rules: Path | None = Field(
         default=None,
@@ -44,6 +39,7 @@ class FreshnessSettings(BaseSettings):
     )
     alert_secret: SecretStr | None = Field(
         default=None,
+        validate_default=True,
         description="signing secret of the alert webhook (whsec_<base64> or plain text)",
     )
     alert_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
@@ -53,37 +49,26 @@ class FreshnessSettings(BaseSettings):
     )
     link_timeout: Annotated[float, Field(gt=0, le=60)] = 5.0
 
-    @model_validator(mode="after")
-    def _alert_is_signed(self) -> Self:
-        if self.alert_url is not None and self.alert_secret is None:
-            raise ValueError(
-                f"{PREFIX}ALERT_SECRET: required when {PREFIX}ALERT_URL is set"
-                " (alerts are signed like every webhook)"
-            )
-        if self.alert_secret is not None:
-            secret = self.alert_secret.get_secret_value()
-            if not secret:
-                raise ValueError(f"{PREFIX}ALERT_SECRET: must not be empty")
-            if secret.startswith("whsec_"):
-                try:
-                    base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-                except binascii.Error:
-                    raise ValueError(
-                        f"{PREFIX}ALERT_SECRET: the part after whsec_ is not base64"
-                    ) from None
-        return self
+    @field_validator("alert_secret")
+    @classmethod
+    def _alert_is_signed(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            if info.data.get("alert_url") is not None:
+                raise ValueError(
+                    f"required when {PREFIX}ALERT_URL is set (alerts are signed like every webhook)"
+                )
+            return value
+        secret = value.get_secret_value()
+        if not secret:
+            raise ValueError("must not be empty")
+        if secret.startswith("whsec_"):
+            try:
+                base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+            except binascii.Error:
+                raise ValueError("the part after whsec_ is not base64") from None
+        return value
 
 
 def load_freshness_settings(**overrides: object) -> FreshnessSettings:
     """Build the section from the environment; errors name the variable."""
-    try:
-        return FreshnessSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors(include_url=False, include_input=False):
-            field = ".".join(str(p) for p in err["loc"])
-            message = str(err["msg"]).removeprefix("Value error, ")
-            lines.append(f"{PREFIX}{field.upper()}: {message}" if field else message)
-        raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from None
-    except SettingsError as exc:
-        raise ConfigurationError(f"invalid settings: {exc}") from None
+    return load_settings(FreshnessSettings, **overrides)

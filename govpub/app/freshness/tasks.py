@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from channels.settings import load_app_settings
 from govpub.app.freshness.alert import post_alert
 from govpub.app.freshness.check import check_freshness
 from govpub.app.freshness.render import check_page_dir, write_page
 from govpub.app.freshness.settings import load_freshness_settings
 from govpub.errors import UpdateDeadlinesAtRisk
-from govpub.settings import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def freshness_report(moment: datetime) -> dict[str, Any]:
     """The report at ``moment`` as JSON-ready values; also renders the operator page into
     ``GOVPUB_FRESHNESS_PAGE_DIR`` when it is set."""
-    settings = load_settings()
+    settings = load_app_settings()
     section = load_freshness_settings()
     if section.page_dir is not None:  # a misplaced page fails before any work is done
         check_page_dir(
