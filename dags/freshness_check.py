@@ -13,7 +13,8 @@ The rules are data (the shipped ``govpub/app/freshness/rules.toml``, or the file
 3. ``report_problems`` — fails with the list when something is overdue or due soon, so
    the run shows red in the Airflow UI until the cause is fixed.
 
-All logic is in ``govpub.app.freshness`` (tested without Airflow).
+Each task calls one function of ``govpub.app.dag_tasks``; the logic is in
+``govpub.app.freshness`` (tested without Airflow).
 """
 
 from __future__ import annotations
@@ -40,25 +41,26 @@ def freshness_check() -> None:
 
     @task
     def check_freshness() -> dict[str, Any]:
-        from govpub.app.freshness import tasks
+        from govpub.app import dag_tasks
 
         run = get_current_context()["dag_run"]
-        moment = run.logical_date if run.logical_date is not None else run.run_after
-        return tasks.freshness_report(moment)
+        return dag_tasks.run(
+            dag_tasks.freshness_report, dag_tasks.run_moment(run.logical_date, run.run_after)
+        )
 
     @task(retries=2, retry_delay=pendulum.duration(minutes=1))
     def post_alert(report: dict[str, Any]) -> str:
-        from govpub.app.freshness import tasks
+        from govpub.app import dag_tasks
 
         context = get_current_context()
         message_id = f"{context['dag'].dag_id}:{context['run_id']}"
-        return tasks.freshness_alert(report, message_id=message_id)
+        return dag_tasks.run(dag_tasks.freshness_alert, report, message_id=message_id)
 
     @task
     def report_problems(report: dict[str, Any]) -> list[str]:
-        from govpub.app.freshness import tasks
+        from govpub.app import dag_tasks
 
-        return tasks.freshness_verdict(report)
+        return dag_tasks.run(dag_tasks.freshness_verdict, report)
 
     report = check_freshness()
     post_alert(report)  # type: ignore[arg-type]
