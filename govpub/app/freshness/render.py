@@ -40,15 +40,13 @@ def render_text(report: FreshnessReport) -> str:
         lines += _table(
             ("column", "rule", "last published", "deadline", "left", "state"),
             [
-                (
+                _timed_row(
                     f"{c.rule.title} ({c.rule.name}"
                     + (f": {', '.join(c.rule.departments)}" if c.rule.departments else "")
                     + ")",
-                    c.rule.describe(),
+                    c.rule,
                     _last(c.last),
-                    _deadline(c.standing),
-                    _left(c.standing, c.rule),
-                    c.standing.state.words,
+                    c.standing,
                 )
                 for c in report.columns
             ],
@@ -60,13 +58,11 @@ def render_text(report: FreshnessReport) -> str:
         lines += _table(
             ("account", "rule", "last post", "deadline", "left", "state"),
             [
-                (
+                _timed_row(
                     a.name,
-                    a.rule.describe(),
+                    a.rule,
                     _last(a.last) + (f" ({a.failed_posts} failed)" if a.failed_posts else ""),
-                    _deadline(a.standing),
-                    _left(a.standing, a.rule),
-                    a.standing.state.words,
+                    a.standing,
                 )
                 for a in report.accounts
             ],
@@ -186,6 +182,11 @@ def _left(place: Standing, rule: Interval) -> str:
     if place.state is State.OVERDUE:
         return f"{left_words(-place.days_left, rule)} over" if place.days_left < 0 else "passed"
     return left_words(place.days_left, rule)
+
+
+def _timed_row(name: str, rule: Interval, last: str, place: Standing) -> tuple[str, ...]:
+    """A column's or an account's row: name, rule, last publication, deadline, left, state."""
+    return (name, rule.describe(), last, _deadline(place), _left(place, rule), place.state.words)
 
 
 def _width(text: str) -> int:
