@@ -50,6 +50,7 @@ from channels.website.state import (
     sort_key_of,
 )
 from consumers.channel import NOT_ROUTED, Outcome
+from govpub.compliance.rules import NOT_PUBLISHED_REASON, never_publish
 from govpub.deliveries import DeliveryState
 from govpub.errors import PermanentDeliveryError
 from govpub.files import atomic_write, sync_filesystem
@@ -71,19 +72,6 @@ SITEMAP_PAGES = 10
 positions of a kind list."""
 RECENT_WITHDRAWALS = 20
 """Latest withdrawals listed in ``api/<list>.json``."""
-NOT_PUBLISHED_REASON = "依据相关法律法规，该信息不予公开。"
-"""Public reason shown when a penalty is withdrawn because it must never be published."""
-
-
-def _never_published(event: PenaltyEvent) -> str | None:
-    p = event.payload
-    if p.is_minor:
-        return "the party is a minor"
-    if p.involves_secrets:
-        return "the facts involve state or trade secrets"
-    if p.security_risk:
-        return "flagged as a security or stability risk"
-    return None
 
 
 class WebsiteChannel(ChannelBase):
@@ -145,8 +133,11 @@ class WebsiteChannel(ChannelBase):
         if isinstance(event, ExposureEvent) and not event.payload.is_batch:
             return NOT_ROUTED  # candidates are published in the quarterly batch
         if isinstance(event, PenaltyEvent):
-            why = _never_published(event)
-            if why is not None:
+            # The runner's guard turns such a penalty into a withdrawal; this is for an
+            # event handed to the channel directly.
+            flags = never_publish(event.payload)
+            if flags:
+                why = flags[0][2]
                 outcome = self._withdraw(event, NOT_PUBLISHED_REASON, None, absent=None)
                 if outcome is None:
                     return Outcome(DeliveryState.RETRACTED, f"withdrawn: {why}")
