@@ -8,7 +8,7 @@ is what makes redelivery harmless and keeps older versions from overwriting newe
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -118,8 +118,9 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
 class DeliveryLog:
     """Reads and writes delivery records in the state store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.clock = clock
         store.ensure_schema("deliveries", _SCHEMA)
 
     def finished(
@@ -166,7 +167,7 @@ class DeliveryLog:
         """Write delivery rows; applied ones also move the channel's document version."""
         if not rows:
             return
-        now = time.time()
+        now = self.clock()
         with self.store.transaction() as conn:
             conn.executemany(
                 "INSERT INTO deliveries (channel, target, event_id, document_id, kind, action,"
@@ -273,6 +274,18 @@ class DeliveryLog:
         )
         return int(count), rows
 
+    def latest_by_target(
+        self, channel: str, state: DeliveryState, *, until: float
+    ) -> dict[str, DeliveryRow]:
+        """For each target of ``channel``, its publish or update record in ``state`` that
+        changed last at or before ``until`` (Unix time); targets without one are absent."""
+        rows = self._select(
+            "WHERE channel=? AND target<>'' AND state=? AND action<>'retract' AND updated_at<=?"
+            " ORDER BY target, updated_at, event_id",
+            [channel, state.value, until],
+        )
+        return {row.target: row for row in rows}  # the newest of each target comes last
+
     def get(self, channel: str, event_id: str, target: str = "") -> DeliveryRow | None:
         """The record of one event on one channel and target, if any."""
         rows = self._select(
@@ -302,7 +315,7 @@ class DeliveryLog:
         """Change the state of an existing record (a platform confirmed or removed a post
         later); keeps its attempts and origin. Returns whether a record was changed."""
         sets = ["state=?", "last_error=?", "updated_at=?"]
-        params: list[Any] = [state.value, last_error, time.time()]
+        params: list[Any] = [state.value, last_error, self.clock()]
         if detail is not None:
             sets.append("detail=?")
             params.append(detail)

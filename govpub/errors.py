@@ -11,6 +11,7 @@ Retry or dead-letter is decided by the type of the error, never by its message::
     ├── NotPermitted                ingest: another department's event, document or kind
     ├── StaleVersion                a version ≤ the one already accepted
     ├── DuplicateEventConflict      an event_id reused for different content
+    ├── UpdateDeadlinesAtRisk       freshness: columns or accounts overdue or due soon
     ├── BatchRejected               some events of a batch refused; nothing of it was sent
     ├── BusError                    transport failures
     │   ├── PublishFailed           a send that was not acknowledged
@@ -90,6 +91,7 @@ __all__ = [
     "TransientDeliveryError",
     "UnhandledCallback",
     "UnknownChannel",
+    "UpdateDeadlinesAtRisk",
 ]
 
 
@@ -147,6 +149,17 @@ class DuplicateEventConflict(GovpubError):
     def __init__(self, event_id: str) -> None:
         self.event_id = event_id
         super().__init__(f"event_id: {event_id!r} was already accepted with different content")
+
+
+class UpdateDeadlinesAtRisk(GovpubError):
+    """The freshness check found something overdue or due soon; ``problems`` lists each
+    (a column, an account, a meeting or a policy) in words."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(
+            f"{len(self.problems)} freshness problem(s):\n  " + "\n  ".join(self.problems)
+        )
 
 
 class BatchRejected(GovpubError):

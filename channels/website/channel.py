@@ -23,7 +23,7 @@ archive page it is on, one sitemap slice and the home page; see
 
 import logging
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 from importlib import resources
 from pathlib import PurePosixPath
 from typing import Self
@@ -53,6 +53,7 @@ from channels.website.state import (
     pages_for,
     parse_target,
     sitemap_target,
+    sort_key_of,
 )
 from consumers.channel import NOT_ROUTED, Outcome
 from govpub.compliance.rules import NOT_PUBLISHED_REASON, never_publish
@@ -77,10 +78,6 @@ SITEMAP_PAGES = 10
 positions of a kind list."""
 RECENT_WITHDRAWALS = 20
 """Latest withdrawals listed in ``api/<list>.json``."""
-
-
-def _utc_key(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class WebsiteChannel(ChannelBase):
@@ -170,7 +167,7 @@ class WebsiteChannel(ChannelBase):
             badge=badge,
             version=event.version,
             # A document keeps its place in every list for life, withdrawn or not.
-            sort_key=previous.sort_key if previous else _utc_key(event.occurred_at),
+            sort_key=previous.sort_key if previous else sort_key_of(event.occurred_at),
             published_at=previous.published_at if previous else event.occurred_at,
             updated_at=event.occurred_at,
             withdrawn=False,

@@ -23,9 +23,9 @@ notice that no longer shows it.
 """
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from channels.website.paths import ListRef
 from govpub.store import Store
@@ -167,6 +167,12 @@ def _document(row: sqlite3.Row | tuple[object, ...]) -> Document:
     )
 
 
+def sort_key_of(moment: datetime) -> str:
+    """The ``sort_key`` of a document first published at ``moment``: UTC, so that keys of
+    any offset compare as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def pages_for(entries: int, page_size: int) -> int:
     """How many pages ``entries`` entries fill."""
     return -(-entries // page_size)
@@ -262,6 +268,34 @@ class WebsiteState:
             f"SELECT {_LIST_COLUMNS} FROM web_documents WHERE withdrawn=0"
             " ORDER BY sort_key DESC, document_id DESC LIMIT ?",
             (limit,),
+        )
+        return [_document(row) for row in rows]
+
+    def newest_shown(
+        self, kind: str, departments: Sequence[str] = (), *, until: datetime
+    ) -> Document | None:
+        """The shown document of ``kind`` (and of one of ``departments``, when given) whose
+        first publication is the most recent at or before ``until``: what a visitor sees
+        at the top of the column. ``None`` when the column shows nothing."""
+        where = "kind=? AND withdrawn=0 AND sort_key<=?"
+        params: list[object] = [kind, sort_key_of(until)]
+        if departments:
+            where += f" AND department IN ({','.join('?' * len(departments))})"
+            params.extend(departments)
+        row = self.conn.execute(
+            f"SELECT {_LIST_COLUMNS} FROM web_documents WHERE {where}"
+            " ORDER BY sort_key DESC, document_id DESC LIMIT 1",
+            params,
+        ).fetchone()
+        return None if row is None else _document(row)
+
+    def shown_of_kind(self, kind: str) -> list[Document]:
+        """Every shown document of ``kind`` with its last event, oldest first. Reads the
+        whole kind: for reports that look into every document, never for rendering."""
+        rows = self.conn.execute(
+            f"SELECT {_DOC_COLUMNS} FROM web_documents WHERE kind=? AND withdrawn=0"
+            " ORDER BY sort_key, document_id",
+            (kind,),
         )
         return [_document(row) for row in rows]
 

@@ -68,3 +68,15 @@ def test_the_takedown_runs_every_day_at_nine_in_shanghai(dag_bag: Any) -> None:
     assert runs(dag, start, end) == [
         datetime(2023, 12, day, 9, 0, tzinfo=SHANGHAI) for day in (30, 31)
     ] + [datetime(2024, 1, day, 9, 0, tzinfo=SHANGHAI) for day in (1, 2)]
+
+
+def test_the_freshness_check_runs_every_morning_at_eight(dag_bag: Any) -> None:
+    dag = dag_bag.dags["freshness_check"]
+    assert dag.timetable.expression == "0 8 * * *"
+    assert str(dag.timetable.timezone) == "Asia/Shanghai"
+    start = datetime(2026, 9, 28, tzinfo=SHANGHAI)
+    found = runs(dag, start, datetime(2026, 10, 12, tzinfo=SHANGHAI))
+    # Every day, holidays and weekends too (the National Day week is in this range).
+    assert found == [start + timedelta(days=n, hours=8) for n in range(14)]
+    # 08:00 in Zhuzhou is midnight UTC.
+    assert all(run.astimezone(ZoneInfo("UTC")).hour == 0 for run in found)
