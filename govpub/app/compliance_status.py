@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from channels.catalog.channel import CatalogChannel
 from channels.catalog.state import DocumentCatalog
 from channels.newmedia.wechat.deletions import AccountQueue, DeleteQueue
+from govpub.bus import Bus
 from govpub.compliance.audit import AuditEntry, AuditLog
 from govpub.compliance.rules import DISCLOSURE_DEADLINE, PENALTY_DEADLINE, WITHDRAWAL_DEADLINE
 from govpub.deliveries import DeliveryLog, DeliveryRow
 from govpub.settings import Settings
 from govpub.store import Store
+from govpub.topics import Topics
 from producers.releases.display import DisplayPeriods
 from producers.releases.quarters import RELEASE_TIMEZONE
 from producers.releases.takedown import UPCOMING_DAYS, due_takedowns
@@ -71,6 +74,10 @@ class ComplianceStatus:
     unfinished: list[DeliveryRow]
     """Withdrawals not done on some channel or target (failed, dead-lettered, waiting)."""
     wechat_queue: list[AccountQueue]
+    catalog_behind: int = 0
+    """Events on the bus the document catalog has not read: the take-downs are as of the
+    catalog's last sync (the DAG syncs it before each run), so decisions published since
+    are missing from due and overdue until it catches up."""
 
     def as_json(self, latest: int = LATEST) -> dict[str, Any]:
         """JSON-ready: counts, and the first ``latest`` of each list."""
@@ -85,6 +92,7 @@ class ComplianceStatus:
                 for f in self.flags
             },
             "takedowns": {
+                "catalog_behind": self.catalog_behind,
                 "due_within_days": UPCOMING_DAYS,
                 "due": {
                     "count": len(self.due),
@@ -109,9 +117,15 @@ def today_in_china(now: datetime | None = None) -> date:
 
 
 def read_compliance_status(
-    settings: Settings, store: Store, *, today: date, latest: int = LATEST
+    settings: Settings,
+    store: Store,
+    *,
+    today: date,
+    latest: int = LATEST,
+    catalog_behind: int = 0,
 ) -> ComplianceStatus:
-    """Read the compliance flags and the take-downs from ``store`` on day ``today``."""
+    """Read the compliance flags and the take-downs from ``store`` on day ``today``;
+    ``catalog_behind`` is the catalog's lag on the bus (:func:`catalog_lag`)."""
     audit = AuditLog(store)
     flags = []
     for rule, label in FLAGS:
@@ -131,7 +145,15 @@ def read_compliance_status(
         unfinished_count=count,
         unfinished=rows,
         wechat_queue=DeleteQueue(store).summary(),
+        catalog_behind=catalog_behind,
     )
+
+
+def catalog_lag(settings: Settings, bus: Bus) -> int:
+    """How many content events the document catalog's consumer group has not committed."""
+    topics = Topics(settings.topic_prefix)
+    lag = bus.committed_lag(topics.channel_group(CatalogChannel.name), topics.content)
+    return sum(max(0, behind) for behind in lag.values())
 
 
 def render_compliance_status(status: ComplianceStatus, latest: int = LATEST) -> list[str]:
@@ -146,6 +168,14 @@ def render_compliance_status(status: ComplianceStatus, latest: int = LATEST) -> 
             )
     lines.append("")
     lines.append(f"take-downs of penalty decisions (公示期满), as of {status.as_of}:")
+    if status.catalog_behind:
+        lines += [
+            f"  the document catalog is {status.catalog_behind}"
+            f" event{'' if status.catalog_behind == 1 else 's'} behind the bus: decisions"
+            " published since its last sync are not counted below",
+            "  (govpub consume --channel catalog --until-idle brings it up to date, as each"
+            " take-down run does)",
+        ]
     lines.append(f"  due in the next {UPCOMING_DAYS} days: {len(status.due)}")
     lines += [f"    {_due_text(t)}" for t in status.due[:latest]]
     lines.append(f"  overdue (display ended, not withdrawn yet): {len(status.overdue)}")

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 
 from govpub.app.compliance_status import (
+    catalog_lag,
     read_compliance_status,
     render_compliance_status,
     today_in_china,
@@ -113,13 +114,17 @@ def render_status(settings: Settings, *, document_id: str | None = None) -> str:
                 f" (run {decision.run_id}{triggered})"
             )
         lines.append("")
-        compliance = read_compliance_status(settings, store, today=today_in_china())
+        compliance = read_compliance_status(
+            settings, store, today=today_in_china(), catalog_behind=catalog_lag(settings, bus)
+        )
         lines += render_compliance_status(compliance)
     return "\n".join(lines)
 
 
 def status_json(settings: Settings) -> str:
     """``govpub status --json``: the compliance flags and the take-downs, for scripts."""
-    with Store(settings.store) as store:
-        compliance = read_compliance_status(settings, store, today=today_in_china())
+    with Store(settings.store) as store, open_bus(settings) as bus:
+        compliance = read_compliance_status(
+            settings, store, today=today_in_china(), catalog_behind=catalog_lag(settings, bus)
+        )
     return json.dumps(compliance.as_json(), ensure_ascii=False, indent=2)

@@ -110,3 +110,20 @@ def test_govpub_status_shows_them_and_json_is_for_scripts(state: tuple[Settings,
     both = govpub(settings, "status", "--json", "--document", "cf-due")
     assert both.returncode == 2
     assert "not with --document" in both.stderr
+
+
+def test_status_says_when_the_catalog_is_behind(state: tuple[Settings, date]) -> None:
+    # The take-downs are read from the catalog: one decision published since its last
+    # sync is not counted, and status says so instead of reporting "overdue: 1" as all.
+    settings, today = state
+    send(settings, [decision("cf-since", today - timedelta(days=800), today - timedelta(days=5))])
+    out = govpub(settings, "status").stdout
+    assert "  the document catalog is 1 event behind the bus" in out
+    assert "  overdue (display ended, not withdrawn yet): 1" in out
+    assert (
+        json.loads(govpub(settings, "status", "--json").stdout)["takedowns"]["catalog_behind"] == 1
+    )
+    sync_catalog(settings, timeout=60)
+    out = govpub(settings, "status").stdout
+    assert "behind the bus" not in out
+    assert "  overdue (display ended, not withdrawn yet): 2" in out
