@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.base import DeliveryState
-from govpub.store import Store
+from govpub.store import Schema, Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS channel_documents (
     PRIMARY KEY (channel, document_id)
 )
 """
+SCHEMA = Schema("deliveries", _SCHEMA)
+"""The tables of this component, as versioned migrations."""
 
 FINISHED = (
     DeliveryState.SENT,
@@ -87,6 +89,12 @@ class AppliedVersion:
     retracted: bool
 
 
+def lock_key(channel: str) -> str:
+    """The store lock of one channel's delivery records (and applied versions): their
+    writers, the channel's consumers and its late confirmations, take turns."""
+    return f"deliveries:{channel}"
+
+
 def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -97,7 +105,7 @@ class DeliveryLog:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.ensure_schema("deliveries", _SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     def finished(
         self, channel: str, event_ids: Sequence[str], *, states: Sequence[DeliveryState] = FINISHED
@@ -134,7 +142,7 @@ class DeliveryLog:
         if not rows:
             return
         now = time.time()
-        with self.store.transaction() as conn:
+        with self.store.transaction(*{lock_key(r.channel) for r in rows}) as conn:
             conn.executemany(
                 "INSERT INTO deliveries (channel, target, event_id, document_id, kind, action,"
                 " version, state, detail, remote_ids, attempts, last_error, origin,"
@@ -259,7 +267,7 @@ class DeliveryLog:
         if remote_ids is not None:
             sets.append("remote_ids=?")
             params.append(json.dumps(remote_ids, ensure_ascii=False, sort_keys=True))
-        with self.store.transaction() as conn:
+        with self.store.transaction(lock_key(channel)) as conn:
             cursor = conn.execute(
                 f"UPDATE deliveries SET {', '.join(sets)}"
                 " WHERE channel=? AND event_id=? AND target=?",

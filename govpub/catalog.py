@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from govpub.store import Store
+from govpub.store import Schema, Store
 from schemas import AnyEvent, ExposureEvent, PenaltyPayload, RetractEvent
 
 _SCHEMA = """
@@ -41,6 +41,8 @@ CREATE INDEX IF NOT EXISTS catalog_exposure ON catalog_documents (kind, role, qu
 CREATE INDEX IF NOT EXISTS catalog_department ON catalog_documents (department, kind);
 CREATE INDEX IF NOT EXISTS catalog_updated ON catalog_documents (updated_at)
 """
+SCHEMA = Schema("catalog_documents", _SCHEMA)
+"""The tables of this component, as versioned migrations."""
 
 _COLUMNS = (
     "document_id, kind, version, event_id, action, department, title, domain, quarter, role,"
@@ -113,7 +115,7 @@ class DocumentCatalog:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.ensure_schema("catalog_documents", _SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     def record(self, event: AnyEvent, *, now: datetime) -> bool:
         """Take one event into the catalog; returns False if a newer version is already there.
@@ -125,7 +127,7 @@ class DocumentCatalog:
         # UTC, so that the text columns sort in time order whatever offset events carry.
         occurred = event.occurred_at.astimezone(UTC).isoformat()
         recorded = now.astimezone(UTC).isoformat()
-        with self.store.transaction() as conn:
+        with self.store.transaction("catalog_documents") as conn:
             row = conn.execute(
                 "SELECT version, event_id FROM catalog_documents WHERE document_id=?",
                 (event.document_id,),

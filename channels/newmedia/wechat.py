@@ -43,7 +43,7 @@ from channels.newmedia.routing import Routing, Target, WechatAccount
 from channels.newmedia.wechat_api import PublishStatus, WeChatClient, status_from
 from consumers.deliveries import DeliveryLog, DeliveryRow
 from govpub.errors import ConfigurationError, DeliveryError, TransientDeliveryError
-from govpub.store import Store
+from govpub.store import Schema, Store
 from schemas import AnyEvent, ContentEvent
 from schemas.enums import Kind
 
@@ -65,6 +65,8 @@ CREATE TABLE IF NOT EXISTS wechat_publish_jobs (
 );
 CREATE INDEX IF NOT EXISTS wechat_publish_jobs_due ON wechat_publish_jobs (done, due_at)
 """
+JOBS_SCHEMA = Schema("wechat_publish_jobs", _JOBS)
+"""The tables of this component, as versioned migrations."""
 
 
 def image_type(data: bytes) -> str | None:
@@ -145,7 +147,7 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
         self.accounts: dict[str, WechatAccount] = dict(routing.wechat.accounts)
         self.clients = clients
         self.images = images or ImageSource(timeout=context.settings.newmedia_timeout)
-        context.store.ensure_schema("wechat_publish_jobs", _JOBS)
+        context.store.ensure_schema(JOBS_SCHEMA)
 
     @classmethod
     def from_context(
@@ -252,10 +254,10 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
 
     def _schedule(self, account: str, event: AnyEvent, publish_id: str) -> None:
         due = self.clock() + self.accounts[account].poll_interval
-        with self.store.transaction() as conn:
+        with self.store.transaction("wechat_publish_jobs") as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO wechat_publish_jobs (publish_id, account, event_id,"
-                " document_id, due_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO wechat_publish_jobs (publish_id, account, event_id,"
+                " document_id, due_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (publish_id, account, event.event_id, event.document_id, due),
             )
 
@@ -396,7 +398,7 @@ def _read_cover(account: str, config: WechatAccount) -> bytes:
 
 
 def _postpone(store: Store, publish_id: str, now: float, interval: float) -> None:
-    with store.transaction() as conn:
+    with store.transaction("wechat_publish_jobs") as conn:
         row = conn.execute(
             "SELECT polls FROM wechat_publish_jobs WHERE publish_id=?", (publish_id,)
         ).fetchone()
@@ -409,7 +411,7 @@ def _postpone(store: Store, publish_id: str, now: float, interval: float) -> Non
 
 
 def _finish_job(store: Store, publish_id: str) -> None:
-    with store.transaction() as conn:
+    with store.transaction("wechat_publish_jobs") as conn:
         conn.execute("UPDATE wechat_publish_jobs SET done=1 WHERE publish_id=?", (publish_id,))
 
 
@@ -427,7 +429,7 @@ def settle_publish(
     the reason, never retried automatically (an operator looks at the article); still
     publishing → polled again later.
     """
-    store.ensure_schema("wechat_publish_jobs", _JOBS)
+    store.ensure_schema(JOBS_SCHEMA)
     job = store.conn.execute(
         "SELECT account, event_id FROM wechat_publish_jobs WHERE publish_id=?",
         (status.publish_id,),

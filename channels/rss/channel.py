@@ -26,7 +26,7 @@ from channels.rss.summary import summarize
 from channels.urls import SiteUrls
 from govpub.departments import department_name
 from govpub.files import atomic_write, sync_filesystem
-from govpub.store import Store
+from govpub.store import Schema, Store
 from schemas import AnyEvent, ExposureEvent, Kind, RetractEvent
 
 log = logging.getLogger(__name__)
@@ -51,10 +51,16 @@ CREATE INDEX IF NOT EXISTS rss_items_kind ON rss_items (kind, sort_at DESC, docu
 CREATE INDEX IF NOT EXISTS rss_items_department
     ON rss_items (department, sort_at DESC, document_id)
 """
+SCHEMA = Schema("rss_items", _SCHEMA)
+"""The tables of this component, as versioned migrations."""
 
 _COLUMNS = (
     "document_id, kind, department, title, summary, categories, version,"
     " published_at, updated_at, withdrawn, withdrawn_reason"
+)
+_REPLACE = ", ".join(
+    f"{column}=excluded.{column}"
+    for column in [*[c.strip() for c in _COLUMNS.split(",")][1:], "sort_at"]
 )
 
 
@@ -110,7 +116,7 @@ class RssChannel(ChannelBase):
         self.limit = context.settings.feed_items
         self._dirty: set[str] = set()
         self._pending: dict[str, _Pending] = {}
-        store.ensure_schema("rss_items", _SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     @classmethod
     def from_context(cls, context: ChannelContext) -> Self:
@@ -222,10 +228,11 @@ class RssChannel(ChannelBase):
                     _utc_key(sort_at),
                 )
             )
-        with self.store.transaction() as conn:
+        with self.store.transaction("rss_items") as conn:
             conn.executemany(
-                f"INSERT OR REPLACE INTO rss_items ({_COLUMNS}, sort_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO rss_items ({_COLUMNS}, sort_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                f" ON CONFLICT (document_id) DO UPDATE SET {_REPLACE}",
                 rows,
             )
         self._pending.clear()

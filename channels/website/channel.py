@@ -36,6 +36,7 @@ from channels.website.paths import (
 from channels.website.render import Section, SiteRenderer, summary_of
 from channels.website.state import (
     HOME_TARGET,
+    LOCK,
     SECTIONS_TARGET,
     SITEMAP_INDEX_TARGET,
     STATE_TABLES,
@@ -179,7 +180,7 @@ class WebsiteChannel(ChannelBase):
         )
         old_lists = previous.lists if previous else frozenset()
         state = self.state
-        with state.store.transaction() as conn:
+        with state.store.transaction(LOCK) as conn:
             state.save(conn, doc)
             for ref in sorted(old_lists - doc.lists):
                 assert previous is not None
@@ -214,7 +215,7 @@ class WebsiteChannel(ChannelBase):
             replaced_by=replaced_by,
         )
         state = self.state
-        with state.store.transaction() as conn:
+        with state.store.transaction(LOCK) as conn:
             state.save(conn, doc)
             for ref in sorted(doc.lists):
                 if not previous.withdrawn:
@@ -241,7 +242,7 @@ class WebsiteChannel(ChannelBase):
 
     def _flush(self) -> None:
         state = self.state
-        with state.store.transaction() as conn:
+        with state.store.transaction(LOCK) as conn:
             if not self._started:
                 # Every kind has an index from the start: the navigation links to all of them.
                 state.mark_many(conn, (index_target(ListRef.for_kind(k)) for k in Kind))
@@ -278,7 +279,7 @@ class WebsiteChannel(ChannelBase):
         # One sync for the whole flush, before the outputs are marked done (and before the
         # runner records the delivery and commits): cheaper than one fsync per file.
         sync_filesystem(self.output_dir)
-        with state.store.transaction() as conn:
+        with state.store.transaction(LOCK) as conn:
             state.done(conn, targets)
         log.debug("website: rendered %d outputs", len(work))
 

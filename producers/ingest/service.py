@@ -36,7 +36,7 @@ from govpub.errors import (
     StaleVersion,
 )
 from govpub.settings import Settings
-from govpub.store import Store
+from govpub.store import Schema, Store
 from govpub.topics import Topics
 from producers.compliance import AuditEntry, AuditLog, ComplianceGate, Submitter, build_gate
 from producers.compliance.gate import Verdict
@@ -72,6 +72,8 @@ CREATE TABLE IF NOT EXISTS ingest_answers (
     created_at REAL NOT NULL
 )
 """
+ANSWERS_SCHEMA = Schema("ingest_answers", _ANSWERS)
+"""The tables of this component, as versioned migrations."""
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ class IngestService:
         )
         self.ledger = VersionLedger(self._write_store)
         self._audit = AuditLog(self._write_store)
-        self._write_store.ensure_schema("ingest_answers", _ANSWERS)
+        self._write_store.ensure_schema(ANSWERS_SCHEMA)
         self.publisher = Publisher(
             bus if bus is not None else open_bus(settings),
             Topics(settings.topic_prefix),
@@ -541,10 +543,10 @@ class IngestService:
                 first_answers.append((item.event_id, result.model_dump_json()))
         if first_answers:
             now = time.time()
-            with self._write_store.transaction() as conn:
+            with self._write_store.transaction("ingest_answers") as conn:
                 conn.executemany(
-                    "INSERT OR IGNORE INTO ingest_answers (event_id, department, answer,"
-                    " created_at) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO ingest_answers (event_id, department, answer,"
+                    " created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     [
                         (event_id, principal.department, answer, now)
                         for event_id, answer in first_answers
