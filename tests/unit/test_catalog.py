@@ -18,6 +18,8 @@ from schemas import parse_event
 from tests import factories
 from tests.releases import emit, samples
 
+pytestmark = pytest.mark.usefixtures("store_location")
+
 NOW = datetime(2023, 7, 1, 1, 0, tzinfo=UTC)
 
 
