@@ -30,8 +30,8 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
-SUPERUSER = "govpub"
-DATABASE = "govpub"
+SUPERUSER = "postgres"
+DATABASE = "govpub_test"
 INSTALL_HINT = "run `make postgres` (installs Debian's postgresql package)"
 
 
