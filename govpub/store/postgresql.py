@@ -37,7 +37,7 @@ SQLite, whatever the database's locale.
 import contextlib
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -148,17 +148,16 @@ class PgConnection:
         self._backend = backend
         self._raw = backend.open_raw()
         self._sql: dict[str, str] = {}
+        self.in_transaction = False
         self.namespace = backend.namespace_of(self._raw)
 
     @property
     def raw(self) -> "psycopg.Connection[tuple[Any, ...]]":
         """The psycopg connection (replaced first if it broke outside a transaction)."""
         raw = self._raw
-        if raw.closed or raw.broken:
-            from psycopg import pq
-
-            if raw.pgconn.transaction_status != pq.TransactionStatus.IDLE and not raw.closed:
-                return raw  # inside a transaction: its error belongs to the caller
+        if (raw.closed or raw.broken) and not self.in_transaction:
+            # Inside a transaction the error belongs to the transaction (it fails); between
+            # transactions a new session is as good as the old one.
             self._raw = self._backend.open_raw()
         return self._raw
 
@@ -170,11 +169,26 @@ class PgConnection:
                 self._sql[sql] = translated
         return translated
 
+    def _again_on_a_new_session(self, run: "Callable[[psycopg.Connection[Any]], Cursor]") -> Cursor:
+        """``run`` on the session; once more on a new one if the server had ended the old
+        one between transactions (a restart, a failover, an idle timeout). Only reads and
+        ``BEGIN`` run outside a transaction, so running them again is harmless."""
+        import psycopg
+
+        try:
+            return run(self.raw)
+        except psycopg.OperationalError:
+            if self.in_transaction or not self._raw.broken:
+                raise
+            return run(self.raw)
+
     def execute(self, sql: str, parameters: Sequence[Any] | None = None, /) -> Cursor:
         """Run one statement (``?`` placeholders)."""
         if parameters is None:
-            return self.raw.execute(sql.encode())
-        return self.raw.execute(self._translate(sql).encode(), parameters)
+            query = sql.encode()
+            return self._again_on_a_new_session(lambda raw: raw.execute(query))
+        translated = self._translate(sql).encode()
+        return self._again_on_a_new_session(lambda raw: raw.execute(translated, parameters))
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
         """Run one statement per parameter row (pipelined by psycopg)."""
@@ -184,7 +198,8 @@ class PgConnection:
 
     def simple(self, sql: str) -> None:
         """Run fixed statements without parameters (one round trip for several)."""
-        self.raw.execute(sql.encode(), prepare=False)
+        query = sql.encode()
+        self._again_on_a_new_session(lambda raw: raw.execute(query, prepare=False))
 
     def close(self) -> None:
         """Close the connection."""
@@ -271,7 +286,12 @@ class PostgresBackend:
             calls = [f"pg_advisory_xact_lock_shared({store})"]
             calls += [f"pg_advisory_xact_lock({key})" for key in ordered]
             locks = "SELECT " + ", ".join(calls)
-        pg.simple(f"BEGIN ISOLATION LEVEL READ COMMITTED; {locks}")
+        try:
+            pg.simple(f"BEGIN ISOLATION LEVEL READ COMMITTED; {locks}")
+        except BaseException:
+            self.end(conn, commit=False)  # BEGIN may have run before the failure
+            raise
+        pg.in_transaction = True
 
     def lock_store(self, conn: Connection) -> None:
         """Inside a transaction: take the store's lock exclusively (for a migration)."""
@@ -281,14 +301,17 @@ class PostgresBackend:
     def end(self, conn: Connection, *, commit: bool) -> None:
         """Commit, or roll back (a broken connection has rolled back already)."""
         pg = self._pg(conn)
-        if commit:
-            pg.simple("COMMIT")
-            return
-        import psycopg
+        try:
+            if commit:
+                pg.simple("COMMIT")
+                return
+            import psycopg
 
-        # A session that is gone took its transaction with it.
-        with contextlib.suppress(psycopg.OperationalError):
-            pg.simple("ROLLBACK")
+            # A session that is gone took its transaction with it.
+            with contextlib.suppress(psycopg.OperationalError):
+                pg.simple("ROLLBACK")
+        finally:
+            pg.in_transaction = False
 
     def ddl(self, statement: str) -> str:
         """A migration statement with PostgreSQL's column types."""

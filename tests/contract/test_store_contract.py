@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from channels.newmedia.records import SharedState
@@ -22,6 +23,7 @@ from govpub.store.sqlite import connect_sqlite
 from producers.ledger import Reservation, VersionLedger
 from schemas import parse_event
 from tests import factories
+from tests.postgres_server import PostgresServer
 
 COUNTER = Schema(
     "contract_counter",
@@ -374,3 +376,36 @@ def test_a_budget_shared_by_workers_is_never_overspent(connect: Callable[[], Sto
         worker.join(120)
     assert sum(taken) == 50
     assert states[0].get("budget", "app:2026-11-28") == "50"
+
+
+# --- PostgreSQL only: sessions that end -------------------------------------------------------
+
+
+def _terminate(postgres_server: PostgresServer, store: Store) -> None:
+    pid = store.conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with psycopg.connect(postgres_server.url(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def test_a_session_ended_by_the_server_is_replaced_between_transactions(
+    postgres_server: PostgresServer,
+) -> None:
+    with postgres_server.schema() as url, Store(url) as store:
+        store.ensure_schema(COUNTER)
+        _terminate(postgres_server, store)
+        assert store.conn.execute("SELECT COUNT(*) FROM counter").fetchone()[0] == 0
+        _terminate(postgres_server, store)
+        with store.transaction("counter") as conn:  # BEGIN on a new session
+            conn.execute("INSERT INTO counter (name, value) VALUES ('a', 1)")
+
+        def ended_inside() -> None:
+            with store.transaction("counter") as conn:
+                conn.execute("INSERT INTO counter (name, value) VALUES ('b', 1)")
+                _terminate(postgres_server, store)
+                conn.execute("INSERT INTO counter (name, value) VALUES ('c', 1)")
+
+        with pytest.raises(psycopg.OperationalError):
+            ended_inside()  # a transaction that lost its session fails...
+        # ...and leaves nothing; the store works on.
+        names = [r[0] for r in store.conn.execute("SELECT name FROM counter ORDER BY name")]
+        assert names == ["a"]
