@@ -217,6 +217,41 @@ def test_a_transaction_without_keys_runs_alone_and_readers_never_wait(
     assert names == {"held", "later"}
 
 
+def test_writers_with_different_keys(connect: Callable[[], Store]) -> None:
+    """On PostgreSQL, transactions with different keys (a DAG worker's release log, a
+    consumer's catalog) do not wait for each other; SQLite has one write lock, so there
+    the second waits until the first ends. Either way both commit."""
+    holder, other = connect(), connect()
+    holder.ensure_schema(COUNTER)
+    inside, release, written = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with holder.transaction("release_log") as conn:
+            conn.execute("INSERT INTO counter (name, value) VALUES ('release', 1)")
+            inside.set()
+            release.wait(60)
+
+    def write() -> None:
+        with other.transaction("catalog_documents") as conn:
+            conn.execute("INSERT INTO counter (name, value) VALUES ('catalog', 1)")
+        written.set()
+
+    holding = threading.Thread(target=hold)
+    holding.start()
+    assert inside.wait(60)
+    writing = threading.Thread(target=write)
+    writing.start()
+    if holder.kind == "postgresql":
+        assert written.wait(60)
+    else:
+        assert not written.wait(1.0)
+    release.set()
+    holding.join(60)
+    writing.join(60)
+    assert written.is_set()
+    assert other.conn.execute("SELECT COUNT(*) FROM counter").fetchone()[0] == 2
+
+
 # --- migrations ------------------------------------------------------------------------------
 
 
