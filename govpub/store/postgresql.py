@@ -149,6 +149,8 @@ class PgConnection:
         self._raw = backend.open_raw()
         self._sql: dict[str, str] = {}
         self.in_transaction = False
+        self._pipeline: psycopg.Pipeline | None = None
+        self._pipelined = contextlib.ExitStack()
         self.namespace = backend.namespace_of(self._raw)
 
     @property
@@ -186,15 +188,45 @@ class PgConnection:
         """Run one statement (``?`` placeholders)."""
         if parameters is None:
             query = sql.encode()
-            return self._again_on_a_new_session(lambda raw: raw.execute(query))
-        translated = self._translate(sql).encode()
-        return self._again_on_a_new_session(lambda raw: raw.execute(translated, parameters))
+            cursor = self._again_on_a_new_session(lambda raw: raw.execute(query))
+        else:
+            translated = self._translate(sql).encode()
+            cursor = self._again_on_a_new_session(lambda raw: raw.execute(translated, parameters))
+        return cursor if self._pipeline is None else _Pipelined(cursor, self._pipeline)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
         """Run one statement per parameter row (pipelined by psycopg)."""
         cursor = self.raw.cursor()
         cursor.executemany(self._translate(sql).encode(), parameters)
-        return cursor
+        return cursor if self._pipeline is None else _Pipelined(cursor, self._pipeline)
+
+    def start_pipeline(self) -> None:
+        """Inside a transaction: send statements without waiting for each answer (a
+        result, a row count or the commit waits for what was sent before it)."""
+        self._pipeline = self._pipelined.enter_context(self.raw.pipeline())
+
+    def commit_pipeline(self) -> None:
+        """Send ``COMMIT`` after the pipelined statements and wait for every answer: one
+        round trip (an earlier statement's error is raised here)."""
+        if self._pipeline is None:
+            self.simple("COMMIT")
+            return
+        self.raw.execute(b"COMMIT", prepare=False)
+        self.end_pipeline(failed=False)
+
+    def end_pipeline(self, *, failed: bool) -> None:
+        """Receive every answer still due (raising the first error, unless ``failed``)."""
+        if self._pipeline is None:
+            return
+        self._pipeline = None
+        if failed:
+            import psycopg
+
+            # The transaction is being rolled back: its statements' answers do not matter.
+            with contextlib.suppress(psycopg.Error):
+                self._pipelined.__exit__(RuntimeError, RuntimeError("rolled back"), None)
+            return
+        self._pipelined.close()
 
     def simple(self, sql: str) -> None:
         """Run fixed statements without parameters (one round trip for several)."""
@@ -204,6 +236,33 @@ class PgConnection:
     def close(self) -> None:
         """Close the connection."""
         self._raw.close()
+
+
+class _Pipelined:
+    """A cursor of a pipelined statement: rows are fetched as usual (psycopg waits for
+    them); the row count waits for the statement's answer first."""
+
+    def __init__(self, cursor: Cursor, pipeline: "psycopg.Pipeline") -> None:
+        self._cursor = cursor
+        self._pipeline = pipeline
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the statement changed (after its answer arrived)."""
+        self._pipeline.sync()
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Any:
+        """The next row."""
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        """Every remaining row."""
+        return self._cursor.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        """The remaining rows."""
+        return iter(self._cursor)
 
 
 class PostgresBackend:
@@ -292,6 +351,7 @@ class PostgresBackend:
             self.end(conn, commit=False)  # BEGIN may have run before the failure
             raise
         pg.in_transaction = True
+        pg.start_pipeline()
 
     def lock_store(self, conn: Connection) -> None:
         """Inside a transaction: take the store's lock exclusively (for a migration)."""
@@ -301,12 +361,18 @@ class PostgresBackend:
     def end(self, conn: Connection, *, commit: bool) -> None:
         """Commit, or roll back (a broken connection has rolled back already)."""
         pg = self._pg(conn)
+        import psycopg
+
         try:
             if commit:
-                pg.simple("COMMIT")
+                try:
+                    pg.commit_pipeline()
+                except BaseException:
+                    with contextlib.suppress(psycopg.OperationalError):
+                        pg.simple("ROLLBACK")
+                    raise
                 return
-            import psycopg
-
+            pg.end_pipeline(failed=True)
             # A session that is gone took its transaction with it.
             with contextlib.suppress(psycopg.OperationalError):
                 pg.simple("ROLLBACK")

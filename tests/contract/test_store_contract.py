@@ -8,6 +8,7 @@ the components' read-modify-write steps staying exact when several processes (he
 several connections) run them at once.
 """
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -146,6 +147,24 @@ def test_nested_transactions_join_the_outer_one(store: Store) -> None:
     with pytest.raises(RuntimeError, match="roll back both"):
         write_then_fail()
     assert store.conn.execute("SELECT COUNT(*) FROM counter").fetchone()[0] == 0
+
+
+def test_a_failed_statement_rolls_the_whole_transaction_back(store: Store) -> None:
+    """On PostgreSQL, statements inside a transaction are pipelined: an error may surface
+    at a later statement or at the commit, but it always surfaces, and nothing is kept."""
+
+    def duplicate() -> None:
+        with store.transaction("counter") as conn:
+            conn.execute("INSERT INTO counter (name, value) VALUES ('a', 1)")
+            conn.execute("INSERT INTO counter (name, value) VALUES ('a', 2)")
+            conn.execute("INSERT INTO counter (name, value) VALUES ('b', 3)")
+
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
+        duplicate()
+    assert store.conn.execute("SELECT COUNT(*) FROM counter").fetchone()[0] == 0
+    with store.transaction("counter") as conn:
+        conn.execute("INSERT INTO counter (name, value) VALUES ('c', 1)")
+    assert store.conn.execute("SELECT name FROM counter").fetchall() == [("c",)]
 
 
 def test_a_nested_transaction_may_not_take_a_key_its_outer_one_lacks(store: Store) -> None:
