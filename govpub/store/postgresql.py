@@ -5,8 +5,9 @@ used by one thread; a process opens one per worker thread), in autocommit mode: 
 outside a transaction is one statement with its own snapshot and never leaves a session
 "idle in transaction". Sessions that stop answering are found by TCP keepalives, and a
 session idle inside a transaction for five minutes is ended by the server, so a hung
-host cannot hold the store's locks for ever. A connection that broke is replaced the
-next time it is used outside a transaction.
+host cannot hold the store's locks for ever. A session the server ended between
+transactions (a restart, a failover) is replaced by the next read or ``BEGIN``, which
+then runs on the new one; a transaction that loses its session fails.
 
 Transactions are ``READ COMMITTED`` plus transaction-scoped advisory locks, which is
 what ``BEGIN IMMEDIATE`` gives on SQLite, narrowed to what a transaction decides about:
@@ -25,6 +26,11 @@ after its commit is visible), and (2) two transactions never wait for each other
 locks in opposite orders: no deadlock, and no serialization failure to retry (those
 exist only above READ COMMITTED). Locks are keyed by the database, the schema and the
 key's name (a 64-bit hash; a collision only makes two keys wait for each other).
+
+Round trips. ``BEGIN`` and the locks are one; the transaction's statements are then
+pipelined (sent without waiting for each answer; a read or a row count waits for what
+was sent before it), and ``COMMIT`` travels with the last of them. An error of a
+pipelined statement surfaces at the latest at the commit, and rolls everything back.
 
 Dialect. Statements are written once with ``?`` placeholders; they are translated to
 psycopg's ``%s`` (and ``%`` doubled) once per statement text. Migrations use SQLite's
