@@ -34,7 +34,7 @@ from bench.harness import mixed_events, percentile, record, timed
 from bench.ingest import CREDENTIALS, free_port, load, penalties, wait_healthy
 from bench.pipeline import CHANNELS, publish
 from govpub.settings import Settings
-from govpub.testing.kafka_broker import KafkaBroker
+from tests.kafka_broker import KafkaBroker
 from tests.postgres_server import PostgresServer
 
 VARIANTS = ("sqlite", "postgresql", "postgresql-async", "sqlite-before")

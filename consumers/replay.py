@@ -23,33 +23,28 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol, runtime_checkable
 
-from channels.base import Channel, ChannelContext, Outcome
-from channels.registry import create_channel, resolve
+from consumers.channel import Channel, Outcome
 from consumers.deadletter import DeadLetter, DeadLetterSink
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
 from consumers.safety import ChannelGuard
 from govpub.bus import Bus, Consumer, TopicPartition, open_bus
-from govpub.errors import BusError, GovpubError
+from govpub.compliance.policy import CompliancePolicy
+from govpub.errors import BusError, ReplayUnsupported
 from govpub.files import replace_path
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.compliance.policy import CompliancePolicy
 from schemas import AnyEvent
 
 log = logging.getLogger(__name__)
 
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class ReplayUnsupported(GovpubError):
-    """The channel does not write files it can name, so it cannot be rebuilt."""
 
 
 @runtime_checkable
@@ -151,15 +146,21 @@ def _replace_tables(live: Store, rebuilt: Path, tables: Sequence[str]) -> None:
     live.replace_tables(rebuilt, tables)
 
 
+ChannelBuilder = Callable[[Settings, Store], Channel]
+"""Builds the channel being replayed on the given settings and state store (the shell
+passes one that looks the channel up in the registry)."""
+
+
 def replay(
     settings: Settings,
     name: str,
+    build: ChannelBuilder,
     *,
     bus: Bus | None = None,
     idle_timeout: float = 60.0,
 ) -> ReplayResult:
-    """Rebuild channel ``name``'s output and state from the beginning of the topics."""
-    resolve(name)
+    """Rebuild channel ``name``'s output and state from the beginning of the topics;
+    ``build`` makes the channel (once on a fresh store, once on the live one)."""
     topics = Topics(settings.topic_prefix)
     output_dir = settings.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -173,7 +174,7 @@ def replay(
             update={"output_dir": work / "output", "store": str(rebuilt_store)}
         )
         with Store(rebuilt_store) as store:
-            channel = create_channel(name, ChannelContext(rebuilt_settings, store))
+            channel = build(rebuilt_settings, store)
             try:
                 if not isinstance(channel, Rebuildable):
                     raise ReplayUnsupported(
@@ -209,7 +210,7 @@ def replay(
                 channel.close()
         with Store(settings.store) as live:
             # Building the channel on the live store creates its tables if it never ran.
-            create_channel(name, ChannelContext(settings, live)).close()
+            build(settings, live).close()
             for path in outputs:
                 replace_path(work / "output" / path, output_dir / path)
             _replace_tables(live, rebuilt_store, tables)

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from govpub.settings import Settings
-from govpub.testing.kafka_broker import BrokerUnavailable, KafkaBroker, check_tools
+from tests.app_settings import app_settings
+from tests.kafka_broker import BrokerUnavailable, KafkaBroker, check_tools
 from tests.postgres_server import PostgresServer, PostgresUnavailable
 
 
@@ -44,6 +45,13 @@ def kafka_broker() -> Iterator[KafkaBroker]:
         pytest.fail(str(exc))
     with KafkaBroker(partitions=3) as broker:
         yield broker
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the real broker ``kafka`` (``-m "not kafka"`` skips them)."""
+    for item in items:
+        if "kafka_broker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.kafka)
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +105,7 @@ def fresh_store(
         server.drop_schema(schema)
 
 
-@pytest.fixture(params=["sqlite", "kafka"])
+@pytest.fixture(params=["sqlite", pytest.param("kafka", marks=pytest.mark.kafka)])
 def transport(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The ``GOVPUB_BUS`` URL of each transport in turn."""
     if request.param == "kafka":
@@ -128,7 +136,7 @@ def make_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[..
             "poll_timeout": 0.2,
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)
+        return app_settings(**values)
 
     return build
 

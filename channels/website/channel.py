@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import PurePosixPath
 from typing import Self
 
-from channels.base import NOT_ROUTED, ChannelBase, ChannelContext, DeliveryState, Outcome
+from channels.base import ChannelBase, ChannelContext
 from channels.urls import SiteUrls
 from channels.website.paths import (
     HOME_PATH,
@@ -50,6 +50,8 @@ from channels.website.state import (
     parse_target,
     sitemap_target,
 )
+from consumers.channel import NOT_ROUTED, Outcome
+from govpub.deliveries import DeliveryState
 from govpub.errors import PermanentDeliveryError
 from govpub.files import atomic_write, sync_filesystem
 from govpub.store import Store

@@ -19,7 +19,6 @@ from pytest_httpserver import HTTPServer
 from govpub.bus import open_bus
 from govpub.errors import BusError
 from govpub.settings import Settings
-from govpub.testing.kafka_broker import KafkaBroker
 from govpub.topics import Topics
 from producers import Publisher
 from tests.faults.helpers import (
@@ -31,6 +30,7 @@ from tests.faults.helpers import (
     wait_caught_up,
 )
 from tests.faults.test_faults import webhook_records, webhook_routes
+from tests.kafka_broker import KafkaBroker
 from tests.newmedia.conftest import HOOK_SECRET, SITE
 from tests.newmedia.fakes import WebhookReceiver
 from tests.postgres_server import PostgresServer

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from govpub.app.migrate import known_schemas
 from govpub.bus import open_bus
-from govpub.migrate import known_schemas
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics

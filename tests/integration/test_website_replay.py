@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from consumers.replay import ReplayUnsupported, replay
-from consumers.service import run_channels
+from channels.memory import MemoryChannel
+from consumers.replay import replay
+from govpub.app.channels import replay_channel, run_channels
+from govpub.app.cli import main
 from govpub.bus import open_bus
-from govpub.cli import main
+from govpub.errors import ReplayUnsupported
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
@@ -82,7 +84,7 @@ def test_replay_equals_the_incremental_build(settings: Settings) -> None:
     (out / "penalty" / "orphan.html").write_text("not from any event", "utf-8")
     feeds_before = {p: d for p, d in tree(out).items() if p.startswith("feeds/")}
 
-    result = replay(settings, "website")
+    result = replay_channel(settings, "website")
     assert result.records == len(history())
     assert result.dead_letters == []
     assert tree(out) == built
@@ -90,7 +92,7 @@ def test_replay_equals_the_incremental_build(settings: Settings) -> None:
     assert not [p for p in out.iterdir() if p.name.startswith(".replay-")]
 
     # The RSS channel replays too, to the same feeds.
-    replay(settings, "rss")
+    replay_channel(settings, "rss")
     assert tree(out) == built
 
     # The live consumer carries on from the replaced state.
@@ -98,7 +100,7 @@ def test_replay_equals_the_incremental_build(settings: Settings) -> None:
     consume(settings, "website")
     incremental = tree(out)
     assert "penalty/pen-new.html" in incremental
-    replay(settings, "website")
+    replay_channel(settings, "website")
     assert tree(out) == incremental
 
 
@@ -130,4 +132,4 @@ def test_replay_command(
 def test_a_channel_without_files_cannot_be_replayed(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
     with pytest.raises(ReplayUnsupported, match="memory"):
-        replay(settings, "memory")
+        replay(settings, "memory", lambda on, store: MemoryChannel())

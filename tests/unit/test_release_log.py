@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from govpub.app.status import render_status
+from govpub.compliance.audit import AuditLog
+from govpub.compliance.rules import Decision
 from govpub.settings import Settings
-from govpub.status import render_status
 from govpub.store import Store
-from producers.compliance.audit import AuditLog
-from producers.compliance.rules import Decision
 from producers.releases.log import Outcome, Release, ReleaseDecision, ReleaseLog
 
 pytestmark = pytest.mark.usefixtures("store_location")
