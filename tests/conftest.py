@@ -12,6 +12,7 @@ A test module runs on both store backends with
 points ``GOVPUB_STORE`` at a SQLite file, and at a fresh schema of the PostgreSQL server.
 """
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from govpub.logs import RedactSecrets
 from govpub.settings import Settings
 from tests.app_settings import app_settings
 from tests.kafka_broker import BrokerUnavailable, KafkaBroker, check_tools
@@ -32,6 +34,23 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.startswith("GOVPUB_") and not name.startswith("GOVPUB_TEST_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_logging() -> Iterator[None]:
+    """``govpub.app.cli.main`` configures logging for a process (root handler, package
+    levels); a test that calls it must not leave a later test's log records filtered
+    out or sent to a stream pytest has already closed."""
+    names = ("", "govpub", "schemas", "producers", "consumers", "channels", "kafka", "uvicorn")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        # pytest's own capture handlers come and go with each phase; only govpub's go here
+        if any(isinstance(f, RedactSecrets) for f in handler.filters):
+            root.removeHandler(handler)
 
 
 @pytest.fixture(scope="session")
