@@ -6,10 +6,12 @@ Part of the application shell: it knows every component that keeps tables in the
 (core, producers and channels).
 """
 
+from channels.catalog.state import DISPLAY_SCHEMA as CATALOG_DISPLAY
 from channels.catalog.state import SCHEMA as CATALOG
 from channels.newmedia.records import STATE_SCHEMA as NEWMEDIA_STATE
 from channels.newmedia.wechat.api import SCHEMA as WECHAT_TOKENS
 from channels.newmedia.wechat.channel import JOBS_SCHEMA as WECHAT_JOBS
+from channels.newmedia.wechat.deletions import SCHEMA as WECHAT_DELETIONS
 from channels.rss.channel import SCHEMA as RSS
 from channels.website.state import SCHEMA as WEBSITE
 from govpub.compliance.audit import SCHEMA as AUDIT
@@ -30,6 +32,7 @@ def known_schemas() -> list[Schema]:
         DELIVERIES,
         LEDGER,
         CATALOG,
+        CATALOG_DISPLAY,
         RELEASE_LOG,
         CAMPAIGN_MISSED,
         AUDIT,
@@ -41,6 +44,7 @@ def known_schemas() -> list[Schema]:
         NEWMEDIA_STATE,
         WECHAT_TOKENS,
         WECHAT_JOBS,
+        WECHAT_DELETIONS,
     ]
 
 
