@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_httpserver import HTTPServer
 
 from channels.base import ChannelContext
@@ -29,6 +30,8 @@ from tests import factories
 from tests.newmedia import events
 from tests.newmedia.conftest import COVER, SITE, dead_letters, emit, routes_text, run
 from tests.newmedia.fakes import FakeWeChat, FakeWeibo, Fault, WebhookReceiver
+
+pytestmark = pytest.mark.usefixtures("store_location")
 
 Settings_ = Callable[..., Settings]
 DAY = 86_400.0
