@@ -70,6 +70,8 @@ MAX_IMAGES = 20
 _POLL_BATCH = 20
 _DELETE_BATCH = 20
 _DELETE_RETRY_S = 60.0
+_DELETE_LEASE_S = 600.0
+"""How long a claimed deletion is no other consumer's: far longer than one delete call."""
 
 _JOBS = """
 CREATE TABLE IF NOT EXISTS wechat_publish_jobs (
@@ -429,7 +431,9 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
         """Delete queued articles that are due, within each account's deletions of the day;
         returns how many were deleted. A deletion that fails stays queued with its error
         and is tried again later; it never fails the batch or holds back publishing.
-        Deletions whose withdrawal the runner has not recorded yet wait for the next call."""
+        Deletions whose withdrawal the runner has not recorded yet wait for the next call.
+        Each is claimed before it is tried: other consumers of the channel, on other hosts,
+        work the same queue."""
         due = self.deletions.due(limit)
         recorded = DeliveryLog(self.store).recorded(self.name, [d.withdrawal_event_id for d in due])
         deleted = 0
@@ -440,6 +444,10 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
             config = self.accounts.get(deletion.account)
             if client is None or config is None:
                 continue  # the account left the routing file; its deletion waits for it
+            if not self.deletions.claim(
+                deletion.account, deletion.article_id, lease=_DELETE_LEASE_S
+            ):
+                continue  # another consumer of the channel took it
             now = self.clock()
             midnight = next_midnight(datetime.fromtimestamp(now, BEIJING)).timestamp()
             budget_key = f"{client.app_id}:{_beijing_day(now)}"

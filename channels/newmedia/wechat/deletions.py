@@ -7,7 +7,9 @@ replaces its article) uses one of the account's deletions of the day (Beijing ti
 45009 because deletions were also made elsewhere — the deletion waits here until
 after midnight instead of parking the channel, so the account goes on publishing. The
 channel works the queue off after each batch and while idle
-(:meth:`~channels.newmedia.wechat.channel.WeChatChannel.work_off_deletions`); a
+(:meth:`~channels.newmedia.wechat.channel.WeChatChannel.work_off_deletions`), each
+deletion claimed first, so that several consumers of the channel (on several hosts,
+sharing a PostgreSQL store) never spend two of the day's deletions on one article; a
 deletion that fails is tried again later, with its error kept. ``govpub status`` shows
 what waits, per account.
 """
@@ -124,6 +126,20 @@ class DeleteQueue:
             f"SELECT {_COLUMNS} FROM wechat_delete_queue WHERE done=0 ORDER BY queued_at"
         )
         return [QueuedDeletion(*row) for row in rows]
+
+    def claim(self, account: str, article_id: str, *, lease: float) -> bool:
+        """Take a due deletion for this worker: it is due for no other worker (consumers
+        of the channel on other hosts) for ``lease`` seconds, by when this one has
+        finished or postponed it; if this worker dies first, it is due again then. False:
+        another worker took it, or it is done."""
+        now = self.clock()
+        with self.store.transaction(LOCK) as conn:
+            cursor = conn.execute(
+                "UPDATE wechat_delete_queue SET due_at=?"
+                " WHERE account=? AND article_id=? AND done=0 AND due_at<=?",
+                (now + lease, account, article_id, now),
+            )
+            return cursor.rowcount == 1
 
     def finish(self, account: str, article_id: str) -> None:
         """The article is deleted."""
