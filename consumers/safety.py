@@ -22,7 +22,7 @@ from govpub.compliance.policy import CompliancePolicy
 from govpub.compliance.protect import Protector
 from govpub.compliance.rules import Decision
 from govpub.store import Store
-from schemas import AnyEvent, PenaltyEvent
+from schemas import AnyEvent, DecisionEvent
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,8 @@ class ChannelGuard:
     def __call__(self, event: AnyEvent) -> AnyEvent:
         """``event`` made safe; raises ``ComplianceRefusal`` if it cannot be."""
         protection = self.protector.protect(event)
-        if isinstance(event, PenaltyEvent) and protection.persons:
-            # A penalty that reached the bus with its party's name: later citations of it
+        if isinstance(event, DecisionEvent) and protection.persons:
+            # A decision that reached the bus with its party's name: later citations of it
             # (exposures, withdrawals) must be masked with that name too.
             self.parties.record(event.document_id, protection.persons)
         if not protection.changed:

@@ -120,6 +120,12 @@ class Settings(BaseSettings):
         "(default: anonymised everywhere)",
     )
     compliance_penalty_deadline_days: Annotated[int, Field(ge=1, le=365)] = 7
+    compliance_licence_deadline_days: Annotated[int, Field(ge=1, le=365)] = 7
+    compliance_enforcement_deadline_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        default=7,
+        description="working days to publish an enforcement decision (国办发〔2018〕118号 names"
+        " licensing and penalties; applied to enforcement too, verify locally)",
+    )
     compliance_disclosure_deadline_days: Annotated[int, Field(ge=1, le=365)] = 20
     compliance_calendar_dir: Path | None = Field(
         default=None,

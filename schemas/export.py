@@ -13,7 +13,9 @@ from pydantic import BaseModel
 from schemas.events import SCHEMA_VERSION, event_adapter
 from schemas.payloads import (
     CampaignPayload,
+    EnforcementPayload,
     ExposurePayload,
+    LicencePayload,
     MeetingPayload,
     PenaltyPayload,
     PolicyPayload,
@@ -29,6 +31,8 @@ _PAYLOADS: dict[str, type[BaseModel]] = {
     "exposure": ExposurePayload,
     "meeting": MeetingPayload,
     "campaign": CampaignPayload,
+    "licence": LicencePayload,
+    "enforcement": EnforcementPayload,
     "retraction": RetractionPayload,
 }
 

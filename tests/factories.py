@@ -46,6 +46,53 @@ def penalty(document_id: str = "doc-penalty-1", version: int = 1, **payload: Any
     return envelope("penalty", document_id, version, body, department="zz-yjj")
 
 
+def licence(document_id: str = "doc-licence-1", version: int = 1, **payload: Any) -> dict[str, Any]:
+    """A licensing decision granted to a company."""
+    body: dict[str, Any] = {
+        "title": "株洲示例化工有限公司危险化学品经营许可",
+        "decision_number": "株应急许〔2023〕8号",
+        "applicant_type": "法人",
+        "applicant": "株洲示例化工有限公司",
+        "credit_code": "91430211MA4PXR123G",
+        "item": "危险化学品经营许可",
+        "decision": "准予",
+        "licence_number": "湘株危化经字〔2023〕000008",
+        "legal_basis": "《危险化学品安全管理条例》第三十三条",
+        "authority": "株洲市应急管理局",
+        "decided_on": "2023-05-05",
+        "valid_until": "2026-05-04",
+    }
+    if payload.get("applicant_type") == "自然人" and "credit_code" not in payload:
+        del body["credit_code"]
+    body.update(payload)
+    return envelope("licence", document_id, version, body, department="zz-yjj")
+
+
+def enforcement(
+    document_id: str = "doc-enforcement-1", version: int = 1, **payload: Any
+) -> dict[str, Any]:
+    """An enforcement decision (查封) against a company."""
+    body: dict[str, Any] = {
+        "title": "株洲示例化工有限公司违法储存危险化学品查封决定",
+        "decision_number": "株应急强制〔2023〕3号",
+        "measures": ["查封"],
+        "party_type": "法人",
+        "party_name": "株洲示例化工有限公司",
+        "credit_code": "91430211MA4PXR123G",
+        "facts": "在未取得许可的仓库内储存危险化学品。",
+        "objects": "芦淞区某仓库内储存的危险化学品及其储存设施",
+        "legal_basis": "《中华人民共和国行政强制法》第二十二条；《危险化学品安全管理条例》第七条",
+        "authority": "株洲市应急管理局",
+        "decided_on": "2023-05-05",
+        "ends_on": "2023-06-03",
+        "domain": "安全生产",
+    }
+    if payload.get("party_type") == "自然人" and "credit_code" not in payload:
+        del body["credit_code"]
+    body.update(payload)
+    return envelope("enforcement", document_id, version, body, department="zz-yjj")
+
+
 def retract(
     kind: str, document_id: str, version: int, reason: str = "依法撤销", department: str = "zz-yjj"
 ) -> dict[str, Any]:

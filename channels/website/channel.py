@@ -54,7 +54,7 @@ from govpub.deliveries import DeliveryState
 from govpub.errors import PermanentDeliveryError
 from govpub.files import atomic_write, sync_filesystem
 from govpub.store import Store
-from schemas import AnyEvent, ContentEvent, ExposureEvent, Kind, PenaltyEvent, RetractEvent
+from schemas import AnyEvent, ContentEvent, DecisionEvent, ExposureEvent, Kind, RetractEvent
 from schemas.events import encode_event
 from schemas.types import RESERVED_DOCUMENT_IDS
 
@@ -72,16 +72,16 @@ positions of a kind list."""
 RECENT_WITHDRAWALS = 20
 """Latest withdrawals listed in ``api/<list>.json``."""
 NOT_PUBLISHED_REASON = "依据相关法律法规，该信息不予公开。"
-"""Public reason shown when a penalty is withdrawn because it must never be published."""
+"""Public reason shown when a decision is withdrawn because it must never be published."""
 
 
 def _utc_key(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _never_published(event: PenaltyEvent) -> str | None:
+def _never_published(event: DecisionEvent) -> str | None:
     p = event.payload
-    if p.is_minor:
+    if getattr(p, "is_minor", False):  # a licence has no such flag
         return "the party is a minor"
     if p.involves_secrets:
         return "the facts involve state or trade secrets"
@@ -148,7 +148,7 @@ class WebsiteChannel(ChannelBase):
             )
         if isinstance(event, ExposureEvent) and not event.payload.is_batch:
             return NOT_ROUTED  # candidates are published in the quarterly batch
-        if isinstance(event, PenaltyEvent):
+        if isinstance(event, DecisionEvent):
             why = _never_published(event)
             if why is not None:
                 outcome = self._withdraw(event, NOT_PUBLISHED_REASON, None, absent=None)

@@ -32,8 +32,10 @@ from govpub.departments import department_name
 from schemas import (
     CampaignEvent,
     ContentEvent,
+    EnforcementEvent,
     ExposureEvent,
     Kind,
+    LicenceEvent,
     MeetingEvent,
     PenaltyEvent,
     PolicyEvent,
@@ -95,12 +97,19 @@ def summary_of(event: ContentEvent) -> tuple[str, str]:
         return p.doc_number or p.issuer, badge
     if isinstance(event, PenaltyEvent):
         return event.payload.decision_number, ""
+    if isinstance(event, LicenceEvent):
+        q = event.payload
+        return f"{q.decision_number} · {q.item} · {q.decision.value}", ""
+    if isinstance(event, EnforcementEvent):
+        e = event.payload
+        return f"{e.decision_number} · {'、'.join(m.value for m in e.measures)}", ""
     if isinstance(event, ExposureEvent):
         x = event.payload
         return f"{quarter_label(x.candidate_quarter)} · {x.domain} · {len(x.cases)} 起", ""
     if isinstance(event, MeetingEvent):
         m = event.payload
         return f"{m.meeting_type.value} · {m.held_on.isoformat()}", ""
+    assert isinstance(event, CampaignEvent)
     c = event.payload
     return f"{c.theme} · {PHASE_LABELS[c.phase]}", ""
 

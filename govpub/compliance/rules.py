@@ -10,13 +10,15 @@ Masking — before publication (去标识化):
     ``id_number``, ``mobile_number``, ``landline_number``, ``bank_card``,
     ``bank_account``, ``home_address``, ``party_name``.
 Never published — refused with the field named:
-    ``minor_party``, ``secrets``, ``security_risk``.
+    ``minor_party``, ``secrets``, ``security_risk`` (penalty, licence and enforcement
+    decisions).
 Checked by the event schema, listed here for completeness:
     ``three_synchronous`` (``schemas.payloads.PolicyPayload``).
 Markup:
     ``html_sanitize``, ``text_markup``.
 Deadlines — accepted but flagged:
-    ``penalty_deadline``, ``disclosure_deadline``.
+    ``penalty_deadline``, ``licence_deadline``, ``enforcement_deadline``,
+    ``disclosure_deadline``.
 Ingest authorisation (谁主管、谁公开、谁审查):
     ``department_mismatch``, ``document_owner``, ``kind_not_allowed``.
 Review of scheduled releases (谁审查), recorded by ``producers.releases``:
@@ -106,7 +108,8 @@ PARTY_NAME = Rule(
 )
 MINOR_PARTY = Rule(
     "minor_party",
-    "a penalty whose party is a minor (payload.is_minor) is never published",
+    "a penalty or enforcement decision whose party is a minor (payload.is_minor) is never "
+    "published",
     "《中华人民共和国未成年人保护法》（2020年修订）关于未成年人隐私权和个人信息保护的规定；"
     "《中华人民共和国个人信息保护法》第二十八条（不满十四周岁未成年人的个人信息属于敏感个人信息）",
     verify=True,
@@ -151,6 +154,22 @@ PENALTY_DEADLINE = Rule(
     "but flagged",
     f"{_GUOBAN_118.split('：')[0]}：行政许可、行政处罚的执法决定信息要在执法决定作出之日起"
     "7个工作日内公开；《中华人民共和国行政处罚法》（2021）第四十八条",
+)
+LICENCE_DEADLINE = Rule(
+    "licence_deadline",
+    "a licensing decision first published more than 7 working days after decided_on is "
+    "accepted but flagged",
+    f"{_GUOBAN_118.split('：')[0]}：行政许可、行政处罚的执法决定信息要在执法决定作出之日起"
+    "7个工作日内公开",
+)
+ENFORCEMENT_DEADLINE = Rule(
+    "enforcement_deadline",
+    "an enforcement decision first published more than 7 working days after decided_on is "
+    "accepted but flagged",
+    f"{_GUOBAN_118.split('：')[0]}（行政执法公示：执法决定信息及时公开；其7个工作日的时限明文"
+    "针对行政许可、行政处罚，对行政强制决定参照适用）；《株洲市2023年政务公开工作要点》：及时、"
+    "规范、集中公开行政许可、处罚、强制……办理结果",
+    verify=True,
 )
 DISCLOSURE_DEADLINE = Rule(
     "disclosure_deadline",
@@ -201,6 +220,8 @@ RULES: dict[str, Rule] = {
         HTML_SANITIZE,
         TEXT_MARKUP,
         PENALTY_DEADLINE,
+        LICENCE_DEADLINE,
+        ENFORCEMENT_DEADLINE,
         DISCLOSURE_DEADLINE,
         DEPARTMENT_MISMATCH,
         DOCUMENT_OWNER,

@@ -236,8 +236,10 @@ def test_demo_runs_the_whole_pipeline(make_settings: Any, tmp_path: Path) -> Non
     settings = make_settings()
     result = govpub(settings, "demo", "--dir", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr
-    assert "13 sample events emitted" in result.stdout
+    assert "16 sample events emitted" in result.stdout
     public = tmp_path / "demo" / "public"
+    assert len(feed_titles(public / "feeds" / "licence.xml")) == 2
+    assert len(feed_titles(public / "feeds" / "enforcement.xml")) == 1
     titles = feed_titles(public / "feeds" / "all.xml")
     assert any(t.startswith("【已撤回】") for t in titles)
     assert "株洲市2023年第二季度安全生产领域“非法违法”典型案例" in titles

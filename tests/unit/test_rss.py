@@ -198,3 +198,22 @@ def test_a_title_is_text_even_for_readers_that_render_it_as_html(
         # A reader that renders the title as HTML decodes it once more: still no tag.
         assert "<img" not in html.unescape(item_title)
         assert "＜img" in item_title
+
+
+def test_licensing_and_enforcement_decisions_have_their_own_feeds(
+    setup: tuple[RssChannel, Path],
+) -> None:
+    channel, out = setup
+    deliver(channel, factories.licence(), factories.enforcement(amount="1500"))
+    licence = parse(out / "feeds/licence.xml")
+    [entry] = licence.entries
+    assert entry.title == "株洲示例化工有限公司危险化学品经营许可"
+    assert "许可事项：危险化学品经营许可" in entry.description
+    assert "决定：准予" in entry.description
+    assert entry.link == "https://www.example.gov.cn/zwgk/licence/doc-licence-1.html"
+    assert licence.feed.title.endswith("行政许可")
+    [entry] = parse(out / "feeds/enforcement.atom").entries
+    assert "强制类别：查封" in entry.summary
+    assert "金额：1,500.00元" in entry.summary
+    assert [t.term for t in entry.tags] == ["行政强制", "安全生产"]
+    assert len(parse(out / "feeds/dept/zz-yjj.xml").entries) == 2
