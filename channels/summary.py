@@ -4,6 +4,7 @@ new-media channels)."""
 
 from decimal import Decimal
 
+from channels.report import report_lines
 from channels.text import html_to_text, shorten
 from schemas import (
     CampaignEvent,
@@ -14,6 +15,7 @@ from schemas import (
     MeetingEvent,
     PenaltyEvent,
     PolicyEvent,
+    ReportEvent,
 )
 from schemas.enums import CampaignPhase
 
@@ -128,6 +130,9 @@ def summarize(event: ContentEvent) -> tuple[str, str, list[str]]:
                 m.meeting_type.value,
             ],
         )
+    if isinstance(event, ReportEvent):
+        r = event.payload
+        return r.title, shorten("\n".join(report_lines(r)), SUMMARY_LIMIT), [kind_label, r.table]
     assert isinstance(event, CampaignEvent)
     c = event.payload
     head = _join(f"主题：{c.theme}", f"活动日：{c.day.isoformat()}", _PHASES[c.phase])

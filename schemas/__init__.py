@@ -31,6 +31,7 @@ from schemas.events import (
     MeetingEvent,
     PenaltyEvent,
     PolicyEvent,
+    ReportEvent,
     RetractEvent,
     encode_event,
     event_adapter,
@@ -48,6 +49,9 @@ from schemas.payloads import (
     Party,
     PenaltyPayload,
     PolicyPayload,
+    ReportPayload,
+    ReportRow,
+    ReportSection,
     RetractionPayload,
 )
 
@@ -86,6 +90,10 @@ __all__ = [
     "PenaltyType",
     "PolicyEvent",
     "PolicyPayload",
+    "ReportEvent",
+    "ReportPayload",
+    "ReportRow",
+    "ReportSection",
     "RetractEvent",
     "RetractionPayload",
     "Validity",

@@ -17,6 +17,7 @@ class Kind(StrEnum):
     CAMPAIGN = "campaign"
     LICENCE = "licence"
     ENFORCEMENT = "enforcement"
+    REPORT = "report"
 
     @property
     def label(self) -> str:
@@ -32,6 +33,7 @@ _KIND_LABELS = {
     Kind.CAMPAIGN: "主题活动",
     Kind.LICENCE: "行政许可",
     Kind.ENFORCEMENT: "行政强制",
+    Kind.REPORT: "年度报告",
 }
 
 

@@ -21,6 +21,7 @@ from schemas.payloads import (
     MeetingPayload,
     PenaltyPayload,
     PolicyPayload,
+    ReportPayload,
     RetractionPayload,
     StrictModel,
 )
@@ -104,6 +105,14 @@ class EnforcementEvent(Envelope):
     payload: EnforcementPayload
 
 
+class ReportEvent(Envelope):
+    """A table of the annual disclosure report is published or updated."""
+
+    kind: Literal[Kind.REPORT]
+    action: PublishOrUpdate
+    payload: ReportPayload
+
+
 class RetractEvent(Envelope):
     """A published document of any kind is withdrawn, with a public reason."""
 
@@ -120,6 +129,7 @@ ContentEvent = (
     | CampaignEvent
     | LicenceEvent
     | EnforcementEvent
+    | ReportEvent
 )
 
 DecisionEvent = PenaltyEvent | LicenceEvent | EnforcementEvent
@@ -148,6 +158,7 @@ Event = Annotated[
     | Annotated[CampaignEvent, Tag("campaign")]
     | Annotated[LicenceEvent, Tag("licence")]
     | Annotated[EnforcementEvent, Tag("enforcement")]
+    | Annotated[ReportEvent, Tag("report")]
     | Annotated[RetractEvent, Tag("retract")],
     Discriminator(
         _event_tag,
@@ -165,6 +176,7 @@ AnyEvent = (
     | CampaignEvent
     | LicenceEvent
     | EnforcementEvent
+    | ReportEvent
     | RetractEvent
 )
 
@@ -218,6 +230,7 @@ _PAYLOAD_MODELS: dict[str, type[StrictModel]] = {
     "campaign": CampaignPayload,
     "licence": LicencePayload,
     "enforcement": EnforcementPayload,
+    "report": ReportPayload,
     "retract": RetractionPayload,
 }
 

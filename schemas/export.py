@@ -19,6 +19,7 @@ from schemas.payloads import (
     MeetingPayload,
     PenaltyPayload,
     PolicyPayload,
+    ReportPayload,
     RetractionPayload,
 )
 
@@ -33,6 +34,7 @@ _PAYLOADS: dict[str, type[BaseModel]] = {
     "campaign": CampaignPayload,
     "licence": LicencePayload,
     "enforcement": EnforcementPayload,
+    "report": ReportPayload,
     "retraction": RetractionPayload,
 }
 

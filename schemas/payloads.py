@@ -25,8 +25,10 @@ from schemas.types import (
     BodyHtml,
     CalendarDate,
     CreditCode,
+    DepartmentCode,
     DocNumber,
     DocumentId,
+    FormatId,
     HttpsUrl,
     LongText,
     Paragraph,
@@ -400,6 +402,62 @@ class CampaignPayload(StrictModel):
     phase: Annotated[CampaignPhase, ENUM]
     body: BodyHtml
     links: Annotated[list[Link], Field(max_length=50)] = []
+
+
+ReportNumber = Annotated[Decimal, Field(ge=0, le=10**12, decimal_places=4), NUMBER]
+"""A count, or an amount (万元), in a report table."""
+
+
+class ReportRow(StrictModel):
+    """One row of a report table: its label and a value per column (``None``: no value)."""
+
+    label: ShortText
+    cells: Annotated[list[ReportNumber | None], Field(min_length=1, max_length=12)]
+
+
+class ReportSection(StrictModel):
+    """A block of a report table under its heading (第二十条第（一）项); ``columns[0]``
+    heads the row labels (信息内容), each further column one value of every row."""
+
+    heading: ShortText
+    columns: Annotated[list[ShortText], Field(min_length=2, max_length=13)]
+    rows: Annotated[list[ReportRow], Field(min_length=1, max_length=50)]
+
+    __rules__ = (
+        Rule(
+            ("columns", "rows"),
+            lambda s: next(
+                (
+                    f"row {row.label!r} has {len(row.cells)} values for"
+                    f" {len(s.columns) - 1} columns"
+                    for row in s.rows
+                    if len(row.cells) != len(s.columns) - 1
+                ),
+                None,
+            ),
+        ),
+    )
+
+
+class ReportPayload(StrictModel):
+    """A table of the annual government-information-disclosure report (政府信息公开工作
+    年度报告), in a format the report's regulator published (``report_format``)."""
+
+    title: Title
+    year: Annotated[int, Field(ge=2008, le=2200), NUMBER] = Field(
+        description="the calendar year reported (1 January to 31 December, Beijing time)"
+    )
+    scope: DepartmentCode | None = Field(
+        default=None, description="the department reported on; none for the whole government"
+    )
+    scope_name: ShortText
+    report_format: FormatId
+    format_source: Paragraph = Field(description="the document that set the format")
+    table: ShortText = Field(description="which table of the report, e.g. 二、主动公开政府信息情况")
+    sections: Annotated[list[ReportSection], Field(min_length=1, max_length=20)]
+    notes: Annotated[list[Paragraph], Field(max_length=30)] = Field(
+        default=[], description="how the values were counted, and where given ones came from"
+    )
 
 
 class RetractionPayload(StrictModel):

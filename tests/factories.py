@@ -93,6 +93,38 @@ def enforcement(
     return envelope("enforcement", document_id, version, body, department="zz-yjj")
 
 
+def report(
+    document_id: str = "annual-report-2023", version: int = 1, **payload: Any
+) -> dict[str, Any]:
+    """An annual report table (as ``govpub annual-report`` publishes it)."""
+    body: dict[str, Any] = {
+        "title": "株洲市人民政府2023年政府信息公开工作年度报告（二、主动公开政府信息情况）",
+        "year": 2023,
+        "scope_name": "株洲市人民政府",
+        "report_format": "gov-2021",
+        "format_source": "国办公开办函〔2021〕30号",
+        "table": "二、主动公开政府信息情况",
+        "sections": [
+            {
+                "heading": "第二十条第（一）项",
+                "columns": ["信息内容", "本年制发件数", "本年废止件数", "现行有效件数"],
+                "rows": [
+                    {"label": "规章", "cells": ["1", "0", "3"]},
+                    {"label": "行政规范性文件", "cells": ["12", "2", "130"]},
+                ],
+            },
+            {
+                "heading": "第二十条第（八）项",
+                "columns": ["信息内容", "本年收费金额（单位：万元）"],
+                "rows": [{"label": "行政事业性收费", "cells": ["1286.45"]}],
+            },
+        ],
+        "notes": ["统计期限为2023年1月1日至12月31日（北京时间）。"],
+    }
+    body.update(payload)
+    return envelope("report", document_id, version, body, department="zz-zfb")
+
+
 def retract(
     kind: str, document_id: str, version: int, reason: str = "依法撤销", department: str = "zz-yjj"
 ) -> dict[str, Any]:

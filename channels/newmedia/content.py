@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 from typing import Literal
 
 from channels.newmedia.fit import cut, cut_bytes, cut_weibo, weibo_length
+from channels.report import row_lines
 from channels.summary import summarize
 from channels.text import clean_xml_text, plain_text
 from channels.urls import SiteUrls
@@ -28,6 +29,7 @@ from schemas import (
     MeetingEvent,
     PenaltyEvent,
     PolicyEvent,
+    ReportEvent,
     RetractEvent,
     encode_event,
 )
@@ -260,6 +262,14 @@ def body_blocks(event: ContentEvent) -> list[Block]:
                 blocks += read_blocks(m.interpretation.body)
         if m.video_url:
             blocks.append(_p("会议视频回放请点击文末“阅读原文”，在政府网站观看。"))
+        return blocks
+    if isinstance(event, ReportEvent):
+        r = event.payload
+        blocks = [_p(f"{r.scope_name} {r.year}年 · {r.table}")]
+        for section in r.sections:
+            blocks.append(_h(section.heading))
+            blocks += [_p(line) for line in row_lines(section)]
+        blocks += [_p(note) for note in r.notes]
         return blocks
     assert isinstance(event, CampaignEvent)
     c = event.payload

@@ -1,5 +1,6 @@
 """Document pages of every kind: every public field, the standards every page meets."""
 
+import json
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 
@@ -264,6 +265,43 @@ def test_decisions_that_must_never_be_published(
     assert outcome is not None
     assert outcome.state is DeliveryState.RETRACTED
     assert "依据相关法律法规，该信息不予公开。" in site.text(f"{kind}/dec-2.html")
+
+
+def test_report_page_has_the_table_and_its_data(site: Site) -> None:
+    site.publish(factories.report())
+    html = site.text("report/annual-report-2023.html")
+    page = assert_standard_page(html)
+    assert "h2:二、主动公开政府信息情况" in page.headings
+    assert "h2:统计说明" in page.headings
+    for text in (
+        '<th colspan="4" scope="colgroup" class="report-heading">第二十条第（一）项</th>',
+        '<th scope="row">行政规范性文件</th><td class="number">12</td><td class="number">2</td>'
+        '<td class="number">130</td>',
+        # A section with fewer columns spans the table's width.
+        '<th scope="col" colspan="3">本年收费金额（单位：万元）</th>',
+        '<td class="number" colspan="3">1286.45</td>',
+        '<a href="../api/report/annual-report-2023.csv" type="text/csv">CSV</a>',
+    ):
+        assert text in html, text
+    assert "年度报告" in site.text("report/index.html")
+    data = json.loads(site.text("api/report/annual-report-2023.json"))
+    assert data["url"] == "https://www.zhuzhou.gov.cn/zwgk/report/annual-report-2023.html"
+    assert data["scope"] is None
+    assert data["sections"][0]["rows"][1] == {"label": "行政规范性文件", "cells": [12, 2, 130]}
+    assert data["sections"][1]["rows"][0]["cells"] == [1286.45]
+    csv = (site.root / "api/report/annual-report-2023.csv").read_bytes()
+    assert csv.startswith("\ufeff项目,信息内容,统计项,数值\r\n".encode())
+    assert (
+        "第二十条第（八）项,行政事业性收费,本年收费金额（单位：万元）,1286.45\r\n" in csv.decode()
+    )
+
+
+def test_a_withdrawn_report_takes_its_data_down(site: Site) -> None:
+    site.publish(factories.report())
+    site.publish(factories.retract("report", "annual-report-2023", 2, department="zz-zfb"))
+    assert "【已撤回】" in site.text("report/annual-report-2023.html")
+    assert not site.exists("api/report/annual-report-2023.json")
+    assert not site.exists("api/report/annual-report-2023.csv")
 
 
 def test_exposure_batch_links_each_case_to_its_decision(site: Site) -> None:
