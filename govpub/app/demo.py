@@ -1,5 +1,6 @@
 """``govpub demo``: the whole pipeline on the embedded bus with sample events from the
-Zhuzhou 2023 work points, in a directory of its own."""
+Zhuzhou 2023 work points, in a directory of its own, and the 2023 annual report's
+Table 2 counted from them (with the sample fee statement)."""
 
 import json
 import shutil
@@ -10,10 +11,21 @@ from typing import Any
 
 from channels.registry import demo_channels, resolve
 from govpub.app.channels import ChannelResult, run_channels
+from govpub.app.releases import plan_annual_report, sync_catalog
 from govpub.settings import Settings
 from govpub.store import Store
 from producers import Accepted
 from producers.factory import open_publisher
+from producers.releases.annual_report import ReportPlan, publish_report
+
+SAMPLE_YEAR = 2023
+"""The year of the sample events: the demo publishes that year's annual report table."""
+
+
+def sample_fees() -> Path:
+    """The sample fee statement of :data:`SAMPLE_YEAR` (``govpub/samples/fees-2023.toml``)."""
+    source = resources.files("govpub").joinpath(f"samples/fees-{SAMPLE_YEAR}.toml")
+    return Path(str(source))
 
 
 def load_samples() -> list[dict[str, Any]]:
@@ -29,6 +41,7 @@ class DemoResult:
     settings: Settings
     accepted: list[Accepted]
     channels: list[ChannelResult]
+    report: ReportPlan
 
     @property
     def output_dir(self) -> Path:
@@ -42,6 +55,8 @@ class DemoResult:
             describe = resolve(name).outputs
             if describe is not None:
                 lines.update(dict.fromkeys(describe(self.output_dir.resolve())))
+        page = self.output_dir.resolve() / "report" / f"{self.report.document_id}.html"
+        lines[f"annual report:   {page} (govpub annual-report {SAMPLE_YEAR})"] = None
         return list(lines)
 
 
@@ -65,7 +80,8 @@ def demo_settings(base: Settings, workdir: Path) -> Settings:
 
 
 def run_demo(base: Settings, workdir: Path, *, keep: bool = False) -> DemoResult:
-    """Emit the samples and run every demo channel until idle."""
+    """Emit the samples, count and publish their year's annual report table, and run
+    every demo channel until idle."""
     if workdir.exists() and not keep:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -75,5 +91,9 @@ def run_demo(base: Settings, workdir: Path, *, keep: bool = False) -> DemoResult
         open_publisher(settings, store, source="demo") as publisher,
     ):
         accepted = publisher.publish_many(load_samples())
+    sync_catalog(settings)
+    report = plan_annual_report(settings, SAMPLE_YEAR, fees=sample_fees())
+    if report.changed:
+        publish_report(settings, report)
     results = run_channels(settings, settings.channels, until_idle=True)
-    return DemoResult(settings, accepted, results)
+    return DemoResult(settings, accepted, results, report)
