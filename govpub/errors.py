@@ -3,14 +3,15 @@
 Retry or dead-letter is decided by the type of the error, never by its message::
 
     GovpubError
-    ├── ConfigurationError          bad settings or configuration file
-    ├── UnknownChannel              a channel name that is not registered
+    ├── ConfigurationError          bad settings or configuration file (exit code 2)
+    │   └── UnknownChannel          a channel name that is not registered
     ├── EventValidationError        an event that does not match its schema
     │   └── ComplianceRefusal       refused by the compliance gate (never-publish rules)
     ├── NotAuthenticated            ingest: missing or bad signature, unknown key, replay
     ├── NotPermitted                ingest: another department's event, document or kind
     ├── StaleVersion                a version ≤ the one already accepted
     ├── DuplicateEventConflict      an event_id reused for different content
+    ├── UpdateDeadlinesAtRisk       freshness: columns or accounts overdue or due soon
     ├── BatchRejected               some events of a batch refused; nothing of it was sent
     ├── BusError                    transport failures
     │   ├── PublishFailed           a send that was not acknowledged
@@ -37,7 +38,9 @@ Retry or dead-letter is decided by the type of the error, never by its message::
     │   ├── ApprovalRefused         nobody may approve it, or an answer from the wrong person
     │   ├── ReleaseRejected         an approver rejected a batch
     │   ├── ReportWithdrawn         the annual report table to publish again was withdrawn
-    │   └── HistoryIncomplete       the document catalog lacks the versions a report counts
+    │   ├── HistoryIncomplete       the document catalog lacks the versions a report counts
+    │   └── TakedownRefused         a take-down of what is not a published penalty decision
+    │                               whose display period ended
     ├── MissedPhases                theme-day phases that missed their window
     └── RunNoteFailed               Airflow's api-server refused or did not answer a run note
 
@@ -88,9 +91,11 @@ __all__ = [
     "ReportWithdrawn",
     "RunNoteFailed",
     "StaleVersion",
+    "TakedownRefused",
     "TransientDeliveryError",
     "UnhandledCallback",
     "UnknownChannel",
+    "UpdateDeadlinesAtRisk",
 ]
 
 
@@ -98,7 +103,7 @@ class ConfigurationError(GovpubError):
     """Settings or a configuration file are wrong; the message names the field."""
 
 
-class UnknownChannel(GovpubError):
+class UnknownChannel(ConfigurationError):
     """A channel name that is not in the registry."""
 
 
@@ -148,6 +153,17 @@ class DuplicateEventConflict(GovpubError):
     def __init__(self, event_id: str) -> None:
         self.event_id = event_id
         super().__init__(f"event_id: {event_id!r} was already accepted with different content")
+
+
+class UpdateDeadlinesAtRisk(GovpubError):
+    """The freshness check found something overdue or due soon; ``problems`` lists each
+    (a column, an account, a meeting or a policy) in words."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(
+            f"{len(self.problems)} freshness problem(s):\n  " + "\n  ".join(self.problems)
+        )
 
 
 class BatchRejected(GovpubError):
@@ -281,6 +297,11 @@ class ReportWithdrawn(ReleaseRefused):
 class HistoryIncomplete(ReleaseRefused):
     """The document catalog holds documents without their versions (recorded before it
     kept them): a report counted on it would be wrong."""
+
+
+class TakedownRefused(ReleaseRefused):
+    """A take-down was asked for a document that is not a published penalty decision, or
+    one whose display period has not ended; the message says which and why."""
 
 
 class MissedPhases(GovpubError):

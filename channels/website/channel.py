@@ -8,8 +8,12 @@ atomically, skipping files whose bytes did not change.
 Every document has one page at ``<kind>/<document_id>.html`` that keeps its URL
 across updates. An update re-renders it in place with the date it was updated;
 a withdrawal (``action: retract``) replaces it with a notice giving the date and
-the public reason, and takes the document out of every index. Exposure
-candidates are not published on their own: they appear in their quarter's batch.
+the public reason, and takes the document out of every index. A penalty decision
+taken down because its display period ended (``display_ended_on``) gets a notice
+that no longer names the decision or its party: its display is over, so the page
+says only that it ended, and the JSON index lists it under ``withdrawn`` without its
+title. Exposure candidates are not published on their own: they appear in their
+quarter's batch.
 
 Cost per event does not grow with the number of documents: an event renders its
 own page, the indexes of its kind and department (newest documents only), the
@@ -19,7 +23,7 @@ archive page it is on, one sitemap slice and the home page; see
 
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import date
 from importlib import resources
 from pathlib import PurePosixPath
 from typing import Self
@@ -41,6 +45,7 @@ from channels.website.state import (
     SECTIONS_TARGET,
     SITEMAP_INDEX_TARGET,
     STATE_TABLES,
+    DisplayDates,
     Document,
     WebsiteState,
     delete_target,
@@ -50,8 +55,10 @@ from channels.website.state import (
     pages_for,
     parse_target,
     sitemap_target,
+    sort_key_of,
 )
 from consumers.channel import NOT_ROUTED, Outcome
+from govpub.compliance.rules import NOT_PUBLISHED_REASON, never_publish
 from govpub.deliveries import DeliveryState
 from govpub.errors import PermanentDeliveryError
 from govpub.files import atomic_write, sync_filesystem
@@ -62,6 +69,7 @@ from schemas import (
     DecisionEvent,
     ExposureEvent,
     Kind,
+    PenaltyEvent,
     ReportEvent,
     RetractEvent,
     parse_event,
@@ -82,23 +90,6 @@ SITEMAP_PAGES = 10
 positions of a kind list."""
 RECENT_WITHDRAWALS = 20
 """Latest withdrawals listed in ``api/<list>.json``."""
-NOT_PUBLISHED_REASON = "依据相关法律法规，该信息不予公开。"
-"""Public reason shown when a decision is withdrawn because it must never be published."""
-
-
-def _utc_key(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _never_published(event: DecisionEvent) -> str | None:
-    p = event.payload
-    if getattr(p, "is_minor", False):  # a licence has no such flag
-        return "the party is a minor"
-    if p.involves_secrets:
-        return "the facts involve state or trade secrets"
-    if p.security_risk:
-        return "flagged as a security or stability risk"
-    return None
 
 
 class WebsiteChannel(ChannelBase):
@@ -155,13 +146,20 @@ class WebsiteChannel(ChannelBase):
             )
         if isinstance(event, RetractEvent):
             return self._withdraw(
-                event, event.payload.reason, event.payload.replaced_by, absent="was not published"
+                event,
+                event.payload.reason,
+                event.payload.replaced_by,
+                absent="was not published",
+                display_ended_on=event.payload.display_ended_on,
             )
         if isinstance(event, ExposureEvent) and not event.payload.is_batch:
             return NOT_ROUTED  # candidates are published in the quarterly batch
         if isinstance(event, DecisionEvent):
-            why = _never_published(event)
-            if why is not None:
+            # The runner's guard turns such a decision into a withdrawal; this is for an
+            # event handed to the channel directly.
+            flags = never_publish(event.payload)
+            if flags:
+                why = flags[0][2]
                 outcome = self._withdraw(event, NOT_PUBLISHED_REASON, None, absent=None)
                 if outcome is None:
                     return Outcome(DeliveryState.RETRACTED, f"withdrawn: {why}")
@@ -181,7 +179,7 @@ class WebsiteChannel(ChannelBase):
             badge=badge,
             version=event.version,
             # A document keeps its place in every list for life, withdrawn or not.
-            sort_key=previous.sort_key if previous else _utc_key(event.occurred_at),
+            sort_key=previous.sort_key if previous else sort_key_of(event.occurred_at),
             published_at=previous.published_at if previous else event.occurred_at,
             updated_at=event.occurred_at,
             withdrawn=False,
@@ -192,8 +190,12 @@ class WebsiteChannel(ChannelBase):
         )
         old_lists = previous.lists if previous else frozenset()
         state = self.state
+        dates = (
+            DisplayDates(event.payload.display_until) if isinstance(event, PenaltyEvent) else None
+        )
         with state.store.transaction() as conn:
             state.save(conn, doc)
+            state.save_display(conn, doc.document_id, dates)
             for ref in sorted(old_lists - doc.lists):
                 assert previous is not None
                 state.remove_entry(conn, ref, previous)
@@ -221,11 +223,18 @@ class WebsiteChannel(ChannelBase):
         self._applied[event.document_id] = event
 
     def _withdraw(
-        self, event: AnyEvent, reason: str, replaced_by: str | None, *, absent: str | None
+        self,
+        event: AnyEvent,
+        reason: str,
+        replaced_by: str | None,
+        *,
+        absent: str | None,
+        display_ended_on: date | None = None,
     ) -> Outcome | None:
         previous = self.state.document(event.document_id)
         if previous is None:
             return Outcome(DeliveryState.RETRACTED, absent) if absent else NOT_ROUTED
+        dates = self.state.display_dates([event.document_id]).get(event.document_id)
         doc = replace(
             previous,
             version=event.version,
@@ -237,6 +246,9 @@ class WebsiteChannel(ChannelBase):
         state = self.state
         with state.store.transaction() as conn:
             state.save(conn, doc)
+            if dates is not None or display_ended_on is not None:
+                until = dates.display_until if dates is not None else None
+                state.save_display(conn, doc.document_id, DisplayDates(until, display_ended_on))
             for ref in sorted(doc.lists):
                 if not previous.withdrawn:
                     state.count_listed(conn, ref, -1)
@@ -318,9 +330,10 @@ class WebsiteChannel(ChannelBase):
         if kind == "doc":
             doc = self.state.document(args[0])
             if doc is not None:
+                dates = self.state.display_dates([doc.document_id]).get(doc.document_id)
                 self._write(
                     SiteUrls.document_path(doc.kind, doc.document_id),
-                    self.renderer.document(doc, self._applied.get(doc.document_id)),
+                    self.renderer.document(doc, self._applied.get(doc.document_id), dates),
                 )
                 if doc.kind == Kind.REPORT.value:
                     self._render_report_data(doc)
@@ -366,7 +379,8 @@ class WebsiteChannel(ChannelBase):
         older_page = state.page_of(older) if older is not None else None
         self._write(ref.index_path, self.renderer.list_index(info, docs, older_page=older_page))
         withdrawn = state.recently_withdrawn(ref, RECENT_WITHDRAWALS)
-        self._write(ref.api_path, self.renderer.list_index_json(info, docs, withdrawn))
+        dates = state.display_dates(d.document_id for d in [*docs, *withdrawn])
+        self._write(ref.api_path, self.renderer.list_index_json(info, docs, withdrawn, dates))
 
     def _render_page(self, ref: ListRef, number: int) -> None:
         info = self.state.list_info(ref)
@@ -376,9 +390,10 @@ class WebsiteChannel(ChannelBase):
             return
         shown, withdrawn = self.state.page(ref, number)
         self._write(ref.page_path(number), self.renderer.list_page(ref, number, info.pages, shown))
+        dates = self.state.display_dates(d.document_id for d in [*shown, *withdrawn])
         self._write(
             ref.api_page_path(number),
-            self.renderer.list_page_json(info, number, shown, withdrawn),
+            self.renderer.list_page_json(info, number, shown, withdrawn, dates),
         )
 
     def _render_sitemap(self, ref: ListRef, chunk: int) -> None:

@@ -18,6 +18,7 @@ class CompliancePolicy:
     licence_deadline_days: int = 7
     enforcement_deadline_days: int = 7
     disclosure_deadline_days: int = 20
+    withdrawal_deadline_days: int = 3
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "CompliancePolicy":
@@ -28,6 +29,7 @@ class CompliancePolicy:
             licence_deadline_days=settings.compliance_licence_deadline_days,
             enforcement_deadline_days=settings.compliance_enforcement_deadline_days,
             disclosure_deadline_days=settings.compliance_disclosure_deadline_days,
+            withdrawal_deadline_days=settings.compliance_withdrawal_deadline_days,
         )
 
     def masks_party_name(self, department: str) -> bool:

@@ -36,6 +36,7 @@ from typing import Any
 from govpub.compliance import rules
 from govpub.compliance.identifiers import is_id18
 from govpub.compliance.masking import (
+    PERSONAL_DETAIL_HINT,
     Detection,
     Scope,
     apply_edits,
@@ -63,7 +64,6 @@ from schemas.roles import Role, field_roles, schema_path
 _FULL_SCOPE_KINDS = frozenset({Kind.PENALTY, Kind.LICENCE, Kind.ENFORCEMENT, Kind.EXPOSURE})
 """Kinds whose text is a party's: landlines and accounts are masked there too."""
 _TAG = re.compile(r"<[^>]*>")
-_ADDRESS_HINT = re.compile(r"住|居|户籍")
 
 
 @dataclass(frozen=True)
@@ -341,7 +341,9 @@ def _mask(text: str, html: bool, context: _Context) -> tuple[str, dict[str, int]
         visible = html_module.unescape(_TAG.sub("", text)) if "<" in text or "&" in text else text
     numbers = has_number(visible)
     addresses = (
-        context.addresses and context.scope is Scope.FULL and bool(_ADDRESS_HINT.search(visible))
+        context.addresses
+        and context.scope is Scope.FULL
+        and bool(PERSONAL_DETAIL_HINT.search(visible))
     )
     names = context.names is not None and context.names.might_match(visible)
     if not (numbers or addresses or names):

@@ -18,7 +18,9 @@ Markup:
     ``html_sanitize``, ``text_markup``.
 Deadlines — accepted but flagged:
     ``penalty_deadline``, ``licence_deadline``, ``enforcement_deadline``,
-    ``disclosure_deadline``.
+    ``disclosure_deadline``, ``withdrawal_deadline``.
+Display periods — filled in, or refused outside their bounds:
+    ``display_period``.
 Ingest authorisation (谁主管、谁公开、谁审查):
     ``department_mismatch``, ``document_owner``, ``kind_not_allowed``.
 Review of scheduled releases (谁审查), recorded by ``producers.releases``:
@@ -38,6 +40,8 @@ class Decision(StrEnum):
     FLAGGED = "flagged"  # accepted, but a deadline (or similar) was missed
     KEPT = "kept"  # a rule would have masked, but the authority's policy publishes it
     REFUSED = "refused"
+    # Passed the gate, but the file or batch it came in was refused: nothing was sent.
+    NOT_SENT = "not_sent"
     # Decisions about a scheduled release (producers.releases), one row per batch version.
     APPROVED = "approved"
     REJECTED = "rejected"
@@ -96,6 +100,18 @@ HOME_ADDRESS = Rule(
     "punctuation",
     f"{_PIPL}；{_OGI_15}",
 )
+PERSONAL_CONTACT = Rule(
+    "personal_contact",
+    "a natural person's e-mail address (all of the name before @ but its first letter; "
+    "government .gov.cn addresses stay) and the account after QQ/微信 masked",
+    f"{_PIPL}；{_OGI_15}",
+)
+VEHICLE_PLATE = Rule(
+    "vehicle_plate",
+    "a natural person's vehicle plate (湘B12345 → 湘B****5) masked: with the decision it "
+    "identifies the owner",
+    f"{_PIPL}（第四条：与已识别或者可识别的自然人有关的各种信息）；{_OGI_15}",
+)
 PARTY_NAME = Rule(
     "party_name",
     "the penalised natural persons' names (every co-party, any spelling: spaces, "
@@ -127,6 +143,23 @@ SECURITY_RISK = Rule(
     "《中华人民共和国政府信息公开条例》（2019）第十四条（公开后可能危及国家安全、公共安全、"
     "经济安全、社会稳定的政府信息，不予公开）",
 )
+NEVER_PUBLISH: tuple[tuple[str, Rule, str], ...] = (
+    ("is_minor", MINOR_PARTY, "the party is a minor: a penalty against a minor is never published"),
+    ("involves_secrets", SECRETS, "the facts involve state or trade secrets: never published"),
+    ("security_risk", SECURITY_RISK, "flagged as a security or stability risk: never published"),
+)
+"""The flags that keep a decision (penalty, licence, enforcement) off every channel:
+(payload field, rule, reason)."""
+
+NOT_PUBLISHED_REASON = "依据相关法律法规，该信息不予公开。"
+"""The public reason of the withdrawal that takes down a decision that must not be published."""
+
+
+def never_publish(payload: object) -> list[tuple[str, Rule, str]]:
+    """The never-publish flags set on ``payload`` (a decision's; none for other kinds)."""
+    return [entry for entry in NEVER_PUBLISH if getattr(payload, entry[0], False) is True]
+
+
 THREE_SYNCHRONOUS = Rule(
     "three_synchronous",
     "a 规章 or 行政规范性文件 without its interpretation is refused (enforced by the event "
@@ -178,6 +211,24 @@ DISCLOSURE_DEADLINE = Rule(
     "《中华人民共和国政府信息公开条例》（2019）第二十六条：属于主动公开范围的政府信息，"
     "应当自该政府信息形成或者变更之日起20个工作日内及时公开",
 )
+WITHDRAWAL_DEADLINE = Rule(
+    "withdrawal_deadline",
+    "the withdrawal of a penalty decision changed, revoked or found illegal, published more "
+    "than 3 working days after that day (payload.revoked_on), is accepted but flagged",
+    "《中华人民共和国行政处罚法》（2021）第四十八条：公开的行政处罚决定被依法变更、撤销、确认违法"
+    "或者确认无效的，行政机关应当在三日内撤回行政处罚决定信息并公开说明理由；第八十五条："
+    "本法中“二日”“三日”“五日”“七日”的规定是指工作日，不含法定节假日",
+)
+DISPLAY_PERIOD = Rule(
+    "display_period",
+    "a penalty decision is displayed for the period configured for its domain and penalty "
+    "types (GOVPUB_PENALTY_DISPLAY_CONFIG): the gate fills in payload.display_until when the "
+    "decision gives none, and refuses one shorter than the minimum or longer than the maximum; "
+    "the penalty_display_takedown DAG takes the decision down when the period ends (公示期满)",
+    "行政处罚信息公示期限：信用网站最短3个月、最长3年（国家发展改革委《失信行为纠正后的信用信息"
+    "修复管理办法（试行）》），安全生产领域不少于1年（地方规定）；各地规定不同，以本地条文为准",
+    verify=True,
+)
 DEPARTMENT_MISMATCH = Rule(
     "department_mismatch",
     "an ingest request may only carry events of the department its key belongs to",
@@ -212,6 +263,8 @@ RULES: dict[str, Rule] = {
         BANK_CARD,
         BANK_ACCOUNT,
         HOME_ADDRESS,
+        PERSONAL_CONTACT,
+        VEHICLE_PLATE,
         PARTY_NAME,
         MINOR_PARTY,
         SECRETS,
@@ -223,6 +276,8 @@ RULES: dict[str, Rule] = {
         LICENCE_DEADLINE,
         ENFORCEMENT_DEADLINE,
         DISCLOSURE_DEADLINE,
+        WITHDRAWAL_DEADLINE,
+        DISPLAY_PERIOD,
         DEPARTMENT_MISMATCH,
         DOCUMENT_OWNER,
         KIND_NOT_ALLOWED,

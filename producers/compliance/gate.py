@@ -12,8 +12,15 @@ validated event. The gate
 3. records the names it anonymised in the party register
    (:mod:`govpub.compliance.parties`), for the exposures and withdrawals that cite
    the decision later,
-4. flags a missed publication deadline (accepted, but recorded),
-5. writes every decision to the audit log,
+4. gives a penalty decision its take-down date: the end of the display period
+   configured for its domain and penalty types (:mod:`producers.releases.display`),
+   written into ``payload.display_until`` when the department gave none; one outside
+   the configured minimum and maximum is refused,
+5. flags a missed deadline (accepted, but recorded): a penalty decision published more
+   than 7 working days after it was taken, a proactive disclosure more than 20 after
+   the information was formed, a penalty decision's withdrawal more than 3 after the
+   decision was revoked (``payload.revoked_on``),
+6. writes every decision to the audit log,
 
 and returns the event to send. Rules and legal sources: :mod:`govpub.compliance.rules`.
 
@@ -27,7 +34,7 @@ one event, as ``govpub emit`` does).
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -43,14 +50,17 @@ from govpub.store import Store
 from producers.compliance.calendar import WorkingCalendar
 from producers.ledger import event_digest
 from producers.publisher import Gate
+from producers.releases.display import DisplayPeriods
 from schemas import (
     Action,
     AnyEvent,
     DecisionEvent,
     EnforcementEvent,
     ExposureEvent,
+    Kind,
     LicenceEvent,
     PenaltyEvent,
+    RetractEvent,
 )
 from schemas.events import MeetingEvent, PolicyEvent
 
@@ -58,24 +68,6 @@ log = logging.getLogger(__name__)
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 """Deadlines count days where the authorities work (UTC+8, no daylight saving)."""
-
-_HARD_BLOCKS = (
-    (
-        "is_minor",
-        rules.MINOR_PARTY,
-        "the party is a minor: a decision against a minor is never published",
-    ),
-    (
-        "involves_secrets",
-        rules.SECRETS,
-        "the facts involve state or trade secrets: never published",
-    ),
-    (
-        "security_risk",
-        rules.SECURITY_RISK,
-        "flagged as a security or stability risk: never published",
-    ),
-)
 
 _PRODUCED_MEMORY = 10_000
 
@@ -103,7 +95,8 @@ class ComplianceGate:
     that have no state store). ``parties`` is the party register (in memory when not
     given). ``clock`` gives the publication time that deadlines are measured against.
     ``submitter`` is who the events come from unless :meth:`check` or :meth:`bind` says
-    otherwise.
+    otherwise. ``display`` are the penalty display periods (the shipped ones when not
+    given).
     """
 
     def __init__(
@@ -115,9 +108,11 @@ class ComplianceGate:
         parties: PartyRegister | None = None,
         clock: Callable[[], datetime] | None = None,
         submitter: Submitter | None = None,
+        display: DisplayPeriods | None = None,
     ) -> None:
         self.policy = policy
         self.calendar = calendar
+        self.display = display if display is not None else DisplayPeriods.load()
         self.audit = audit
         self.parties: PartyRegister = parties if parties is not None else MemoryPartyRegister()
         self.protector = Protector(policy, self.parties)
@@ -165,7 +160,7 @@ class ComplianceGate:
             ]
             self._record(event, submitter, refused, None)
             raise
-        checked = protection.event
+        checked = self._with_display_until(protection.event)
         if isinstance(event, DecisionEvent | ExposureEvent):
             # Recorded before the event is sent: a later citation must find it.
             self.parties.record(event.document_id, protection.persons)
@@ -188,17 +183,59 @@ class ComplianceGate:
                 self._produced.popitem(last=False)
         return Verdict(checked, tuple(findings), digest)
 
+    def not_sent(
+        self, events: Sequence[AnyEvent], reason: str, *, submitter: Submitter | None = None
+    ) -> None:
+        """Record that ``events`` passed the gate but were never sent (the file or batch
+        they came in was refused), so the audit log does not read as if they were."""
+        for event in events:
+            self._record(
+                event,
+                submitter or self.submitter,
+                [Finding(Decision.NOT_SENT, "gate", detail=reason)],
+                None,
+            )
+        with self._lock:
+            for event in events:
+                # Sent again later, the same event must be checked (and recorded) again.
+                self._produced.pop(event_digest(event), None)
+
     # --- rules ------------------------------------------------------------------------
-    @staticmethod
-    def _refusals(event: AnyEvent) -> list[Finding]:
+    def _refusals(self, event: AnyEvent) -> list[Finding]:
         if not isinstance(event, DecisionEvent):
             return []
         # A licence has no is_minor flag: only the flags its kind declares are read.
-        return [
+        found = [
             Finding(Decision.REFUSED, rule.id, f"payload.{name}", 1, message)
-            for name, rule, message in _HARD_BLOCKS
-            if getattr(event.payload, name, False)
+            for name, rule, message in rules.never_publish(event.payload)
         ]
+        if not isinstance(event, PenaltyEvent):
+            return found  # display periods are the penalty's (行政处罚 公示期限)
+        penalty = event.payload
+        if penalty.display_until is not None:
+            problem = self.display.terms_of(penalty).problem(
+                penalty.decided_on, penalty.display_until
+            )
+            if problem is not None:
+                found.append(
+                    Finding(
+                        Decision.REFUSED,
+                        rules.DISPLAY_PERIOD.id,
+                        "payload.display_until",
+                        1,
+                        problem,
+                    )
+                )
+        return found
+
+    def _with_display_until(self, event: AnyEvent) -> AnyEvent:
+        """A penalty decision with its take-down date: its own, else its configured period's
+        (computed here once; every channel and the take-down DAG read it from the event)."""
+        if not isinstance(event, PenaltyEvent) or event.payload.display_until is not None:
+            return event
+        until = self.display.display_until(event.payload)
+        payload = event.payload.model_copy(update={"display_until": until})
+        return event.model_copy(update={"payload": payload})
 
     def _decision_deadline(self, event: DecisionEvent) -> tuple[rules.Rule, int]:
         if isinstance(event, PenaltyEvent):
@@ -210,6 +247,19 @@ class ComplianceGate:
 
     def _deadlines(self, event: AnyEvent) -> list[Finding]:
         today = self.clock().astimezone(CHINA_STANDARD_TIME).date()
+        if isinstance(event, RetractEvent):
+            revoked = event.payload.revoked_on
+            if event.kind is not Kind.PENALTY or revoked is None:
+                return []
+            return self._late(
+                rules.WITHDRAWAL_DEADLINE.id,
+                "payload.revoked_on",
+                revoked,
+                today,
+                self.policy.withdrawal_deadline_days,
+                "the decision was changed, revoked or found illegal",
+                "行政处罚法 第四十八条、第八十五条",
+            )
         if isinstance(event, DecisionEvent):
             if event.action is not Action.PUBLISH:
                 return []
@@ -311,8 +361,9 @@ def build_gate(
     source: str = "sdk",
     clock: Callable[[], datetime] | None = None,
 ) -> ComplianceGate:
-    """The gate configured by ``settings`` (policy, deadlines, holiday calendar), auditing
-    into ``store``. Every entry point builds its gate here; nobody assembles one by hand."""
+    """The gate configured by ``settings`` (policy, deadlines, holiday calendar, display
+    periods), auditing into ``store``. Every entry point builds its gate here; nobody
+    assembles one by hand."""
     return ComplianceGate(
         CompliancePolicy.from_settings(settings),
         WorkingCalendar.load(settings.compliance_calendar_dir),
@@ -320,4 +371,5 @@ def build_gate(
         parties=StoredPartyRegister(store) if store is not None else None,
         clock=clock,
         submitter=Submitter(source=source),
+        display=DisplayPeriods.load(settings.penalty_display_config),
     )
