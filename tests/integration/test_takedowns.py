@@ -161,12 +161,14 @@ def test_a_never_published_decision_is_neither_listed_nor_taken_down(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings()
-    # Only a bus record that skipped the gate can carry one; the website never showed it.
+    # Only a bus record that skipped the gate can carry one; every channel, the catalog
+    # included, records it as withdrawn (not to be published) the moment it arrives.
     emit(settings, [factories.penalty("cf-minor", decided_on="2023-01-05", is_minor=True)])
     sync_catalog(settings, timeout=60)
     assert plan_takedowns(settings, date(2025, 1, 1)).takedowns == []
-    with pytest.raises(TakedownRefused, match="flagged as never to be published"):
-        plan_takedowns(settings, date(2025, 1, 1), document_id="cf-minor")
+    plan = plan_takedowns(settings, date(2025, 1, 1), document_id="cf-minor")
+    assert plan.takedowns == []
+    assert plan.note.startswith("cf-minor is already withdrawn (")
 
 
 def test_a_version_sent_after_the_plan_is_left_to_the_next_run(embedded: Settings) -> None:
