@@ -32,7 +32,7 @@ def _err(text: str) -> None:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from govpub.app.demo import run_demo
+    from govpub.app.demo import SAMPLE_YEAR, run_demo
 
     result = run_demo(settings, Path(args.dir), keep=args.keep)
     failed = [r for r in result.channels if r.error is not None]
@@ -65,6 +65,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         (f". {env_file}", "GOVPUB_BUS, GOVPUB_STORE, GOVPUB_OUTPUT_DIR… of the demo"),
         ("govpub status", "lag, deliveries, dead letters, releases"),
         ("govpub serve", f"the site on {result.settings.site_url}"),
+        (f"govpub annual-report {SAMPLE_YEAR}", "Table 2 of the annual report, counted again"),
         ("govpub emit my-events.jsonl", "your own events (JSON Lines), then:"),
         ("govpub consume --until-idle", "delivers them to the site, feeds and new media"),
         ("govpub dlq list", "dead letters, if any"),

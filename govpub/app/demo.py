@@ -100,6 +100,9 @@ def demo_settings(base: Settings, workdir: Path) -> Settings:
             "store": workdir / "state.db",
             "output_dir": workdir / "public",
             "channels": demo_channels(),
+            # The sample fee statement is copied here (run_demo), so that demo.env lets
+            # `govpub annual-report 2023` count the demo's year again.
+            "annual_report_fees_dir": workdir / "fees",
         }
     )
     for name in settings.channels:
@@ -152,8 +155,11 @@ def run_demo(base: Settings, workdir: Path, *, keep: bool = False) -> DemoResult
         for sample in load_samples():
             day.now = datetime.fromisoformat(sample["occurred_at"])
             accepted += publisher.publish_many([sample], gate=gate)
+    assert settings.annual_report_fees_dir is not None
+    settings.annual_report_fees_dir.mkdir(exist_ok=True)
+    shutil.copyfile(sample_fees(), settings.annual_report_fees_dir / f"{SAMPLE_YEAR}.toml")
     sync_catalog(settings)
-    report = plan_annual_report(settings, SAMPLE_YEAR, fees=sample_fees())
+    report = plan_annual_report(settings, SAMPLE_YEAR)
     if report.changed:
         publish_report(settings, report)
     results = run_channels(settings, settings.channels, until_idle=True)
