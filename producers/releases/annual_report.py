@@ -38,6 +38,11 @@ Withdrawals (``action: retract``) — configurable (``GOVPUB_ANNUAL_REPORT_WITHD
     it is still counted as issued, repealed or decided (the decision was taken). A
     withdrawn document is never in force. A decision flagged never to be published
     (minor, secrets, security risk) is treated as withdrawn.
+Take-downs (a withdrawal with ``display_ended_on``, 公示期满) — not a withdrawal here
+    A penalty decision taken down at the end of its display period was decided and
+    disclosed as the law asks; its display simply ended (行政处罚法 第四十八条 and the
+    display periods of ``producers/releases/data/penalty-display.toml``). It counts as a
+    decision of its year whatever the setting above.
 规章, 行政规范性文件 — 本年制发件数 (``GOVPUB_ANNUAL_REPORT_ISSUED_BY``)
     ``written_on`` (default): its 成文日期 is in the year (制发 is when a document is
     made and issued; publication follows within 20 working days, 条例 第二十六条).
@@ -77,6 +82,7 @@ from typing import Annotated, Any, Literal, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from govpub.compliance.rules import NEVER_PUBLISH
 from govpub.departments import department_names
 from govpub.errors import (
     CatalogBehind,
@@ -102,7 +108,7 @@ REPORT_NAMESPACE = uuid.UUID("2c0d5f0a-8f5e-4f6b-9d1e-6a3b7c9e1f42")
 
 COUNTED_KINDS = (Kind.POLICY, Kind.LICENCE, Kind.PENALTY, Kind.ENFORCEMENT)
 DECISION_KINDS = frozenset({Kind.LICENCE, Kind.PENALTY, Kind.ENFORCEMENT})
-_NEVER_PUBLISHED = ("is_minor", "involves_secrets", "security_risk")
+_NEVER_PUBLISHED = tuple(name for name, _, _ in NEVER_PUBLISH)
 
 # --- the format, as data -----------------------------------------------------------------
 
@@ -326,9 +332,15 @@ class CountingRules:
             + "统计，同一决定更新不重复计数。",
         ]
         if self.withdrawn == "exclude":
-            notes.append("年内已撤回的信息（含依法不予公开的决定）不计入上述数量。")
+            notes.append(
+                "年内已撤回的信息（含依法不予公开的决定）不计入上述数量；"
+                "公示期满撤下的行政处罚决定不属撤回，仍计入处理决定数量。"
+            )
         else:
-            notes.append("年内已撤回的信息仍计入制发、废止及处理决定数量，不计入现行有效件数。")
+            notes.append(
+                "年内已撤回的信息仍计入制发、废止及处理决定数量，不计入现行有效件数；"
+                "公示期满撤下的行政处罚决定同样计入处理决定数量。"
+            )
         return notes
 
 
@@ -410,6 +422,11 @@ def _withdrawn(version: VersionRecord) -> bool:
     return version.action == "retract"
 
 
+def _taken_down(version: VersionRecord) -> bool:
+    """A take-down at the end of a penalty decision's display period (公示期满)."""
+    return _withdrawn(version) and version.payload.get("display_ended_on") is not None
+
+
 def _repealed_since(versions: Sequence[VersionRecord], rules: CountingRules) -> datetime | None:
     """When the validity last became a repealed one (``None`` if it is not one)."""
     since: datetime | None = None
@@ -445,7 +462,8 @@ def count(
         by_end = [v for v in versions if v.occurred_at < end]
         state = by_end[-1] if by_end else None
         withdrawn = state is not None and (
-            _withdrawn(state) or any(state.payload.get(flag) for flag in _NEVER_PUBLISHED)
+            (_withdrawn(state) and not _taken_down(state))
+            or any(state.payload.get(flag) for flag in _NEVER_PUBLISHED)
         )
         counted = not withdrawn or rules.withdrawn == "count"
         kind = Kind(history.kind)

@@ -199,6 +199,17 @@ def synthetic_year() -> list[Case]:
             ],
         ),
         Case(
+            "penalty taken down at the end of its display period (公示期满) in 2023: counted",
+            [
+                penalty("pen-6", "2023-01-10", "2023-01-12T10:00:00+08:00"),
+                {
+                    **withdraw("penalty", "pen-6", 2, "2023-04-11T09:00:00+08:00", "zz-yjj"),
+                    "payload": {"reason": "公示期满", "display_ended_on": "2023-04-10"},
+                },
+            ],
+            {"decisions:penalty": 1},
+        ),
+        Case(
             "penalty published, then corrected: counted once",
             [
                 penalty("pen-5", "2023-11-01", "2023-11-03T10:00:00+08:00"),

@@ -284,6 +284,40 @@ def test_a_decision_flagged_never_to_publish_is_treated_as_withdrawn() -> None:
     assert count([flagged], 2023, RULES).decisions == {}
 
 
+def test_a_take_down_at_the_end_of_the_display_period_is_no_withdrawal() -> None:
+    decided = {"decided_on": "2023-02-01", "penalty_types": ["警告"]}
+    taken_down = History(
+        "p-1",
+        "penalty",
+        [
+            version(1, "2023-02-03T10:00:00+08:00", decided),
+            version(
+                2,
+                "2023-05-02T10:00:00+08:00",
+                {"reason": "公示期满", "display_ended_on": "2023-05-01"},
+                action="retract",
+            ),
+        ],
+    )
+    revoked = History(
+        "p-2",
+        "penalty",
+        [
+            version(1, "2023-02-03T10:00:00+08:00", decided),
+            version(
+                2,
+                "2023-05-02T10:00:00+08:00",
+                {"reason": "经行政复议撤销", "revoked_on": "2023-04-28"},
+                action="retract",
+            ),
+        ],
+    )
+    for rules in (RULES, CountingRules(withdrawn="count")):
+        assert count([taken_down], 2023, rules).decisions == {Kind.PENALTY: 1}
+    assert count([revoked], 2023, RULES).decisions == {}
+    assert count([revoked], 2023, CountingRules(withdrawn="count")).decisions == {Kind.PENALTY: 1}
+
+
 def test_decisions_by_publication_date_are_configurable() -> None:
     late = History(
         "p-1", "penalty", [version(1, "2023-12-31T16:30:00Z", {"decided_on": "2023-12-31"})]
