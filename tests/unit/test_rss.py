@@ -238,3 +238,14 @@ def test_a_take_down_removes_the_item_without_a_notice(setup: tuple[RssChannel, 
     deliver(channel, factories.penalty(version=3))
     [entry] = parse(out / "feeds/penalty.xml").entries
     assert entry.id == "urn:govpub:zhuzhou:penalty:doc-penalty-1"
+
+
+def test_an_annual_report_table_is_an_item_with_its_values(setup: tuple[RssChannel, Path]) -> None:
+    channel, out = setup
+    deliver(channel, factories.report())
+    [entry] = parse(out / "feeds/report.xml").entries
+    assert entry.title == "株洲市人民政府2023年政府信息公开工作年度报告（二、主动公开政府信息情况）"
+    assert entry.link == "https://www.example.gov.cn/zwgk/report/annual-report-2023.html"
+    assert "行政规范性文件：本年制发件数 12，本年废止件数 2，现行有效件数 130" in entry.description
+    assert "行政事业性收费：本年收费金额（单位：万元） 1286.45" in entry.description
+    assert len(parse(out / "feeds/dept/zz-zfb.xml").entries) == 1
