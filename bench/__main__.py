@@ -6,16 +6,17 @@ Figures are printed and appended to ``bench/results/*.json``; copy a run into
 
 import sys
 
-from bench import gate, growth, ingest, pipeline
+from bench import gate, growth, ingest, pipeline, store
 
 
 def main() -> int:
-    """Run the pipeline, growth, ingest and gate benchmarks in turn."""
+    """Run the pipeline, growth, ingest, gate and store benchmarks in turn."""
     for name, run in (
         ("pipeline", pipeline.main),
         ("growth", growth.main),
         ("ingest", ingest.main),
         ("gate", gate.main),
+        ("store", store.main),
     ):
         sys.stdout.write(f"\n##### {name}\n")
         sys.stdout.flush()

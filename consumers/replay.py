@@ -143,15 +143,7 @@ def _replace_tables(live: Store, rebuilt: Path, tables: Sequence[str]) -> None:
     for table in tables:
         if not _TABLE_NAME.match(table):
             raise ValueError(f"not a table name: {table!r}")
-    conn = live.conn
-    conn.execute("ATTACH DATABASE ? AS rebuilt", (str(rebuilt),))
-    try:
-        with live.transaction():
-            for table in tables:
-                conn.execute(f"DELETE FROM main.{table}")
-                conn.execute(f"INSERT INTO main.{table} SELECT * FROM rebuilt.{table}")
-    finally:
-        conn.execute("DETACH DATABASE rebuilt")
+    live.replace_tables(rebuilt, tables)
 
 
 ChannelBuilder = Callable[[Settings, Store], Channel]
@@ -179,7 +171,7 @@ def replay(
     try:
         rebuilt_store = work / "state.db"
         rebuilt_settings = settings.model_copy(
-            update={"output_dir": work / "output", "store": rebuilt_store}
+            update={"output_dir": work / "output", "store": str(rebuilt_store)}
         )
         with Store(rebuilt_store) as store:
             channel = build(rebuilt_settings, store)

@@ -34,7 +34,7 @@ from consumers.channel import NOT_ROUTED, Outcome
 from govpub.deliveries import DeliveryState
 from govpub.departments import department_name
 from govpub.files import atomic_write, sync_filesystem
-from govpub.store import Store
+from govpub.store import Schema, Store
 from schemas import AnyEvent, ExposureEvent, Kind, RetractEvent
 
 log = logging.getLogger(__name__)
@@ -59,10 +59,16 @@ CREATE INDEX IF NOT EXISTS rss_items_kind ON rss_items (kind, sort_at DESC, docu
 CREATE INDEX IF NOT EXISTS rss_items_department
     ON rss_items (department, sort_at DESC, document_id)
 """
+SCHEMA = Schema("rss_items", _SCHEMA)
+"""The tables of this component, as versioned migrations."""
 
 _COLUMNS = (
     "document_id, kind, department, title, summary, categories, version,"
     " published_at, updated_at, withdrawn, withdrawn_reason"
+)
+_REPLACE = ", ".join(
+    f"{column}=excluded.{column}"
+    for column in [*[c.strip() for c in _COLUMNS.split(",")][1:], "sort_at"]
 )
 
 
@@ -120,7 +126,7 @@ class RssChannel(ChannelBase):
         self.limit = context.section(RssSettings).feed_items
         self._dirty: set[str] = set()
         self._pending: dict[str, _Pending] = {}
-        store.ensure_schema("rss_items", _SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     @classmethod
     def from_context(cls, context: ChannelContext) -> Self:
@@ -237,10 +243,11 @@ class RssChannel(ChannelBase):
                     _utc_key(sort_at),
                 )
             )
-        with self.store.transaction() as conn:
+        with self.store.transaction("rss_items") as conn:
             conn.executemany(
-                f"INSERT OR REPLACE INTO rss_items ({_COLUMNS}, sort_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO rss_items ({_COLUMNS}, sort_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                f" ON CONFLICT (document_id) DO UPDATE SET {_REPLACE}",
                 rows,
             )
             conn.executemany("DELETE FROM rss_items WHERE document_id=?", removed)

@@ -42,6 +42,7 @@ from channels.website.paths import (
 from channels.website.render import Section, SiteRenderer, summary_of
 from channels.website.state import (
     HOME_TARGET,
+    LOCK,
     SECTIONS_TARGET,
     SITEMAP_INDEX_TARGET,
     STATE_TABLES,
@@ -193,7 +194,7 @@ class WebsiteChannel(ChannelBase):
         dates = (
             DisplayDates(event.payload.display_until) if isinstance(event, PenaltyEvent) else None
         )
-        with state.store.transaction() as conn:
+        with state.store.transaction(LOCK) as conn:
             state.save(conn, doc)
             state.save_display(conn, doc.document_id, dates)
             for ref in sorted(old_lists - doc.lists):
@@ -244,7 +245,7 @@ class WebsiteChannel(ChannelBase):
             replaced_by=replaced_by,
         )
         state = self.state
-        with state.store.transaction() as conn:
+        with state.store.transaction(LOCK) as conn:
             state.save(conn, doc)
             if dates is not None or display_ended_on is not None:
                 until = dates.display_until if dates is not None else None
@@ -274,7 +275,7 @@ class WebsiteChannel(ChannelBase):
 
     def _flush(self) -> None:
         state = self.state
-        with state.store.transaction() as conn:
+        with state.store.transaction(LOCK) as conn:
             if not self._started:
                 # Every kind has an index from the start: the navigation links to all of them.
                 state.mark_many(conn, (index_target(ListRef.for_kind(k)) for k in Kind))
@@ -311,7 +312,7 @@ class WebsiteChannel(ChannelBase):
         # One sync for the whole flush, before the outputs are marked done (and before the
         # runner records the delivery and commits): cheaper than one fsync per file.
         sync_filesystem(self.output_dir)
-        with state.store.transaction() as conn:
+        with state.store.transaction(LOCK) as conn:
             state.done(conn, targets)
         log.debug("website: rendered %d outputs", len(work))
 

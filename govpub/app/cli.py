@@ -58,7 +58,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     _out("outputs:")
     for line in result.outputs():
         _out(f"  {line}")
-    _out(f"  bus and state:   {result.settings.store.parent}")
+    _out(f"  bus and state:   {Path(result.settings.store).parent}")
     env_file = Path(args.dir) / result.env_file.name if result.env_file else None
     steps = [
         *_activate_step(),
@@ -158,8 +158,18 @@ def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrated(settings: Settings) -> None:
+    """Bring every component's tables up to date before a long-running or rebuilding
+    command starts (a store migrated by a newer govpub stops it here, nothing written)."""
+    from govpub.app.migrate import migrate_store
+
+    migrate_store(settings)
+
+
 def cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
     from govpub.app.channels import run_channels
+
+    _migrated(settings)
 
     names = args.channel or settings.channels
     stop = threading.Event()
@@ -186,6 +196,7 @@ def cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from govpub.app.server import serve
 
+    _migrated(settings)
     serve(settings, host=args.host, port=args.port)
     return 0
 
@@ -238,6 +249,7 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     if args.dlq_command == "list":
         return _list_dead_letters(settings, args, bus, topics)
     names = args.channel or settings.channels
+    _migrated(settings)
     with Store(settings.store) as store:
         for name in names:
             runner = build_runner(settings, name, store)
@@ -313,6 +325,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from govpub.app.channels import replay_channel
 
+    _migrated(settings)
     result = replay_channel(settings, args.channel)
     _out(
         f"channel {result.channel}: rebuilt from {result.records} records ({result.stats}) "
@@ -347,6 +360,17 @@ def cmd_annual_report(settings: Settings, args: argparse.Namespace) -> int:
             f"{plan.document_id}: version {plan.version} emitted ({event_id}); the site shows"
             " it once the website consumer delivers it (govpub consume)"
         )
+    return 0
+
+
+def cmd_store(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.app.migrate import migrate_store
+    from govpub.store import describe_location
+
+    _out(f"store: {describe_location(settings.store)}")
+    for name, (before, now) in sorted(migrate_store(settings).items()):
+        change = f"migrated {before} → {now}" if before != now else "up to date"
+        _out(f"  {name:<22} version {now}: {change}")
     return 0
 
 
@@ -484,6 +508,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.add_argument("--dry-run", action="store_true", help="count and print; publish nothing")
     p.set_defaults(handler=cmd_annual_report)
+
+    p = sub.add_parser("store", help="the state store (GOVPUB_STORE)")
+    st = p.add_subparsers(dest="store_command", required=True, metavar="migrate")
+    st.add_parser(
+        "migrate",
+        help="bring every component's tables up to date (commands also do it when they start)",
+    )
+    p.set_defaults(handler=cmd_store)
 
     p = sub.add_parser("schemas", help="JSON Schema of the events")
     s = p.add_subparsers(dest="schemas_command", required=True, metavar="export")

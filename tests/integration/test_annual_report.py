@@ -17,6 +17,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from govpub.app.channels import run_channels
 from govpub.app.releases import plan_annual_report, sync_catalog
 from govpub.settings import Settings
@@ -414,3 +416,20 @@ def test_a_later_event_updates_the_published_table(
     assert (plan.action, plan.version) == ("update", 2)
     [penalties] = [s for s in plan.payload.sections if s.rows[0].label == "行政处罚"]
     assert penalties.rows[0].cells == [2]
+
+
+@pytest.mark.usefixtures("store_location")
+def test_the_table_on_both_store_backends(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """The catalog's versions and the report's counting on SQLite and on PostgreSQL."""
+    settings = make_settings(annual_report_fees_dir=tmp_path)
+    (tmp_path / "2023.toml").write_text(FEES, encoding="utf-8")
+    cases = synthetic_year()
+    emit(settings, events_of(cases))
+    sync_catalog(settings, timeout=60)
+    plan = plan_annual_report(settings, 2023)
+    assert cells_of(plan.payload) == expected_table(cases, "1286.45")
+    publish_report(settings, plan)
+    sync_catalog(settings, timeout=60)
+    assert not plan_annual_report(settings, 2023).changed
