@@ -32,10 +32,12 @@ from channels.base import ChannelBase, ChannelContext
 from channels.urls import SiteUrls
 from channels.website.paths import (
     HOME_PATH,
+    REPORT_DATA_SUFFIXES,
     SECTIONS_SITEMAP_PATH,
     SITEMAP_PATH,
     STYLESHEET_PATH,
     ListRef,
+    report_data_path,
 )
 from channels.website.render import Section, SiteRenderer, summary_of
 from channels.website.state import (
@@ -62,7 +64,17 @@ from govpub.deliveries import DeliveryState
 from govpub.errors import PermanentDeliveryError
 from govpub.files import atomic_write, sync_filesystem
 from govpub.store import Store
-from schemas import AnyEvent, ContentEvent, ExposureEvent, Kind, PenaltyEvent, RetractEvent
+from schemas import (
+    AnyEvent,
+    ContentEvent,
+    DecisionEvent,
+    ExposureEvent,
+    Kind,
+    PenaltyEvent,
+    ReportEvent,
+    RetractEvent,
+    parse_event,
+)
 from schemas.events import encode_event
 from schemas.types import RESERVED_DOCUMENT_IDS
 
@@ -143,8 +155,8 @@ class WebsiteChannel(ChannelBase):
             )
         if isinstance(event, ExposureEvent) and not event.payload.is_batch:
             return NOT_ROUTED  # candidates are published in the quarterly batch
-        if isinstance(event, PenaltyEvent):
-            # The runner's guard turns such a penalty into a withdrawal; this is for an
+        if isinstance(event, DecisionEvent):
+            # The runner's guard turns such a decision into a withdrawal; this is for an
             # event handed to the channel directly.
             flags = never_publish(event.payload)
             if flags:
@@ -200,6 +212,14 @@ class WebsiteChannel(ChannelBase):
             if previous is not None and previous.kind != doc.kind:
                 old_path = SiteUrls.document_path(previous.kind, previous.document_id)
                 state.mark(conn, delete_target(str(old_path)))
+                if previous.kind == Kind.REPORT.value:
+                    state.mark_many(
+                        conn,
+                        (
+                            delete_target(str(report_data_path(previous.document_id, suffix)))
+                            for suffix in REPORT_DATA_SUFFIXES
+                        ),
+                    )
             state.mark_many(conn, (doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET))
         self._applied[event.document_id] = event
 
@@ -316,6 +336,8 @@ class WebsiteChannel(ChannelBase):
                     SiteUrls.document_path(doc.kind, doc.document_id),
                     self.renderer.document(doc, self._applied.get(doc.document_id), dates),
                 )
+                if doc.kind == Kind.REPORT.value:
+                    self._render_report_data(doc)
         elif kind == "index":
             self._render_index(ListRef(args[0]))
         elif kind == "page":
@@ -334,6 +356,21 @@ class WebsiteChannel(ChannelBase):
             self._render_sitemap_index()
         else:
             raise ValueError(f"unknown website output {target!r}")
+
+    def _render_report_data(self, doc: Document) -> None:
+        """A report's table as CSV and JSON beside its page; removed when it is withdrawn."""
+        if doc.withdrawn:
+            for suffix in REPORT_DATA_SUFFIXES:
+                self._remove(report_data_path(doc.document_id, suffix))
+            return
+        event: AnyEvent | None = self._applied.get(doc.document_id)
+        if event is None or event.version != doc.version:
+            event = parse_event(doc.event)
+        assert isinstance(event, ReportEvent)
+        self._write(
+            report_data_path(doc.document_id, "json"), self.renderer.report_json(doc, event)
+        )
+        self._write(report_data_path(doc.document_id, "csv"), self.renderer.report_csv(event))
 
     def _render_index(self, ref: ListRef) -> None:
         state, size = self.state, self.page_size

@@ -101,3 +101,12 @@ class Linker:
                 break
             common += 1
         return "/".join([".."] * (len(self._base) - common) + parts[common:]) or "."
+
+
+def report_data_path(document_id: str, suffix: str) -> PurePosixPath:
+    """``api/report/<document_id>.json`` or ``.csv``: a report's table as data."""
+    return PurePosixPath("api", Kind.REPORT.value, f"{document_id}.{suffix}")
+
+
+REPORT_DATA_SUFFIXES = ("csv", "json")
+"""The data files written beside a report's page."""
