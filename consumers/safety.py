@@ -12,7 +12,8 @@ When it has to change something, the gate should have caught it: the guard write
 the decisions to the audit log (``source`` ``channel:<name>``) and logs a warning.
 An event it cannot make safe (nothing valid left) is refused: the runner
 dead-letters it with the rule and the field, and publishes nothing. A decision
-(penalty, licence, enforcement) that must never be published (a minor, secrets, a security risk) becomes a withdrawal with
+(penalty, licence, enforcement) that must never be published (a minor, secrets, a security
+risk), or a document whose disclosure attribute is not 主动公开, becomes a withdrawal with
 the public reason, so that every channel takes down an earlier version and publishes
 nothing of this one.
 """
@@ -25,7 +26,7 @@ from govpub.compliance.policy import CompliancePolicy
 from govpub.compliance.protect import Protector
 from govpub.compliance.rules import NOT_PUBLISHED_REASON, Decision, Rule, never_publish
 from govpub.store import Store
-from schemas import AnyEvent, DecisionEvent, RetractEvent, parse_event
+from schemas import AnyEvent, ContentEvent, DecisionEvent, RetractEvent, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class ChannelGuard:
 
     def __call__(self, event: AnyEvent) -> AnyEvent:
         """``event`` made safe; raises ``ComplianceRefusal`` if it cannot be."""
-        if isinstance(event, DecisionEvent) and (flags := never_publish(event.payload)):
+        if not isinstance(event, RetractEvent) and (flags := never_publish(event.payload)):
             return self._withdrawal(event, flags)
         protection = self.protector.protect(event)
         if isinstance(event, DecisionEvent) and protection.persons:
@@ -94,7 +95,7 @@ class ChannelGuard:
             )
         return protection.event
 
-    def _withdrawal(self, event: DecisionEvent, flags: list[tuple[str, Rule, str]]) -> RetractEvent:
+    def _withdrawal(self, event: ContentEvent, flags: list[tuple[str, Rule, str]]) -> RetractEvent:
         """The withdrawal that replaces a decision flagged never to be published."""
         log.warning(
             "channel %s: %s %s %s came from the bus flagged never to be published (%s);"

@@ -7,6 +7,7 @@ to put an event on the bus.
 from schemas.enums import (
     Action,
     CampaignPhase,
+    Disclosure,
     DocClass,
     EnforcementMeasure,
     Kind,
@@ -65,6 +66,7 @@ __all__ = [
     "CampaignPhase",
     "ContentEvent",
     "DecisionEvent",
+    "Disclosure",
     "DocClass",
     "EnforcementEvent",
     "EnforcementMeasure",

@@ -53,6 +53,14 @@ class DocClass(StrEnum):
     OTHER = "其他"
 
 
+class Disclosure(StrEnum):
+    """Disclosure attribute of a document (公开属性): only 主动公开 is ever published."""
+
+    PROACTIVE = "主动公开"
+    ON_REQUEST = "依申请公开"
+    WITHHELD = "不予公开"
+
+
 class Validity(StrEnum):
     """Legal effect of a policy document (文件效力)."""
 

@@ -292,10 +292,14 @@ def _with_rule_errors(
     rules = _rule_errors(data)
     if not rules:
         return errors
-    reasons = {(e.path, e.message) for e in rules}
-    kept = [
-        e for e in errors if not all((e.path, part) in reasons for part in e.message.split("; "))
-    ]
+
+    def reported(path: str, reason: str) -> bool:
+        # A rule located at a field (Rule.at) was raised by its model at the model's path.
+        return any(
+            r.message == reason and (r.path == path or r.path.startswith(f"{path}.")) for r in rules
+        )
+
+    kept = [e for e in errors if not all(reported(e.path, p) for p in e.message.split("; "))]
     return kept + rules
 
 

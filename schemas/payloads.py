@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.enums import (
     CampaignPhase,
+    Disclosure,
     DocClass,
     EnforcementMeasure,
     LicenceDecision,
@@ -94,6 +95,15 @@ def _three_synchronous(policy: Any) -> str | None:
     return None
 
 
+def _disclosure_reason(policy: Any) -> str | None:
+    # 依申请公开 and 不予公开 are decisions with a legal basis (政府信息公开条例 第十四条至
+    # 第十六条); a proactive document needs none.
+    # A reason given with 主动公开 is kept (and masked like any text) but says nothing.
+    if policy.disclosure is not Disclosure.PROACTIVE and policy.disclosure_reason is None:
+        return f"disclosure_reason (the legal reason) is required for {policy.disclosure.value}"
+    return None
+
+
 class PolicyPayload(StrictModel):
     """A policy document or normative document (政策文件 / 行政规范性文件)."""
 
@@ -111,9 +121,21 @@ class PolicyPayload(StrictModel):
     superseded_by: DocumentId | None = Field(
         default=None, description="document_id of the document that amends or replaces this one"
     )
+    disclosure: Annotated[Disclosure, ENUM] = Field(
+        default=Disclosure.PROACTIVE,
+        description=(
+            "公开属性: 主动公开 (the default: published), 依申请公开 or 不予公开 (never"
+            " published; disclosure_reason gives the legal reason)"
+        ),
+    )
+    disclosure_reason: Paragraph | None = Field(
+        default=None,
+        description="the legal reason a document is 依申请公开 or 不予公开, e.g. 条例第十四条",
+    )
 
     __rules__ = (
         Rule(("doc_class", "interpretation"), _three_synchronous),
+        Rule(("disclosure", "disclosure_reason"), _disclosure_reason, at="disclosure_reason"),
         Rule(
             ("written_on", "effective_on"),
             lambda p: (

@@ -23,10 +23,15 @@ Location = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class Rule:
-    """A check of ``fields`` together; ``check`` returns the reason when they break it."""
+    """A check of ``fields`` together; ``check`` returns the reason when they break it.
+
+    ``at`` is the field the error is reported at (``None``: the model itself), for a rule
+    whose fix is plainly in one field (``closes_on`` before ``opens_on``).
+    """
 
     fields: tuple[str, ...]
     check: Callable[[Any], str | None]
+    at: str | None = None
 
 
 def broken_rules(model: "BaseModel") -> list[str]:
@@ -58,7 +63,7 @@ def rule_errors(model: "type[BaseModel]", data: object) -> list[tuple[Location, 
     for rule in getattr(model, "__rules__", ()):
         values = _valid_values(model, data, rule.fields)
         if values is not None and (reason := rule.check(SimpleNamespace(**values))) is not None:
-            found.append(((), reason))
+            found.append(((rule.at,) if rule.at is not None else (), reason))
     return found
 
 

@@ -67,7 +67,6 @@ from govpub.store import Store
 from schemas import (
     AnyEvent,
     ContentEvent,
-    DecisionEvent,
     ExposureEvent,
     Kind,
     PenaltyEvent,
@@ -155,16 +154,15 @@ class WebsiteChannel(ChannelBase):
             )
         if isinstance(event, ExposureEvent) and not event.payload.is_batch:
             return NOT_ROUTED  # candidates are published in the quarterly batch
-        if isinstance(event, DecisionEvent):
-            # The runner's guard turns such a decision into a withdrawal; this is for an
-            # event handed to the channel directly.
-            flags = never_publish(event.payload)
-            if flags:
-                why = flags[0][2]
-                outcome = self._withdraw(event, NOT_PUBLISHED_REASON, None, absent=None)
-                if outcome is None:
-                    return Outcome(DeliveryState.RETRACTED, f"withdrawn: {why}")
-                return Outcome(DeliveryState.SKIPPED, f"never published: {why}")
+        # The runner's guard turns such a document into a withdrawal; this is for an
+        # event handed to the channel directly.
+        flags = never_publish(event.payload)
+        if flags:
+            why = flags[0][2]
+            outcome = self._withdraw(event, NOT_PUBLISHED_REASON, None, absent=None)
+            if outcome is None:
+                return Outcome(DeliveryState.RETRACTED, f"withdrawn: {why}")
+            return Outcome(DeliveryState.SKIPPED, f"never published: {why}")
         self._publish(event)
         return None
 

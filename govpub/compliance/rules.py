@@ -11,7 +11,7 @@ Masking — before publication (去标识化):
     ``bank_account``, ``home_address``, ``party_name``.
 Never published — refused with the field named:
     ``minor_party``, ``secrets``, ``security_risk`` (penalty, licence and enforcement
-    decisions).
+    decisions); ``disclosure_attribute`` (a policy that is not 主动公开).
 Checked by the event schema, listed here for completeness:
     ``three_synchronous`` (``schemas.payloads.PolicyPayload``).
 Markup:
@@ -155,9 +155,34 @@ NOT_PUBLISHED_REASON = "依据相关法律法规，该信息不予公开。"
 """The public reason of the withdrawal that takes down a decision that must not be published."""
 
 
+DISCLOSURE_ATTRIBUTE = Rule(
+    "disclosure_attribute",
+    "a document whose disclosure attribute (payload.disclosure) is 依申请公开 or 不予公开 is "
+    "never published (refused at the gate, withdrawn by a channel that meets one on the bus); "
+    "the gate records the attribute of every policy it passes (主动公开)",
+    "《中华人民共和国政府信息公开条例》（2019）第十三条至第十六条（公开与不予公开的范围）、"
+    "第十九条、第二十七条（主动公开与依申请公开）；《株洲市2023年政务公开工作要点》："
+    "加强对新制发行政规范性文件公开属性管理",
+)
+PROACTIVE = "主动公开"
+"""The only disclosure attribute that is published."""
+
+
 def never_publish(payload: object) -> list[tuple[str, Rule, str]]:
-    """The never-publish flags set on ``payload`` (a decision's; none for other kinds)."""
-    return [entry for entry in NEVER_PUBLISH if getattr(payload, entry[0], False) is True]
+    """What keeps ``payload`` off every channel: a decision's never-publish flags, and a
+    disclosure attribute other than 主动公开 (field, rule, reason)."""
+    found = [entry for entry in NEVER_PUBLISH if getattr(payload, entry[0], False) is True]
+    disclosure = getattr(payload, "disclosure", None)
+    if disclosure is not None and disclosure != PROACTIVE:
+        reason = getattr(payload, "disclosure_reason", None) or "no reason given"
+        found.append(
+            (
+                "disclosure",
+                DISCLOSURE_ATTRIBUTE,
+                f"the document is {disclosure} ({reason}): only 主动公开 is published",
+            )
+        )
+    return found
 
 
 THREE_SYNCHRONOUS = Rule(
@@ -269,6 +294,7 @@ RULES: dict[str, Rule] = {
         MINOR_PARTY,
         SECRETS,
         SECURITY_RISK,
+        DISCLOSURE_ATTRIBUTE,
         THREE_SYNCHRONOUS,
         HTML_SANITIZE,
         TEXT_MARKUP,

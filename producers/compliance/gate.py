@@ -5,7 +5,8 @@ Whatever the way in — HTTP ingest, the :class:`~producers.publisher.Publisher`
 validated event. The gate
 
 1. refuses what must never be published (a decision about a minor, secrets, a
-   security risk, an identity number given as a credit code),
+   security risk, an identity number given as a credit code; a document whose
+   disclosure attribute is not 主动公开),
 2. removes markup and masks personal data field by field, by the role each field
    has in :mod:`schemas.roles` (:mod:`govpub.compliance.protect`: every kind of
    document; a decision's party, exposure cases and withdrawal reasons by name),
@@ -165,6 +166,17 @@ class ComplianceGate:
             # Recorded before the event is sent: a later citation must find it.
             self.parties.record(event.document_id, protection.persons)
         findings = list(protection.findings) + self._deadlines(checked)
+        if isinstance(checked, PolicyEvent):
+            # The attribute it was published under, on record (公开属性管理).
+            findings.append(
+                Finding(
+                    Decision.CHECKED,
+                    rules.DISCLOSURE_ATTRIBUTE.id,
+                    "payload.disclosure",
+                    0,
+                    checked.payload.disclosure.value,
+                )
+            )
         digest = event_digest(checked)
         findings.append(Finding(Decision.CHECKED, "gate"))
         self._record(checked, submitter, findings, digest)
@@ -202,7 +214,7 @@ class ComplianceGate:
 
     # --- rules ------------------------------------------------------------------------
     def _refusals(self, event: AnyEvent) -> list[Finding]:
-        if not isinstance(event, DecisionEvent):
+        if isinstance(event, RetractEvent):
             return []
         # A licence has no is_minor flag: only the flags its kind declares are read.
         found = [

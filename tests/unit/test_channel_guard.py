@@ -187,6 +187,27 @@ def test_a_penalty_never_to_be_published_is_withdrawn_on_every_channel(
     assert "flagged never to be published" in caplog.text
 
 
+def test_a_policy_not_proactive_is_withdrawn_on_every_channel(local: Settings) -> None:
+    """不予公开 written straight onto the topic: the channel withdraws what it showed."""
+    first = factories.policy("pol-withheld", version=1)
+    withheld = factories.policy(
+        "pol-withheld", version=2, disclosure="不予公开", disclosure_reason="第十四条"
+    )
+    withheld["action"] = "update"
+    to_bus(local, first, withheld)
+    with Store(local.store) as store:
+        channel = deliver(local, store)
+        rows = AuditLog(store).for_event(withheld["event_id"])
+    published, withdrawn = channel.applied
+    assert published.event_id == first["event_id"]
+    assert isinstance(withdrawn, RetractEvent)
+    assert withdrawn.payload.reason == NOT_PUBLISHED_REASON
+    assert "pol-withheld" not in channel.documents
+    assert [(r.decision.value, r.rule, r.field) for r in rows] == [
+        ("refused", "disclosure_attribute", "payload.disclosure")
+    ]
+
+
 # --- licensing and enforcement decisions: the same protection as a penalty ----------------
 
 PHONE = "139-0080-7233"

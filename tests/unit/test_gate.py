@@ -147,6 +147,35 @@ def test_never_publish_rules_refuse_and_name_the_field(
     assert [(r[11], r[13]) for r in rows] == [("refused", f"payload.{flag}")]
 
 
+@pytest.mark.parametrize("attribute", ["依申请公开", "不予公开"])
+def test_only_a_proactive_document_is_published(
+    make_gate: Callable[..., ComplianceGate], store: Store, attribute: str
+) -> None:
+    event = parse_event(
+        factories.policy(disclosure=attribute, disclosure_reason="《政府信息公开条例》第十四条")
+    )
+    with pytest.raises(ComplianceRefusal) as info:
+        make_gate()(event)
+    assert info.value.rule == "disclosure_attribute"
+    assert [e.path for e in info.value.errors] == ["payload.disclosure"]
+    assert attribute in info.value.errors[0].message
+    assert "only 主动公开 is published" in info.value.errors[0].message
+    rows = audit_rows(store)
+    assert [(r[11], r[12], r[13]) for r in rows] == [
+        ("refused", "disclosure_attribute", "payload.disclosure")
+    ]
+
+
+def test_the_audit_log_records_the_disclosure_attribute_of_a_published_policy(
+    make_gate: Callable[..., ComplianceGate], store: Store
+) -> None:
+    make_gate(day="2023-03-20")(parse_event(factories.policy()))
+    rows = audit_rows(store)
+    assert ("checked", "disclosure_attribute", "payload.disclosure", "主动公开") in {
+        (r[11], r[12], r[13], r[15]) for r in rows
+    }
+
+
 def test_every_hard_block_is_reported_at_once(make_gate: Callable[..., ComplianceGate]) -> None:
     event = parse_event(factories.penalty(is_minor=True, security_risk=True))
     with pytest.raises(ComplianceRefusal) as info:

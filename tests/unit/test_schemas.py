@@ -9,6 +9,7 @@ import pytest
 from govpub.app.demo import load_samples
 from govpub.errors import EventValidationError
 from schemas import (
+    Disclosure,
     EnforcementEvent,
     EnforcementMeasure,
     Kind,
@@ -112,6 +113,35 @@ def test_normative_document_needs_its_interpretation() -> None:
     assert "interpretation is required for 行政规范性文件" in message
     other = factories.policy(doc_class="其他", interpretation=None)
     assert parse_event(other).payload.validity is Validity.IN_FORCE
+
+
+def test_an_absent_disclosure_attribute_is_proactive() -> None:
+    event = parse_event(factories.policy())
+    assert isinstance(event, PolicyEvent)
+    assert event.payload.disclosure is Disclosure.PROACTIVE
+
+
+@pytest.mark.parametrize("attribute", ["依申请公开", "不予公开"])
+def test_a_document_not_proactive_needs_its_legal_reason(attribute: str) -> None:
+    errors = errors_of(factories.policy(disclosure=attribute))
+    assert errors == {
+        "payload.disclosure_reason": (
+            f"disclosure_reason (the legal reason) is required for {attribute}"
+        )
+    }
+    reason = "《政府信息公开条例》第十六条：内部事务信息"
+    event = parse_event(factories.policy(disclosure=attribute, disclosure_reason=reason))
+    assert isinstance(event, PolicyEvent)
+    assert event.payload.disclosure_reason == reason
+
+
+def test_the_disclosure_attribute_is_a_closed_vocabulary() -> None:
+    assert "payload.disclosure" in errors_of(factories.policy(disclosure="公开"))
+
+
+def test_a_located_rule_is_reported_at_its_field_beside_other_errors() -> None:
+    errors = errors_of(factories.policy(disclosure="不予公开", title=""))
+    assert set(errors) == {"payload.title", "payload.disclosure_reason"}
 
 
 def test_fine_needs_an_amount() -> None:
