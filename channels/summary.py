@@ -47,7 +47,11 @@ def summarize(event: ContentEvent) -> tuple[str, str, list[str]]:
             f"效力：{p.validity.value}",
         )
         body = html_to_text(p.body)
-        extra = f"\n政策解读：{p.interpretation.title}" if p.interpretation else ""
+        extra = (
+            f"\n政策解读（{p.interpretation.form.value}）：{p.interpretation.title}"
+            if p.interpretation
+            else ""
+        )
         return (
             p.title,
             shorten(f"{head}\n{body}{extra}", SUMMARY_LIMIT),

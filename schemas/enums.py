@@ -46,11 +46,29 @@ class Action(StrEnum):
 
 
 class DocClass(StrEnum):
-    """Class of a policy document; 规章 and 行政规范性文件 need an interpretation (三同步)."""
+    """Class of a policy document; 规章, 规划 and 行政规范性文件 need an interpretation
+    (三同步), as does any document marked ``widely_known``."""
 
     REGULATION = "规章"
+    PLAN = "规划"
     NORMATIVE = "行政规范性文件"
     OTHER = "其他"
+
+    @property
+    def needs_interpretation(self) -> bool:
+        """Whether a document of this class is released with its interpretation (三同步)."""
+        return self is not DocClass.OTHER
+
+
+class InterpretationForm(StrEnum):
+    """How a policy is interpreted (解读方式, as the 2023 work points list them)."""
+
+    TEXT = "文字解读"
+    GRAPHIC = "图解"
+    VIDEO = "视频解读"
+    PRESS_CONFERENCE = "新闻发布会"
+    ONLINE_INTERVIEW = "在线访谈"
+    H5 = "H5动画"
 
 
 class Disclosure(StrEnum):

@@ -14,6 +14,7 @@ from schemas.enums import (
     Disclosure,
     DocClass,
     EnforcementMeasure,
+    InterpretationForm,
     LicenceDecision,
     MeetingType,
     PartyType,
@@ -70,6 +71,10 @@ class Interpretation(StrictModel):
     title: Title
     url: HttpsUrl | None = None
     body: BodyHtml | None = None
+    form: Annotated[InterpretationForm, ENUM] = Field(
+        default=InterpretationForm.TEXT,
+        description="解读方式: 文字解读 (the default), 图解, 视频解读, 新闻发布会, 在线访谈, H5动画",
+    )
 
     __rules__ = (
         Rule(
@@ -84,15 +89,20 @@ class Interpretation(StrictModel):
 
 
 def _three_synchronous(policy: Any) -> str | None:
-    # 三同步: 规章 and 行政规范性文件 are released together with their interpretation.
-    if policy.doc_class in (DocClass.REGULATION, DocClass.NORMATIVE) and (
-        policy.interpretation is None
-    ):
-        return (
-            f"interpretation is required for {policy.doc_class.value} "
-            "(三同步: documents and interpretations are released together)"
-        )
-    return None
+    # 三同步: 规章, 规划, 行政规范性文件 and the documents the public must widely know are
+    # released together with their interpretation (2023 work points, (八)).
+    if policy.interpretation is not None:
+        return None
+    if policy.doc_class.needs_interpretation:
+        what = policy.doc_class.value
+    elif policy.widely_known:
+        what = "a document marked widely_known (需要公众广泛知晓)"
+    else:
+        return None
+    return (
+        f"interpretation is required for {what} "
+        "(三同步: documents and interpretations are released together)"
+    )
 
 
 def _disclosure_reason(policy: Any) -> str | None:
@@ -121,6 +131,10 @@ class PolicyPayload(StrictModel):
     superseded_by: DocumentId | None = Field(
         default=None, description="document_id of the document that amends or replaces this one"
     )
+    widely_known: Annotated[bool, FLAG] = Field(
+        default=False,
+        description="a document the public must widely know (需要公众广泛知晓): needs its interpretation",
+    )
     disclosure: Annotated[Disclosure, ENUM] = Field(
         default=Disclosure.PROACTIVE,
         description=(
@@ -134,7 +148,7 @@ class PolicyPayload(StrictModel):
     )
 
     __rules__ = (
-        Rule(("doc_class", "interpretation"), _three_synchronous),
+        Rule(("doc_class", "widely_known", "interpretation"), _three_synchronous),
         Rule(("disclosure", "disclosure_reason"), _disclosure_reason, at="disclosure_reason"),
         Rule(
             ("written_on", "effective_on"),

@@ -192,7 +192,9 @@ def body_blocks(event: ContentEvent) -> list[Block]:
         ]
         blocks += read_blocks(p.body)
         if p.interpretation is not None:
-            blocks.append(_h(f"政策解读：{p.interpretation.title}"))
+            blocks.append(
+                _h(f"政策解读（{p.interpretation.form.value}）：{p.interpretation.title}")
+            )
             if p.interpretation.body:
                 blocks += read_blocks(p.interpretation.body)
         blocks += [_p(f"附件：{a.title}") for a in p.attachments]
@@ -257,7 +259,7 @@ def body_blocks(event: ContentEvent) -> list[Block]:
             blocks.append(_h("议定事项"))
             blocks += [_p(f"{n}. {d}") for n, d in enumerate(m.decisions, start=1)]
         if m.interpretation is not None:
-            blocks.append(_h(f"解读：{m.interpretation.title}"))
+            blocks.append(_h(f"解读（{m.interpretation.form.value}）：{m.interpretation.title}"))
             if m.interpretation.body:
                 blocks += read_blocks(m.interpretation.body)
         if m.video_url:

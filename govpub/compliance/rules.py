@@ -187,8 +187,9 @@ def never_publish(payload: object) -> list[tuple[str, Rule, str]]:
 
 THREE_SYNCHRONOUS = Rule(
     "three_synchronous",
-    "a 规章 or 行政规范性文件 without its interpretation is refused (enforced by the event "
-    "schema: schemas.payloads.PolicyPayload)",
+    "a 规章, 规划 or 行政规范性文件, or a document marked widely_known (需要公众广泛知晓), "
+    "without its interpretation is refused (enforced by the event schema: "
+    "schemas.payloads.PolicyPayload)",
     "《〈关于全面推进政务公开工作的意见〉实施细则》（国办发〔2016〕80号）：政策性文件与解读方案、"
     "解读材料同步组织、同步审签、同步部署；《株洲市2023年政务公开工作要点》",
     verify=True,

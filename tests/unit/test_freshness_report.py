@@ -329,6 +329,18 @@ def test_policies_whose_interpretation_is_broken_or_empty(
             doc_class="规章",
             interpretation={"title": "解读", "url": f"{SITE_URL}policy/to-itself.html"},
         ),
+        # A plan, and a document of any class marked widely known, are checked too.
+        policy(
+            "plan",
+            doc_class="规划",
+            interpretation={"title": "解读", "url": "https://www.example.org/plan.html"},
+        ),
+        policy(
+            "widely-known",
+            doc_class="其他",
+            widely_known=True,
+            interpretation={"title": "解读", "url": "http://oa/jd/2"},
+        ),
         # Not checked: a class that needs none, and a repealed policy.
         policy(
             "other-class", doc_class="其他", interpretation={"title": "解读", "url": "http://x"}
@@ -346,6 +358,9 @@ def test_policies_whose_interpretation_is_broken_or_empty(
         "placeholder": "link https://www.example.org/jd.html: a placeholder domain"
         " (www.example.org), not a real page",
         "intranet": "link http://oa/jd/1: not a public host name (oa)",
+        "plan": "link https://www.example.org/plan.html: a placeholder domain"
+        " (www.example.org), not a real page",
+        "widely-known": "link http://oa/jd/2: not a public host name (oa)",
         "to-withdrawn": f"link {SITE_URL}policy/withdrawn-page.html: points to a withdrawn"
         " document (withdrawn-page)",
         "to-itself": f"link {SITE_URL}policy/to-itself.html: points to the page itself,"

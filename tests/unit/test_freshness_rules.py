@@ -34,7 +34,7 @@ def test_the_shipped_rules_follow_the_domain_notes_and_say_what_to_verify() -> N
     assert rules.meetings is not None
     assert rules.policies is not None
     assert (rules.meetings.max_days, rules.meetings.unit) == (20, "working")
-    assert [c.value for c in rules.policies.classes] == ["规章", "行政规范性文件"]
+    assert [c.value for c in rules.policies.classes] == ["规章", "规划", "行政规范性文件"]
     every: list[Interval | PolicyRule] = [*rules.columns, *rules.accounts, rules.meetings]
     every.append(rules.policies)
     # Nothing in NOTES.md's oversight section is confirmed: every rule says what to verify.

@@ -12,6 +12,7 @@ from schemas import (
     Disclosure,
     EnforcementEvent,
     EnforcementMeasure,
+    InterpretationForm,
     Kind,
     LicenceDecision,
     LicenceEvent,
@@ -102,7 +103,7 @@ def test_control_characters_are_refused() -> None:
 
 def test_enumerations_are_closed() -> None:
     errors = errors_of(factories.policy(doc_class="通知", validity="有效"))
-    assert "'规章', '行政规范性文件' or '其他'" in errors["payload.doc_class"]
+    assert "'规章', '规划', '行政规范性文件' or '其他'" in errors["payload.doc_class"]
     assert "payload.validity" in errors
     assert "payload.penalty_types.0" in errors_of(factories.penalty(penalty_types=["罚金"]))
 
@@ -113,6 +114,40 @@ def test_normative_document_needs_its_interpretation() -> None:
     assert "interpretation is required for 行政规范性文件" in message
     other = factories.policy(doc_class="其他", interpretation=None)
     assert parse_event(other).payload.validity is Validity.IN_FORCE
+
+
+@pytest.mark.parametrize("doc_class", ["规章", "规划", "行政规范性文件"])
+def test_three_synchronous_classes_need_their_interpretation(doc_class: str) -> None:
+    message = errors_of(factories.policy(doc_class=doc_class, interpretation=None))["payload"]
+    assert f"interpretation is required for {doc_class}" in message
+
+
+def test_a_widely_known_document_needs_its_interpretation_whatever_its_class() -> None:
+    data = factories.policy(doc_class="其他", widely_known=True, interpretation=None)
+    assert "需要公众广泛知晓" in errors_of(data)["payload"]
+    assert parse_event(factories.policy(doc_class="其他", widely_known=True)).payload
+
+
+def test_an_interpretation_records_its_form() -> None:
+    event = parse_event(factories.policy())
+    assert isinstance(event, PolicyEvent)
+    assert event.payload.interpretation is not None
+    assert event.payload.interpretation.form is InterpretationForm.TEXT  # the default
+    graphic = parse_event(
+        factories.policy(
+            doc_class="规划",
+            interpretation={
+                "title": "一图读懂",
+                "url": "https://www.example.org/t.png",
+                "form": "图解",
+            },
+        )
+    )
+    assert isinstance(graphic, PolicyEvent)
+    assert graphic.payload.interpretation is not None
+    assert graphic.payload.interpretation.form is InterpretationForm.GRAPHIC
+    bad = factories.policy(interpretation={"title": "解读", "body": "<p>x</p>", "form": "海报"})
+    assert "payload.interpretation.form" in errors_of(bad)
 
 
 def test_an_absent_disclosure_attribute_is_proactive() -> None:

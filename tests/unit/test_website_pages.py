@@ -129,6 +129,25 @@ def test_policy_interpretation_by_link(site: Site) -> None:
     assert "h2:图解" in page.headings
 
 
+def test_a_plan_s_page_shows_its_class_and_the_form_of_its_interpretation(site: Site) -> None:
+    site.publish(
+        factories.policy(
+            "plan-1",
+            title="株洲市绿心中央公园规划",
+            doc_class="规划",
+            interpretation={
+                "title": "一图读懂绿心中央公园规划",
+                "url": "https://www.example.org/green-heart.png",
+                "form": "图解",
+            },
+        )
+    )
+    html = site.text("policy/plan-1.html")
+    assert "<dd>规划</dd>" in html
+    assert "解读方式：图解" in html
+    assert "h2:一图读懂绿心中央公园规划" in outline(html).headings
+
+
 def test_penalty_page_shows_the_decision(site: Site) -> None:
     site.publish(
         factories.penalty(

@@ -196,7 +196,7 @@ def _interpretation_problems(
             )
             continue
         payload = event.payload
-        if payload.doc_class not in rule.classes:
+        if payload.doc_class not in rule.classes and not payload.widely_known:
             continue
         if rule.in_force_only and payload.validity is not Validity.IN_FORCE:
             continue

@@ -90,10 +90,12 @@ class MeetingRule(Interval):
 
 
 class PolicyRule(_Model):
-    """Policies of ``classes`` need an interpretation that can be read."""
+    """Policies of ``classes``, and any marked ``widely_known``, need an interpretation
+    that can be read."""
 
     classes: Annotated[list[DocClass], Field(min_length=1)] = [
         DocClass.REGULATION,
+        DocClass.PLAN,
         DocClass.NORMATIVE,
     ]
     in_force_only: bool = Field(default=True, description="check only policies in force (现行有效)")
