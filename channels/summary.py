@@ -8,6 +8,7 @@ from channels.report import report_lines
 from channels.text import html_to_text, shorten
 from schemas import (
     CampaignEvent,
+    ConsultationEvent,
     ContentEvent,
     EnforcementEvent,
     ExposureEvent,
@@ -137,6 +138,24 @@ def summarize(event: ContentEvent) -> tuple[str, str, list[str]]:
     if isinstance(event, ReportEvent):
         r = event.payload
         return r.title, shorten("\n".join(report_lines(r)), SUMMARY_LIMIT), [kind_label, r.table]
+    if isinstance(event, ConsultationEvent):
+        k = event.payload
+        head = _join(
+            f"征求意见单位：{k.organizer}",
+            f"征求意见期：{k.opens_on.isoformat()} 至 {k.closes_on.isoformat()}",
+            k.stage,
+        )
+        result = ""
+        if k.result is not None:
+            result = (
+                f"\n意见征集结果：收到意见 {k.result.received} 条，采纳 {k.result.adopted} 条，"
+                f"未采纳 {len(k.result.not_adopted)} 条"
+            )
+        return (
+            k.title,
+            shorten(f"{head}{result}\n{html_to_text(k.draft)}", SUMMARY_LIMIT),
+            [kind_label, k.stage],
+        )
     assert isinstance(event, CampaignEvent)
     c = event.payload
     head = _join(f"主题：{c.theme}", f"活动日：{c.day.isoformat()}", _PHASES[c.phase])

@@ -168,6 +168,14 @@ class VersionLedger:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    def kind_of(self, document_id: str) -> str | None:
+        """The kind of ``document_id`` as first reserved (``None`` if unknown)."""
+        row = self.store.conn.execute(
+            "SELECT kind FROM accepted_events WHERE document_id=? ORDER BY version LIMIT 1",
+            (document_id,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def lookup(self, event_id: str) -> LedgerRecord | None:
         """The ledger's record of ``event_id`` (``None`` if it was never reserved)."""
         row = self.store.conn.execute(

@@ -23,6 +23,7 @@ from schemas.events import (
     SCHEMA_VERSION,
     AnyEvent,
     CampaignEvent,
+    ConsultationEvent,
     ContentEvent,
     DecisionEvent,
     EnforcementEvent,
@@ -41,6 +42,8 @@ from schemas.events import (
 )
 from schemas.payloads import (
     CampaignPayload,
+    ConsultationPayload,
+    ConsultationResult,
     EnforcementPayload,
     ExposureCase,
     ExposurePayload,
@@ -65,6 +68,9 @@ __all__ = [
     "CampaignEvent",
     "CampaignPayload",
     "CampaignPhase",
+    "ConsultationEvent",
+    "ConsultationPayload",
+    "ConsultationResult",
     "ContentEvent",
     "DecisionEvent",
     "Disclosure",

@@ -18,6 +18,7 @@ class Kind(StrEnum):
     LICENCE = "licence"
     ENFORCEMENT = "enforcement"
     REPORT = "report"
+    CONSULTATION = "consultation"
 
     @property
     def label(self) -> str:
@@ -34,6 +35,7 @@ _KIND_LABELS = {
     Kind.LICENCE: "行政许可",
     Kind.ENFORCEMENT: "行政强制",
     Kind.REPORT: "年度报告",
+    Kind.CONSULTATION: "征求意见",
 }
 
 

@@ -24,6 +24,7 @@ from schemas.enums import Action, Kind
 from schemas.errors import EventValidationError, FieldError
 from schemas.payloads import (
     CampaignPayload,
+    ConsultationPayload,
     EnforcementPayload,
     ExposurePayload,
     LicencePayload,
@@ -125,6 +126,15 @@ class ReportEvent(Envelope):
     payload: ReportPayload
 
 
+class ConsultationEvent(Envelope):
+    """A draft for public comment is published, or updated (closed, its result, the
+    document adopted from it)."""
+
+    kind: Literal[Kind.CONSULTATION]
+    action: PublishOrUpdate
+    payload: ConsultationPayload
+
+
 class RetractEvent(Envelope):
     """A published document of any kind is withdrawn, with a public reason."""
 
@@ -159,6 +169,7 @@ ContentEvent = (
     | LicenceEvent
     | EnforcementEvent
     | ReportEvent
+    | ConsultationEvent
 )
 
 DecisionEvent = PenaltyEvent | LicenceEvent | EnforcementEvent
@@ -188,6 +199,7 @@ Event = Annotated[
     | Annotated[LicenceEvent, Tag("licence")]
     | Annotated[EnforcementEvent, Tag("enforcement")]
     | Annotated[ReportEvent, Tag("report")]
+    | Annotated[ConsultationEvent, Tag("consultation")]
     | Annotated[RetractEvent, Tag("retract")],
     Discriminator(
         _event_tag,
@@ -206,6 +218,7 @@ AnyEvent = (
     | LicenceEvent
     | EnforcementEvent
     | ReportEvent
+    | ConsultationEvent
     | RetractEvent
 )
 
@@ -260,6 +273,7 @@ _PAYLOAD_MODELS: dict[str, type[StrictModel]] = {
     "licence": LicencePayload,
     "enforcement": EnforcementPayload,
     "report": ReportPayload,
+    "consultation": ConsultationPayload,
     "retract": RetractionPayload,
 }
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from schemas.events import SCHEMA_VERSION, event_adapter
 from schemas.payloads import (
     CampaignPayload,
+    ConsultationPayload,
     EnforcementPayload,
     ExposurePayload,
     LicencePayload,
@@ -35,6 +36,7 @@ _PAYLOADS: dict[str, type[BaseModel]] = {
     "licence": LicencePayload,
     "enforcement": EnforcementPayload,
     "report": ReportPayload,
+    "consultation": ConsultationPayload,
     "retraction": RetractionPayload,
 }
 

@@ -30,6 +30,7 @@ from schemas.types import (
     DepartmentCode,
     DocNumber,
     DocumentId,
+    EmailAddress,
     FormatId,
     HttpsUrl,
     LongText,
@@ -131,6 +132,10 @@ class PolicyPayload(StrictModel):
     superseded_by: DocumentId | None = Field(
         default=None, description="document_id of the document that amends or replaces this one"
     )
+    consultation_ref: DocumentId | None = Field(
+        default=None,
+        description="document_id of the consultation (征求意见) this document was adopted from",
+    )
     widely_known: Annotated[bool, FLAG] = Field(
         default=False,
         description="a document the public must widely know (需要公众广泛知晓): needs its interpretation",
@@ -158,6 +163,132 @@ class PolicyPayload(StrictModel):
                 else None
             ),
         ),
+    )
+
+
+class ResponseChannels(StrictModel):
+    """How the public responds to a consultation: at least one of a postal address, an
+    e-mail address and a web page (an online form)."""
+
+    address: Paragraph | None = Field(default=None, description="信函地址")
+    email: EmailAddress | None = Field(default=None, description="电子邮箱")
+    url: HttpsUrl | None = Field(default=None, description="在线提交意见的页面")
+
+    __rules__ = (
+        Rule(
+            ("address", "email", "url"),
+            lambda r: (
+                "give at least one way to respond: address, email or url"
+                if r.address is None and r.email is None and r.url is None
+                else None
+            ),
+        ),
+    )
+
+
+class NotAdopted(StrictModel):
+    """An opinion not adopted, with the reason (未采纳意见及理由)."""
+
+    opinion: Paragraph
+    reason: Paragraph
+
+
+class ConsultationResult(StrictModel):
+    """What came of a consultation (意见征集结果 / 意见采纳情况)."""
+
+    published_on: CalendarDate
+    received: Annotated[int, Field(ge=0, le=10_000_000), NUMBER] = Field(
+        description="opinions received (收到意见条数)"
+    )
+    adopted: Annotated[int, Field(ge=0, le=10_000_000), NUMBER] = Field(
+        description="opinions adopted in whole or in part (采纳条数)"
+    )
+    not_adopted: Annotated[list[NotAdopted], Field(max_length=500)] = Field(
+        default=[], description="opinions not adopted, each with its reason"
+    )
+    summary: Paragraph | None = Field(default=None, description="采纳情况说明")
+
+    __rules__ = (
+        Rule(
+            ("received", "adopted", "not_adopted"),
+            lambda r: (
+                f"adopted ({r.adopted}) and not_adopted ({len(r.not_adopted)}) add up to more"
+                f" than received ({r.received})"
+                if r.adopted + len(r.not_adopted) > r.received
+                else None
+            ),
+            at="received",
+        ),
+    )
+
+
+def _closes_after_opening(c: Any) -> str | None:
+    if c.closes_on < c.opens_on:
+        return f"closes_on {c.closes_on} is before opens_on {c.opens_on}"
+    return None
+
+
+def _result_after_closing(c: Any) -> str | None:
+    if c.result is not None and c.result.published_on < c.closes_on:
+        return (
+            f"the result is published on {c.result.published_on}, before the consultation"
+            f" closes ({c.closes_on})"
+        )
+    return None
+
+
+class ConsultationPayload(StrictModel):
+    """A draft put out for public comment (征求意见稿), with its interpretation, and later
+    the result as an update (意见征集结果).
+
+    The minimum window (``opens_on`` to ``closes_on``, both days included) is a setting
+    checked by the compliance gate (``GOVPUB_CONSULTATION_MIN_DAYS``): the schema only
+    requires that a consultation does not close before it opens.
+    """
+
+    title: Title
+    organizer: ShortText = Field(description="征求意见单位, e.g. 株洲市司法局")
+    draft: BodyHtml = Field(description="征求意见稿: the draft's text")
+    interpretation: Interpretation = Field(description="对征求意见稿的解读 (起草说明)")
+    attachments: Annotated[list[Link], Field(max_length=50)] = []
+    opens_on: CalendarDate
+    closes_on: CalendarDate
+    respond: ResponseChannels = Field(description="how to respond: address, email, url")
+    shortened_reason: Paragraph | None = Field(
+        default=None,
+        description=(
+            "why the window is shorter than the legal minimum (因情况紧急等原因需要缩短期限的,"
+            " 应当予以说明); accepted but flagged"
+        ),
+    )
+    major_decision: Annotated[bool, FLAG] = Field(
+        default=False, description="a major administrative decision (重大行政决策事项)"
+    )
+    closed: Annotated[bool, FLAG] = Field(
+        default=False,
+        description="set by the consultation_lifecycle DAG once closes_on has passed",
+    )
+    result: ConsultationResult | None = None
+    adopted_as: DocumentId | None = Field(
+        default=None, description="document_id of the policy adopted from this draft"
+    )
+
+    @property
+    def stage(self) -> str:
+        """Where the consultation stands: 征求意见中, 已截止 (closed, result pending) or
+        结果已公布."""
+        if self.result is not None:
+            return "结果已公布"
+        return "已截止" if self.closed else "征求意见中"
+
+    @property
+    def window_days(self) -> int:
+        """Days the public has to respond, ``opens_on`` and ``closes_on`` included."""
+        return (self.closes_on - self.opens_on).days + 1
+
+    __rules__ = (
+        Rule(("opens_on", "closes_on"), _closes_after_opening, at="closes_on"),
+        Rule(("closes_on", "result"), _result_after_closing, at="result"),
     )
 
 

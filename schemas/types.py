@@ -173,3 +173,14 @@ FormatId = Annotated[
     ),
     IDENTIFIER,
 ]
+
+EmailAddress = Annotated[
+    str,
+    Field(
+        max_length=254,
+        pattern=r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$",
+        description="An office's e-mail address, e.g. zfb@zhuzhou.gov.cn.",
+    ),
+    PLAIN_TEXT,
+]
+"""An e-mail address where the public may write (an office's, not a person's)."""

@@ -24,6 +24,23 @@ def policy(document_id: str = "doc-policy-1", version: int = 1, **payload: Any) 
     return envelope("policy", document_id, version, body, department="zz-zfb")
 
 
+def consultation(
+    document_id: str = "doc-consultation-1", version: int = 1, **payload: Any
+) -> dict[str, Any]:
+    """A draft for public comment, open for 30 days (the default minimum)."""
+    body: dict[str, Any] = {
+        "title": "株洲市城市公园管理办法（征求意见稿）",
+        "organizer": "株洲市司法局",
+        "draft": "<p>第一条　为加强城市公园管理，制定本办法。</p>",
+        "interpretation": {"title": "起草说明", "body": "<p>起草背景和主要内容。</p>"},
+        "opens_on": "2023-04-03",
+        "closes_on": "2023-05-02",
+        "respond": {"email": "sfjlfk@zhuzhou.gov.cn"},
+    }
+    body.update(payload)
+    return envelope("consultation", document_id, version, body, department="zz-sfj")
+
+
 def penalty(document_id: str = "doc-penalty-1", version: int = 1, **payload: Any) -> dict[str, Any]:
     """A penalty decision against a company."""
     body: dict[str, Any] = {

@@ -2,7 +2,8 @@
 and reading the output tree."""
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -96,12 +97,18 @@ def in_department(event: dict[str, Any], department: str) -> dict[str, Any]:
 class Site:
     """A website channel on a real store, writing to ``settings.output_dir``."""
 
-    def __init__(self, settings: Settings, *, page_size: int = 20) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        page_size: int = 20,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.settings = settings
         self.root = settings.output_dir
         self.store = Store(settings.store).open()
         self.channel = WebsiteChannel(
-            self.store, ChannelContext(settings, self.store), page_size=page_size
+            self.store, ChannelContext(settings, self.store), page_size=page_size, clock=clock
         )
 
     def apply(self, *events: dict[str, Any]) -> list[Outcome | None]:

@@ -22,6 +22,8 @@ from govpub.departments import department_name
 from schemas import (
     AnyEvent,
     CampaignEvent,
+    ConsultationEvent,
+    ConsultationPayload,
     ContentEvent,
     EnforcementEvent,
     ExposureEvent,
@@ -273,11 +275,43 @@ def body_blocks(event: ContentEvent) -> list[Block]:
             blocks += [_p(line) for line in row_lines(section)]
         blocks += [_p(note) for note in r.notes]
         return blocks
+    if isinstance(event, ConsultationEvent):
+        return _consultation_blocks(event.payload)
     assert isinstance(event, CampaignEvent)
     c = event.payload
     blocks = [_p(f"主题：{c.theme}　活动日：{c.day.isoformat()}（{_PHASES[c.phase]}）")]
     blocks += read_blocks(c.body)
     blocks += [_p(f"相关链接：{link.title}") for link in c.links]
+    return blocks
+
+
+def _consultation_blocks(c: ConsultationPayload) -> list[Block]:
+    blocks = [
+        _p(f"征求意见单位：{c.organizer}"),
+        _p(f"征求意见期：{c.opens_on.isoformat()} 至 {c.closes_on.isoformat()}（{c.stage}）"),
+    ]
+    if c.result is not None:
+        r = c.result
+        blocks.append(_h("意见征集结果"))
+        blocks.append(
+            _p(f"收到意见 {r.received} 条，采纳 {r.adopted} 条，未采纳 {len(r.not_adopted)} 条。")
+        )
+        if r.summary:
+            blocks.append(_p(r.summary))
+        blocks += [_p(f"未采纳：{n.opinion}（理由：{n.reason}）") for n in r.not_adopted]
+    blocks.append(_h("征求意见稿"))
+    blocks += read_blocks(c.draft)
+    blocks.append(_h(f"解读（{c.interpretation.form.value}）：{c.interpretation.title}"))
+    if c.interpretation.body:
+        blocks += read_blocks(c.interpretation.body)
+    ways = [
+        f"信函：{c.respond.address}" if c.respond.address else "",
+        f"电子邮件：{c.respond.email}" if c.respond.email else "",
+        "在线提交：请点击文末“阅读原文”" if c.respond.url else "",
+    ]
+    if not c.closed and c.result is None:
+        blocks.append(_h("意见反馈方式"))
+        blocks += [_p(way) for way in ways if way]
     return blocks
 
 

@@ -22,8 +22,9 @@ archive page it is on, one sitemap slice and the home page; see
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import PurePosixPath
 from typing import Self
@@ -39,7 +40,14 @@ from channels.website.paths import (
     ListRef,
     report_data_path,
 )
-from channels.website.render import Section, SiteRenderer, summary_of
+from channels.website.render import (
+    OPEN_STAGE,
+    OpenConsultations,
+    Section,
+    SiteRenderer,
+    local_date,
+    summary_of,
+)
 from channels.website.state import (
     HOME_TARGET,
     LOCK,
@@ -66,6 +74,7 @@ from govpub.files import atomic_write, sync_filesystem
 from govpub.store import Store
 from schemas import (
     AnyEvent,
+    ConsultationEvent,
     ContentEvent,
     ExposureEvent,
     Kind,
@@ -104,6 +113,7 @@ class WebsiteChannel(ChannelBase):
         context: ChannelContext,
         *,
         page_size: int = PAGE_SIZE,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.output_dir = context.output_dir
         self.page_size = page_size
@@ -112,6 +122,7 @@ class WebsiteChannel(ChannelBase):
         self.renderer = SiteRenderer(
             self.urls, site_title=context.settings.site_title, page_size=page_size
         )
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._started = False
         # Events applied since the last flush, so that their pages are rendered without
         # decoding the stored JSON again (a cache only: flush falls back to the store).
@@ -376,10 +387,30 @@ class WebsiteChannel(ChannelBase):
         docs = state.newest_in(ref, size)
         older = state.position_of_newest(ref, size)
         older_page = state.page_of(older) if older is not None else None
-        self._write(ref.index_path, self.renderer.list_index(info, docs, older_page=older_page))
+        self._write(
+            ref.index_path,
+            self.renderer.list_index(
+                info, docs, older_page=older_page, open_now=self._open_consultations(ref)
+            ),
+        )
         withdrawn = state.recently_withdrawn(ref, RECENT_WITHDRAWALS)
         dates = state.display_dates(d.document_id for d in [*docs, *withdrawn])
         self._write(ref.api_path, self.renderer.list_index_json(info, docs, withdrawn, dates))
+
+    def _open_consultations(self, ref: ListRef) -> OpenConsultations | None:
+        """The consultations still open, soonest closing first, for the column's index
+        (``None`` for every other list)."""
+        if ref != ListRef.for_kind(Kind.CONSULTATION):
+            return None
+        today = local_date(self._clock())
+        found = []
+        for doc in self.state.shown_with_badge(Kind.CONSULTATION.value, OPEN_STAGE):
+            event = parse_event(doc.event)
+            assert isinstance(event, ConsultationEvent)
+            if event.payload.closes_on >= today:
+                found.append((event.payload.closes_on, doc))
+        found.sort(key=lambda pair: (pair[0], pair[1].document_id))
+        return OpenConsultations(today, [(doc, closes_on) for closes_on, doc in found])
 
     def _render_page(self, ref: ListRef, number: int) -> None:
         info = self.state.list_info(ref)

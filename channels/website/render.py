@@ -35,6 +35,7 @@ from channels.website.state import NEIGHBOURS, DisplayDates, Document, ListInfo
 from govpub.departments import department_name
 from schemas import (
     CampaignEvent,
+    ConsultationEvent,
     ContentEvent,
     EnforcementEvent,
     ExposureEvent,
@@ -130,6 +131,9 @@ def summary_of(event: ContentEvent) -> tuple[str, str]:
     if isinstance(event, ReportEvent):
         r = event.payload
         return f"{r.year}年 · {r.scope_name} · {r.table}", ""
+    if isinstance(event, ConsultationEvent):
+        k = event.payload
+        return f"{k.organizer} · {k.opens_on.isoformat()} 至 {k.closes_on.isoformat()}", k.stage
     assert isinstance(event, CampaignEvent)
     c = event.payload
     return f"{c.theme} · {PHASE_LABELS[c.phase]}", ""
@@ -149,6 +153,18 @@ class Item:
     badge: str
     published_on: date
     updated_on: date | None
+
+
+OPEN_STAGE = "征求意见中"
+"""The list badge of a consultation still open (``ConsultationPayload.stage``)."""
+
+
+@dataclass(frozen=True)
+class OpenConsultations:
+    """The consultations open on ``today`` with the day each closes, soonest first."""
+
+    today: date
+    documents: list[tuple[Document, date]]
 
 
 @dataclass(frozen=True)
@@ -288,6 +304,12 @@ class SiteRenderer:
         context["p"] = event.payload
         if isinstance(event, PolicyEvent) and event.payload.superseded_by:
             context["superseded_by"] = SiteUrls.document_path(kind, event.payload.superseded_by)
+        if isinstance(event, PolicyEvent) and event.payload.consultation_ref:
+            context["consultation"] = SiteUrls.document_path(
+                Kind.CONSULTATION, event.payload.consultation_ref
+            )
+        if isinstance(event, ConsultationEvent) and event.payload.adopted_as:
+            context["adopted_as"] = SiteUrls.document_path(Kind.POLICY, event.payload.adopted_as)
         if isinstance(event, ExposureEvent):
             context["case_links"] = [
                 SiteUrls.document_path(Kind.PENALTY, case.decision_ref)
@@ -358,8 +380,11 @@ class SiteRenderer:
         docs: Sequence[Document],
         *,
         older_page: int | None,
+        open_now: OpenConsultations | None = None,
     ) -> bytes:
-        """A list's index: its newest documents and the way into its archive pages."""
+        """A list's index: its newest documents and the way into its archive pages;
+        the consultations column first lists those still open, with the days left on the
+        day the page was rendered (``open_now``)."""
         ref = info.ref
         path = ref.index_path
         recent = range(max(1, info.pages - INDEX_RECENT_PAGES + 1), info.pages + 1)
@@ -380,6 +405,17 @@ class SiteRenderer:
                 "recent": [(n, ref.page_path(n)) for n in reversed(recent)],
             },
             pager=None,
+            open_now=(
+                {
+                    "today": open_now.today,
+                    "items": [
+                        (self.item(doc), closes_on, (closes_on - open_now.today).days + 1)
+                        for doc, closes_on in open_now.documents
+                    ],
+                }
+                if open_now is not None
+                else None
+            ),
         )
 
     def list_page(self, ref: ListRef, number: int, pages: int, docs: Sequence[Document]) -> bytes:
@@ -404,6 +440,7 @@ class SiteRenderer:
             feeds=self._list_feeds(ref),
             archive=None,
             pager=pager,
+            open_now=None,
         )
 
     def home(

@@ -304,6 +304,16 @@ class WebsiteState:
         )
         return [_document(row) for row in rows]
 
+    def shown_with_badge(self, kind: str, badge: str) -> list[Document]:
+        """Shown documents of ``kind`` whose list badge is ``badge``, with their last event
+        (the consultations still open: a handful, whatever the size of the kind)."""
+        rows = self.conn.execute(
+            f"SELECT {_DOC_COLUMNS} FROM web_documents WHERE kind=? AND badge=? AND withdrawn=0"
+            " ORDER BY sort_key, document_id",
+            (kind, badge),
+        )
+        return [_document(row) for row in rows]
+
     def recently_withdrawn(self, ref: ListRef, limit: int) -> list[Document]:
         """The list's most recent withdrawals, newest first."""
         column, value = ("department", ref.department) if ref.is_department else ("kind", ref.key)

@@ -19,6 +19,7 @@ from govpub.compliance.parties import SCHEMA as PARTIES
 from govpub.deliveries import SCHEMA as DELIVERIES
 from govpub.settings import Settings
 from govpub.store import Schema, Store
+from producers.compliance.documents import SCHEMA as DOCUMENTS
 from producers.ingest.auth import SCHEMA as INGEST_REQUESTS
 from producers.ingest.submit import ANSWERS_SCHEMA as INGEST_ANSWERS
 from producers.ledger import SCHEMA as LEDGER
@@ -37,6 +38,7 @@ def known_schemas() -> list[Schema]:
         CAMPAIGN_MISSED,
         AUDIT,
         PARTIES,
+        DOCUMENTS,
         INGEST_REQUESTS,
         INGEST_ANSWERS,
         WEBSITE,

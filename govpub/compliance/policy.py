@@ -19,6 +19,7 @@ class CompliancePolicy:
     enforcement_deadline_days: int = 7
     disclosure_deadline_days: int = 20
     withdrawal_deadline_days: int = 3
+    consultation_min_days: int = 30
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "CompliancePolicy":
@@ -30,6 +31,7 @@ class CompliancePolicy:
             enforcement_deadline_days=settings.compliance_enforcement_deadline_days,
             disclosure_deadline_days=settings.compliance_disclosure_deadline_days,
             withdrawal_deadline_days=settings.compliance_withdrawal_deadline_days,
+            consultation_min_days=settings.consultation_min_days,
         )
 
     def masks_party_name(self, department: str) -> bool:

@@ -12,6 +12,9 @@ Masking — before publication (去标识化):
 Never published — refused with the field named:
     ``minor_party``, ``secrets``, ``security_risk`` (penalty, licence and enforcement
     decisions); ``disclosure_attribute`` (a policy that is not 主动公开).
+Consultations and links between documents — refused with the field named:
+    ``consultation_window`` (flagged when the consultation says why it is shorter),
+    ``consultation_result``, ``document_links``.
 Checked by the event schema, listed here for completeness:
     ``three_synchronous`` (``schemas.payloads.PolicyPayload``).
 Markup:
@@ -164,6 +167,29 @@ DISCLOSURE_ATTRIBUTE = Rule(
     "第十九条、第二十七条（主动公开与依申请公开）；《株洲市2023年政务公开工作要点》："
     "加强对新制发行政规范性文件公开属性管理",
 )
+CONSULTATION_WINDOW = Rule(
+    "consultation_window",
+    "a consultation whose window (opens_on to closes_on, both included) is shorter than "
+    "GOVPUB_CONSULTATION_MIN_DAYS (30 by default) is refused naming payload.closes_on, "
+    "unless it gives shortened_reason (情况紧急等): then it is accepted and flagged",
+    "《重大行政决策程序暂行条例》（2019）第十五条：公开征求意见的期限一般不少于30日；因情况紧急等"
+    "原因需要缩短期限的，公开征求意见时应当予以说明；《规章制定程序条例》（2017）第十六条："
+    "征求意见的期限一般不少于30日（行政规范性文件各地规定不一，如不少于7个工作日）",
+    verify=True,
+)
+CONSULTATION_RESULT = Rule(
+    "consultation_result",
+    "a consultation's result (payload.result) is an update of a consultation that was "
+    "published: a result for a document_id no consultation has is refused",
+    "《株洲市2023年政务公开工作要点》（七）：公开相关征求意见稿、对征求意见稿的解读，以及意见征集结果",
+)
+DOCUMENT_LINKS = Rule(
+    "document_links",
+    "a link between documents — superseded_by, a policy's consultation_ref, a consultation's "
+    "adopted_as — must name a published document of the right kind; a superseded_by that "
+    "names the document itself or a document it (in turn) supersedes is refused as a loop",
+    "《株洲市2023年政务公开工作要点》（四）：完善行政规范性文件库，动态更新文件效力",
+)
 PROACTIVE = "主动公开"
 """The only disclosure attribute that is published."""
 
@@ -296,6 +322,9 @@ RULES: dict[str, Rule] = {
         SECRETS,
         SECURITY_RISK,
         DISCLOSURE_ATTRIBUTE,
+        CONSULTATION_WINDOW,
+        CONSULTATION_RESULT,
+        DOCUMENT_LINKS,
         THREE_SYNCHRONOUS,
         HTML_SANITIZE,
         TEXT_MARKUP,

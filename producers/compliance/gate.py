@@ -17,11 +17,16 @@ validated event. The gate
    configured for its domain and penalty types (:mod:`producers.releases.display`),
    written into ``payload.display_until`` when the department gave none; one outside
    the configured minimum and maximum is refused,
-5. flags a missed deadline (accepted, but recorded): a penalty decision published more
+5. checks consultations and links between documents: a consultation window shorter than
+   the configured minimum (refused, or flagged when the consultation says why), a
+   result for a consultation nobody published, a ``superseded_by``, ``consultation_ref``
+   or ``adopted_as`` naming a missing document or making a loop
+   (:mod:`producers.compliance.documents`),
+6. flags a missed deadline (accepted, but recorded): a penalty decision published more
    than 7 working days after it was taken, a proactive disclosure more than 20 after
    the information was formed, a penalty decision's withdrawal more than 3 after the
    decision was revoked (``payload.revoked_on``),
-6. writes every decision to the audit log,
+7. writes every decision to the audit log,
 
 and returns the event to send. Rules and legal sources: :mod:`govpub.compliance.rules`.
 
@@ -49,6 +54,11 @@ from govpub.errors import ComplianceRefusal, FieldError
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.compliance.calendar import WorkingCalendar
+from producers.compliance.documents import (
+    DocumentRegister,
+    StoredDocumentRegister,
+    revision_chain,
+)
 from producers.ledger import event_digest
 from producers.publisher import Gate
 from producers.releases.display import DisplayPeriods
@@ -63,7 +73,7 @@ from schemas import (
     PenaltyEvent,
     RetractEvent,
 )
-from schemas.events import MeetingEvent, PolicyEvent
+from schemas.events import ConsultationEvent, MeetingEvent, PolicyEvent
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +107,9 @@ class ComplianceGate:
     given). ``clock`` gives the publication time that deadlines are measured against.
     ``submitter`` is who the events come from unless :meth:`check` or :meth:`bind` says
     otherwise. ``display`` are the penalty display periods (the shipped ones when not
-    given).
+    given). ``documents`` is the register of published documents that links between
+    documents are checked against (``None``: only a link to the document itself is
+    refused).
     """
 
     def __init__(
@@ -110,6 +122,7 @@ class ComplianceGate:
         clock: Callable[[], datetime] | None = None,
         submitter: Submitter | None = None,
         display: DisplayPeriods | None = None,
+        documents: DocumentRegister | None = None,
     ) -> None:
         self.policy = policy
         self.calendar = calendar
@@ -117,6 +130,9 @@ class ComplianceGate:
         self.audit = audit
         self.parties: PartyRegister = parties if parties is not None else MemoryPartyRegister()
         self.protector = Protector(policy, self.parties)
+        # Without a register (a tool with no state store) links are checked only for
+        # naming the document itself: nothing says which documents exist.
+        self.documents = documents
         self.clock = clock or (lambda: datetime.now(UTC))
         self.submitter = submitter or Submitter()
         self._produced: OrderedDict[str, None] = OrderedDict()
@@ -165,6 +181,13 @@ class ComplianceGate:
         if isinstance(event, DecisionEvent | ExposureEvent):
             # Recorded before the event is sent: a later citation must find it.
             self.parties.record(event.document_id, protection.persons)
+        if self.documents is not None and not isinstance(checked, RetractEvent):
+            # Likewise for a later link to it (a result, an adopted policy, a revision).
+            self.documents.record(
+                checked.document_id,
+                checked.kind.value,
+                checked.payload.superseded_by if isinstance(checked, PolicyEvent) else None,
+            )
         findings = list(protection.findings) + self._deadlines(checked)
         if isinstance(checked, PolicyEvent):
             # The attribute it was published under, on record (公开属性管理).
@@ -221,6 +244,10 @@ class ComplianceGate:
             Finding(Decision.REFUSED, rule.id, f"payload.{name}", 1, message)
             for name, rule, message in rules.never_publish(event.payload)
         ]
+        if isinstance(event, ConsultationEvent):
+            found += self._consultation_refusals(event)
+        if isinstance(event, PolicyEvent | ConsultationEvent):
+            found += self._link_refusals(event)
         if not isinstance(event, PenaltyEvent):
             return found  # display periods are the penalty's (行政处罚 公示期限)
         penalty = event.payload
@@ -239,6 +266,78 @@ class ComplianceGate:
                     )
                 )
         return found
+
+    def _consultation_refusals(self, event: ConsultationEvent) -> list[Finding]:
+        found = []
+        c = event.payload
+        minimum = self.policy.consultation_min_days
+        if c.window_days < minimum and c.shortened_reason is None:
+            found.append(
+                Finding(
+                    Decision.REFUSED,
+                    rules.CONSULTATION_WINDOW.id,
+                    "payload.closes_on",
+                    1,
+                    f"the window {c.opens_on} to {c.closes_on} is {c.window_days} days, shorter"
+                    f" than the minimum of {minimum} (give shortened_reason if the law allows a"
+                    " shorter one here)",
+                )
+            )
+        if (
+            c.result is not None
+            and self.documents is not None
+            and self.documents.kind_of(event.document_id) is None
+        ):
+            found.append(
+                Finding(
+                    Decision.REFUSED,
+                    rules.CONSULTATION_RESULT.id,
+                    "payload.result",
+                    1,
+                    f"no consultation {event.document_id} was published: a result is published"
+                    " as an update of its consultation",
+                )
+            )
+        return found
+
+    def _link_refusals(self, event: PolicyEvent | ConsultationEvent) -> list[Finding]:
+        links: list[tuple[str, str | None, Kind]] = []
+        if isinstance(event, PolicyEvent):
+            links += [
+                ("superseded_by", event.payload.superseded_by, Kind.POLICY),
+                ("consultation_ref", event.payload.consultation_ref, Kind.CONSULTATION),
+            ]
+        else:
+            links.append(("adopted_as", event.payload.adopted_as, Kind.POLICY))
+        found = []
+        for name, target, kind in links:
+            if target is None:
+                continue
+            problem = self._link_problem(event.document_id, name, target, kind)
+            if problem is not None:
+                found.append(
+                    Finding(
+                        Decision.REFUSED, rules.DOCUMENT_LINKS.id, f"payload.{name}", 1, problem
+                    )
+                )
+        return found
+
+    def _link_problem(self, document_id: str, name: str, target: str, kind: Kind) -> str | None:
+        if target == document_id:
+            return f"{name} names the document itself"
+        if self.documents is None:
+            return None
+        found = self.documents.kind_of(target)
+        if found is None:
+            return f"{name} {target} names a document nobody published"
+        if found != kind.value:
+            return f"{name} {target} is a {found}, not a {kind.value}"
+        if name == "superseded_by" and document_id in revision_chain(self.documents, target):
+            return (
+                f"superseded_by {target} makes a loop: {target} is itself superseded, in turn,"
+                f" by {document_id}"
+            )
+        return None
 
     def _with_display_until(self, event: AnyEvent) -> AnyEvent:
         """A penalty decision with its take-down date: its own, else its configured period's
@@ -272,6 +371,20 @@ class ComplianceGate:
                 "the decision was changed, revoked or found illegal",
                 "行政处罚法 第四十八条、第八十五条",
             )
+        if isinstance(event, ConsultationEvent):
+            c = event.payload
+            if c.shortened_reason is None or c.window_days >= self.policy.consultation_min_days:
+                return []
+            return [
+                Finding(
+                    Decision.FLAGGED,
+                    rules.CONSULTATION_WINDOW.id,
+                    "payload.closes_on",
+                    c.window_days,
+                    f"a window of {c.window_days} days, shorter than"
+                    f" {self.policy.consultation_min_days}, because: {c.shortened_reason}",
+                )
+            ]
         if isinstance(event, DecisionEvent):
             if event.action is not Action.PUBLISH:
                 return []
@@ -381,6 +494,7 @@ def build_gate(
         WorkingCalendar.load(settings.compliance_calendar_dir),
         audit=AuditLog(store) if store is not None else None,
         parties=StoredPartyRegister(store) if store is not None else None,
+        documents=StoredDocumentRegister(store) if store is not None else None,
         clock=clock,
         submitter=Submitter(source=source),
         display=DisplayPeriods.load(settings.penalty_display_config),

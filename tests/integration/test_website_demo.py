@@ -11,8 +11,8 @@ def test_demo_renders_the_site(tmp_path: Path, capsys: pytest.CaptureFixture[str
     workdir = tmp_path / "demo"
     assert main(["demo", "--dir", str(workdir)]) == 0
     out = capsys.readouterr().out
-    # 16 samples (2 skipped: withheld from the site) and the 2023 annual report's table.
-    assert "channel website: 15 delivered, 2 skipped" in out
+    # 19 samples (2 skipped: withheld from the site) and the 2023 annual report's table.
+    assert "channel website: 18 delivered, 2 skipped" in out
     site = workdir / "public"
     assert f"website:         {site.resolve() / 'index.html'}" in out
     assert f". {workdir / 'demo.env'}" in out  # then govpub serve serves this site
@@ -30,6 +30,12 @@ def test_demo_renders_the_site(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert '<dd class="party">李某某</dd>' in refused
     assert "查封" in (site / "enforcement" / "index.html").read_text("utf-8")
     assert "zzsp-xk-2023-0031" in (site / "dept" / "zz-xzspj" / "index.html").read_text("utf-8")
+    consultation = (site / "consultation" / "zzsf-zq-2023-0001.html").read_text("utf-8")
+    assert "结果已公布" in consultation
+    assert 'href="../policy/zzsf-2023-0008.html"' in consultation
+    adopted = (site / "policy" / "zzsf-2023-0008.html").read_text("utf-8")
+    assert 'href="../consultation/zzsf-zq-2023-0001.html"' in adopted
+    assert "解读方式：图解" in adopted
     report = (site / "report" / "annual-report-2023.html").read_text("utf-8")
     assert '<table class="report">' in report
     assert f"annual report:   {site.resolve() / 'report' / 'annual-report-2023.html'}" in out

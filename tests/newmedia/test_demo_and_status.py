@@ -37,6 +37,8 @@ def test_demo_dry_run_writes_the_requests_once(tmp_path: Path) -> None:
     assert all(h["headers"]["webhook-signature"].startswith("v1,") for h in hooks)
     types = {h["body"]["type"] for h in hooks}
     assert "govpub.penalty.retract" in types  # the withdrawn penalty reached the county portal
+    assert "govpub.consultation.update" in types  # the consultation's result too
+    assert any("【征求意见】" in s["body"]["status"] for s in shares)
 
     again = run_demo(base, tmp_path / "demo", keep=True)
     assert (

@@ -75,7 +75,7 @@ source = "our own rule"
         (
             '[[columns]]\nname = "x"\nkind = "news"\nmax_days = 14\nsource = "s"\n',
             "columns.0.kind: Input should be 'policy', 'penalty', 'exposure',"
-            " 'meeting', 'campaign', 'licence', 'enforcement' or 'report'",
+            " 'meeting', 'campaign', 'licence', 'enforcement', 'report' or 'consultation'",
         ),
         (
             '[[columns]]\nname = "x"\nkind = "policy"\nmax_days = 14\nunit = "weeks"\nsource = "s"\n',

@@ -251,3 +251,19 @@ def test_an_annual_report_table_is_an_item_with_its_values(setup: tuple[RssChann
     assert "行政规范性文件：本年制发件数 12，本年废止件数 2，现行有效件数 130" in entry.description
     assert "行政事业性收费：本年收费金额（单位：万元） 1286.45" in entry.description
     assert len(parse(out / "feeds/dept/zz-zfb.xml").entries) == 1
+
+
+def test_a_consultation_has_its_feed_with_its_stage_and_result(
+    setup: tuple[RssChannel, Path],
+) -> None:
+    channel, out = setup
+    deliver(channel, factories.consultation("zq-1"))
+    [entry] = parse(out / "feeds" / "consultation.xml").entries
+    assert entry.link.endswith("/consultation/zq-1.html")
+    assert "征求意见期：2023-04-03 至 2023-05-02" in entry.summary
+    assert {t.term for t in entry.tags} == {"征求意见", "征求意见中"}
+    result = {"published_on": "2023-05-20", "received": 5, "adopted": 2}
+    deliver(channel, factories.consultation("zq-1", 2, closed=True, result=result))
+    [entry] = parse(out / "feeds" / "consultation.atom").entries
+    assert "收到意见 5 条，采纳 2 条" in entry.summary
+    assert "结果已公布" in {t.term for t in entry.tags}
