@@ -143,6 +143,12 @@ class Settings(BaseSettings):
         " verify for local normative documents); a shorter one is refused unless the"
         " consultation gives shortened_reason, then flagged",
     )
+    consultation_result_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        default=20,
+        description="working days after closes_on within which a consultation's result"
+        " (意见征集结果) is expected; a later one is flagged in govpub status (no rule of its"
+        " own was found: the general 20 working days of 政府信息公开条例 Art. 26, verify)",
+    )
     compliance_calendar_dir: Path | None = Field(
         default=None,
         description="extra holiday TOML files (one per year; they replace the shipped years)",

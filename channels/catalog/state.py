@@ -306,6 +306,16 @@ class DocumentCatalog:
         ).fetchone()
         return None if row is None else _entry(row)
 
+    def current_of_kind(self, kind: str) -> list[CatalogEntry]:
+        """Every document of ``kind`` that is not withdrawn, in its latest version, by
+        ``document_id``."""
+        rows = self.store.conn.execute(
+            f"SELECT {_COLUMNS} FROM catalog_documents WHERE kind=? AND retracted=0"
+            " ORDER BY document_id",
+            (kind,),
+        )
+        return [_entry(row) for row in rows]
+
     def exposure_candidates(self, quarter: str, domain: str) -> list[CatalogEntry]:
         """Exposure candidates of ``quarter`` in ``domain`` that are not withdrawn,
         oldest first (then by document_id), the order they are listed in a batch."""

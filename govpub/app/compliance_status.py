@@ -1,5 +1,6 @@
-"""What ``govpub status`` shows of compliance: the deadlines the gate flagged and the
-take-downs of penalty decisions (due, overdue, unfinished, waiting in WeChat's queue).
+"""What ``govpub status`` shows of compliance: the deadlines the gate flagged, the
+take-downs of penalty decisions (due, overdue, unfinished, waiting in WeChat's queue) and
+the consultations whose result is overdue.
 
 A read model over the state store — the compliance audit log, the document catalog,
 the delivery records and WeChat's deletion queue — built by
@@ -7,7 +8,7 @@ the delivery records and WeChat's deletion queue — built by
 --json``, for scripts). It only reads.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,8 @@ from govpub.deliveries import DeliveryLog, DeliveryRow
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
+from producers.compliance.calendar import WorkingCalendar
+from producers.releases.consultations import OverdueResult, overdue_results
 from producers.releases.display import DisplayPeriods
 from producers.releases.quarters import RELEASE_TIMEZONE
 from producers.releases.takedown import UPCOMING_DAYS, Upcoming, due_takedowns
@@ -60,6 +63,11 @@ class ComplianceStatus:
     unfinished: list[DeliveryRow]
     """Withdrawals not done on some channel or target (failed, dead-lettered, waiting)."""
     wechat_queue: list[AccountQueue]
+    result_days: int = 20
+    """GOVPUB_CONSULTATION_RESULT_DAYS: working days after closing a result is due in."""
+    results_overdue: list[OverdueResult] = field(default_factory=list)
+    """Consultations closed more than GOVPUB_CONSULTATION_RESULT_DAYS working days ago
+    without their result (意见征集结果), longest overdue first."""
     catalog_behind: int = 0
     """Events on the bus the document catalog has not read: the take-downs are as of the
     catalog's last sync (the DAG syncs it before each run), so decisions published since
@@ -94,6 +102,11 @@ class ComplianceStatus:
                 },
                 "wechat_delete_queue": [_queue_json(q) for q in self.wechat_queue],
             },
+            "consultation_results_overdue": {
+                "result_days": self.result_days,
+                "count": len(self.results_overdue),
+                "oldest": [o.model_dump(mode="json") for o in self.results_overdue[:latest]],
+            },
         }
 
 
@@ -125,6 +138,12 @@ def read_compliance_status(
         Upcoming(document_id=e.document_id, department=e.department, display_until=until)
         for e, until in ending
     ]
+    results_overdue = overdue_results(
+        DocumentCatalog(store),
+        WorkingCalendar.load(settings.compliance_calendar_dir),
+        on=today,
+        limit=settings.consultation_result_days,
+    )
     count, rows = DeliveryLog(store).unfinished("retract", limit=latest)
     return ComplianceStatus(
         as_of=today,
@@ -134,6 +153,8 @@ def read_compliance_status(
         unfinished_count=count,
         unfinished=rows,
         wechat_queue=DeleteQueue(store).summary(),
+        result_days=settings.consultation_result_days,
+        results_overdue=results_overdue,
         catalog_behind=catalog_behind,
     )
 
@@ -195,6 +216,16 @@ def render_compliance_status(status: ComplianceStatus, latest: int = LATEST) -> 
                 f"    {queue.account}: {queue.waiting} waiting{failing}, next at"
                 f" {_moment(queue.next_due_at)}: {', '.join(queue.documents[:latest])}"
             )
+    lines.append("")
+    lines.append(
+        f"consultation results overdue (意见征集结果 more than {status.result_days} working days"
+        f" after closing), as of {status.as_of}: {len(status.results_overdue)}"
+    )
+    lines += [
+        f"  {o.document_id} ({o.department}) closed {o.closes_on}, {o.working_days} working"
+        f" days ago: {o.title}"
+        for o in status.results_overdue[:latest]
+    ]
     return lines
 
 

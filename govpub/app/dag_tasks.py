@@ -20,7 +20,13 @@ from govpub.app.freshness.check import check_freshness
 from govpub.app.freshness.render import check_page_dir, write_page
 from govpub.app.freshness.settings import load_freshness_settings
 from govpub.app.migrate import migrate_store
-from govpub.app.releases import emit_batches, plan_batch, plan_takedowns, sync_catalog
+from govpub.app.releases import (
+    emit_batches,
+    plan_batch,
+    plan_lifecycle,
+    plan_takedowns,
+    sync_catalog,
+)
 from govpub.errors import (
     ApprovalRefused,
     ConfigurationError,
@@ -39,6 +45,7 @@ from producers.releases.approval import (
     record_void_answer,
 )
 from producers.releases.campaigns import emit_due_phases, emit_phase, load_calendar
+from producers.releases.consultations import LifecyclePlan, emit_closures
 from producers.releases.exposure import BatchPlan, load_exposure_config, release_quarter, review
 from producers.releases.log import Outcome, Release, ReleaseDecision
 from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
@@ -334,6 +341,47 @@ def takedown_emit(plan: Mapping[str, Any], *, dag_id: str, run_id: str) -> dict[
     if result.skipped:
         parts.append(f"{len(result.skipped)} skipped: " + "; ".join(result.skipped))
     parts.append(f"{len(parsed.upcoming)} due in the next 7 days")
+    done["note"] = "; ".join(parts) + "."
+    return done
+
+
+# -- consultation lifecycle --------------------------------------------------------------
+
+
+def lifecycle_plan(moment: datetime) -> dict[str, Any]:
+    """The consultations to close on the run's day (Asia/Shanghai) and the results
+    overdue; the catalog must be caught up (``catalog_sync``)."""
+    settings = load_app_settings()
+    day = moment.astimezone(RELEASE_TIMEZONE).date()
+    return plan_lifecycle(settings, day).model_dump(mode="json")
+
+
+def lifecycle_emit(plan: Mapping[str, Any], *, dag_id: str, run_id: str) -> dict[str, Any]:
+    """Emit the planned closures; the result and the run's note (which names the
+    consultations whose result is overdue)."""
+    settings = load_app_settings()
+    parsed = LifecyclePlan.model_validate(plan)
+    result = emit_closures(settings, parsed, source=dag_id, run_id=run_id)
+    done = result.as_dict()
+    parts = [f"CONSULTATIONS {parsed.on}: {len(result.emitted)} closed"]
+    if result.emitted:
+        parts[0] += " (" + ", ".join(r.document_id for r in result.emitted) + ")"
+    if result.already_emitted:
+        parts.append(f"{len(result.already_emitted)} closed by an earlier run")
+    if result.skipped:
+        parts.append(f"{len(result.skipped)} skipped: " + "; ".join(result.skipped))
+    overdue = parsed.overdue_results
+    parts.append(
+        f"{len(overdue)} result{'' if len(overdue) == 1 else 's'} overdue"
+        + (
+            " ("
+            + ", ".join(f"{o.document_id}: {o.working_days} working days" for o in overdue)
+            + ")"
+            if overdue
+            else ""
+        )
+    )
+    done["overdue_results"] = [o.document_id for o in overdue]
     done["note"] = "; ".join(parts) + "."
     return done
 

@@ -20,7 +20,7 @@ from govpub.errors import CatalogBehind
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.releases import annual_report, exposure, takedown
+from producers.releases import annual_report, consultations, exposure, takedown
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +92,7 @@ plan_takedowns = partial(takedown.plan_takedowns, catalog=DocumentCatalog)
 plan_annual_report = partial(annual_report.plan_report, catalog=DocumentCatalog)
 """Count a year's Table 2 on the document catalog
 (:func:`producers.releases.annual_report.plan_report`)."""
+
+plan_lifecycle = partial(consultations.plan_lifecycle, catalog=DocumentCatalog)
+"""The consultations to close on a day and the results overdue, from the document catalog
+(:func:`producers.releases.consultations.plan_lifecycle`)."""

@@ -10,6 +10,7 @@ from typing import Any
 from tests.dags.conftest import DAGS
 
 DAG_IDS = {
+    "consultation_lifecycle",
     "freshness_check",
     "penalty_display_takedown",
     "quarterly_exposure_release",
@@ -55,6 +56,7 @@ def test_dag_files_parse_and_import_no_govpub_code(airflow_home: Path) -> None:
     assert report["errors"] == {}
     assert report["dags"] == sorted(DAG_IDS)
     assert set(report["seconds"]) == {
+        "consultation_lifecycle.py",
         "freshness_check.py",
         "quarterly_exposure_release.py",
         "theme_day_campaign.py",

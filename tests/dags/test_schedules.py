@@ -80,3 +80,15 @@ def test_the_freshness_check_runs_every_morning_at_eight(dag_bag: Any) -> None:
     assert found == [start + timedelta(days=n, hours=8) for n in range(14)]
     # 08:00 in Zhuzhou is midnight UTC.
     assert all(run.astimezone(ZoneInfo("UTC")).hour == 0 for run in found)
+
+
+def test_the_consultation_lifecycle_runs_every_day_at_half_past_midnight(dag_bag: Any) -> None:
+    dag = dag_bag.dags["consultation_lifecycle"]
+    assert dag.timetable.expression == "30 0 * * *"
+    assert str(dag.timetable.timezone) == "Asia/Shanghai"
+    start, end = datetime(2023, 12, 31, tzinfo=SHANGHAI), datetime(2024, 1, 3, tzinfo=SHANGHAI)
+    assert runs(dag, start, end) == [
+        datetime(2023, 12, 31, 0, 30, tzinfo=SHANGHAI),
+        datetime(2024, 1, 1, 0, 30, tzinfo=SHANGHAI),
+        datetime(2024, 1, 2, 0, 30, tzinfo=SHANGHAI),
+    ]

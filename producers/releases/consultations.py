@@ -1,0 +1,283 @@
+"""The life of a consultation (征求意见) after it is published: closing, and its result.
+
+Every day (the ``consultation_lifecycle`` DAG, 00:30 Asia/Shanghai) the release finds, in
+the document catalog, each consultation still open whose ``closes_on`` is before the day
+of the run and emits an update marking it closed (``closed: true``, the rest of its
+payload unchanged). The update travels like any other — the same publisher, compliance
+gate and version ledger — and every channel shows the consultation as 已截止.
+
+It also lists the consultations whose result (意见征集结果) is overdue: closed more than
+``GOVPUB_CONSULTATION_RESULT_DAYS`` working days ago (Asia/Shanghai, holiday calendar of
+the compliance gate) and still without ``result``. ``govpub status`` shows the same list.
+
+Idempotence: a closure is one event per consultation and version, its id derived from
+them and its date the day after ``closes_on``; a second run, a retry or a backfill yields
+the same event, which the version ledger answers with its first acceptance, or finds the
+consultation closed in the catalog already.
+"""
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from govpub.errors import (
+    ComplianceRefusal,
+    DuplicateEventConflict,
+    EventValidationError,
+    StaleVersion,
+)
+from govpub.settings import Settings
+from govpub.store import Store
+from producers.compliance.calendar import WorkingCalendar
+from producers.factory import open_publisher
+from producers.ledger import VersionLedger
+from producers.publisher import Publisher
+from producers.releases.log import Release, ReleaseLog
+from producers.releases.quarters import RELEASE_TIMEZONE
+from schemas import ConsultationPayload, Kind
+
+log = logging.getLogger(__name__)
+
+CLOSURE_NAMESPACE = uuid.UUID("0d7f3a52-9c1e-4b8a-a6f4-5e2b9c81d3a7")
+"""Namespace of closure event ids (UUID v5 of ``<document_id>:<version>:<closes_on>``)."""
+
+
+class CatalogDocument(Protocol):
+    """What the lifecycle reads about one document in the document catalog."""
+
+    @property
+    def document_id(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def department(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, Any] | None: ...
+
+
+class ConsultationCatalog(Protocol):
+    """The document catalog as the lifecycle reads it (handed in by the shell)."""
+
+    def current_of_kind(self, kind: str) -> Sequence[CatalogDocument]:
+        """Every document of ``kind`` not withdrawn, in its latest version."""
+        ...
+
+
+CatalogOpener = Callable[[Store], ConsultationCatalog]
+"""Opens the document catalog on a state store (the shell passes the catalog channel's)."""
+
+
+class Closure(BaseModel):
+    """One consultation to close; travels between tasks as JSON."""
+
+    model_config = ConfigDict(frozen=True)
+
+    document_id: str
+    version: int = Field(description="the version of the closing update")
+    title: str
+    closes_on: date
+    event: dict[str, Any] = Field(description="the update to emit")
+
+
+class OverdueResult(BaseModel):
+    """A consultation closed long enough ago that its result should be out."""
+
+    model_config = ConfigDict(frozen=True)
+
+    document_id: str
+    department: str
+    title: str
+    closes_on: date
+    working_days: int = Field(description="working days since closes_on")
+    limit: int = Field(description="GOVPUB_CONSULTATION_RESULT_DAYS")
+
+
+class LifecyclePlan(BaseModel):
+    """What a run closes on day ``on``, and which results are overdue that day."""
+
+    model_config = ConfigDict(frozen=True)
+
+    on: date
+    closures: list[Closure] = []
+    overdue_results: list[OverdueResult] = []
+
+
+@dataclass
+class LifecycleRun:
+    """What :func:`emit_closures` did."""
+
+    emitted: list[Release] = field(default_factory=list)
+    already_emitted: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, for XCom and logs."""
+        return {
+            "emitted": [f"{r.document_id} v{r.version} {r.event_id}" for r in self.emitted],
+            "already_emitted": self.already_emitted,
+            "skipped": self.skipped,
+        }
+
+
+def closure_event(
+    document_id: str, version: int, department: str, payload: dict[str, Any], closes_on: date
+) -> dict[str, Any]:
+    """The update closing a consultation that closed on ``closes_on``: the same event
+    whichever run builds it (its id and its date follow from the consultation)."""
+    closed_at = datetime.combine(closes_on + timedelta(days=1), time(0), tzinfo=RELEASE_TIMEZONE)
+    key = f"{document_id}:{version}:{closes_on.isoformat()}"
+    return {
+        "event_id": str(uuid.uuid5(CLOSURE_NAMESPACE, key)),
+        "kind": Kind.CONSULTATION.value,
+        "action": "update",
+        "document_id": document_id,
+        "version": version,
+        "department": department,
+        "occurred_at": closed_at.isoformat(),
+        "payload": {**payload, "closed": True},
+    }
+
+
+def _consultations(
+    catalog: ConsultationCatalog,
+) -> list[tuple[CatalogDocument, ConsultationPayload]]:
+    found = []
+    for entry in catalog.current_of_kind(Kind.CONSULTATION.value):
+        try:
+            found.append((entry, ConsultationPayload.model_validate(entry.payload)))
+        except ValidationError:
+            # Not from the gate (a record written to the topic directly): channels
+            # dead-letter it; nothing to close.
+            log.warning("consultation %s in the catalog does not validate", entry.document_id)
+    return found
+
+
+def overdue_results(
+    catalog: ConsultationCatalog, calendar: WorkingCalendar, *, on: date, limit: int
+) -> list[OverdueResult]:
+    """Consultations without a result more than ``limit`` working days after closing,
+    on day ``on``, longest overdue first."""
+    found = []
+    for entry, payload in _consultations(catalog):
+        if payload.result is not None or payload.closes_on >= on:
+            continue
+        days = calendar.working_days_after(payload.closes_on, on)
+        if days > limit:
+            found.append(
+                OverdueResult(
+                    document_id=entry.document_id,
+                    department=entry.department,
+                    title=payload.title,
+                    closes_on=payload.closes_on,
+                    working_days=days,
+                    limit=limit,
+                )
+            )
+    found.sort(key=lambda o: (o.closes_on, o.document_id))
+    return found
+
+
+def plan_lifecycle(settings: Settings, on: date, *, catalog: CatalogOpener) -> LifecyclePlan:
+    """The consultations to close on day ``on`` (``closes_on`` before it, still open) and
+    the results overdue that day, from the document catalog (caught up by the caller)."""
+    calendar = WorkingCalendar.load(settings.compliance_calendar_dir)
+    with Store(settings.store) as store:
+        opened = catalog(store)
+        closures = [
+            Closure(
+                document_id=entry.document_id,
+                version=entry.version + 1,
+                title=payload.title,
+                closes_on=payload.closes_on,
+                event=closure_event(
+                    entry.document_id,
+                    entry.version + 1,
+                    entry.department,
+                    payload.model_dump(mode="json", exclude_none=True),
+                    payload.closes_on,
+                ),
+            )
+            for entry, payload in _consultations(opened)
+            if not payload.closed and payload.result is None and payload.closes_on < on
+        ]
+        overdue = overdue_results(opened, calendar, on=on, limit=settings.consultation_result_days)
+    return LifecyclePlan(on=on, closures=closures, overdue_results=overdue)
+
+
+def emit_closures(
+    settings: Settings,
+    plan: LifecyclePlan,
+    *,
+    source: str,
+    run_id: str,
+    now: datetime | None = None,
+) -> LifecycleRun:
+    """Emit the plan's closing updates, each on its own (one refused never holds back the
+    others). Safe to repeat."""
+    result = LifecycleRun()
+    if not plan.closures:
+        return result
+    emitted_at = now or datetime.now(UTC)
+    with Store(settings.store) as store:
+        ledger = VersionLedger(store)
+        with open_publisher(settings, store, source="dag") as publisher:
+            for closure in plan.closures:
+                _emit_one(publisher, ledger, closure, result, source, run_id, emitted_at)
+        ReleaseLog(store).record(result.emitted)
+    log.info(
+        "consultations closed on %s: %d emitted, %d emitted before, %d skipped",
+        plan.on,
+        len(result.emitted),
+        len(result.already_emitted),
+        len(result.skipped),
+    )
+    return result
+
+
+def _emit_one(
+    publisher: Publisher,
+    ledger: VersionLedger,
+    closure: Closure,
+    result: LifecycleRun,
+    source: str,
+    run_id: str,
+    emitted_at: datetime,
+) -> None:
+    try:
+        accepted = publisher.publish(closure.event)
+    except StaleVersion:
+        current = ledger.current_version(closure.document_id)
+        result.skipped.append(
+            f"{closure.document_id}: version {current} was accepted after the catalog was"
+            " read; the next run decides on it"
+        )
+        log.warning("%s", result.skipped[-1])
+        return
+    except (DuplicateEventConflict, ComplianceRefusal, EventValidationError) as exc:
+        result.skipped.append(f"{closure.document_id}: refused: {exc}")
+        log.error("%s", result.skipped[-1])
+        return
+    if accepted.duplicate:
+        result.already_emitted.append(closure.document_id)
+        return
+    result.emitted.append(
+        Release(
+            event_id=accepted.event_id,
+            source=source,
+            run_id=run_id,
+            document_id=closure.document_id,
+            kind=Kind.CONSULTATION.value,
+            action="update",
+            version=closure.version,
+            title=closure.title,
+            emitted_at=emitted_at,
+        )
+    )
+    log.info(
+        "%s closed (closes_on %s): %s", closure.document_id, closure.closes_on, accepted.event_id
+    )
