@@ -149,6 +149,12 @@ class Settings(BaseSettings):
         " (意见征集结果) is expected; a later one is flagged in govpub status (no rule of its"
         " own was found: the general 20 working days of 政府信息公开条例 Art. 26, verify)",
     )
+    library_review_days: Annotated[int, Field(ge=1, le=36_500)] = Field(
+        default=730,
+        description="days after which a 规章 or 行政规范性文件 whose validity was not reviewed"
+        " (reviewed_on, else its latest version) is listed by govpub library (cleanup every"
+        " two years is common practice for normative documents; verify the local rule)",
+    )
     compliance_calendar_dir: Path | None = Field(
         default=None,
         description="extra holiday TOML files (one per year; they replace the shipped years)",

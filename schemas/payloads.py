@@ -132,6 +132,11 @@ class PolicyPayload(StrictModel):
     superseded_by: DocumentId | None = Field(
         default=None, description="document_id of the document that amends or replaces this one"
     )
+    reviewed_on: CalendarDate | None = Field(
+        default=None,
+        description="the day the issuer last reviewed the document's validity (文件清理);"
+        " absent: the day of its latest version",
+    )
     consultation_ref: DocumentId | None = Field(
         default=None,
         description="document_id of the consultation (征求意见) this document was adopted from",

@@ -33,6 +33,7 @@ from channels.base import ChannelBase, ChannelContext
 from channels.urls import SiteUrls
 from channels.website.paths import (
     HOME_PATH,
+    LIBRARY_DIR,
     REPORT_DATA_SUFFIXES,
     SECTIONS_SITEMAP_PATH,
     SITEMAP_PATH,
@@ -41,7 +42,9 @@ from channels.website.paths import (
     report_data_path,
 )
 from channels.website.render import (
+    LIBRARY_CLASSES,
     OPEN_STAGE,
+    Lineage,
     OpenConsultations,
     Section,
     SiteRenderer,
@@ -50,12 +53,14 @@ from channels.website.render import (
 )
 from channels.website.state import (
     HOME_TARGET,
+    LIBRARY_TARGET,
     LOCK,
     SECTIONS_TARGET,
     SITEMAP_INDEX_TARGET,
     STATE_TABLES,
     DisplayDates,
     Document,
+    LibraryRow,
     WebsiteState,
     delete_target,
     doc_target,
@@ -79,6 +84,7 @@ from schemas import (
     ExposureEvent,
     Kind,
     PenaltyEvent,
+    PolicyEvent,
     ReportEvent,
     RetractEvent,
     parse_event,
@@ -142,6 +148,7 @@ class WebsiteChannel(ChannelBase):
             SECTIONS_SITEMAP_PATH.parent,
             STYLESHEET_PATH.parent,
             PurePosixPath("api"),
+            LIBRARY_DIR,
             PurePosixPath("dept"),
             *(PurePosixPath(kind.value) for kind in Kind),
         ]
@@ -203,9 +210,24 @@ class WebsiteChannel(ChannelBase):
         dates = (
             DisplayDates(event.payload.display_until) if isinstance(event, PenaltyEvent) else None
         )
+        library = self._library_row(event)
+        recorded = state.library_row(event.document_id)
         with state.store.transaction(LOCK) as conn:
             state.save(conn, doc)
             state.save_display(conn, doc.document_id, dates)
+            if library is not None:
+                state.save_library(
+                    conn,
+                    library,
+                    version=event.version,
+                    occurred_on=local_date(event.occurred_at),
+                )
+                # The library, and the successors whose revision chain names this one.
+                state.mark(conn, LIBRARY_TARGET)
+                successors = {library.superseded_by}
+                if recorded is not None:
+                    successors.add(recorded.superseded_by)
+                state.mark_many(conn, (doc_target(s) for s in sorted(x for x in successors if x)))
             for ref in sorted(old_lists - doc.lists):
                 assert previous is not None
                 state.remove_entry(conn, ref, previous)
@@ -231,6 +253,13 @@ class WebsiteChannel(ChannelBase):
                     )
             state.mark_many(conn, (doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET))
         self._applied[event.document_id] = event
+
+    @staticmethod
+    def _library_row(event: ContentEvent) -> LibraryRow | None:
+        if not isinstance(event, PolicyEvent):
+            return None
+        p = event.payload
+        return LibraryRow(event.document_id, p.doc_class.value, p.validity.value, p.superseded_by)
 
     def _withdraw(
         self,
@@ -267,6 +296,8 @@ class WebsiteChannel(ChannelBase):
                     state.mark(conn, page_target(ref, state.page_of(position)))
                 state.mark(conn, index_target(ref))
             state.mark_many(conn, (doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET))
+            if previous.kind == Kind.POLICY.value:
+                state.mark(conn, LIBRARY_TARGET)
         return None
 
     # flush --------------------------------------------------------------------------
@@ -288,7 +319,9 @@ class WebsiteChannel(ChannelBase):
             if not self._started:
                 # Every kind has an index from the start: the navigation links to all of them.
                 state.mark_many(conn, (index_target(ListRef.for_kind(k)) for k in Kind))
-                state.mark_many(conn, (HOME_TARGET, SECTIONS_TARGET, SITEMAP_INDEX_TARGET))
+                state.mark_many(
+                    conn, (HOME_TARGET, SECTIONS_TARGET, SITEMAP_INDEX_TARGET, LIBRARY_TARGET)
+                )
             for ref, old_pages, new_pages in state.renumber(conn):
                 if ref.is_department:
                     continue
@@ -343,7 +376,12 @@ class WebsiteChannel(ChannelBase):
                 dates = self.state.display_dates([doc.document_id]).get(doc.document_id)
                 self._write(
                     SiteUrls.document_path(doc.kind, doc.document_id),
-                    self.renderer.document(doc, self._applied.get(doc.document_id), dates),
+                    self.renderer.document(
+                        doc,
+                        self._applied.get(doc.document_id),
+                        dates,
+                        lineage=self._lineage(doc) if doc.kind == Kind.POLICY.value else None,
+                    ),
                 )
                 if doc.kind == Kind.REPORT.value:
                     self._render_report_data(doc)
@@ -357,6 +395,8 @@ class WebsiteChannel(ChannelBase):
             self._remove(PurePosixPath(args[0]))
         elif target == HOME_TARGET:
             self._render_home()
+        elif target == LIBRARY_TARGET:
+            self._render_library()
         elif target == SECTIONS_TARGET:
             lists = [ListRef.for_kind(k) for k in Kind]
             lists += [info.ref for info in self.state.department_lists()]
@@ -365,6 +405,33 @@ class WebsiteChannel(ChannelBase):
             self._render_sitemap_index()
         else:
             raise ValueError(f"unknown website output {target!r}")
+
+    def _lineage(self, doc: Document) -> Lineage:
+        """A policy's validity history and revision chain, from the library tables."""
+        state = self.state
+        later: list[Document] = []
+        seen = {doc.document_id}
+        row = state.library_row(doc.document_id)
+        while row is not None and row.superseded_by and row.superseded_by not in seen:
+            seen.add(row.superseded_by)
+            successor = state.document(row.superseded_by)
+            if successor is None:
+                break
+            later.append(successor)
+            row = state.library_row(row.superseded_by)
+        earlier: list[Document] = []
+        frontier = [doc.document_id]
+        while frontier:
+            found = [p for d in frontier for p in state.superseded_of(d) if p not in seen]
+            seen.update(found)
+            earlier = [d for p in found if (d := state.document(p)) is not None] + earlier
+            frontier = found
+        return Lineage(state.validity_history(doc.document_id), earlier, later)
+
+    def _render_library(self) -> None:
+        entries = self.state.library([c.value for c in LIBRARY_CLASSES])
+        for path, data in self.renderer.library(entries).items():
+            self._write(path, data)
 
     def _render_report_data(self, doc: Document) -> None:
         """A report's table as CSV and JSON beside its page; removed when it is withdrawn."""

@@ -21,6 +21,17 @@ STYLESHEET_PATH = PurePosixPath("assets", "site.css")
 
 HOME_PATH = PurePosixPath("index.html")
 
+LIBRARY_DIR = PurePosixPath("library")
+"""The library of 规章 and 行政规范性文件 (文件库): ``index.html`` and one page per validity."""
+LIBRARY_API_PATH = PurePosixPath("api", "library.json")
+LIBRARY_SLUGS = {
+    "现行有效": "in-force",
+    "已修订": "amended",
+    "已废止": "repealed",
+    "已失效": "expired",
+}
+"""The page of each validity: ``library/<slug>.html``."""
+
 
 @dataclass(frozen=True, order=True)
 class ListRef:

@@ -24,6 +24,9 @@ from channels.report import cell_text
 from channels.urls import SiteUrls
 from channels.website.paths import (
     HOME_PATH,
+    LIBRARY_API_PATH,
+    LIBRARY_DIR,
+    LIBRARY_SLUGS,
     SECTIONS_SITEMAP_PATH,
     STYLESHEET_PATH,
     Linker,
@@ -31,12 +34,19 @@ from channels.website.paths import (
     report_data_path,
 )
 from channels.website.sanitize import sanitize_html
-from channels.website.state import NEIGHBOURS, DisplayDates, Document, ListInfo
+from channels.website.state import (
+    NEIGHBOURS,
+    DisplayDates,
+    Document,
+    LibraryEntry,
+    ListInfo,
+)
 from govpub.departments import department_name
 from schemas import (
     CampaignEvent,
     ConsultationEvent,
     ContentEvent,
+    DocClass,
     EnforcementEvent,
     ExposureEvent,
     Kind,
@@ -155,6 +165,21 @@ class Item:
     updated_on: date | None
 
 
+LIBRARY_CLASSES = (DocClass.REGULATION, DocClass.NORMATIVE)
+"""The classes the library lists (规章库, 行政规范性文件库)."""
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """A policy's validity history (each validity and the day it began, oldest first) and
+    its revision chain: the documents it replaced, in turn (oldest first), and those
+    that replaced it, in turn."""
+
+    history: list[tuple[str, date]]
+    earlier: list[Document]
+    later: list[Document]
+
+
 OPEN_STAGE = "征求意见中"
 """The list badge of a consultation still open (``ConsultationPayload.stage``)."""
 
@@ -270,6 +295,8 @@ class SiteRenderer:
         doc: Document,
         event: ContentEvent | None = None,
         display: DisplayDates | None = None,
+        *,
+        lineage: Lineage | None = None,
     ) -> bytes:
         """The page of a document (or its withdrawal notice).
 
@@ -304,6 +331,12 @@ class SiteRenderer:
         context["p"] = event.payload
         if isinstance(event, PolicyEvent) and event.payload.superseded_by:
             context["superseded_by"] = SiteUrls.document_path(kind, event.payload.superseded_by)
+        if lineage is not None:
+            context["lineage"] = {
+                "history": lineage.history if len(lineage.history) > 1 else [],
+                "earlier": [self.item(d) for d in lineage.earlier],
+                "later": [self.item(d) for d in lineage.later],
+            }
         if isinstance(event, PolicyEvent) and event.payload.consultation_ref:
             context["consultation"] = SiteUrls.document_path(
                 Kind.CONSULTATION, event.payload.consultation_ref
@@ -459,6 +492,90 @@ class SiteRenderer:
             canonical=self.urls.absolute(""),
             feeds=self._feeds("all", "全部信息"),
         )
+
+    def library(self, entries: Sequence[LibraryEntry]) -> dict[PurePosixPath, bytes]:
+        """The library's files: ``library/index.html`` (counts by class and validity),
+        one page per validity, and ``api/library.json``."""
+        classes = [c.value for c in LIBRARY_CLASSES]
+        validities = [v.value for v in Validity]
+        counts = {c: dict.fromkeys(validities, 0) for c in classes}
+        for entry in entries:
+            counts[entry.doc_class][entry.validity] += 1
+        files: dict[PurePosixPath, bytes] = {}
+        index = LIBRARY_DIR / "index.html"
+        pages = {v: LIBRARY_DIR / f"{LIBRARY_SLUGS[v]}.html" for v in validities}
+        files[index] = self._page(
+            "library.html",
+            index,
+            heading="规章和行政规范性文件库",
+            counts=counts,
+            classes=classes,
+            validities=validities,
+            pages=pages,
+            groups=None,
+            canonical=self.urls.absolute(str(index)),
+            feeds=self._feeds("policy", Kind.POLICY.label),
+        )
+        for validity, path in pages.items():
+            groups = [
+                (
+                    doc_class,
+                    [
+                        self._library_item(e)
+                        for e in entries
+                        if e.doc_class == doc_class and e.validity == validity
+                    ],
+                )
+                for doc_class in classes
+            ]
+            files[path] = self._page(
+                "library.html",
+                path,
+                heading=f"文件库 · {validity}",
+                counts=counts,
+                classes=classes,
+                validities=validities,
+                pages=pages,
+                groups=groups,
+                validity=validity,
+                canonical=self.urls.absolute(str(path)),
+                feeds=self._feeds("policy", Kind.POLICY.label),
+            )
+        supersedes: dict[str, list[str]] = {}
+        for entry in entries:
+            if entry.superseded_by:
+                supersedes.setdefault(entry.superseded_by, []).append(entry.doc.document_id)
+        files[LIBRARY_API_PATH] = self._json(
+            {
+                "counts": counts,
+                "documents": [
+                    {
+                        "id": e.doc.document_id,
+                        "title": e.doc.title,
+                        "url": self.urls.document(e.doc.kind, e.doc.document_id),
+                        "doc_class": e.doc_class,
+                        "validity": e.validity,
+                        "validity_since": e.since.isoformat() if e.since else None,
+                        "superseded_by": e.superseded_by,
+                        "supersedes": supersedes.get(e.doc.document_id, []),
+                        "department": e.doc.department,
+                    }
+                    for e in entries
+                ],
+            }
+        )
+        return files
+
+    def _library_item(self, entry: LibraryEntry) -> dict[str, Any]:
+        return {
+            "item": self.item(entry.doc),
+            "since": entry.since,
+            "superseded_by": (
+                SiteUrls.document_path(Kind.POLICY, entry.superseded_by)
+                if entry.superseded_by
+                else None
+            ),
+        }
 
     # machine-readable -------------------------------------------------------------
 

@@ -79,14 +79,41 @@ CREATE TABLE IF NOT EXISTS web_display (
     display_ended_on TEXT
 ) WITHOUT ROWID
 """
-SCHEMA = Schema("website", _SCHEMA, _DISPLAY)
+# The library (文件库): every policy's class, validity and successor, and the day each of
+# its validities began, so that the library pages and a policy's revision chain are
+# rendered from the website's own tables.
+_LIBRARY = """
+CREATE TABLE IF NOT EXISTS web_library (
+    document_id TEXT PRIMARY KEY,
+    doc_class TEXT NOT NULL,
+    validity TEXT NOT NULL,
+    superseded_by TEXT
+);
+CREATE INDEX IF NOT EXISTS web_library_superseded ON web_library (superseded_by);
+CREATE TABLE IF NOT EXISTS web_validity (
+    document_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    validity TEXT NOT NULL,
+    since TEXT NOT NULL,
+    PRIMARY KEY (document_id, version)
+)
+"""
+SCHEMA = Schema("website", _SCHEMA, _DISPLAY, _LIBRARY)
 """The tables of this component, as versioned migrations."""
 
 NEIGHBOURS = 2
 """Archive pages link to this many pages on each side of themselves, so a change in the
 number of pages re-renders the pages that near the end."""
 
-STATE_TABLES = ("web_documents", "web_entries", "web_lists", "web_pending", "web_display")
+STATE_TABLES = (
+    "web_documents",
+    "web_entries",
+    "web_lists",
+    "web_pending",
+    "web_display",
+    "web_library",
+    "web_validity",
+)
 """The tables that hold the website's state (replaced as a whole by a replay)."""
 LOCK = "website"
 """The store lock of the website's tables (see :meth:`govpub.store.Store.transaction`)."""
@@ -151,6 +178,27 @@ class ListInfo:
     entries: int
     listed: int
     pages: int
+
+
+@dataclass(frozen=True)
+class LibraryRow:
+    """A policy as the library knows it."""
+
+    document_id: str
+    doc_class: str
+    validity: str
+    superseded_by: str | None
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    """A shown policy in the library, with the day its validity began."""
+
+    doc: Document
+    doc_class: str
+    validity: str
+    superseded_by: str | None
+    since: date | None
 
 
 def _document(row: tuple[object, ...]) -> Document:
@@ -266,6 +314,84 @@ class WebsiteState:
                 None if dates.display_ended_on is None else dates.display_ended_on.isoformat(),
             ),
         )
+
+    def library_row(self, document_id: str) -> LibraryRow | None:
+        """A policy's class, validity and successor, as last recorded."""
+        row = self.conn.execute(
+            "SELECT document_id, doc_class, validity, superseded_by FROM web_library"
+            " WHERE document_id=?",
+            (document_id,),
+        ).fetchone()
+        return None if row is None else LibraryRow(*row)
+
+    def save_library(
+        self, conn: Connection, row: LibraryRow, *, version: int, occurred_on: date
+    ) -> None:
+        """Record a policy's class, validity and successor, and the day a new validity
+        began (a version whose validity differs from the version before it)."""
+        conn.execute(
+            "INSERT INTO web_library (document_id, doc_class, validity, superseded_by)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
+            " doc_class=excluded.doc_class, validity=excluded.validity,"
+            " superseded_by=excluded.superseded_by",
+            (row.document_id, row.doc_class, row.validity, row.superseded_by),
+        )
+        before = conn.execute(
+            "SELECT validity FROM web_validity WHERE document_id=? AND version<?"
+            " ORDER BY version DESC LIMIT 1",
+            (row.document_id, version),
+        ).fetchone()
+        if before is None or before[0] != row.validity:
+            conn.execute(
+                "INSERT INTO web_validity (document_id, version, validity, since)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (document_id, version) DO NOTHING",
+                (row.document_id, version, row.validity, occurred_on.isoformat()),
+            )
+
+    def validity_history(self, document_id: str) -> list[tuple[str, date]]:
+        """Each validity of a policy and the day it began, oldest first."""
+        rows = self.conn.execute(
+            "SELECT validity, since FROM web_validity WHERE document_id=? ORDER BY version",
+            (document_id,),
+        )
+        return [(str(v), date.fromisoformat(since)) for v, since in rows]
+
+    def superseded_of(self, document_id: str) -> list[str]:
+        """The shown policies whose successor is ``document_id``."""
+        rows = self.conn.execute(
+            "SELECT l.document_id FROM web_library l JOIN web_documents d"
+            " ON d.document_id = l.document_id WHERE l.superseded_by=? AND d.withdrawn=0"
+            " ORDER BY l.document_id",
+            (document_id,),
+        )
+        return [str(r[0]) for r in rows]
+
+    def library(self, classes: Sequence[str]) -> list[LibraryEntry]:
+        """Every shown policy of ``classes`` with its validity, successor and the day its
+        validity began, by class, then newest first."""
+        marks = ",".join("?" * len(classes))
+        rows = self.conn.execute(
+            f"SELECT {_LIST_COLUMNS_D}, l.doc_class, l.validity, l.superseded_by,"
+            " (SELECT v.since FROM web_validity v WHERE v.document_id = l.document_id"
+            "  ORDER BY v.version DESC LIMIT 1)"
+            " FROM web_library l JOIN web_documents d ON d.document_id = l.document_id"
+            f" WHERE d.withdrawn=0 AND l.doc_class IN ({marks})"
+            " ORDER BY l.doc_class, d.sort_key DESC, d.document_id",
+            list(classes),
+        )
+        found = []
+        for row in rows:
+            *doc, doc_class, validity, superseded_by, since = row
+            found.append(
+                LibraryEntry(
+                    _document(tuple(doc)),
+                    doc_class,
+                    validity,
+                    superseded_by,
+                    date.fromisoformat(since) if since else None,
+                )
+            )
+        return found
 
     def latest(self, limit: int) -> list[Document]:
         """The newest listed documents of every kind."""
@@ -551,6 +677,7 @@ def delete_target(path: str) -> str:
 
 
 HOME_TARGET = "home"
+LIBRARY_TARGET = "library"
 SECTIONS_TARGET = "sections"
 SITEMAP_INDEX_TARGET = "sitemap-index"
 

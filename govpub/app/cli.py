@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TextIO
@@ -363,6 +364,29 @@ def cmd_annual_report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_library(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.app.compliance_status import today_in_china
+    from govpub.app.library import library_json, read_library, render_library
+    from govpub.app.releases import sync_catalog
+    from govpub.store import Store
+
+    sync_catalog(settings)
+    with Store(settings.store) as store:
+        report = read_library(settings, store, as_of=args.at or today_in_china())
+    if args.json:
+        _out(library_json(report))
+    else:
+        sys.stdout.write(render_library(report))
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
 def cmd_store(settings: Settings, args: argparse.Namespace) -> int:
     from govpub.app.migrate import migrate_store
     from govpub.store import describe_location
@@ -508,6 +532,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.add_argument("--dry-run", action="store_true", help="count and print; publish nothing")
     p.set_defaults(handler=cmd_annual_report)
+
+    p = sub.add_parser(
+        "library",
+        help="规章 and 行政规范性文件 in force per issuer, and those whose validity was not"
+        " reviewed for GOVPUB_LIBRARY_REVIEW_DAYS",
+    )
+    p.add_argument("--json", action="store_true", help="the report as JSON, for scripts")
+    p.add_argument("--at", type=_day, help="as of this day, YYYY-MM-DD (default: today in China)")
+    p.set_defaults(handler=cmd_library)
 
     p = sub.add_parser("store", help="the state store (GOVPUB_STORE)")
     st = p.add_subparsers(dest="store_command", required=True, metavar="migrate")

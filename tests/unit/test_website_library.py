@@ -1,0 +1,77 @@
+"""The website's library (文件库): 规章 and 行政规范性文件 by validity with counts, the day each
+validity began, each document's revision chain both ways, and ``api/library.json``."""
+
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from govpub.settings import Settings
+from tests import factories
+from tests.website_support import Site, at
+
+
+@pytest.fixture
+def site(make_settings: Callable[..., Settings]) -> Iterator[Site]:
+    site = Site(make_settings(site_url="https://www.zhuzhou.gov.cn/zwgk/"))
+    yield site
+    site.close()
+
+
+def test_the_library_counts_and_lists_documents_by_validity(site: Site) -> None:
+    site.publish(
+        at(factories.policy("gz-1", doc_class="规章", title="规章甲"), "2021-03-01T10:00:00+08:00"),
+        at(factories.policy("gf-old", title="旧办法"), "2020-01-10T10:00:00+08:00"),
+        at(factories.policy("gf-mid", title="中间办法"), "2022-02-01T10:00:00+08:00"),
+        at(factories.policy("gf-new", title="新办法"), "2024-07-01T10:00:00+08:00"),
+        at(
+            factories.policy("other-1", doc_class="其他", title="其他文件"),
+            "2023-01-01T10:00:00+08:00",
+        ),
+    )
+    site.publish(
+        at(
+            factories.policy(
+                "gf-old", 2, title="旧办法", validity="已修订", superseded_by="gf-mid"
+            ),
+            "2022-02-01T10:00:00+08:00",
+        ),
+        at(
+            factories.policy(
+                "gf-mid", 2, title="中间办法", validity="已废止", superseded_by="gf-new"
+            ),
+            "2024-07-01T10:00:00+08:00",
+        ),
+    )
+    index = site.text("library/index.html")
+    assert "规章和行政规范性文件库" in index
+    api = json.loads(site.text("api/library.json"))
+    assert api["counts"] == {
+        "规章": {"现行有效": 1, "已修订": 0, "已废止": 0, "已失效": 0},
+        "行政规范性文件": {"现行有效": 1, "已修订": 1, "已废止": 1, "已失效": 0},
+    }
+    documents = {d["id"]: d for d in api["documents"]}
+    assert set(documents) == {"gz-1", "gf-old", "gf-mid", "gf-new"}  # not the 其他
+    assert documents["gf-mid"]["validity_since"] == "2024-07-01"
+    assert documents["gf-mid"]["supersedes"] == ["gf-old"]
+    in_force = site.text("library/in-force.html")
+    assert "规章甲" in in_force
+    assert "新办法" in in_force
+    assert "旧办法" not in in_force
+    repealed = site.text("library/repealed.html")
+    assert "中间办法" in repealed
+    assert "已废止自 <time" in repealed
+    # The chain on each page, both ways, and the validity history.
+    new = site.text("policy/gf-new.html")
+    assert "本文件修订或替代了" in new
+    assert new.index('href="gf-old.html"') < new.index('href="gf-mid.html"')
+    mid = site.text("policy/gf-mid.html")
+    assert 'href="gf-old.html"' in mid
+    assert 'href="gf-new.html"' in mid
+    assert "起：已废止" in mid
+    assert "起：现行有效" in mid
+    # A withdrawn document leaves the library.
+    site.publish(factories.retract("policy", "gf-new", 2, department="zz-zfb"))
+    api = json.loads(site.text("api/library.json"))
+    assert "gf-new" not in {d["id"] for d in api["documents"]}
+    assert 'href="library/index.html"' in site.text("index.html")  # in the navigation
