@@ -10,6 +10,7 @@ from schemas import (
     CampaignEvent,
     ConsultationEvent,
     ContentEvent,
+    DecisionListEvent,
     EnforcementEvent,
     ExposureEvent,
     LicenceEvent,
@@ -155,6 +156,18 @@ def summarize(event: ContentEvent) -> tuple[str, str, list[str]]:
             k.title,
             shorten(f"{head}{result}\n{html_to_text(k.draft)}", SUMMARY_LIMIT),
             [kind_label, k.stage],
+        )
+    if isinstance(event, DecisionListEvent):
+        d = event.payload
+        items = "\n".join(
+            f"{n}. {item.title}（{item.organizer}）"
+            + ("" if item.consultation_ref else "［未关联征求意见］")
+            for n, item in enumerate(d.items, start=1)
+        )
+        return (
+            d.title,
+            shorten(f"{d.year}年 · {d.issuer} · {len(d.items)} 项\n{items}", SUMMARY_LIMIT),
+            [kind_label, str(d.year)],
         )
     assert isinstance(event, CampaignEvent)
     c = event.payload

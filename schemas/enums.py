@@ -19,6 +19,7 @@ class Kind(StrEnum):
     ENFORCEMENT = "enforcement"
     REPORT = "report"
     CONSULTATION = "consultation"
+    DECISION_LIST = "decision_list"
 
     @property
     def label(self) -> str:
@@ -36,6 +37,7 @@ _KIND_LABELS = {
     Kind.ENFORCEMENT: "行政强制",
     Kind.REPORT: "年度报告",
     Kind.CONSULTATION: "征求意见",
+    Kind.DECISION_LIST: "重大行政决策",
 }
 
 

@@ -25,6 +25,7 @@ from schemas.errors import EventValidationError, FieldError
 from schemas.payloads import (
     CampaignPayload,
     ConsultationPayload,
+    DecisionListPayload,
     EnforcementPayload,
     ExposurePayload,
     LicencePayload,
@@ -135,6 +136,14 @@ class ConsultationEvent(Envelope):
     payload: ConsultationPayload
 
 
+class DecisionListEvent(Envelope):
+    """The year's list of major administrative decisions is published or updated."""
+
+    kind: Literal[Kind.DECISION_LIST]
+    action: PublishOrUpdate
+    payload: DecisionListPayload
+
+
 class RetractEvent(Envelope):
     """A published document of any kind is withdrawn, with a public reason."""
 
@@ -170,6 +179,7 @@ ContentEvent = (
     | EnforcementEvent
     | ReportEvent
     | ConsultationEvent
+    | DecisionListEvent
 )
 
 DecisionEvent = PenaltyEvent | LicenceEvent | EnforcementEvent
@@ -200,6 +210,7 @@ Event = Annotated[
     | Annotated[EnforcementEvent, Tag("enforcement")]
     | Annotated[ReportEvent, Tag("report")]
     | Annotated[ConsultationEvent, Tag("consultation")]
+    | Annotated[DecisionListEvent, Tag("decision_list")]
     | Annotated[RetractEvent, Tag("retract")],
     Discriminator(
         _event_tag,
@@ -219,6 +230,7 @@ AnyEvent = (
     | EnforcementEvent
     | ReportEvent
     | ConsultationEvent
+    | DecisionListEvent
     | RetractEvent
 )
 
@@ -274,6 +286,7 @@ _PAYLOAD_MODELS: dict[str, type[StrictModel]] = {
     "enforcement": EnforcementPayload,
     "report": ReportPayload,
     "consultation": ConsultationPayload,
+    "decision_list": DecisionListPayload,
     "retract": RetractionPayload,
 }
 

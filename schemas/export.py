@@ -14,6 +14,7 @@ from schemas.events import SCHEMA_VERSION, event_adapter
 from schemas.payloads import (
     CampaignPayload,
     ConsultationPayload,
+    DecisionListPayload,
     EnforcementPayload,
     ExposurePayload,
     LicencePayload,
@@ -37,6 +38,7 @@ _PAYLOADS: dict[str, type[BaseModel]] = {
     "enforcement": EnforcementPayload,
     "report": ReportPayload,
     "consultation": ConsultationPayload,
+    "decision_list": DecisionListPayload,
     "retraction": RetractionPayload,
 }
 

@@ -297,6 +297,32 @@ class ConsultationPayload(StrictModel):
     )
 
 
+class DecisionItem(StrictModel):
+    """One major administrative decision of the year's list (重大行政决策事项)."""
+
+    title: Title
+    organizer: ShortText = Field(description="承办单位")
+    planned: ShortText | None = Field(default=None, description="计划完成时间, e.g. 2023年第三季度")
+    consultation_ref: DocumentId | None = Field(
+        default=None,
+        description="document_id of its consultation (征求意见); an item without one is flagged",
+    )
+    adopted_as: DocumentId | None = Field(
+        default=None, description="document_id of the document adopted (the decision made)"
+    )
+
+
+class DecisionListPayload(StrictModel):
+    """The year's list of major administrative decisions (年度重大行政决策事项目录), whose
+    items link to their consultations and the documents adopted; updated as they advance."""
+
+    title: Title
+    year: Annotated[int, Field(ge=2008, le=2200), NUMBER]
+    issuer: ShortText
+    body: BodyHtml | None = Field(default=None, description="说明")
+    items: Annotated[list[DecisionItem], Field(min_length=1, max_length=200)]
+
+
 class Party(NamedTuple):
     """Who a decision concerns: the penalised party, the licence applicant, the party
     subject to enforcement. Natural persons among them are anonymised."""

@@ -41,6 +41,22 @@ def consultation(
     return envelope("consultation", document_id, version, body, department="zz-sfj")
 
 
+def decision_list(
+    document_id: str = "doc-decisions-2023", version: int = 1, **payload: Any
+) -> dict[str, Any]:
+    """The year's list of major administrative decisions, one item without a consultation."""
+    body: dict[str, Any] = {
+        "title": "株洲市人民政府2023年度重大行政决策事项目录",
+        "year": 2023,
+        "issuer": "株洲市人民政府",
+        "items": [
+            {"title": "编制《株洲市绿心中央公园规划》", "organizer": "株洲市自然资源和规划局"}
+        ],
+    }
+    body.update(payload)
+    return envelope("decision_list", document_id, version, body, department="zz-zfb")
+
+
 def penalty(document_id: str = "doc-penalty-1", version: int = 1, **payload: Any) -> dict[str, Any]:
     """A penalty decision against a company."""
     body: dict[str, Any] = {

@@ -25,6 +25,7 @@ from schemas import (
     ConsultationEvent,
     ConsultationPayload,
     ContentEvent,
+    DecisionListEvent,
     EnforcementEvent,
     ExposureEvent,
     LicenceEvent,
@@ -277,6 +278,16 @@ def body_blocks(event: ContentEvent) -> list[Block]:
         return blocks
     if isinstance(event, ConsultationEvent):
         return _consultation_blocks(event.payload)
+    if isinstance(event, DecisionListEvent):
+        d = event.payload
+        blocks = [_p(f"{d.issuer} {d.year}年重大行政决策事项 {len(d.items)} 项。")]
+        if d.body:
+            blocks += read_blocks(d.body)
+        for n, item in enumerate(d.items, start=1):
+            state = "已公开征求意见" if item.consultation_ref else "未关联征求意见"
+            planned = f"，计划{item.planned}" if item.planned else ""
+            blocks.append(_p(f"{n}. {item.title}（承办单位：{item.organizer}{planned}；{state}）"))
+        return blocks
     assert isinstance(event, CampaignEvent)
     c = event.payload
     blocks = [_p(f"主题：{c.theme}　活动日：{c.day.isoformat()}（{_PHASES[c.phase]}）")]

@@ -46,6 +46,7 @@ from schemas import (
     CampaignEvent,
     ConsultationEvent,
     ContentEvent,
+    DecisionListEvent,
     DocClass,
     EnforcementEvent,
     ExposureEvent,
@@ -144,6 +145,11 @@ def summary_of(event: ContentEvent) -> tuple[str, str]:
     if isinstance(event, ConsultationEvent):
         k = event.payload
         return f"{k.organizer} · {k.opens_on.isoformat()} 至 {k.closes_on.isoformat()}", k.stage
+    if isinstance(event, DecisionListEvent):
+        d = event.payload
+        missing = sum(1 for item in d.items if item.consultation_ref is None)
+        badge = f"{missing} 项未征求意见" if missing else ""
+        return f"{d.year}年 · {d.issuer} · {len(d.items)} 项", badge
     assert isinstance(event, CampaignEvent)
     c = event.payload
     return f"{c.theme} · {PHASE_LABELS[c.phase]}", ""
@@ -341,6 +347,18 @@ class SiteRenderer:
             context["consultation"] = SiteUrls.document_path(
                 Kind.CONSULTATION, event.payload.consultation_ref
             )
+        if isinstance(event, DecisionListEvent):
+            context["item_links"] = [
+                (
+                    SiteUrls.document_path(Kind.CONSULTATION, item.consultation_ref)
+                    if item.consultation_ref
+                    else None,
+                    SiteUrls.document_path(Kind.POLICY, item.adopted_as)
+                    if item.adopted_as
+                    else None,
+                )
+                for item in event.payload.items
+            ]
         if isinstance(event, ConsultationEvent) and event.payload.adopted_as:
             context["adopted_as"] = SiteUrls.document_path(Kind.POLICY, event.payload.adopted_as)
         if isinstance(event, ExposureEvent):

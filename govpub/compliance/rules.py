@@ -14,7 +14,8 @@ Never published — refused with the field named:
     decisions); ``disclosure_attribute`` (a policy that is not 主动公开).
 Consultations and links between documents — refused with the field named:
     ``consultation_window`` (flagged when the consultation says why it is shorter),
-    ``consultation_result``, ``document_links``.
+    ``consultation_result``, ``document_links``; ``major_decision_consultation`` (flagged:
+    an item of the year's list of major decisions without a consultation).
 Checked by the event schema, listed here for completeness:
     ``three_synchronous`` (``schemas.payloads.PolicyPayload``).
 Markup:
@@ -190,6 +191,15 @@ DOCUMENT_LINKS = Rule(
     "names the document itself or a document it (in turn) supersedes is refused as a loop",
     "《株洲市2023年政务公开工作要点》（四）：完善行政规范性文件库，动态更新文件效力",
 )
+MAJOR_DECISION_CONSULTATION = Rule(
+    "major_decision_consultation",
+    "an item of the year's list of major administrative decisions without a consultation "
+    "(payload.items.N.consultation_ref) is accepted but flagged",
+    "《重大行政决策程序暂行条例》（2019）第十四条、第十五条（决策事项向社会公开征求意见）；"
+    "《株洲市2023年政务公开工作要点》（七）：建立完善年度重大行政决策事项目录清单制度……"
+    "开展决策意见征集",
+    verify=True,
+)
 PROACTIVE = "主动公开"
 """The only disclosure attribute that is published."""
 
@@ -325,6 +335,7 @@ RULES: dict[str, Rule] = {
         CONSULTATION_WINDOW,
         CONSULTATION_RESULT,
         DOCUMENT_LINKS,
+        MAJOR_DECISION_CONSULTATION,
         THREE_SYNCHRONOUS,
         HTML_SANITIZE,
         TEXT_MARKUP,

@@ -73,7 +73,7 @@ from schemas import (
     PenaltyEvent,
     RetractEvent,
 )
-from schemas.events import ConsultationEvent, MeetingEvent, PolicyEvent
+from schemas.events import ConsultationEvent, DecisionListEvent, MeetingEvent, PolicyEvent
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ class ComplianceGate:
         ]
         if isinstance(event, ConsultationEvent):
             found += self._consultation_refusals(event)
-        if isinstance(event, PolicyEvent | ConsultationEvent):
+        if isinstance(event, PolicyEvent | ConsultationEvent | DecisionListEvent):
             found += self._link_refusals(event)
         if not isinstance(event, PenaltyEvent):
             return found  # display periods are the penalty's (行政处罚 公示期限)
@@ -300,15 +300,23 @@ class ComplianceGate:
             )
         return found
 
-    def _link_refusals(self, event: PolicyEvent | ConsultationEvent) -> list[Finding]:
+    def _link_refusals(
+        self, event: PolicyEvent | ConsultationEvent | DecisionListEvent
+    ) -> list[Finding]:
         links: list[tuple[str, str | None, Kind]] = []
         if isinstance(event, PolicyEvent):
             links += [
                 ("superseded_by", event.payload.superseded_by, Kind.POLICY),
                 ("consultation_ref", event.payload.consultation_ref, Kind.CONSULTATION),
             ]
-        else:
+        elif isinstance(event, ConsultationEvent):
             links.append(("adopted_as", event.payload.adopted_as, Kind.POLICY))
+        else:
+            for n, item in enumerate(event.payload.items):
+                links += [
+                    (f"items.{n}.consultation_ref", item.consultation_ref, Kind.CONSULTATION),
+                    (f"items.{n}.adopted_as", item.adopted_as, Kind.POLICY),
+                ]
         found = []
         for name, target, kind in links:
             if target is None:
@@ -323,6 +331,7 @@ class ComplianceGate:
         return found
 
     def _link_problem(self, document_id: str, name: str, target: str, kind: Kind) -> str | None:
+        name = name.rsplit(".", 1)[-1]
         if target == document_id:
             return f"{name} names the document itself"
         if self.documents is None:
@@ -371,6 +380,18 @@ class ComplianceGate:
                 "the decision was changed, revoked or found illegal",
                 "行政处罚法 第四十八条、第八十五条",
             )
+        if isinstance(event, DecisionListEvent):
+            return [
+                Finding(
+                    Decision.FLAGGED,
+                    rules.MAJOR_DECISION_CONSULTATION.id,
+                    f"payload.items.{n}.consultation_ref",
+                    1,
+                    f"the major decision {item.title!r} has no consultation (征求意见) on record",
+                )
+                for n, item in enumerate(event.payload.items)
+                if item.consultation_ref is None
+            ]
         if isinstance(event, ConsultationEvent):
             c = event.payload
             if c.shortened_reason is None or c.window_days >= self.policy.consultation_min_days:

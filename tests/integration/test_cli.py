@@ -244,7 +244,7 @@ def test_demo_runs_the_whole_pipeline(make_settings: Any, tmp_path: Path) -> Non
     settings = make_settings()
     result = govpub(settings, "demo", "--dir", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr
-    assert "19 sample events emitted" in result.stdout
+    assert "20 sample events emitted" in result.stdout
     public = tmp_path / "demo" / "public"
     assert len(feed_titles(public / "feeds" / "licence.xml")) == 2
     assert len(feed_titles(public / "feeds" / "enforcement.xml")) == 1

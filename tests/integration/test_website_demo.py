@@ -11,8 +11,8 @@ def test_demo_renders_the_site(tmp_path: Path, capsys: pytest.CaptureFixture[str
     workdir = tmp_path / "demo"
     assert main(["demo", "--dir", str(workdir)]) == 0
     out = capsys.readouterr().out
-    # 19 samples (2 skipped: withheld from the site) and the 2023 annual report's table.
-    assert "channel website: 18 delivered, 2 skipped" in out
+    # 20 samples (2 skipped: withheld from the site) and the 2023 annual report's table.
+    assert "channel website: 19 delivered, 2 skipped" in out
     site = workdir / "public"
     assert f"website:         {site.resolve() / 'index.html'}" in out
     assert f". {workdir / 'demo.env'}" in out  # then govpub serve serves this site
@@ -36,6 +36,10 @@ def test_demo_renders_the_site(tmp_path: Path, capsys: pytest.CaptureFixture[str
     adopted = (site / "policy" / "zzsf-2023-0008.html").read_text("utf-8")
     assert 'href="../consultation/zzsf-zq-2023-0001.html"' in adopted
     assert "解读方式：图解" in adopted
+    decisions = (site / "decision_list" / "zzzf-zdjc-2023.html").read_text("utf-8")
+    assert 'href="../consultation/zzsf-zq-2023-0001.html"' in decisions
+    assert 'href="../policy/zzsf-2023-0008.html"' in decisions
+    assert "未关联征求意见" not in decisions  # its one item was consulted on
     report = (site / "report" / "annual-report-2023.html").read_text("utf-8")
     assert '<table class="report">' in report
     assert f"annual report:   {site.resolve() / 'report' / 'annual-report-2023.html'}" in out

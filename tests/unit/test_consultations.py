@@ -197,3 +197,42 @@ def test_a_document_published_before_the_register_is_known_from_the_version_ledg
     VersionLedger(store).reserve([parse_event(factories.policy("pol-old"))])
     gate = make_gate()
     assert gate(parse_event(factories.policy("pol-x", superseded_by="pol-old")))
+
+
+# --- the year's list of major decisions ------------------------------------------------------
+
+
+def test_a_major_decision_without_a_consultation_is_flagged_and_links_are_checked(
+    make_gate: Callable[..., ComplianceGate],
+) -> None:
+    gate = make_gate()
+    gate(parse_event(factories.consultation("zq-1")))
+    gate(parse_event(factories.policy("pol-park", consultation_ref="zq-1")))
+    items = [
+        {
+            "title": "制定《株洲市城市公园管理办法》",
+            "organizer": "株洲市司法局",
+            "consultation_ref": "zq-1",
+            "adopted_as": "pol-park",
+        },
+        {"title": "编制《株洲市绿心中央公园规划》", "organizer": "株洲市自然资源和规划局"},
+    ]
+    verdict = gate.check(parse_event(factories.decision_list(items=items)))
+    [flag] = verdict.flags
+    assert (flag.rule, flag.field) == (
+        "major_decision_consultation",
+        "payload.items.1.consultation_ref",
+    )
+    assert "绿心中央公园规划" in flag.detail
+    broken = [dict(items[0], consultation_ref="zq-missing"), dict(items[1], adopted_as="zq-1")]
+    rule, errors = refusal(gate, factories.decision_list("doc-decisions-b", items=broken))
+    assert rule == "document_links"
+    assert errors == {
+        "payload.items.0.consultation_ref": "consultation_ref zq-missing names a document"
+        " nobody published",
+        "payload.items.1.adopted_as": "adopted_as zq-1 is a consultation, not a policy",
+    }
+
+
+def test_a_decision_list_needs_items() -> None:
+    assert "payload.items" in errors_of(factories.decision_list(items=[]))

@@ -75,7 +75,8 @@ source = "our own rule"
         (
             '[[columns]]\nname = "x"\nkind = "news"\nmax_days = 14\nsource = "s"\n',
             "columns.0.kind: Input should be 'policy', 'penalty', 'exposure',"
-            " 'meeting', 'campaign', 'licence', 'enforcement', 'report' or 'consultation'",
+            " 'meeting', 'campaign', 'licence', 'enforcement', 'report', 'consultation'"
+            " or 'decision_list'",
         ),
         (
             '[[columns]]\nname = "x"\nkind = "policy"\nmax_days = 14\nunit = "weeks"\nsource = "s"\n',

@@ -287,7 +287,7 @@ def test_a_kind_of_the_wrong_type_is_a_field_error(kind: Any) -> None:
     event["kind"] = kind
     assert errors_of(event) == {
         "kind": "kind must be one of policy, penalty, exposure, meeting, campaign, licence,"
-        " enforcement, report, consultation"
+        " enforcement, report, consultation, decision_list"
     }
 
 

@@ -97,3 +97,26 @@ def test_closing_then_the_result_then_the_adopted_policy_link_both_ways(site: Si
     # Repealed later: the policy says so, the consultation still links to it.
     site.publish(factories.policy("pol-park", 2, validity="已废止", consultation_ref="zq-1"))
     assert "本文件已废止" in site.text("policy/pol-park.html")
+
+
+def test_the_major_decision_list_links_items_and_marks_those_without_consultation(
+    site: Site,
+) -> None:
+    items = [
+        {
+            "title": "制定公园管理办法",
+            "organizer": "株洲市司法局",
+            "consultation_ref": "zq-1",
+            "adopted_as": "pol-park",
+            "planned": "2023年第二季度",
+        },
+        {"title": "编制绿心中央公园规划", "organizer": "株洲市自然资源和规划局"},
+    ]
+    site.publish(factories.decision_list(items=items))
+    html = site.text("decision_list/doc-decisions-2023.html")
+    assert 'href="../consultation/zq-1.html"' in html
+    assert 'href="../policy/pol-park.html"' in html
+    assert html.count("未关联征求意见") == 1
+    assert "2023年第二季度" in html
+    index = site.text("decision_list/index.html")
+    assert "1 项未征求意见" in index
