@@ -136,7 +136,7 @@ class Settings(BaseSettings):
         description="working days after revoked_on within which a penalty decision's"
         " withdrawal is due (行政处罚法 Art. 48 and 85); a later one is flagged",
     )
-    consultation_min_days: Annotated[int, Field(ge=1, le=365)] = Field(
+    compliance_consultation_min_days: Annotated[int, Field(ge=1, le=365)] = Field(
         default=30,
         description="shortest consultation window in days, opens_on and closes_on included"
         " (重大行政决策程序暂行条例 Art. 15 and 规章制定程序条例 Art. 16: 一般不少于30日;"

@@ -247,7 +247,7 @@ class ConsultationPayload(StrictModel):
     the result as an update (意见征集结果).
 
     The minimum window (``opens_on`` to ``closes_on``, both days included) is a setting
-    checked by the compliance gate (``GOVPUB_CONSULTATION_MIN_DAYS``): the schema only
+    checked by the compliance gate (``GOVPUB_COMPLIANCE_CONSULTATION_MIN_DAYS``): the schema only
     requires that a consultation does not close before it opens.
     """
 

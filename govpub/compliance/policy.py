@@ -31,7 +31,7 @@ class CompliancePolicy:
             enforcement_deadline_days=settings.compliance_enforcement_deadline_days,
             disclosure_deadline_days=settings.compliance_disclosure_deadline_days,
             withdrawal_deadline_days=settings.compliance_withdrawal_deadline_days,
-            consultation_min_days=settings.consultation_min_days,
+            consultation_min_days=settings.compliance_consultation_min_days,
         )
 
     def masks_party_name(self, department: str) -> bool:

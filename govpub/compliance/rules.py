@@ -171,7 +171,7 @@ DISCLOSURE_ATTRIBUTE = Rule(
 CONSULTATION_WINDOW = Rule(
     "consultation_window",
     "a consultation whose window (opens_on to closes_on, both included) is shorter than "
-    "GOVPUB_CONSULTATION_MIN_DAYS (30 by default) is refused naming payload.closes_on, "
+    "GOVPUB_COMPLIANCE_CONSULTATION_MIN_DAYS (30 by default) is refused naming payload.closes_on, "
     "unless it gives shortened_reason (情况紧急等): then it is accepted and flagged",
     "《重大行政决策程序暂行条例》（2019）第十五条：公开征求意见的期限一般不少于30日；因情况紧急等"
     "原因需要缩短期限的，公开征求意见时应当予以说明；《规章制定程序条例》（2017）第十六条："

@@ -100,9 +100,9 @@ def test_a_window_shorter_than_the_minimum_is_refused_at_closes_on(
 
 
 def test_the_minimum_window_is_a_setting(make_gate: Callable[..., ComplianceGate]) -> None:
-    gate = make_gate(consultation_min_days=15)
+    gate = make_gate(compliance_consultation_min_days=15)
     assert gate(parse_event(factories.consultation(closes_on="2023-04-20")))
-    rule, _ = refusal(make_gate(consultation_min_days=31), factories.consultation())
+    rule, _ = refusal(make_gate(compliance_consultation_min_days=31), factories.consultation())
     assert rule == "consultation_window"
 
 
