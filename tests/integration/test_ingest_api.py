@@ -328,6 +328,22 @@ def test_never_publish_rules_answer_422_with_the_rule(api: Running) -> None:
     assert bus_records(api.settings) == []
 
 
+def test_a_document_not_proactive_and_a_link_to_nothing_answer_422_with_their_paths(
+    api: Running,
+) -> None:
+    withheld = factories.policy("doc-w", disclosure="依申请公开", disclosure_reason="第十六条")
+    dangling = factories.policy("doc-d", superseded_by="doc-nowhere")
+    with api.client("zfb-2026a") as client:
+        reply = client.publish([withheld, dangling])
+    assert reply.status == 422
+    found = {(e["index"], e["path"], e["rule"]) for e in reply.body["errors"]}
+    assert found == {
+        (0, "payload.disclosure", "disclosure_attribute"),
+        (1, "payload.superseded_by", "document_links"),
+    }
+    assert bus_records(api.settings) == []
+
+
 def test_a_stale_version_is_a_conflict(api: Running) -> None:
     with api.client() as client:
         assert client.publish(factories.penalty("doc-s", version=2)).status == 202
