@@ -608,6 +608,10 @@ class SiteRenderer:
             "department": doc.department,
             "department_name": department_name(doc.department),
         }
+        if doc.badge:
+            # What the list's badge says: a consultation's stage (征求意见中, 已截止,
+            # 结果已公布), a policy's validity when it is not in force.
+            item["status"] = doc.badge
         dates = display.get(doc.document_id)
         if dates is not None and dates.display_until is not None:
             # When a syndicating site must take the decision down too.

@@ -1,6 +1,7 @@
 """The website's 征求意见 column: a consultation's page through its life, the open ones
 first with the days left, and the links both ways with the policy adopted from it."""
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
@@ -76,6 +77,13 @@ def test_the_column_lists_open_consultations_first_with_the_days_left(site: Site
     for title in ("晚截止", "早截止", "已截止草案", "过期未关闭"):
         assert title in everything
     assert "征求意见" in site.text("index.html")  # the column is in the navigation
+    api = json.loads(site.text("api/consultation.json"))
+    assert {i["id"]: i["status"] for i in api["items"]} == {
+        "zq-late": "征求意见中",
+        "zq-soon": "征求意见中",
+        "zq-closed": "已截止",
+        "zq-past": "征求意见中",  # until the lifecycle DAG closes it
+    }
 
 
 def test_closing_then_the_result_then_the_adopted_policy_link_both_ways(site: Site) -> None:
