@@ -6,11 +6,15 @@ document catalog on each transport."""
 import json
 from typing import Any
 
+import pytest
+
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.factory import open_publisher
 from tests import factories
 from tests.integration.test_cli import govpub
+
+pytestmark = pytest.mark.usefixtures("store_location")
 
 
 def at(event: dict[str, Any], day: str) -> dict[str, Any]:

@@ -15,6 +15,10 @@ from govpub.store import Store
 from producers.factory import open_publisher
 from tests import factories
 
+# Each transport, with the state store on each backend (the gate's register of documents,
+# the website's library and the catalog in SQLite and in PostgreSQL).
+pytestmark = pytest.mark.usefixtures("store_location")
+
 CHANNELS = ["catalog", "website", "rss"]
 RESULT = {
     "published_on": "2023-05-20",
