@@ -39,10 +39,10 @@ from channels.website.paths import (
     SITEMAP_PATH,
     STYLESHEET_PATH,
     ListRef,
+    library_page_paths,
     report_data_path,
 )
 from channels.website.render import (
-    LIBRARY_CLASSES,
     OPEN_STAGE,
     Lineage,
     OpenConsultations,
@@ -65,6 +65,7 @@ from channels.website.state import (
     delete_target,
     doc_target,
     index_target,
+    library_target,
     page_target,
     pages_for,
     parse_target,
@@ -216,14 +217,16 @@ class WebsiteChannel(ChannelBase):
             state.save(conn, doc)
             state.save_display(conn, doc.document_id, dates)
             if library is not None:
-                state.save_library(
+                saved = state.save_library(
                     conn,
                     library,
+                    recorded=recorded,
                     version=event.version,
                     occurred_on=local_date(event.occurred_at),
                 )
-                # The library, and the successors whose revision chain names this one.
-                state.mark(conn, LIBRARY_TARGET)
+                # The library's index and the pages the document leaves and joins, and
+                # the successors whose revision chain names this one.
+                state.mark_many(conn, self._library_targets(saved, recorded))
                 successors = {library.superseded_by}
                 if recorded is not None:
                     successors.add(recorded.superseded_by)
@@ -259,7 +262,21 @@ class WebsiteChannel(ChannelBase):
         if not isinstance(event, PolicyEvent):
             return None
         p = event.payload
-        return LibraryRow(event.document_id, p.doc_class.value, p.validity.value, p.superseded_by)
+        return LibraryRow(
+            event.document_id,
+            p.doc_class.value,
+            p.validity.value,
+            p.written_on.year,
+            p.superseded_by,
+        )
+
+    @staticmethod
+    def _library_targets(*rows: LibraryRow | None) -> list[str]:
+        """The library's outputs that show any of ``rows``: its index and their pages."""
+        listed = [r for r in rows if r is not None and r.listed]
+        if not listed:
+            return []
+        return [LIBRARY_TARGET, *sorted({library_target(r) for r in listed})]
 
     def _withdraw(
         self,
@@ -297,7 +314,9 @@ class WebsiteChannel(ChannelBase):
                 state.mark(conn, index_target(ref))
             state.mark_many(conn, (doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET))
             if previous.kind == Kind.POLICY.value:
-                state.mark(conn, LIBRARY_TARGET)
+                state.mark_many(
+                    conn, self._library_targets(state.library_row(previous.document_id))
+                )
         return None
 
     # flush --------------------------------------------------------------------------
@@ -396,7 +415,9 @@ class WebsiteChannel(ChannelBase):
         elif target == HOME_TARGET:
             self._render_home()
         elif target == LIBRARY_TARGET:
-            self._render_library()
+            self._render_library_index()
+        elif kind == "library":
+            self._render_library_page(args[0], int(args[1]), int(args[2]))
         elif target == SECTIONS_TARGET:
             lists = [ListRef.for_kind(k) for k in Kind]
             lists += [info.ref for info in self.state.department_lists()]
@@ -428,10 +449,20 @@ class WebsiteChannel(ChannelBase):
             frontier = found
         return Lineage(state.validity_history(doc.document_id), earlier, later)
 
-    def _render_library(self) -> None:
-        entries = self.state.library([c.value for c in LIBRARY_CLASSES])
-        for path, data in self.renderer.library(entries).items():
+    def _render_library_index(self) -> None:
+        for path, data in self.renderer.library_index(self.state.library_counts()).items():
             self._write(path, data)
+
+    def _render_library_page(self, validity: str, year: int, page: int) -> None:
+        entries = self.state.library_page(validity, year, page)
+        html_path, api_path = library_page_paths(validity, year, page)
+        if not entries:
+            self._remove(html_path)
+            self._remove(api_path)
+            return
+        html, data = self.renderer.library_page(validity, year, page, entries)
+        self._write(html_path, html)
+        self._write(api_path, data)
 
     def _render_report_data(self, doc: Document) -> None:
         """A report's table as CSV and JSON beside its page; removed when it is withdrawn."""

@@ -30,7 +30,17 @@ LIBRARY_SLUGS = {
     "已废止": "repealed",
     "已失效": "expired",
 }
-"""The page of each validity: ``library/<slug>.html``."""
+"""Each validity's pages: ``library/<slug>/<year>/<n>.html``, by year of ``written_on``."""
+
+
+def library_page_paths(validity: str, year: int, page: int) -> tuple[PurePosixPath, PurePosixPath]:
+    """Library page ``page`` of the documents of ``validity`` written in ``year``, and its
+    JSON twin."""
+    slug = LIBRARY_SLUGS[validity]
+    return (
+        LIBRARY_DIR / slug / str(year) / f"{page}.html",
+        PurePosixPath("api", "library", slug, str(year), f"{page}.json"),
+    )
 
 
 @dataclass(frozen=True, order=True)

@@ -26,15 +26,16 @@ from channels.website.paths import (
     HOME_PATH,
     LIBRARY_API_PATH,
     LIBRARY_DIR,
-    LIBRARY_SLUGS,
     SECTIONS_SITEMAP_PATH,
     STYLESHEET_PATH,
     Linker,
     ListRef,
+    library_page_paths,
     report_data_path,
 )
 from channels.website.sanitize import sanitize_html
 from channels.website.state import (
+    LIBRARY_CLASS_VALUES,
     NEIGHBOURS,
     DisplayDates,
     Document,
@@ -47,7 +48,6 @@ from schemas import (
     ConsultationEvent,
     ContentEvent,
     DecisionListEvent,
-    DocClass,
     EnforcementEvent,
     ExposureEvent,
     Kind,
@@ -169,10 +169,6 @@ class Item:
     badge: str
     published_on: date
     updated_on: date | None
-
-
-LIBRARY_CLASSES = (DocClass.REGULATION, DocClass.NORMATIVE)
-"""The classes the library lists (规章库, 行政规范性文件库)."""
 
 
 @dataclass(frozen=True)
@@ -511,22 +507,40 @@ class SiteRenderer:
             feeds=self._feeds("all", "全部信息"),
         )
 
-    def library(self, entries: Sequence[LibraryEntry]) -> dict[PurePosixPath, bytes]:
-        """The library's files: ``library/index.html`` (counts by class and validity),
-        one page per validity, and ``api/library.json``."""
-        classes = [c.value for c in LIBRARY_CLASSES]
+    def library_index(
+        self, counts: Sequence[tuple[str, str, int, int, int]]
+    ) -> dict[PurePosixPath, bytes]:
+        """``library/index.html`` and ``api/library.json``: the documents by class and
+        validity, and the library's pages (by validity and year of ``written_on``, at most
+        LIBRARY_PAGE_SIZE each) with how many documents each holds. ``counts`` are
+        ``(class, validity, year, page, documents)``."""
+        classes = list(LIBRARY_CLASS_VALUES)
         validities = [v.value for v in Validity]
-        counts = {c: dict.fromkeys(validities, 0) for c in classes}
-        for entry in entries:
-            counts[entry.doc_class][entry.validity] += 1
-        files: dict[PurePosixPath, bytes] = {}
+        totals = {c: dict.fromkeys(validities, 0) for c in classes}
+        by_page: dict[tuple[str, int, int], int] = {}
+        for doc_class, validity, year, page, number in counts:
+            totals[doc_class][validity] += number
+            by_page[(validity, year, page)] = by_page.get((validity, year, page), 0) + number
+        pages = [
+            {
+                "validity": validity,
+                "year": year,
+                "page": page,
+                "count": number,
+                "path": library_page_paths(validity, year, page)[0],
+                "api": library_page_paths(validity, year, page)[1],
+            }
+            for (validity, year, page), number in sorted(
+                by_page.items(),
+                key=lambda pair: (validities.index(pair[0][0]), -pair[0][1], pair[0][2]),
+            )
+        ]
         index = LIBRARY_DIR / "index.html"
-        pages = {v: LIBRARY_DIR / f"{LIBRARY_SLUGS[v]}.html" for v in validities}
-        files[index] = self._page(
+        html = self._page(
             "library.html",
             index,
             heading="规章和行政规范性文件库",
-            counts=counts,
+            counts=totals,
             classes=classes,
             validities=validities,
             pages=pages,
@@ -534,38 +548,54 @@ class SiteRenderer:
             canonical=self.urls.absolute(str(index)),
             feeds=self._feeds("policy", Kind.POLICY.label),
         )
-        for validity, path in pages.items():
-            groups = [
-                (
-                    doc_class,
-                    [
-                        self._library_item(e)
-                        for e in entries
-                        if e.doc_class == doc_class and e.validity == validity
-                    ],
-                )
-                for doc_class in classes
-            ]
-            files[path] = self._page(
-                "library.html",
-                path,
-                heading=f"文件库 · {validity}",
-                counts=counts,
-                classes=classes,
-                validities=validities,
-                pages=pages,
-                groups=groups,
-                validity=validity,
-                canonical=self.urls.absolute(str(path)),
-                feeds=self._feeds("policy", Kind.POLICY.label),
-            )
-        supersedes: dict[str, list[str]] = {}
-        for entry in entries:
-            if entry.superseded_by:
-                supersedes.setdefault(entry.superseded_by, []).append(entry.doc.document_id)
-        files[LIBRARY_API_PATH] = self._json(
+        data = self._json(
             {
-                "counts": counts,
+                "counts": totals,
+                "pages": [
+                    {
+                        "validity": p["validity"],
+                        "year": p["year"],
+                        "page": p["page"],
+                        "count": p["count"],
+                        "url": self.urls.absolute(str(p["path"])),
+                        "api": self.urls.absolute(str(p["api"])),
+                    }
+                    for p in pages
+                ],
+            }
+        )
+        return {index: html, LIBRARY_API_PATH: data}
+
+    def library_page(
+        self, validity: str, year: int, page: int, entries: Sequence[LibraryEntry]
+    ) -> tuple[bytes, bytes]:
+        """Library page ``page`` of ``validity`` and ``year`` (HTML, JSON): each document
+        with the day its validity began and its successor."""
+        html_path, _ = library_page_paths(validity, year, page)
+        classes = list(LIBRARY_CLASS_VALUES)
+        groups = [
+            (doc_class, [self._library_item(e) for e in entries if e.doc_class == doc_class])
+            for doc_class in classes
+        ]
+        html = self._page(
+            "library.html",
+            html_path,
+            heading=f"文件库 · {validity} · {year}年成文"
+            + (f" · 第 {page} 页" if page > 1 else ""),
+            counts=None,
+            classes=classes,
+            validities=None,
+            pages=None,
+            groups=groups,
+            validity=validity,
+            canonical=self.urls.absolute(str(html_path)),
+            feeds=self._feeds("policy", Kind.POLICY.label),
+        )
+        data = self._json(
+            {
+                "validity": validity,
+                "year": year,
+                "page": page,
                 "documents": [
                     {
                         "id": e.doc.document_id,
@@ -575,14 +605,13 @@ class SiteRenderer:
                         "validity": e.validity,
                         "validity_since": e.since.isoformat() if e.since else None,
                         "superseded_by": e.superseded_by,
-                        "supersedes": supersedes.get(e.doc.document_id, []),
                         "department": e.doc.department,
                     }
                     for e in entries
                 ],
             }
         )
-        return files
+        return html, data
 
     def _library_item(self, entry: LibraryEntry) -> dict[str, Any]:
         return {

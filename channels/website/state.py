@@ -23,11 +23,12 @@ notice that no longer shows it.
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from channels.website.paths import ListRef
 from govpub.store import Connection, Schema, Store
+from schemas.enums import DocClass
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS web_documents (
@@ -79,17 +80,23 @@ CREATE TABLE IF NOT EXISTS web_display (
     display_ended_on TEXT
 ) WITHOUT ROWID
 """
-# The library (文件库): every policy's class, validity and successor, and the day each of
-# its validities began, so that the library pages and a policy's revision chain are
-# rendered from the website's own tables.
+# The library (文件库): every policy's class, validity, year (of written_on), place and
+# successor, and the day each of its validities began, so that the library pages and a
+# policy's revision chain are rendered from the website's own tables. ``seq`` numbers the
+# 规章 and 行政规范性文件 of one validity and year in the order they joined it (0 for
+# other classes): a document keeps its page (``seq`` // LIBRARY_PAGE_SIZE) while its
+# validity stands, so one event re-renders one page of at most LIBRARY_PAGE_SIZE.
 _LIBRARY = """
 CREATE TABLE IF NOT EXISTS web_library (
     document_id TEXT PRIMARY KEY,
     doc_class TEXT NOT NULL,
     validity TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
     superseded_by TEXT
 );
 CREATE INDEX IF NOT EXISTS web_library_superseded ON web_library (superseded_by);
+CREATE INDEX IF NOT EXISTS web_library_page ON web_library (validity, year, seq);
 CREATE TABLE IF NOT EXISTS web_validity (
     document_id TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -117,6 +124,11 @@ STATE_TABLES = (
 """The tables that hold the website's state (replaced as a whole by a replay)."""
 LOCK = "website"
 """The store lock of the website's tables (see :meth:`govpub.store.Store.transaction`)."""
+
+LIBRARY_CLASS_VALUES = (DocClass.REGULATION.value, DocClass.NORMATIVE.value)
+"""The classes the library lists (规章库, 行政规范性文件库)."""
+LIBRARY_PAGE_SIZE = 100
+"""Documents per library page (per validity and year of ``written_on``)."""
 
 _DOC_COLUMNS = (
     "document_id, kind, department, title, subtitle, badge, version, sort_key,"
@@ -187,7 +199,20 @@ class LibraryRow:
     document_id: str
     doc_class: str
     validity: str
+    year: int
     superseded_by: str | None
+    seq: int = 0
+    """Its place among the library documents of its validity and year (0: not listed)."""
+
+    @property
+    def listed(self) -> bool:
+        """Whether the library lists it (a 规章 or 行政规范性文件)."""
+        return self.doc_class in LIBRARY_CLASS_VALUES
+
+    @property
+    def page(self) -> int:
+        """The library page of its validity and year that lists it."""
+        return self.seq // LIBRARY_PAGE_SIZE + 1
 
 
 @dataclass(frozen=True)
@@ -318,23 +343,46 @@ class WebsiteState:
     def library_row(self, document_id: str) -> LibraryRow | None:
         """A policy's class, validity and successor, as last recorded."""
         row = self.conn.execute(
-            "SELECT document_id, doc_class, validity, superseded_by FROM web_library"
+            "SELECT document_id, doc_class, validity, year, superseded_by, seq FROM web_library"
             " WHERE document_id=?",
             (document_id,),
         ).fetchone()
         return None if row is None else LibraryRow(*row)
 
     def save_library(
-        self, conn: Connection, row: LibraryRow, *, version: int, occurred_on: date
-    ) -> None:
-        """Record a policy's class, validity and successor, and the day a new validity
-        began (a version whose validity differs from the version before it)."""
+        self,
+        conn: Connection,
+        row: LibraryRow,
+        *,
+        recorded: LibraryRow | None,
+        version: int,
+        occurred_on: date,
+    ) -> LibraryRow:
+        """Record a policy's class, validity, year and successor, and the day a new
+        validity began (a version whose validity differs from the version before it);
+        returns the row with its place (``seq``): kept while class, validity and year
+        stay, else the next of its validity and year."""
+        if not row.listed:
+            seq = 0
+        elif (
+            recorded is not None
+            and recorded.listed
+            and (recorded.validity, recorded.year) == (row.validity, row.year)
+        ):
+            seq = recorded.seq
+        else:
+            last = conn.execute(
+                "SELECT MAX(seq) FROM web_library WHERE validity=? AND year=?",
+                (row.validity, row.year),
+            ).fetchone()[0]
+            seq = int(last or 0) + 1
+        saved = replace(row, seq=seq)
         conn.execute(
-            "INSERT INTO web_library (document_id, doc_class, validity, superseded_by)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
-            " doc_class=excluded.doc_class, validity=excluded.validity,"
-            " superseded_by=excluded.superseded_by",
-            (row.document_id, row.doc_class, row.validity, row.superseded_by),
+            "INSERT INTO web_library (document_id, doc_class, validity, year, seq, superseded_by)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
+            " doc_class=excluded.doc_class, validity=excluded.validity, year=excluded.year,"
+            " seq=excluded.seq, superseded_by=excluded.superseded_by",
+            (row.document_id, row.doc_class, row.validity, row.year, seq, row.superseded_by),
         )
         before = conn.execute(
             "SELECT validity FROM web_validity WHERE document_id=? AND version<?"
@@ -347,6 +395,7 @@ class WebsiteState:
                 " VALUES (?, ?, ?, ?) ON CONFLICT (document_id, version) DO NOTHING",
                 (row.document_id, version, row.validity, occurred_on.isoformat()),
             )
+        return saved
 
     def validity_history(self, document_id: str) -> list[tuple[str, date]]:
         """Each validity of a policy and the day it began, oldest first."""
@@ -366,27 +415,42 @@ class WebsiteState:
         )
         return [str(r[0]) for r in rows]
 
-    def library(self, classes: Sequence[str]) -> list[LibraryEntry]:
-        """Every shown policy of ``classes`` with its validity, successor and the day its
-        validity began, by class, then newest first."""
-        marks = ",".join("?" * len(classes))
+    def library_counts(self) -> list[tuple[str, str, int, int, int]]:
+        """``(doc_class, validity, year, page, documents)`` of the shown 规章 and
+        行政规范性文件: what the library's index counts and which pages it has."""
+        marks = ",".join("?" * len(LIBRARY_CLASS_VALUES))
+        rows = self.conn.execute(
+            f"SELECT l.doc_class, l.validity, l.year, l.seq / {LIBRARY_PAGE_SIZE} + 1, COUNT(*)"
+            " FROM web_library l JOIN web_documents d ON d.document_id = l.document_id"
+            f" WHERE d.withdrawn=0 AND l.doc_class IN ({marks})"
+            f" GROUP BY l.doc_class, l.validity, l.year, l.seq / {LIBRARY_PAGE_SIZE}"
+            " ORDER BY 1, 2, 3, 4",
+            list(LIBRARY_CLASS_VALUES),
+        )
+        return [(str(c), str(v), int(y), int(p), int(n)) for c, v, y, p, n in rows]
+
+    def library_page(self, validity: str, year: int, page: int) -> list[LibraryEntry]:
+        """The shown 规章 and 行政规范性文件 on one library page, with their successor and
+        the day their validity began, by class, then in the order they joined it."""
+        first = (page - 1) * LIBRARY_PAGE_SIZE
+        marks = ",".join("?" * len(LIBRARY_CLASS_VALUES))
         rows = self.conn.execute(
             f"SELECT {_LIST_COLUMNS_D}, l.doc_class, l.validity, l.superseded_by,"
             " (SELECT v.since FROM web_validity v WHERE v.document_id = l.document_id"
             "  ORDER BY v.version DESC LIMIT 1)"
             " FROM web_library l JOIN web_documents d ON d.document_id = l.document_id"
-            f" WHERE d.withdrawn=0 AND l.doc_class IN ({marks})"
-            " ORDER BY l.doc_class, d.sort_key DESC, d.document_id",
-            list(classes),
+            " WHERE l.validity=? AND l.year=? AND l.seq>=? AND l.seq<? AND d.withdrawn=0"
+            f" AND l.doc_class IN ({marks}) ORDER BY l.doc_class, l.seq",
+            [validity, year, max(first, 1), first + LIBRARY_PAGE_SIZE, *LIBRARY_CLASS_VALUES],
         )
         found = []
         for row in rows:
-            *doc, doc_class, validity, superseded_by, since = row
+            *doc, doc_class, row_validity, superseded_by, since = row
             found.append(
                 LibraryEntry(
                     _document(tuple(doc)),
                     doc_class,
-                    validity,
+                    row_validity,
                     superseded_by,
                     date.fromisoformat(since) if since else None,
                 )
@@ -676,8 +740,14 @@ def delete_target(path: str) -> str:
     return f"delete|{path}"
 
 
+def library_target(row: LibraryRow) -> str:
+    """The library page that lists ``row``: its validity, year and page."""
+    return f"library|{row.validity}|{row.year}|{row.page}"
+
+
 HOME_TARGET = "home"
 LIBRARY_TARGET = "library"
+"""The library's index (counts, and the list of its pages)."""
 SECTIONS_TARGET = "sections"
 SITEMAP_INDEX_TARGET = "sitemap-index"
 

@@ -100,8 +100,16 @@ def test_a_draft_goes_to_its_result_its_policy_and_the_policy_s_repeal(
     assert "本文件已废止" in (out / "policy/gf-park.html").read_text("utf-8")
     assert 'href="gf-park.html"' in (out / "policy/gf-park-2024.html").read_text("utf-8")
     library = json.loads((out / "api/library.json").read_text("utf-8"))
-    validity = {d["id"]: d["validity"] for d in library["documents"]}
-    assert validity == {"gf-park": "已废止", "gf-park-2024": "现行有效"}
+    assert library["counts"]["行政规范性文件"] == {
+        "现行有效": 1,
+        "已修订": 0,
+        "已废止": 1,
+        "已失效": 0,
+    }
+    repealed = json.loads((out / "api/library/repealed/2023/1.json").read_text("utf-8"))
+    assert [(d["id"], d["superseded_by"]) for d in repealed["documents"]] == [
+        ("gf-park", "gf-park-2024")
+    ]
     [entry] = [
         e
         for e in feedparser.parse((out / "feeds/policy.xml").read_bytes()).entries

@@ -45,22 +45,33 @@ def test_the_library_counts_and_lists_documents_by_validity(site: Site) -> None:
     )
     index = site.text("library/index.html")
     assert "规章和行政规范性文件库" in index
+    assert 'href="in-force/2023/1.html"' in index  # factories write every policy in 2023
     api = json.loads(site.text("api/library.json"))
     assert api["counts"] == {
         "规章": {"现行有效": 1, "已修订": 0, "已废止": 0, "已失效": 0},
         "行政规范性文件": {"现行有效": 1, "已修订": 1, "已废止": 1, "已失效": 0},
     }
-    documents = {d["id"]: d for d in api["documents"]}
-    assert set(documents) == {"gz-1", "gf-old", "gf-mid", "gf-new"}  # not the 其他
-    assert documents["gf-mid"]["validity_since"] == "2024-07-01"
-    assert documents["gf-mid"]["supersedes"] == ["gf-old"]
-    in_force = site.text("library/in-force.html")
+    assert [(p["validity"], p["year"], p["count"]) for p in api["pages"]] == [
+        ("现行有效", 2023, 2),
+        ("已修订", 2023, 1),
+        ("已废止", 2023, 1),
+    ]
+    repealed_api = json.loads(site.text("api/library/repealed/2023/1.json"))
+    [mid] = repealed_api["documents"]
+    assert (mid["id"], mid["validity_since"], mid["superseded_by"]) == (
+        "gf-mid",
+        "2024-07-01",
+        "gf-new",
+    )
+    in_force = site.text("library/in-force/2023/1.html")
     assert "规章甲" in in_force
     assert "新办法" in in_force
     assert "旧办法" not in in_force
-    repealed = site.text("library/repealed.html")
+    assert "其他文件" not in in_force  # not a library class
+    repealed = site.text("library/repealed/2023/1.html")
     assert "中间办法" in repealed
     assert "已废止自 <time" in repealed
+    assert not site.exists("library/expired/2023/1.html")
     # The chain on each page, both ways, and the validity history.
     new = site.text("policy/gf-new.html")
     assert "本文件修订或替代了" in new
@@ -70,8 +81,31 @@ def test_the_library_counts_and_lists_documents_by_validity(site: Site) -> None:
     assert 'href="gf-new.html"' in mid
     assert "起：已废止" in mid
     assert "起：现行有效" in mid
-    # A withdrawn document leaves the library.
-    site.publish(factories.retract("policy", "gf-new", 2, department="zz-zfb"))
+    # A withdrawn document leaves the library; a page left empty goes.
+    site.publish(factories.retract("policy", "gf-mid", 3, department="zz-zfb"))
+    assert not site.exists("library/repealed/2023/1.html")
+    assert not site.exists("api/library/repealed/2023/1.json")
     api = json.loads(site.text("api/library.json"))
-    assert "gf-new" not in {d["id"] for d in api["documents"]}
+    assert [(p["validity"], p["count"]) for p in api["pages"]] == [("现行有效", 2), ("已修订", 1)]
     assert 'href="library/index.html"' in site.text("index.html")  # in the navigation
+
+
+def test_a_library_page_holds_at_most_a_hundred_and_a_document_keeps_its_page(
+    site: Site,
+) -> None:
+    site.publish(*(factories.policy(f"gf-{n:03d}", title=f"办法第{n:03d}号") for n in range(101)))
+    first = json.loads(site.text("api/library/in-force/2023/1.json"))["documents"]
+    second = json.loads(site.text("api/library/in-force/2023/2.json"))["documents"]
+    assert (len(first), [d["id"] for d in second]) == (99, ["gf-099", "gf-100"])
+    # An update that keeps the validity keeps the place; a repeal moves it to its new page.
+    site.publish(factories.policy("gf-050", 2, title="办法第050号（修正）"))
+    assert "办法第050号（修正）" in site.text("library/in-force/2023/1.html")
+    site.publish(factories.policy("gf-050", 3, title="办法第050号", validity="已废止"))
+    assert "办法第050号" not in site.text("library/in-force/2023/1.html")
+    assert "办法第050号" in site.text("library/repealed/2023/1.html")
+    pages = json.loads(site.text("api/library.json"))["pages"]
+    assert [(p["validity"], p["page"], p["count"]) for p in pages] == [
+        ("现行有效", 1, 98),
+        ("现行有效", 2, 2),
+        ("已废止", 1, 1),
+    ]
