@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 
+from govpub.compliance.policy import CompliancePolicy
 from govpub.compliance.rules import Decision
 from govpub.errors import ComplianceRefusal, EventValidationError
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.compliance import ComplianceGate, build_gate
+from producers.compliance.calendar import WorkingCalendar
+from producers.compliance.documents import MemoryDocumentRegister
 from producers.ledger import VersionLedger
 from schemas import ConsultationEvent, parse_event
 from tests import factories
@@ -236,3 +239,18 @@ def test_a_major_decision_without_a_consultation_is_flagged_and_links_are_checke
 
 def test_a_decision_list_needs_items() -> None:
     assert "payload.items" in errors_of(factories.decision_list(items=[]))
+
+
+def test_a_gate_without_a_store_checks_links_against_what_it_passed() -> None:
+    gate = ComplianceGate(
+        CompliancePolicy(), WorkingCalendar.load(None), documents=MemoryDocumentRegister()
+    )
+    gate(parse_event(factories.policy("pol-a")))
+    assert gate(parse_event(factories.policy("pol-b", superseded_by="pol-a")))
+    rule, errors = refusal(gate, factories.policy("pol-c", superseded_by="pol-z"))
+    assert (rule, list(errors)) == ("document_links", ["payload.superseded_by"])
+    # Without any register only a link to the document itself is refused.
+    bare = ComplianceGate(CompliancePolicy(), WorkingCalendar.load(None))
+    assert bare(parse_event(factories.policy("pol-c", superseded_by="pol-z")))
+    _, errors = refusal(bare, factories.policy("pol-c", superseded_by="pol-c"))
+    assert list(errors) == ["payload.superseded_by"]
