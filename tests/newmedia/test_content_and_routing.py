@@ -263,3 +263,56 @@ def test_licence_and_enforcement_articles_carry_every_public_field() -> None:
     for text in ("强制类别：扣押、拍卖", "对象：芦淞区某仓库", "期限至：2023-06-03", "违法事实："):
         assert text in content, text
     assert f'<a href="{URL}">{URL}</a>' in content
+
+
+def test_consultation_and_decision_list_posts_carry_their_stage_and_links() -> None:
+    routing = load_routing(demo_routes())
+    open_now = parse_event(factories.consultation(respond={"email": "sfjlfk@zhuzhou.gov.cn"}))
+    assert [t.name for t in routing.targets("weibo", open_now)] == ["zhuzhou-fabu"]
+    assert [t.name for t in routing.targets("webhook", open_now)] == ["lukou-county-portal"]
+    assert routing.targets("wechat", open_now) == []
+    article = wechat_article(
+        open_now,  # type: ignore[arg-type]
+        url=URL,
+        title_template="{title}",
+        digest_template="{summary}",
+        author="x",
+        images={},
+    ).content
+    for text in (
+        "征求意见期：2023-04-03 至 2023-05-02（征求意见中）",
+        "意见反馈方式",
+        "sfjlfk@zhuzhou.gov.cn",
+    ):
+        assert text in article, text
+    result = {
+        "published_on": "2023-05-20",
+        "received": 3,
+        "adopted": 1,
+        "not_adopted": [{"opinion": "延长开放时间", "reason": "另行研究"}],
+    }
+    done = parse_event(factories.consultation(version=2, closed=True, result=result))
+    article = wechat_article(
+        done,  # type: ignore[arg-type]
+        url=URL,
+        title_template="{title}",
+        digest_template="{summary}",
+        author="x",
+        images={},
+    ).content
+    assert "收到意见 3 条，采纳 1 条，未采纳 1 条。" in article
+    assert "未采纳：延长开放时间（理由：另行研究）" in article
+    assert "意见反馈方式" not in article
+    status = weibo_status(done, url=URL, template="【征求意见】{update_mark}{title}：{summary}")  # type: ignore[arg-type]
+    assert status.startswith("【征求意见】【更新】")
+    listed = parse_event(factories.decision_list())
+    assert [t.name for t in routing.targets("webhook", listed)] == ["lukou-county-portal"]
+    article = wechat_article(
+        listed,  # type: ignore[arg-type]
+        url=URL,
+        title_template="{title}",
+        digest_template="{summary}",
+        author="x",
+        images={},
+    ).content
+    assert "未关联征求意见" in article
