@@ -224,6 +224,9 @@ class WebsiteChannel(ChannelBase):
                     version=event.version,
                     occurred_on=local_date(event.occurred_at),
                 )
+                if previous is not None and not previous.withdrawn:
+                    state.count_library(conn, recorded, -1)
+                state.count_library(conn, saved, +1)
                 # The library's index and the pages the document leaves and joins, and
                 # the successors whose revision chain names this one.
                 state.mark_many(conn, self._library_targets(saved, recorded))
@@ -231,6 +234,12 @@ class WebsiteChannel(ChannelBase):
                 if recorded is not None:
                     successors.add(recorded.superseded_by)
                 state.mark_many(conn, (doc_target(s) for s in sorted(x for x in successors if x)))
+            elif recorded is not None:
+                # Once a policy, now a document of another kind: it leaves the library.
+                if previous is not None and not previous.withdrawn:
+                    state.count_library(conn, recorded, -1)
+                state.forget_library(conn, recorded.document_id)
+                state.mark_many(conn, self._library_targets(recorded))
             for ref in sorted(old_lists - doc.lists):
                 assert previous is not None
                 state.remove_entry(conn, ref, previous)
@@ -314,9 +323,10 @@ class WebsiteChannel(ChannelBase):
                 state.mark(conn, index_target(ref))
             state.mark_many(conn, (doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET))
             if previous.kind == Kind.POLICY.value:
-                state.mark_many(
-                    conn, self._library_targets(state.library_row(previous.document_id))
-                )
+                row = state.library_row(previous.document_id)
+                if not previous.withdrawn:
+                    state.count_library(conn, row, -1)
+                state.mark_many(conn, self._library_targets(row))
         return None
 
     # flush --------------------------------------------------------------------------

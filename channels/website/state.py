@@ -86,6 +86,8 @@ CREATE TABLE IF NOT EXISTS web_display (
 # 规章 and 行政规范性文件 of one validity and year in the order they joined it (0 for
 # other classes): a document keeps its page (``seq`` // LIBRARY_PAGE_SIZE) while its
 # validity stands, so one event re-renders one page of at most LIBRARY_PAGE_SIZE.
+# ``web_library_counts`` counts the shown documents of each page, kept as documents come
+# and go, so the library's index is rendered without reading the library.
 _LIBRARY = """
 CREATE TABLE IF NOT EXISTS web_library (
     document_id TEXT PRIMARY KEY,
@@ -97,6 +99,14 @@ CREATE TABLE IF NOT EXISTS web_library (
 );
 CREATE INDEX IF NOT EXISTS web_library_superseded ON web_library (superseded_by);
 CREATE INDEX IF NOT EXISTS web_library_page ON web_library (validity, year, seq);
+CREATE TABLE IF NOT EXISTS web_library_counts (
+    doc_class TEXT NOT NULL,
+    validity TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    page INTEGER NOT NULL,
+    documents INTEGER NOT NULL,
+    PRIMARY KEY (doc_class, validity, year, page)
+);
 CREATE TABLE IF NOT EXISTS web_validity (
     document_id TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -119,6 +129,7 @@ STATE_TABLES = (
     "web_pending",
     "web_display",
     "web_library",
+    "web_library_counts",
     "web_validity",
 )
 """The tables that hold the website's state (replaced as a whole by a replay)."""
@@ -349,6 +360,18 @@ class WebsiteState:
         ).fetchone()
         return None if row is None else LibraryRow(*row)
 
+    def count_library(self, conn: Connection, row: LibraryRow | None, delta: int) -> None:
+        """Add ``delta`` to the count of ``row``'s library page (nothing for a document
+        the library does not list)."""
+        if row is None or not row.listed:
+            return
+        conn.execute(
+            "INSERT INTO web_library_counts (doc_class, validity, year, page, documents)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (doc_class, validity, year, page)"
+            " DO UPDATE SET documents = web_library_counts.documents + excluded.documents",
+            (row.doc_class, row.validity, row.year, row.page, delta),
+        )
+
     def save_library(
         self,
         conn: Connection,
@@ -397,6 +420,11 @@ class WebsiteState:
             )
         return saved
 
+    def forget_library(self, conn: Connection, document_id: str) -> None:
+        """Remove a document that is no longer a policy from the library tables."""
+        conn.execute("DELETE FROM web_library WHERE document_id=?", (document_id,))
+        conn.execute("DELETE FROM web_validity WHERE document_id=?", (document_id,))
+
     def validity_history(self, document_id: str) -> list[tuple[str, date]]:
         """Each validity of a policy and the day it began, oldest first."""
         rows = self.conn.execute(
@@ -418,14 +446,9 @@ class WebsiteState:
     def library_counts(self) -> list[tuple[str, str, int, int, int]]:
         """``(doc_class, validity, year, page, documents)`` of the shown 规章 and
         行政规范性文件: what the library's index counts and which pages it has."""
-        marks = ",".join("?" * len(LIBRARY_CLASS_VALUES))
         rows = self.conn.execute(
-            f"SELECT l.doc_class, l.validity, l.year, l.seq / {LIBRARY_PAGE_SIZE} + 1, COUNT(*)"
-            " FROM web_library l JOIN web_documents d ON d.document_id = l.document_id"
-            f" WHERE d.withdrawn=0 AND l.doc_class IN ({marks})"
-            f" GROUP BY l.doc_class, l.validity, l.year, l.seq / {LIBRARY_PAGE_SIZE}"
-            " ORDER BY 1, 2, 3, 4",
-            list(LIBRARY_CLASS_VALUES),
+            "SELECT doc_class, validity, year, page, documents FROM web_library_counts"
+            " WHERE documents > 0 ORDER BY doc_class, validity, year, page"
         )
         return [(str(c), str(v), int(y), int(p), int(n)) for c, v, y, p, n in rows]
 

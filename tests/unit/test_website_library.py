@@ -109,3 +109,24 @@ def test_a_library_page_holds_at_most_a_hundred_and_a_document_keeps_its_page(
         ("现行有效", 2, 2),
         ("已废止", 1, 1),
     ]
+
+
+def test_the_library_counts_follow_withdrawals_republication_and_a_change_of_kind(
+    site: Site,
+) -> None:
+    def pages() -> list[tuple[str, int]]:
+        data = json.loads(site.text("api/library.json"))
+        return [(p["validity"], p["count"]) for p in data["pages"]]
+
+    site.publish(factories.policy("gf-1"), factories.policy("gf-2"))
+    assert pages() == [("现行有效", 2)]
+    site.publish(factories.retract("policy", "gf-1", 2, department="zz-zfb"))
+    site.publish(factories.retract("policy", "gf-1", 3, department="zz-zfb"))  # twice: once
+    assert pages() == [("现行有效", 1)]
+    site.publish(factories.policy("gf-1", 4))  # published again
+    assert pages() == [("现行有效", 2)]
+    site.publish(factories.penalty("gf-2", 2))  # the id now names a penalty decision
+    assert pages() == [("现行有效", 1)]
+    assert "gf-2" not in site.text("library/in-force/2023/1.html")
+    site.publish(factories.policy("gf-3", doc_class="其他"))  # not a library class
+    assert pages() == [("现行有效", 1)]
