@@ -286,7 +286,7 @@ class ComplianceGate:
         if (
             c.result is not None
             and self.documents is not None
-            and self.documents.kind_of(event.document_id) is None
+            and self.documents.kind_of(event.document_id) != Kind.CONSULTATION.value
         ):
             found.append(
                 Finding(
