@@ -11,6 +11,7 @@ the catalog up first, as the annual report does.
 """
 
 import json
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -203,9 +204,15 @@ def read_library(settings: Settings, store: Store, *, as_of: date) -> LibraryRep
 def render_library(report: LibraryReport) -> str:
     """The plain-text report of ``govpub library``."""
     lines = [f"library of 规章 and 行政规范性文件, as of {report.as_of}:"]
-    lines.append(f"  {'class':<14}" + "".join(f"{v.value:>8}" for v in Validity))
+    lines.append(
+        "  " + _pad("class", 16) + "".join(_pad(v.value, 10, right=True) for v in Validity)
+    )
     for doc_class, by_validity in report.counts().items():
-        lines.append(f"  {doc_class:<14}" + "".join(f"{n:>11}" for n in by_validity.values()))
+        lines.append(
+            "  "
+            + _pad(doc_class, 16)
+            + "".join(_pad(str(n), 10, right=True) for n in by_validity.values())
+        )
     lines.append("")
     lines.append("in force, by issuer:")
     by_issuer = report.in_force_by_issuer()
@@ -230,6 +237,13 @@ def render_library(report: LibraryReport) -> str:
             f"  {doc.document_id} {doc.title} ({doc.issuer}), last reviewed {doc.reviewed_on}"
         )
     return "\n".join(lines) + "\n"
+
+
+def _pad(text: str, width: int, *, right: bool = False) -> str:
+    """``text`` padded to ``width`` terminal columns (a Chinese character takes two)."""
+    used = sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+    fill = " " * max(0, width - used)
+    return fill + text if right else text + fill
 
 
 def library_json(report: LibraryReport) -> str:
