@@ -1,5 +1,6 @@
 """Atomic file output: readers see the old file or the new one, never half of one."""
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -7,7 +8,68 @@ import shutil
 import threading
 from pathlib import Path
 
-_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+_READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+_LINK_UNSUPPORTED = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP)
+
+
+def holds(path: str, data: bytes) -> bool:
+    """Whether the file at ``path`` holds exactly ``data`` (False if there is none).
+
+    Reads nothing when the sizes differ: one ``open``, one ``fstat``, one ``close``.
+    """
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    try:
+        size = os.fstat(fd).st_size
+        if size != len(data):
+            return False
+        chunks = []
+        while size > 0:
+            chunk = os.read(fd, size)
+            if not chunk:
+                return False
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks) == data
+    finally:
+        os.close(fd)
+
+
+def _create(path: str, data: bytes, *, durable: bool) -> None:
+    """A new file at ``path``; one already there is unlinked first, never written
+    through (it may be a hard link to a file that must not change)."""
+    try:
+        fd = os.open(path, _CREATE_FLAGS, 0o644)
+    except FileExistsError:
+        os.unlink(path)
+        fd = os.open(path, _CREATE_FLAGS, 0o644)
+    try:
+        os.fchmod(fd, 0o644)  # readable by the web server whatever the umask
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace(path: str, data: bytes, *, durable: bool) -> None:
+    # The temporary name is unique to this thread of this process, so no other writer can
+    # touch it (and a leftover from a crashed process is simply overwritten); cheaper
+    # than mkstemp's random names on a site of many small files.
+    directory, _, name = path.rpartition("/")
+    tmp = f"{directory}/.{name}.{os.getpid()}-{threading.get_ident()}.tmp"
+    try:
+        _create(tmp, data, durable=durable)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> bool:
@@ -17,32 +79,93 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> bool:
     files in one flush calls :func:`sync_filesystem` once afterwards instead (one sync
     rather than one per file), before it records the delivery.
     """
+    target = str(path)
+    if holds(target, data):
+        return False
     try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    # The temporary name is unique to this thread of this process, so no other writer can
-    # touch it (and a leftover from a crashed process is simply overwritten); cheaper
-    # than mkstemp's random names on a site of many small files.
-    tmp = path.parent / f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp"
-    try:
-        fd = os.open(tmp, _TMP_FLAGS, 0o644)
+        _replace(target, data, durable=durable)
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, _TMP_FLAGS, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(fd, 0o644)  # readable by the web server whatever the umask
-            handle.write(data)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        _replace(target, data, durable=durable)
     return True
+
+
+class FileTree:
+    """Writes the files of one output tree; a file that already holds its bytes is left
+    alone (its modification time, and so every cache of it, stays valid).
+
+    A live tree (the default) is read while it is written: each file is replaced
+    atomically (a temporary file, then a rename), so a reader sees the old file or the
+    new one. A ``fresh`` tree is a new build that nobody reads until it is swapped into
+    place (see :func:`replace_path`): files are created where they belong, and with
+    ``reuse`` (the tree it will replace, on the same file system) a file whose bytes
+    equal its counterpart there is hard-linked from it instead of written again.
+
+    Paths are relative to ``root``, with ``/`` between parts. Nothing is forced to disk:
+    call :func:`sync_filesystem` once when the tree (or a batch of it) is written.
+    """
+
+    def __init__(self, root: Path, *, fresh: bool = False, reuse: Path | None = None) -> None:
+        if reuse is not None and not fresh:
+            raise ValueError("only a fresh tree can reuse the files of another")
+        self.root = root
+        self.fresh = fresh
+        self.reuse = reuse
+        self._root = str(root)
+        self._reuse = None if reuse is None else str(reuse)
+        self._directories: set[str] = set()
+        self._reusable: dict[str, bool] = {}
+        self.written = 0
+        self.unchanged = 0
+
+    def write(self, path: str, data: bytes) -> bool:
+        """Put ``data`` at ``path``; False if the file was left as it was (or linked)."""
+        directory = path.rpartition("/")[0]
+        target = f"{self._root}/{path}"
+        if self.fresh:
+            if directory not in self._directories:
+                os.makedirs(f"{self._root}/{directory}", exist_ok=True)
+                self._directories.add(directory)
+            if self._reuse is not None and self._link_unchanged(path, directory, target, data):
+                self.unchanged += 1
+                return False
+            _create(target, data, durable=False)
+        else:
+            if holds(target, data):
+                self.unchanged += 1
+                return False
+            if directory not in self._directories:
+                os.makedirs(f"{self._root}/{directory}", exist_ok=True)
+                self._directories.add(directory)
+            _replace(target, data, durable=False)
+        self.written += 1
+        return True
+
+    def _link_unchanged(self, path: str, directory: str, target: str, data: bytes) -> bool:
+        reusable = self._reusable.get(directory)
+        if reusable is None:
+            reusable = self._reusable[directory] = os.path.isdir(f"{self._reuse}/{directory}")
+        if not reusable:
+            return False  # a directory the old tree does not have: nothing to compare with
+        source = f"{self._reuse}/{path}"
+        if not holds(source, data):
+            return False
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            os.unlink(target)
+            os.link(source, target)
+        except OSError as exc:
+            if exc.errno not in _LINK_UNSUPPORTED:
+                raise
+            self._reuse = None  # a file system without hard links: write every file
+            return False
+        return True
+
+    def remove(self, path: str) -> None:
+        """Remove ``path`` if it exists."""
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            os.unlink(f"{self._root}/{path}")
 
 
 def sync_filesystem(path: Path) -> None:

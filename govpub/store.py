@@ -87,13 +87,27 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE); nested uses join the outer one."""
+        """A write transaction (BEGIN IMMEDIATE).
+
+        A nested use is a savepoint of the outer transaction: it commits with the outer
+        one, and an exception leaving it undoes only what was done inside it. So a
+        channel can hold one transaction open for a whole batch (one commit instead of
+        one per event) and still apply each event all or nothing.
+        """
         with self._lock:
             conn = self.conn
             if self._depth:
+                name = f"nested_{self._depth}"
+                conn.execute(f"SAVEPOINT {name}")
                 self._depth += 1
                 try:
                     yield conn
+                except BaseException:
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    conn.execute(f"RELEASE {name}")
                 finally:
                     self._depth -= 1
                 return

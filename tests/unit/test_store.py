@@ -43,3 +43,21 @@ def test_nested_transactions_join_the_outer_one(tmp_path: Path) -> None:
         except RuntimeError:
             pass
         assert store.conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
+
+
+def test_a_nested_transaction_that_fails_undoes_only_itself(tmp_path: Path) -> None:
+    """A channel holds one transaction for its batch and applies each event in a nested
+    one: an event that fails leaves the others of the batch in place."""
+    with Store(tmp_path / "s.db") as store:
+        store.ensure_schema("t", "CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+        with store.transaction() as batch:
+            batch.execute("INSERT INTO t VALUES (1)")
+            try:
+                with store.transaction() as event:
+                    event.execute("INSERT INTO t VALUES (2)")
+                    raise RuntimeError("this event fails")
+            except RuntimeError:
+                pass
+            with store.transaction() as event:
+                event.execute("INSERT INTO t VALUES (3)")
+        assert [r[0] for r in store.conn.execute("SELECT x FROM t ORDER BY x")] == [1, 3]
