@@ -1,6 +1,9 @@
-"""replace_path: a rebuilt file or tree takes the place of the old one."""
+"""replace_path: a rebuilt file or tree takes the place of the old one; FileTree: an
+output tree written with as few file-system operations as it takes."""
 
 from pathlib import Path
+
+import pytest
 
 from govpub.files import replace_path
 
@@ -78,3 +81,53 @@ def test_atomic_write_is_readable_whatever_the_umask_and_leaves_no_temporary_fil
     assert target.read_bytes() == b"<p>page</p>"
     assert target.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in target.parent.iterdir()] == ["index.html"]
+
+
+def test_a_live_tree_replaces_changed_files_and_leaves_the_others(tmp_path: Path) -> None:
+    from govpub.files import FileTree
+
+    tree = FileTree(tmp_path / "site")
+    assert tree.write("policy/p1.html", b"<p>one</p>")
+    before = (tmp_path / "site" / "policy" / "p1.html").stat()
+    assert not tree.write("policy/p1.html", b"<p>one</p>")  # same bytes: untouched
+    assert (tmp_path / "site" / "policy" / "p1.html").stat().st_ino == before.st_ino
+    assert tree.write("policy/p1.html", b"<p>two</p>")  # same size, other bytes
+    assert tree.write("policy/p1.html", b"<p>three</p>")  # another size
+    assert (tmp_path / "site" / "policy" / "p1.html").read_bytes() == b"<p>three</p>"
+    assert (tree.written, tree.unchanged) == (3, 1)
+    tree.remove("policy/p1.html")
+    tree.remove("policy/p1.html")  # gone already: no error
+    assert list((tmp_path / "site" / "policy").iterdir()) == []
+
+
+def test_a_fresh_tree_links_unchanged_files_from_the_tree_it_replaces(tmp_path: Path) -> None:
+    import os
+
+    from govpub.files import FileTree
+
+    live = FileTree(tmp_path / "site")
+    live.write("index.html", b"home")
+    live.write("policy/p1.html", b"unchanged")
+    live.write("policy/p2.html", b"old text")
+    os.utime(tmp_path / "site" / "policy" / "p1.html", (1_000_000, 1_000_000))
+    build = FileTree(tmp_path / "build", fresh=True, reuse=tmp_path / "site")
+    assert not build.write("policy/p1.html", b"unchanged")
+    assert build.write("policy/p2.html", b"new text")
+    assert build.write("penalty/x.html", b"a directory the old tree lacks")
+    assert not build.write("index.html", b"home")
+    linked = tmp_path / "build" / "policy" / "p1.html"
+    assert linked.stat().st_ino == (tmp_path / "site" / "policy" / "p1.html").stat().st_ino
+    assert linked.stat().st_mtime == 1_000_000  # caches of an unchanged page stay valid
+    # A second write of a linked file replaces the link: the live file never changes.
+    assert build.write("policy/p1.html", b"changed after all")
+    assert (tmp_path / "site" / "policy" / "p1.html").read_bytes() == b"unchanged"
+    assert linked.read_bytes() == b"changed after all"
+    assert (tmp_path / "site" / "policy" / "p2.html").read_bytes() == b"old text"
+    assert linked.stat().st_mode & 0o777 == 0o644
+
+
+def test_only_a_fresh_tree_can_reuse_files(tmp_path: Path) -> None:
+    from govpub.files import FileTree
+
+    with pytest.raises(ValueError, match="fresh"):
+        FileTree(tmp_path / "a", reuse=tmp_path / "b")
