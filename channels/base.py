@@ -70,6 +70,10 @@ class ChannelContext:
 
     settings: Settings
     store: Store
+    rebuild_of: Path | None = None
+    """Set by a replay: ``output_dir`` is a new tree that nobody reads until it replaces
+    this one (on the same file system), so a channel may write its files in place, and
+    take a file whose bytes did not change from here instead of writing it again."""
 
     @property
     def output_dir(self) -> Path:

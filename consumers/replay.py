@@ -181,7 +181,10 @@ def replay(
             update={"output_dir": work / "output", "store": rebuilt_store}
         )
         with Store(rebuilt_store) as store:
-            channel = create_channel(name, ChannelContext(rebuilt_settings, store))
+            # A new tree, swapped in when complete: files are written in place, and those
+            # whose bytes did not change are linked from the live tree.
+            context = ChannelContext(rebuilt_settings, store, rebuild_of=output_dir)
+            channel = create_channel(name, context)
             try:
                 if not isinstance(channel, Rebuildable):
                     raise ReplayUnsupported(

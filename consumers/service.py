@@ -41,6 +41,7 @@ def build_runner(settings: Settings, name: str, store: Store) -> ChannelRunner:
         max_batch=settings.max_batch,
         poll_timeout=settings.poll_timeout,
         guard=ChannelGuard(name, store, CompliancePolicy.from_settings(settings)),
+        writer_lease=settings.writer_lease,
     )
 
 

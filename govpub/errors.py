@@ -14,6 +14,7 @@ Retry or dead-letter is decided by the type of the error, never by its message::
     ├── BusError                    transport failures
     │   ├── PublishFailed           a send that was not acknowledged
     │   └── CommitFailed            offsets not committed (partition lost)
+    ├── LeaseLost                   a single-writer channel's lease passed to another process
     └── DeliveryError               raised by channels
         ├── TransientDeliveryError  retried with backoff
         │   ├── RateLimited         retried after the platform's delay
@@ -116,6 +117,11 @@ class PublishFailed(BusError):
 
 class CommitFailed(BusError):
     """Offsets could not be committed; the messages will be delivered again."""
+
+
+class LeaseLost(GovpubError):
+    """Another process holds the lease of a single-writer channel now (this one was gone
+    longer than the lease lasts); this one writes nothing more and waits as a standby."""
 
 
 class DeliveryError(GovpubError):

@@ -99,6 +99,16 @@ class Settings(BaseSettings):
     poll_timeout: Annotated[float, Field(gt=0, le=60)] = 0.5
     max_batch: Annotated[int, Field(ge=1, le=10_000)] = 500
     session_timeout: Annotated[float, Field(ge=1, le=300)] = 10.0
+    writer_lease: Annotated[float, Field(ge=1, le=3600)] = Field(
+        default=15.0,
+        description="seconds a single-writer channel (the website) holds its lease without"
+        " renewing it; a standby process takes over after that",
+    )
+    render_processes: Annotated[int, Field(ge=0, le=64)] = Field(
+        default=0,
+        description="processes that render a large website flush (a replay, a catch-up);"
+        " 0: the cores this process may run on, 1: render in the channel's process only",
+    )
 
     # New media (channels/newmedia): accounts and routes in a file, secrets only here.
     newmedia_routes: Path | None = Field(

@@ -1,9 +1,16 @@
 """The website channel: the portal's disclosure section (政府信息公开) as static files.
 
 Delivery guarantee: at-least-once from the runner, idempotent here. ``apply``
-records the document and which outputs it touches (in the store, in one
-transaction); ``flush`` renders exactly those outputs and writes each file
-atomically, skipping files whose bytes did not change.
+records the document and which outputs it touches in the store (the events of a
+batch in one transaction, each event all or nothing); ``flush`` commits them, then
+renders exactly those outputs and writes each file atomically, skipping files whose
+bytes did not change. A large flush is rendered in several processes.
+
+One writer at a time: the home page and the lists are shared by every document, so
+two processes rendering them would race. The channel says so (``single_writer``);
+the runner holds a lease for it, and a second ``website`` consumer waits as a standby
+until the first is gone (see :mod:`consumers.lease`). The outputs still to render are
+versioned, so that a mark made while a flush renders is never lost either.
 
 Every document has one page at ``<kind>/<document_id>.html`` that keeps its URL
 across updates. An update re-renders it in place with the date it was updated;
@@ -18,14 +25,21 @@ archive page it is on, one sitemap slice and the home page; see
 """
 
 import logging
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import PurePosixPath
 from typing import Self
 
 from channels.base import NOT_ROUTED, ChannelBase, ChannelContext, DeliveryState, Outcome
 from channels.urls import SiteUrls
+from channels.website.outputs import (
+    HOME_LATEST,
+    HOME_PER_KIND,
+    RECENT_WITHDRAWALS,
+    SITEMAP_PAGES,
+    Outputs,
+)
 from channels.website.paths import (
     HOME_PATH,
     SECTIONS_SITEMAP_PATH,
@@ -33,7 +47,7 @@ from channels.website.paths import (
     STYLESHEET_PATH,
     ListRef,
 )
-from channels.website.render import Section, SiteRenderer, summary_of
+from channels.website.render import SiteRenderer, summary_of
 from channels.website.state import (
     HOME_TARGET,
     SECTIONS_TARGET,
@@ -49,26 +63,29 @@ from channels.website.state import (
     parse_target,
     sitemap_target,
 )
-from govpub.errors import PermanentDeliveryError
-from govpub.files import atomic_write, sync_filesystem
+from channels.website.workers import RenderJob, RenderPool
+from consumers.lease import Lease
+from govpub.errors import LeaseLost, PermanentDeliveryError, TransientDeliveryError
+from govpub.files import FileTree, sync_filesystem
 from govpub.store import Store
 from schemas import AnyEvent, ContentEvent, ExposureEvent, Kind, PenaltyEvent, RetractEvent
 from schemas.events import encode_event
 from schemas.types import RESERVED_DOCUMENT_IDS
 
+__all__ = [
+    "HOME_LATEST",
+    "HOME_PER_KIND",
+    "NOT_PUBLISHED_REASON",
+    "PAGE_SIZE",
+    "RECENT_WITHDRAWALS",
+    "SITEMAP_PAGES",
+    "WebsiteChannel",
+]
+
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 20
 """Documents per list page (and per page of the JSON index)."""
-HOME_LATEST = 20
-"""Newest documents on the home page."""
-HOME_PER_KIND = 5
-"""Newest documents of each kind on the home page."""
-SITEMAP_PAGES = 10
-"""List pages per sitemap file: a sitemap file covers ``SITEMAP_PAGES × PAGE_SIZE``
-positions of a kind list."""
-RECENT_WITHDRAWALS = 20
-"""Latest withdrawals listed in ``api/<list>.json``."""
 NOT_PUBLISHED_REASON = "依据相关法律法规，该信息不予公开。"
 """Public reason shown when a penalty is withdrawn because it must never be published."""
 
@@ -93,6 +110,7 @@ class WebsiteChannel(ChannelBase):
 
     name = "website"
     state_tables = STATE_TABLES
+    single_writer = True
 
     def __init__(
         self,
@@ -101,14 +119,33 @@ class WebsiteChannel(ChannelBase):
         *,
         page_size: int = PAGE_SIZE,
     ) -> None:
+        settings = context.settings
         self.output_dir = context.output_dir
         self.page_size = page_size
         self.state = WebsiteState(store, page_size=page_size)
-        self.urls = SiteUrls(str(context.settings.site_url))
-        self.renderer = SiteRenderer(
-            self.urls, site_title=context.settings.site_title, page_size=page_size
+        self.urls = SiteUrls(str(settings.site_url))
+        self.renderer = SiteRenderer(self.urls, site_title=settings.site_title, page_size=page_size)
+        fresh = context.rebuild_of is not None
+        self._outputs = Outputs(
+            self.state,
+            self.renderer,
+            FileTree(self.output_dir, fresh=fresh, reuse=context.rebuild_of),
         )
+        self._job = RenderJob(
+            store=store.path,
+            output_dir=self.output_dir,
+            fresh=fresh,
+            reuse=context.rebuild_of,
+            site_url=str(settings.site_url),
+            site_title=settings.site_title,
+            page_size=page_size,
+        )
+        self._pool = RenderPool(settings.render_processes)
         self._started = False
+        self._lease: Lease | None = None
+        # The transaction that holds the changes of the batch being applied.
+        self._batch: ExitStack | None = None
+        self._lost = False
         # Events applied since the last flush, so that their pages are rendered without
         # decoding the stored JSON again (a cache only: flush falls back to the store).
         self._applied: dict[str, ContentEvent] = {}
@@ -118,20 +155,32 @@ class WebsiteChannel(ChannelBase):
         """Build from settings and the runner's store."""
         return cls(context.store, context)
 
+    def hold(self, lease: Lease | None) -> None:
+        """Write only while ``lease`` is held (the runner passes the channel's lease)."""
+        self._lease = lease
+
     @staticmethod
     def outputs() -> list[PurePosixPath]:
         """Paths under the output root that belong to this channel (a replay swaps them)."""
         return [
-            HOME_PATH,
-            SITEMAP_PATH,
-            SECTIONS_SITEMAP_PATH.parent,
-            STYLESHEET_PATH.parent,
+            PurePosixPath(HOME_PATH),
+            PurePosixPath(SITEMAP_PATH),
+            PurePosixPath(SECTIONS_SITEMAP_PATH).parent,
+            PurePosixPath(STYLESHEET_PATH).parent,
             PurePosixPath("api"),
             PurePosixPath("dept"),
             *(PurePosixPath(kind.value) for kind in Kind),
         ]
 
     # apply --------------------------------------------------------------------------
+
+    def _transaction(self) -> ExitStack:
+        """The batch's transaction, begun by its first event and committed by ``flush``."""
+        if self._batch is None:
+            batch = ExitStack()
+            batch.enter_context(self.state.store.transaction())
+            self._batch = batch
+        return self._batch
 
     def apply(self, event: AnyEvent) -> Outcome | None:
         """Record the document (or its withdrawal) and the outputs it touches."""
@@ -140,6 +189,7 @@ class WebsiteChannel(ChannelBase):
             raise PermanentDeliveryError(
                 f"document_id {event.document_id!r} is reserved on the website"
             )
+        self._transaction()
         if isinstance(event, RetractEvent):
             return self._withdraw(
                 event, event.payload.reason, event.payload.replaced_by, absent="was not published"
@@ -228,18 +278,70 @@ class WebsiteChannel(ChannelBase):
 
     # flush --------------------------------------------------------------------------
 
-    @property
-    def _sitemap_size(self) -> int:
-        return self.page_size * SITEMAP_PAGES
-
     def flush(self) -> None:
-        """Render every output touched since the last flush, each file atomically."""
+        """Commit the batch, then render every output touched since the last flush, each
+        file atomically; a large flush in several processes."""
         try:
             self._flush()
         finally:
             self._applied.clear()
 
     def _flush(self) -> None:
+        if self._lost:
+            raise TransientDeliveryError(
+                "website: a batch could not be committed; this channel must be restarted"
+                " (the batch's events were not committed and will be delivered again)"
+            )
+        state = self.state
+        self._transaction()
+        try:
+            self._prepare()
+        except LeaseLost:
+            self._abandon()
+            raise
+        self._commit()
+        if not self._started:
+            self._outputs.write_assets()
+            self._started = True
+        pending = state.pending()
+        if not pending:
+            return
+        work = set(pending)
+        for target in pending:
+            parts = parse_target(target)
+            if parts[0] == "page" and not ListRef(parts[1]).is_department:
+                chunk = (int(parts[2]) - 1) // SITEMAP_PAGES + 1
+                work.add(sitemap_target(ListRef(parts[1]), chunk))
+        # Removals first, so that a document moved away and back is written last.
+        removals = sorted(t for t in work if t.startswith("delete|"))
+        for target in removals:
+            self._render(target)
+        targets = sorted(work.difference(removals))
+        tree = self._outputs.tree
+        written, unchanged = tree.written, tree.unchanged
+        if self._pool.worth_it(len(targets)):
+            by_workers = self._pool.render(self._job, targets, self._render, tick=self._tick)
+            written, unchanged = written - by_workers[0], unchanged - by_workers[1]
+        else:
+            for target in targets:
+                self._render(target)
+        # One sync for the whole flush, before the outputs are marked done (and before the
+        # runner records the delivery and commits): cheaper than one fsync per file.
+        sync_filesystem(self.output_dir)
+        with state.store.transaction() as conn:
+            if self._lease is not None:
+                self._lease.fence(conn)
+            state.done(conn, pending)
+        log.debug(
+            "website: rendered %d outputs (%d files written here, %d unchanged)",
+            len(work),
+            tree.written - written,
+            tree.unchanged - unchanged,
+        )
+
+    def _prepare(self) -> None:
+        """Number the lists changed by the batch and mark the outputs that follow from
+        it, in the batch's transaction (a savepoint: a failure here undoes only this)."""
         state = self.state
         with state.store.transaction() as conn:
             if not self._started:
@@ -260,116 +362,42 @@ class WebsiteChannel(ChannelBase):
                             for c in range(new_chunks + 1, old_chunks + 1)  # gone
                         ),
                     )
-        if not self._started:
-            self._write_assets()
-            self._started = True
-        targets = state.pending()
-        if not targets:
+            if self._lease is not None:
+                # Fenced: a process that lost its lease commits none of the batch.
+                self._lease.fence(conn)
+
+    def _commit(self) -> None:
+        batch, self._batch = self._batch, None
+        if batch is None:
             return
-        work = set(targets)
-        for target in targets:
-            parts = parse_target(target)
-            if parts[0] == "page" and not ListRef(parts[1]).is_department:
-                chunk = (int(parts[2]) - 1) // SITEMAP_PAGES + 1
-                work.add(sitemap_target(ListRef(parts[1]), chunk))
-        # Removals first, so that a document moved away and back is written last.
-        for target in sorted(work, key=lambda t: (not t.startswith("delete|"), t)):
-            self._render(target)
-        # One sync for the whole flush, before the outputs are marked done (and before the
-        # runner records the delivery and commits): cheaper than one fsync per file.
-        sync_filesystem(self.output_dir)
-        with state.store.transaction() as conn:
-            state.done(conn, targets)
-        log.debug("website: rendered %d outputs", len(work))
+        try:
+            batch.close()
+        except BaseException:
+            # The batch's changes are gone (or about to be): no later flush may report its
+            # events done. The runner gives up on the batch; its events come again.
+            conn = self.state.conn
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._lost = True
+            raise
 
-    def _write(self, path: PurePosixPath, data: bytes) -> None:
-        atomic_write(self.output_dir / path, data, durable=False)
+    def _abandon(self) -> None:
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            batch.__exit__(LeaseLost, LeaseLost("batch abandoned"), None)
 
-    def _remove(self, path: PurePosixPath) -> None:
-        (self.output_dir / path).unlink(missing_ok=True)
-
-    def _write_assets(self) -> None:
-        css = resources.files("channels.website").joinpath("static/site.css").read_bytes()
-        self._write(STYLESHEET_PATH, css)
+    def _tick(self) -> None:
+        if self._lease is not None:
+            self._lease.check()
 
     def _render(self, target: str) -> None:
-        kind, *args = parse_target(target)
-        if kind == "doc":
-            doc = self.state.document(args[0])
-            if doc is not None:
-                self._write(
-                    SiteUrls.document_path(doc.kind, doc.document_id),
-                    self.renderer.document(doc, self._applied.get(doc.document_id)),
-                )
-        elif kind == "index":
-            self._render_index(ListRef(args[0]))
-        elif kind == "page":
-            self._render_page(ListRef(args[0]), int(args[1]))
-        elif kind == "sitemap":
-            self._render_sitemap(ListRef(args[0]), int(args[1]))
-        elif kind == "delete":
-            self._remove(PurePosixPath(args[0]))
-        elif target == HOME_TARGET:
-            self._render_home()
-        elif target == SECTIONS_TARGET:
-            lists = [ListRef.for_kind(k) for k in Kind]
-            lists += [info.ref for info in self.state.department_lists()]
-            self._write(SECTIONS_SITEMAP_PATH, self.renderer.sections_sitemap(lists))
-        elif target == SITEMAP_INDEX_TARGET:
-            self._render_sitemap_index()
-        else:
-            raise ValueError(f"unknown website output {target!r}")
+        self._tick()
+        self._outputs.render(target, self._applied)
 
-    def _render_index(self, ref: ListRef) -> None:
-        state, size = self.state, self.page_size
-        info = state.list_info(ref)
-        docs = state.newest_in(ref, size)
-        older = state.position_of_newest(ref, size)
-        older_page = state.page_of(older) if older is not None else None
-        self._write(ref.index_path, self.renderer.list_index(info, docs, older_page=older_page))
-        withdrawn = state.recently_withdrawn(ref, RECENT_WITHDRAWALS)
-        self._write(ref.api_path, self.renderer.list_index_json(info, docs, withdrawn))
-
-    def _render_page(self, ref: ListRef, number: int) -> None:
-        info = self.state.list_info(ref)
-        if number > info.pages:
-            self._remove(ref.page_path(number))
-            self._remove(ref.api_page_path(number))
-            return
-        shown, withdrawn = self.state.page(ref, number)
-        self._write(ref.page_path(number), self.renderer.list_page(ref, number, info.pages, shown))
-        self._write(
-            ref.api_page_path(number),
-            self.renderer.list_page_json(info, number, shown, withdrawn),
-        )
-
-    def _render_sitemap(self, ref: ListRef, chunk: int) -> None:
-        info = self.state.list_info(ref)
-        if chunk > pages_for(info.pages, SITEMAP_PAGES):
-            self._remove(ref.sitemap_path(chunk))
-            return
-        entries = self.state.sitemap_entries(
-            ref, (chunk - 1) * self._sitemap_size, chunk * self._sitemap_size - 1
-        )
-        self._write(ref.sitemap_path(chunk), self.renderer.documents_sitemap(entries))
-
-    def _render_sitemap_index(self) -> None:
-        files = []
-        for kind in Kind:
-            ref = ListRef.for_kind(kind)
-            chunks = pages_for(self.state.list_info(ref).pages, SITEMAP_PAGES)
-            files += [ref.sitemap_path(c) for c in range(1, chunks + 1)]
-        self._write(SITEMAP_PATH, self.renderer.sitemap_index(files))
-
-    def _render_home(self) -> None:
-        state = self.state
-        sections = []
-        for kind in Kind:
-            ref = ListRef.for_kind(kind)
-            info = state.list_info(ref)
-            items = [self.renderer.item(d) for d in state.newest_in(ref, HOME_PER_KIND)]
-            sections.append(Section(ref, kind.label, info.listed, items))
-        self._write(
-            HOME_PATH,
-            self.renderer.home(state.latest(HOME_LATEST), sections, state.department_lists()),
-        )
+    def close(self) -> None:
+        """Undo a batch applied but never flushed (its events were not committed either),
+        and stop the render workers."""
+        try:
+            self._abandon()
+        finally:
+            self._pool.close()

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import PurePosixPath
 from typing import Any, cast
 from xml.sax.saxutils import escape
 
@@ -172,16 +171,16 @@ class SiteRenderer:
             {
                 "type": "application/rss+xml",
                 "title": f"{label}（RSS）",
-                "path": str(SiteUrls.feed_path(feed, "rss")),
+                "path": SiteUrls.feed_path(feed, "rss"),
             },
             {
                 "type": "application/atom+xml",
                 "title": f"{label}（Atom）",
-                "path": str(SiteUrls.feed_path(feed, "atom")),
+                "path": SiteUrls.feed_path(feed, "atom"),
             },
         ]
 
-    def _page(self, template: str, path: PurePosixPath, **context: Any) -> bytes:
+    def _page(self, template: str, path: str, **context: Any) -> bytes:
         html = self.env.get_template(template).render(
             page_path=path,
             url=Linker(path),
@@ -275,7 +274,7 @@ class SiteRenderer:
             heading=self.list_label(ref),
             items=[self.item(d) for d in docs],
             listed=info.listed,
-            canonical=self.urls.absolute(path.parent) + "/",
+            canonical=self.urls.absolute(ref.key) + "/",
             feeds=self._list_feeds(ref),
             archive={
                 "older": ref.page_path(older_page) if older_page else None,
@@ -444,10 +443,10 @@ class SiteRenderer:
     def sections_sitemap(self, lists: Sequence[ListRef]) -> bytes:
         """The sitemap of the home page and the list indexes."""
         entries: list[tuple[str, date | None]] = [(self.urls.absolute(""), None)]
-        entries += [(self.urls.absolute(ref.index_path.parent) + "/", None) for ref in lists]
+        entries += [(self.urls.absolute(ref.key) + "/", None) for ref in lists]
         return self.sitemap(entries)
 
-    def sitemap_index(self, files: Sequence[PurePosixPath]) -> bytes:
+    def sitemap_index(self, files: Sequence[str]) -> bytes:
         """``sitemap.xml``: a ``<sitemapindex>`` of the sitemap files."""
         lines = [
             '<?xml version="1.0" encoding="UTF-8"?>',

@@ -15,10 +15,13 @@ after it; those are renumbered at the next flush, from the oldest changed key.
 
 Outputs to render are kept in ``web_pending`` in the same transaction as the
 change that needs them, so a crash between ``apply`` and ``flush`` loses no page.
+Each mark bumps the target's version, and a flush forgets a target only at the
+version it rendered: a mark made while it rendered (by this process after a
+takeover, or by any other writer) stays for the next flush.
 """
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -65,7 +68,8 @@ CREATE TABLE IF NOT EXISTS web_lists (
     renumber_from TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS web_pending (
-    target TEXT PRIMARY KEY
+    target TEXT PRIMARY KEY,
+    version INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID
 """
 
@@ -162,6 +166,12 @@ class WebsiteState:
         self.store = store
         self.page_size = page_size
         store.ensure_schema("website", _SCHEMA)
+        columns = {str(row[1]) for row in store.conn.execute("PRAGMA table_info(web_pending)")}
+        if "version" not in columns:  # a store from before versioned marks
+            with store.transaction() as conn:
+                conn.execute(
+                    "ALTER TABLE web_pending ADD COLUMN version INTEGER NOT NULL DEFAULT 0"
+                )
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -395,22 +405,27 @@ class WebsiteState:
 
     def mark(self, conn: sqlite3.Connection, target: str) -> None:
         """Remember that ``target`` must be rendered at the next flush."""
-        conn.execute("INSERT OR IGNORE INTO web_pending (target) VALUES (?)", (target,))
+        conn.execute(_MARK, (target,))
 
     def mark_many(self, conn: sqlite3.Connection, targets: Iterable[str]) -> None:
         """:meth:`mark` for several targets."""
-        conn.executemany(
-            "INSERT OR IGNORE INTO web_pending (target) VALUES (?)", ((t,) for t in targets)
-        )
+        conn.executemany(_MARK, ((t,) for t in targets))
 
-    def pending(self) -> list[str]:
-        """Every target still to render, in a stable order."""
-        return [str(r[0]) for r in self.conn.execute("SELECT target FROM web_pending ORDER BY 1")]
+    def pending(self) -> dict[str, int]:
+        """Every target still to render, in a stable order, with the version of its mark."""
+        rows = self.conn.execute("SELECT target, version FROM web_pending ORDER BY target")
+        return {str(target): int(version) for target, version in rows}
 
-    def done(self, conn: sqlite3.Connection, targets: Iterable[str]) -> None:
-        """Forget rendered targets."""
-        conn.executemany("DELETE FROM web_pending WHERE target=?", ((t,) for t in targets))
+    def done(self, conn: sqlite3.Connection, rendered: Mapping[str, int]) -> None:
+        """Forget targets rendered at the version read by :meth:`pending`; one marked again
+        since then stays pending."""
+        conn.executemany("DELETE FROM web_pending WHERE target=? AND version=?", rendered.items())
 
+
+_MARK = (
+    "INSERT INTO web_pending (target, version) VALUES (?, 0)"
+    " ON CONFLICT (target) DO UPDATE SET version = version + 1"
+)
 
 # Targets are short strings so that they can be kept in one indexed column.
 # "|" never occurs in a document id, a department code or a list key.

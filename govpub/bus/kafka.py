@@ -15,6 +15,8 @@ from typing import Any, Self
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KafkaTopicPartition
 from kafka.admin import NewTopic
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
@@ -135,6 +137,15 @@ class KafkaBus:
             # assigned nothing until its metadata is refreshed (5 minutes by default);
             # a short refresh makes it rejoin with the partitions within seconds.
             "metadata_max_age_ms": 5_000,
+            # Every partition of every content topic dealt out in turn, so that members
+            # differ by one partition at most (kafka-python's default, the range assignor,
+            # splits each topic on its own: with 2 members and 3 partitions a topic, one
+            # member got 10 of 15). Range stays listed second so that a group still running
+            # older members can agree on it while they are replaced.
+            "partition_assignment_strategy": (
+                RoundRobinPartitionAssignor,
+                RangePartitionAssignor,
+            ),
         }
         try:
             consumer = KafkaConsumer(**config)

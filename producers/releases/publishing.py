@@ -64,7 +64,9 @@ def sync_catalog(
     with Store(settings.store) as store:
         runner = build_runner(settings, CATALOG_CHANNEL, store)
         try:
-            stats = runner.run(until_idle=True)
+            # This member ends on its own lag; the wait for the rest of the group below
+            # has a timeout, and says why it gave up.
+            stats = runner.run(until_idle=True, wait_for_group=False)
         finally:
             runner.channel.close()
             runner.bus.close()

@@ -39,6 +39,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         GOVPUB_TOPIC_PREFIX=settings.topic_prefix,
         GOVPUB_SITE_URL=str(settings.site_url),
         GOVPUB_SESSION_TIMEOUT=str(settings.session_timeout),
+        GOVPUB_WRITER_LEASE=str(settings.writer_lease),
         GOVPUB_MAX_BATCH=str(settings.max_batch),
         GOVPUB_POLL_TIMEOUT=str(settings.poll_timeout),
         GOVPUB_RETRY_MAX_ATTEMPTS=str(settings.retry_max_attempts),

@@ -1,0 +1,146 @@
+"""Rendering the website's outputs: one target (a document's page, a list's index or
+archive page, a sitemap, the home page…) at a time, from the state in the store, into
+a :class:`~govpub.files.FileTree`.
+
+The channel renders the targets of a small flush itself; a large one (a replay, a
+catch-up) is shared with worker processes (:mod:`channels.website.workers`), each
+with an :class:`Outputs` of its own on its own connection to the store.
+"""
+
+from collections.abc import Mapping
+from importlib import resources
+
+from channels.urls import SiteUrls
+from channels.website.paths import (
+    HOME_PATH,
+    SECTIONS_SITEMAP_PATH,
+    SITEMAP_PATH,
+    STYLESHEET_PATH,
+    ListRef,
+)
+from channels.website.render import Section, SiteRenderer
+from channels.website.state import (
+    HOME_TARGET,
+    SECTIONS_TARGET,
+    SITEMAP_INDEX_TARGET,
+    WebsiteState,
+    pages_for,
+    parse_target,
+)
+from govpub.files import FileTree
+from schemas import ContentEvent, Kind
+
+HOME_LATEST = 20
+"""Newest documents on the home page."""
+HOME_PER_KIND = 5
+"""Newest documents of each kind on the home page."""
+SITEMAP_PAGES = 10
+"""List pages per sitemap file: a sitemap file covers ``SITEMAP_PAGES × PAGE_SIZE``
+positions of a kind list."""
+RECENT_WITHDRAWALS = 20
+"""Latest withdrawals listed in ``api/<list>.json``."""
+
+
+class Outputs:
+    """Renders targets of the website into ``tree``."""
+
+    def __init__(self, state: WebsiteState, renderer: SiteRenderer, tree: FileTree) -> None:
+        self.state = state
+        self.renderer = renderer
+        self.tree = tree
+        self.page_size = state.page_size
+
+    @property
+    def _sitemap_size(self) -> int:
+        return self.page_size * SITEMAP_PAGES
+
+    def write_assets(self) -> None:
+        """The stylesheet."""
+        css = resources.files("channels.website").joinpath("static/site.css").read_bytes()
+        self.tree.write(STYLESHEET_PATH, css)
+
+    def render(self, target: str, applied: Mapping[str, ContentEvent] | None = None) -> None:
+        """Render ``target``; ``applied`` holds events decoded already, by document id."""
+        kind, *args = parse_target(target)
+        if kind == "doc":
+            doc = self.state.document(args[0])
+            if doc is not None:
+                event = applied.get(doc.document_id) if applied else None
+                self.tree.write(
+                    SiteUrls.document_path(doc.kind, doc.document_id),
+                    self.renderer.document(doc, event),
+                )
+        elif kind == "index":
+            self._render_index(ListRef(args[0]))
+        elif kind == "page":
+            self._render_page(ListRef(args[0]), int(args[1]))
+        elif kind == "sitemap":
+            self._render_sitemap(ListRef(args[0]), int(args[1]))
+        elif kind == "delete":
+            self.tree.remove(args[0])
+        elif target == HOME_TARGET:
+            self._render_home()
+        elif target == SECTIONS_TARGET:
+            lists = [ListRef.for_kind(k) for k in Kind]
+            lists += [info.ref for info in self.state.department_lists()]
+            self.tree.write(SECTIONS_SITEMAP_PATH, self.renderer.sections_sitemap(lists))
+        elif target == SITEMAP_INDEX_TARGET:
+            self._render_sitemap_index()
+        else:
+            raise ValueError(f"unknown website output {target!r}")
+
+    def _render_index(self, ref: ListRef) -> None:
+        state, size = self.state, self.page_size
+        info = state.list_info(ref)
+        docs = state.newest_in(ref, size)
+        older = state.position_of_newest(ref, size)
+        older_page = state.page_of(older) if older is not None else None
+        self.tree.write(ref.index_path, self.renderer.list_index(info, docs, older_page=older_page))
+        withdrawn = state.recently_withdrawn(ref, RECENT_WITHDRAWALS)
+        self.tree.write(ref.api_path, self.renderer.list_index_json(info, docs, withdrawn))
+
+    def _render_page(self, ref: ListRef, number: int) -> None:
+        info = self.state.list_info(ref)
+        if number > info.pages:
+            self.tree.remove(ref.page_path(number))
+            self.tree.remove(ref.api_page_path(number))
+            return
+        shown, withdrawn = self.state.page(ref, number)
+        self.tree.write(
+            ref.page_path(number), self.renderer.list_page(ref, number, info.pages, shown)
+        )
+        self.tree.write(
+            ref.api_page_path(number),
+            self.renderer.list_page_json(info, number, shown, withdrawn),
+        )
+
+    def _render_sitemap(self, ref: ListRef, chunk: int) -> None:
+        info = self.state.list_info(ref)
+        if chunk > pages_for(info.pages, SITEMAP_PAGES):
+            self.tree.remove(ref.sitemap_path(chunk))
+            return
+        entries = self.state.sitemap_entries(
+            ref, (chunk - 1) * self._sitemap_size, chunk * self._sitemap_size - 1
+        )
+        self.tree.write(ref.sitemap_path(chunk), self.renderer.documents_sitemap(entries))
+
+    def _render_sitemap_index(self) -> None:
+        files = []
+        for kind in Kind:
+            ref = ListRef.for_kind(kind)
+            chunks = pages_for(self.state.list_info(ref).pages, SITEMAP_PAGES)
+            files += [ref.sitemap_path(c) for c in range(1, chunks + 1)]
+        self.tree.write(SITEMAP_PATH, self.renderer.sitemap_index(files))
+
+    def _render_home(self) -> None:
+        state = self.state
+        sections = []
+        for kind in Kind:
+            ref = ListRef.for_kind(kind)
+            info = state.list_info(ref)
+            items = [self.renderer.item(d) for d in state.newest_in(ref, HOME_PER_KIND)]
+            sections.append(Section(ref, kind.label, info.listed, items))
+        self.tree.write(
+            HOME_PATH,
+            self.renderer.home(state.latest(HOME_LATEST), sections, state.department_lists()),
+        )
