@@ -14,6 +14,7 @@ a subscriber that the document was withdrawn and why.
 
 import json
 import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -192,7 +193,7 @@ class RssChannel(ChannelBase):
                 found[item.document_id] = item
         return found
 
-    def _write_pending(self) -> None:
+    def _write_pending(self, conn: sqlite3.Connection) -> None:
         if not self._pending:
             return
         stored = self._load(list(self._pending))
@@ -222,13 +223,11 @@ class RssChannel(ChannelBase):
                     _utc_key(sort_at),
                 )
             )
-        with self.store.transaction() as conn:
-            conn.executemany(
-                f"INSERT OR REPLACE INTO rss_items ({_COLUMNS}, sort_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-        self._pending.clear()
+        conn.executemany(
+            f"INSERT OR REPLACE INTO rss_items ({_COLUMNS}, sort_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     @staticmethod
     def _item(row: tuple[object, ...]) -> _Item:
@@ -247,19 +246,28 @@ class RssChannel(ChannelBase):
         )
 
     def flush(self) -> None:
-        """Store this batch's items in one transaction, then render every feed they
-        touch, RSS and Atom, each replaced atomically, all made durable by one sync."""
-        self._write_pending()
-        if not self._dirty:
+        """Store this batch's items, then render every feed they touch, RSS and Atom,
+        each replaced atomically, all made durable by one sync.
+
+        The items are stored and the feeds rendered and written in one write transaction
+        of the store: another process of this channel commits its items only after these
+        files are written, and renders its feeds after that, from a state that has both.
+        So with several processes the last write of a feed is never an older state's
+        (each reads and writes under the same lock), and no process's items are lost.
+        """
+        if not self._pending and not self._dirty:
             return
-        for feed in sorted(self._dirty):
-            items = self._latest(feed)
-            meta = self._meta(feed)
-            entries = [self._entry(item) for item in items]
-            for fmt, render in (("rss", render_rss), ("atom", render_atom)):
-                path = self.output_dir / self.urls.feed_path(feed, fmt)
-                atomic_write(path, render(meta, entries), durable=False)
+        with self.store.transaction() as conn:
+            self._write_pending(conn)
+            for feed in sorted(self._dirty):
+                items = self._latest(feed)
+                meta = self._meta(feed)
+                entries = [self._entry(item) for item in items]
+                for fmt, render in (("rss", render_rss), ("atom", render_atom)):
+                    path = self.output_dir / self.urls.feed_path(feed, fmt)
+                    atomic_write(path, render(meta, entries), durable=False)
         sync_filesystem(self.output_dir)
+        self._pending.clear()
         self._dirty.clear()
 
     def _latest(self, feed: str) -> list[_Item]:
