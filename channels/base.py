@@ -64,16 +64,26 @@ class Channel(Protocol):
         ...
 
 
+class Rebuild(StrEnum):
+    """How a replay has a channel write its whole output again."""
+
+    FRESH = "fresh"
+    """``output_dir`` is a new, empty tree that nobody reads until the replay moves it into
+    place: files may be created where they belong, without a temporary file each."""
+    IN_PLACE = "in_place"
+    """``output_dir`` is the live tree: every file is replaced atomically, a file that
+    holds its bytes already is left alone, and the channel says which paths it wrote
+    (``written()``); the replay removes the channel's other files."""
+
+
 @dataclass(frozen=True)
 class ChannelContext:
     """What a channel is built from: settings and the runner's state store."""
 
     settings: Settings
     store: Store
-    rebuild_of: Path | None = None
-    """Set by a replay: ``output_dir`` is a new tree that nobody reads until it replaces
-    this one (on the same file system), so a channel may write its files in place, and
-    take a file whose bytes did not change from here instead of writing it again."""
+    rebuild: "Rebuild | None" = None
+    """Set by a replay (``govpub replay``): how the channel writes its outputs."""
 
     @property
     def output_dir(self) -> Path:

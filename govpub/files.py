@@ -6,11 +6,12 @@ import errno
 import os
 import shutil
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from pathlib import Path
 
 _READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-_LINK_UNSUPPORTED = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP)
 
 
 def holds(path: str, data: bytes) -> bool:
@@ -40,7 +41,8 @@ def holds(path: str, data: bytes) -> bool:
 
 def _create(path: str, data: bytes, *, durable: bool) -> None:
     """A new file at ``path``; one already there is unlinked first, never written
-    through (it may be a hard link to a file that must not change)."""
+    through (it may be a hard link to a file that must not change, or a temporary file
+    a crashed writer left)."""
     try:
         fd = os.open(path, _CREATE_FLAGS, 0o644)
     except FileExistsError:
@@ -96,76 +98,110 @@ class FileTree:
 
     A live tree (the default) is read while it is written: each file is replaced
     atomically (a temporary file, then a rename), so a reader sees the old file or the
-    new one. A ``fresh`` tree is a new build that nobody reads until it is swapped into
-    place (see :func:`replace_path`): files are created where they belong, and with
-    ``reuse`` (the tree it will replace, on the same file system) a file whose bytes
-    equal its counterpart there is hard-linked from it instead of written again.
+    new one. A ``fresh`` tree is a new build that nobody reads until it is moved into
+    place (see :func:`replace_path`): its files are created where they belong.
+
+    With ``threads``, files are written by that many threads while the caller goes on
+    (rendering the next page): creating a file waits on the file system's journal far
+    longer than it uses the CPU. :meth:`wait` returns when everything handed over is
+    written, and raises the first error. With ``record``, :attr:`paths` holds every path
+    written or found unchanged (a replay removes the files it does not hold).
 
     Paths are relative to ``root``, with ``/`` between parts. Nothing is forced to disk:
     call :func:`sync_filesystem` once when the tree (or a batch of it) is written.
     """
 
-    def __init__(self, root: Path, *, fresh: bool = False, reuse: Path | None = None) -> None:
-        if reuse is not None and not fresh:
-            raise ValueError("only a fresh tree can reuse the files of another")
+    def __init__(
+        self, root: Path, *, fresh: bool = False, threads: int = 0, record: bool = False
+    ) -> None:
         self.root = root
         self.fresh = fresh
-        self.reuse = reuse
         self._root = str(root)
-        self._reuse = None if reuse is None else str(reuse)
         self._directories: set[str] = set()
-        self._reusable: dict[str, bool] = {}
+        self._lock = threading.Lock()
+        self._threads = threads
+        # Started at the first file to write, not before: a process that has only read so
+        # far is still single-threaded (and may fork).
+        self._pool: ThreadPoolExecutor | None = None
+        # At most this many files handed over and not yet written (bounds the memory).
+        self._slots = threading.BoundedSemaphore(max(1, threads) * 16)
+        self._in_flight: set[Future[None]] = set()
+        self._error: BaseException | None = None
+        self.paths: set[str] | None = set() if record else None
         self.written = 0
         self.unchanged = 0
 
-    def write(self, path: str, data: bytes) -> bool:
-        """Put ``data`` at ``path``; False if the file was left as it was (or linked)."""
+    def write(self, path: str, data: bytes) -> None:
+        """Put ``data`` at ``path`` (now, or soon with ``threads``: see :meth:`wait`)."""
         directory = path.rpartition("/")[0]
+        if directory not in self._directories:
+            os.makedirs(f"{self._root}/{directory}", exist_ok=True)
+            self._directories.add(directory)
+        if self.paths is not None:
+            self.paths.add(path)
         target = f"{self._root}/{path}"
-        if self.fresh:
-            if directory not in self._directories:
-                os.makedirs(f"{self._root}/{directory}", exist_ok=True)
-                self._directories.add(directory)
-            if self._reuse is not None and self._link_unchanged(path, directory, target, data):
+        # Comparing is a read from the page cache: cheaper here than handing it over.
+        if not self.fresh and holds(target, data):
+            with self._lock:
                 self.unchanged += 1
-                return False
+            return
+        if self._threads <= 0:
+            self._put(target, data)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="file-tree")
+        self._raise_error()
+        self._slots.acquire()
+        future = self._pool.submit(self._put, target, data)
+        with self._lock:
+            self._in_flight.add(future)
+        future.add_done_callback(self._finished)
+
+    def _put(self, target: str, data: bytes) -> None:
+        if self.fresh:
             _create(target, data, durable=False)
         else:
-            if holds(target, data):
-                self.unchanged += 1
-                return False
-            if directory not in self._directories:
-                os.makedirs(f"{self._root}/{directory}", exist_ok=True)
-                self._directories.add(directory)
             _replace(target, data, durable=False)
-        self.written += 1
-        return True
+        with self._lock:
+            self.written += 1
 
-    def _link_unchanged(self, path: str, directory: str, target: str, data: bytes) -> bool:
-        reusable = self._reusable.get(directory)
-        if reusable is None:
-            reusable = self._reusable[directory] = os.path.isdir(f"{self._reuse}/{directory}")
-        if not reusable:
-            return False  # a directory the old tree does not have: nothing to compare with
-        source = f"{self._reuse}/{path}"
-        if not holds(source, data):
-            return False
-        try:
-            os.link(source, target)
-        except FileExistsError:
-            os.unlink(target)
-            os.link(source, target)
-        except OSError as exc:
-            if exc.errno not in _LINK_UNSUPPORTED:
-                raise
-            self._reuse = None  # a file system without hard links: write every file
-            return False
-        return True
+    def _finished(self, future: Future[None]) -> None:
+        with self._lock:
+            self._in_flight.discard(future)
+            error = future.exception()
+            if error is not None and self._error is None:
+                self._error = error
+        self._slots.release()
+
+    def _raise_error(self) -> None:
+        with self._lock:
+            error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def wait(self) -> None:
+        """Return when every file handed over is written; raise the first error."""
+        with self._lock:
+            pending = list(self._in_flight)
+        futures_wait(pending)
+        self._raise_error()
 
     def remove(self, path: str) -> None:
-        """Remove ``path`` if it exists."""
+        """Remove ``path`` if it exists (after every write handed over before)."""
+        self.wait()
+        if self.paths is not None:
+            self.paths.discard(path)
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
             os.unlink(f"{self._root}/{path}")
+
+    def close(self) -> None:
+        """Wait for the writes in flight, then stop the threads."""
+        try:
+            self.wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
 
 
 def sync_filesystem(path: Path) -> None:

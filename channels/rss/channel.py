@@ -111,6 +111,7 @@ class RssChannel(ChannelBase):
         self.limit = context.settings.feed_items
         self._dirty: set[str] = set()
         self._pending: dict[str, _Pending] = {}
+        self._written: set[str] = set()  # a few paths a feed: for a replay in place
         store.ensure_schema("rss_items", _SCHEMA)
 
     @classmethod
@@ -122,6 +123,10 @@ class RssChannel(ChannelBase):
     def outputs() -> list[PurePosixPath]:
         """Paths under the output root that belong to this channel (a replay swaps them)."""
         return [PurePosixPath("feeds")]
+
+    def written(self) -> set[str]:
+        """The feeds written since the channel was built (a replay removes the others)."""
+        return set(self._written)
 
     def apply(self, event: AnyEvent) -> Outcome | None:
         """Take the event into this batch's pending items (written and rendered on flush)."""
@@ -264,8 +269,9 @@ class RssChannel(ChannelBase):
                 meta = self._meta(feed)
                 entries = [self._entry(item) for item in items]
                 for fmt, render in (("rss", render_rss), ("atom", render_atom)):
-                    path = self.output_dir / self.urls.feed_path(feed, fmt)
-                    atomic_write(path, render(meta, entries), durable=False)
+                    path = self.urls.feed_path(feed, fmt)
+                    atomic_write(self.output_dir / path, render(meta, entries), durable=False)
+                    self._written.add(path)
         sync_filesystem(self.output_dir)
         self._pending.clear()
         self._dirty.clear()

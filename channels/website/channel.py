@@ -25,13 +25,23 @@ archive page it is on, one sitemap slice and the home page; see
 """
 
 import logging
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Self
 
-from channels.base import NOT_ROUTED, ChannelBase, ChannelContext, DeliveryState, Outcome
+from channels.base import (
+    NOT_ROUTED,
+    ChannelBase,
+    ChannelContext,
+    DeliveryState,
+    Outcome,
+    Rebuild,
+)
 from channels.urls import SiteUrls
 from channels.website.outputs import (
     HOME_LATEST,
@@ -39,6 +49,12 @@ from channels.website.outputs import (
     RECENT_WITHDRAWALS,
     SITEMAP_PAGES,
     Outputs,
+)
+from channels.website.parallel import (
+    PARALLEL_MIN_TARGETS,
+    can_fork,
+    processes_for,
+    render_forked,
 )
 from channels.website.paths import (
     HOME_PATH,
@@ -49,6 +65,7 @@ from channels.website.paths import (
 )
 from channels.website.render import SiteRenderer, summary_of
 from channels.website.state import (
+    ASSETS_TARGET,
     HOME_TARGET,
     SECTIONS_TARGET,
     SITEMAP_INDEX_TARGET,
@@ -63,7 +80,6 @@ from channels.website.state import (
     parse_target,
     sitemap_target,
 )
-from channels.website.workers import RenderJob, RenderPool
 from consumers.lease import Lease
 from govpub.errors import LeaseLost, PermanentDeliveryError, TransientDeliveryError
 from govpub.files import FileTree, sync_filesystem
@@ -87,6 +103,9 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 20
 """Documents per list page (and per page of the JSON index)."""
 NOT_PUBLISHED_REASON = "依据相关法律法规，该信息不予公开。"
+WRITER_THREADS = 2
+"""Threads that write a process's files while it renders the next page (see
+:class:`~govpub.files.FileTree`)."""
 """Public reason shown when a penalty is withdrawn because it must never be published."""
 
 
@@ -125,27 +144,19 @@ class WebsiteChannel(ChannelBase):
         self.state = WebsiteState(store, page_size=page_size)
         self.urls = SiteUrls(str(settings.site_url))
         self.renderer = SiteRenderer(self.urls, site_title=settings.site_title, page_size=page_size)
-        fresh = context.rebuild_of is not None
-        self._outputs = Outputs(
-            self.state,
-            self.renderer,
-            FileTree(self.output_dir, fresh=fresh, reuse=context.rebuild_of),
-        )
-        self._job = RenderJob(
-            store=store.path,
-            output_dir=self.output_dir,
-            fresh=fresh,
-            reuse=context.rebuild_of,
-            site_url=str(settings.site_url),
-            site_title=settings.site_title,
-            page_size=page_size,
-        )
-        self._pool = RenderPool(settings.render_processes)
+        self._fresh = context.rebuild is Rebuild.FRESH
+        self._record = context.rebuild is Rebuild.IN_PLACE
+        self._outputs = Outputs(self.state, self.renderer, self._tree())
+        self._processes = processes_for(settings.render_processes)
+        # Paths written by forked render processes (a replay in place removes the others).
+        self._written_elsewhere: set[str] = set()
         self._started = False
         self._lease: Lease | None = None
         # The transaction that holds the changes of the batch being applied.
         self._batch: ExitStack | None = None
         self._lost = False
+        # Targets this batch has marked already (the same home page, 5,000 times a batch).
+        self._marked: set[str] = set()
         # Events applied since the last flush, so that their pages are rendered without
         # decoding the stored JSON again (a cache only: flush falls back to the store).
         self._applied: dict[str, ContentEvent] = {}
@@ -207,7 +218,7 @@ class WebsiteChannel(ChannelBase):
         return None
 
     def _publish(self, event: ContentEvent) -> None:
-        previous = self.state.document(event.document_id)
+        previous = self.state.document(event.document_id, with_event=False)
         subtitle, badge = summary_of(event)
         doc = Document(
             document_id=event.document_id,
@@ -229,6 +240,8 @@ class WebsiteChannel(ChannelBase):
         )
         old_lists = previous.lists if previous else frozenset()
         state = self.state
+        marks = [doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET]
+        marks += [index_target(ref) for ref in sorted(doc.lists | old_lists)]
         with state.store.transaction() as conn:
             state.save(conn, doc)
             for ref in sorted(old_lists - doc.lists):
@@ -241,13 +254,21 @@ class WebsiteChannel(ChannelBase):
                     state.count_listed(conn, ref, +1)
                 position = state.position(ref, doc)
                 if position is not None:
-                    state.mark(conn, page_target(ref, state.page_of(position)))
-            state.mark_many(conn, (index_target(ref) for ref in sorted(doc.lists | old_lists)))
+                    marks.append(page_target(ref, state.page_of(position)))
             if previous is not None and previous.kind != doc.kind:
                 old_path = SiteUrls.document_path(previous.kind, previous.document_id)
-                state.mark(conn, delete_target(str(old_path)))
-            state.mark_many(conn, (doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET))
+                marks.append(delete_target(old_path))
+            marked = self._mark(conn, marks)
+        self._marked.update(marked)  # only once the event's changes are in the batch
         self._applied[event.document_id] = event
+
+    def _mark(self, conn: sqlite3.Connection, targets: list[str]) -> list[str]:
+        """Mark the targets not marked yet in this batch (once is enough: the batch's
+        marks become visible together, when it commits); returns those marked now."""
+        fresh = [t for t in dict.fromkeys(targets) if t not in self._marked]
+        if fresh:
+            self.state.mark_many(conn, fresh)
+        return fresh
 
     def _withdraw(
         self, event: AnyEvent, reason: str, replaced_by: str | None, *, absent: str | None
@@ -264,6 +285,7 @@ class WebsiteChannel(ChannelBase):
             replaced_by=replaced_by,
         )
         state = self.state
+        marks = [doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET]
         with state.store.transaction() as conn:
             state.save(conn, doc)
             for ref in sorted(doc.lists):
@@ -271,9 +293,10 @@ class WebsiteChannel(ChannelBase):
                     state.count_listed(conn, ref, -1)
                 position = state.position(ref, doc)
                 if position is not None:
-                    state.mark(conn, page_target(ref, state.page_of(position)))
-                state.mark(conn, index_target(ref))
-            state.mark_many(conn, (doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET))
+                    marks.append(page_target(ref, state.page_of(position)))
+                marks.append(index_target(ref))
+            marked = self._mark(conn, marks)
+        self._marked.update(marked)
         return None
 
     # flush --------------------------------------------------------------------------
@@ -287,12 +310,68 @@ class WebsiteChannel(ChannelBase):
             self._applied.clear()
 
     def _flush(self) -> None:
+        state = self.state
+        self._commit_batch()
+        pending = state.pending()
+        if not pending:
+            return
+        removals, targets = self._targets(pending)
+        tree = self._outputs.tree
+        written, unchanged = tree.written, tree.unchanged
+        self._tick()
+        if self._processes > 1 and len(targets) >= PARALLEL_MIN_TARGETS and can_fork():
+            self._written_elsewhere |= render_forked(
+                targets, self._processes, self._render_here, self._render_in_child
+            )
+        else:
+            self._render_here(targets)
+        self._tick()
+        rendered = time.monotonic()
+        # One sync for the whole flush, before the outputs are marked done (and before the
+        # runner records the delivery and commits): cheaper than one fsync per file.
+        sync_filesystem(self.output_dir)
+        self._done(pending)
+        log.debug(
+            "website: rendered %d outputs (%d files written by this process, %d unchanged),"
+            " made durable in %.2f s",
+            len(removals) + len(targets),
+            tree.written - written,
+            tree.unchanged - unchanged,
+            time.monotonic() - rendered,
+        )
+
+    def _render_here(self, targets: Sequence[str]) -> set[str]:
+        for target in targets:
+            self._render(target)
+        self._outputs.tree.wait()
+        return set()  # this process's paths are in its tree
+
+    def _render_in_child(self, targets: Sequence[str]) -> set[str]:
+        """In a forked render process: a connection of its own, the rest inherited."""
+        store = Store(self.state.store.path).open()
+        tree = self._tree()
+        try:
+            outputs = Outputs(WebsiteState(store, page_size=self.page_size), self.renderer, tree)
+            for target in targets:
+                outputs.render(target, self._applied)
+            tree.wait()
+            return tree.paths or set()
+        finally:
+            tree.close()
+            store.close()
+
+    def _tree(self) -> FileTree:
+        return FileTree(
+            self.output_dir, fresh=self._fresh, threads=WRITER_THREADS, record=self._record
+        )
+
+    def _commit_batch(self) -> None:
+        """Number what the batch changed, mark what follows from it, and commit."""
         if self._lost:
             raise TransientDeliveryError(
                 "website: a batch could not be committed; this channel must be restarted"
                 " (the batch's events were not committed and will be delivered again)"
             )
-        state = self.state
         self._transaction()
         try:
             self._prepare()
@@ -300,44 +379,28 @@ class WebsiteChannel(ChannelBase):
             self._abandon()
             raise
         self._commit()
-        if not self._started:
-            self._outputs.write_assets()
-            self._started = True
-        pending = state.pending()
-        if not pending:
-            return
+        self._started = True
+
+    def _targets(self, pending: Mapping[str, int]) -> tuple[list[str], list[str]]:
+        """Removes the files of the removal targets among ``pending`` (first, so that a
+        document moved away and back is written last); returns them and the targets
+        left to render, with the sitemap of every archive page among them."""
         work = set(pending)
         for target in pending:
             parts = parse_target(target)
             if parts[0] == "page" and not ListRef(parts[1]).is_department:
                 chunk = (int(parts[2]) - 1) // SITEMAP_PAGES + 1
                 work.add(sitemap_target(ListRef(parts[1]), chunk))
-        # Removals first, so that a document moved away and back is written last.
         removals = sorted(t for t in work if t.startswith("delete|"))
         for target in removals:
             self._render(target)
-        targets = sorted(work.difference(removals))
-        tree = self._outputs.tree
-        written, unchanged = tree.written, tree.unchanged
-        if self._pool.worth_it(len(targets)):
-            by_workers = self._pool.render(self._job, targets, self._render, tick=self._tick)
-            written, unchanged = written - by_workers[0], unchanged - by_workers[1]
-        else:
-            for target in targets:
-                self._render(target)
-        # One sync for the whole flush, before the outputs are marked done (and before the
-        # runner records the delivery and commits): cheaper than one fsync per file.
-        sync_filesystem(self.output_dir)
-        with state.store.transaction() as conn:
+        return removals, sorted(work.difference(removals))
+
+    def _done(self, rendered: Mapping[str, int]) -> None:
+        with self.state.store.transaction() as conn:
             if self._lease is not None:
                 self._lease.fence(conn)
-            state.done(conn, pending)
-        log.debug(
-            "website: rendered %d outputs (%d files written here, %d unchanged)",
-            len(work),
-            tree.written - written,
-            tree.unchanged - unchanged,
-        )
+            self.state.done(conn, rendered)
 
     def _prepare(self) -> None:
         """Number the lists changed by the batch and mark the outputs that follow from
@@ -347,7 +410,9 @@ class WebsiteChannel(ChannelBase):
             if not self._started:
                 # Every kind has an index from the start: the navigation links to all of them.
                 state.mark_many(conn, (index_target(ListRef.for_kind(k)) for k in Kind))
-                state.mark_many(conn, (HOME_TARGET, SECTIONS_TARGET, SITEMAP_INDEX_TARGET))
+                state.mark_many(
+                    conn, (HOME_TARGET, SECTIONS_TARGET, SITEMAP_INDEX_TARGET, ASSETS_TARGET)
+                )
             for ref, old_pages, new_pages in state.renumber(conn):
                 if ref.is_department:
                     continue
@@ -368,6 +433,7 @@ class WebsiteChannel(ChannelBase):
 
     def _commit(self) -> None:
         batch, self._batch = self._batch, None
+        self._marked.clear()
         if batch is None:
             return
         try:
@@ -383,6 +449,7 @@ class WebsiteChannel(ChannelBase):
 
     def _abandon(self) -> None:
         batch, self._batch = self._batch, None
+        self._marked.clear()
         if batch is not None:
             batch.__exit__(LeaseLost, LeaseLost("batch abandoned"), None)
 
@@ -394,10 +461,14 @@ class WebsiteChannel(ChannelBase):
         self._tick()
         self._outputs.render(target, self._applied)
 
+    def written(self) -> set[str]:
+        """Built for a replay in place: every path written or found unchanged."""
+        return (self._outputs.tree.paths or set()) | self._written_elsewhere
+
     def close(self) -> None:
         """Undo a batch applied but never flushed (its events were not committed either),
-        and stop the render workers."""
+        and stop the writing threads."""
         try:
             self._abandon()
         finally:
-            self._pool.close()
+            self._outputs.tree.close()

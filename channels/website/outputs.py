@@ -2,9 +2,9 @@
 archive page, a sitemap, the home page…) at a time, from the state in the store, into
 a :class:`~govpub.files.FileTree`.
 
-The channel renders the targets of a small flush itself; a large one (a replay, a
-catch-up) is shared with worker processes (:mod:`channels.website.workers`), each
-with an :class:`Outputs` of its own on its own connection to the store.
+The channel renders the targets of a flush itself; a large one (a replay) is shared
+with forked processes (:mod:`channels.website.parallel`), each with an
+:class:`Outputs` of its own on its own connection to the store.
 """
 
 from collections.abc import Mapping
@@ -20,6 +20,7 @@ from channels.website.paths import (
 )
 from channels.website.render import Section, SiteRenderer
 from channels.website.state import (
+    ASSETS_TARGET,
     HOME_TARGET,
     SECTIONS_TARGET,
     SITEMAP_INDEX_TARGET,
@@ -86,6 +87,8 @@ class Outputs:
             self.tree.write(SECTIONS_SITEMAP_PATH, self.renderer.sections_sitemap(lists))
         elif target == SITEMAP_INDEX_TARGET:
             self._render_sitemap_index()
+        elif target == ASSETS_TARGET:
+            self.write_assets()
         else:
             raise ValueError(f"unknown website output {target!r}")
 

@@ -137,6 +137,7 @@ class SiteRenderer:
         self.urls = urls
         self.site_title = site_title
         self.page_size = page_size
+        self._chromes: dict[tuple[str, ...], dict[str, Markup]] = {}
         self.env = Environment(
             loader=PackageLoader("channels.website", "templates"),
             autoescape=True,  # every template, whatever its name
@@ -181,14 +182,33 @@ class SiteRenderer:
         ]
 
     def _page(self, template: str, path: str, **context: Any) -> bytes:
+        url = Linker(path)
         html = self.env.get_template(template).render(
             page_path=path,
-            url=Linker(path),
+            url=url,
             stylesheet=STYLESHEET_PATH,
             home=HOME_PATH,
+            chrome=self._chrome(path, context["feeds"], url),
             **context,
         )
         return html.encode("utf-8")
+
+    def _chrome(self, path: str, feeds: list[dict[str, str]], url: Linker) -> dict[str, Markup]:
+        """The head links, header and footer of a page: the same for every page of one
+        directory with the same feeds, so rendered once for them (``chrome.html``)."""
+        key = (path.rpartition("/")[0], *(f["path"] + f["title"] for f in feeds))
+        chrome = self._chromes.get(key)
+        if chrome is None:
+            module = self.env.get_template("chrome.html").make_module(
+                {"feeds": feeds, "url": url, "stylesheet": STYLESHEET_PATH, "home": HOME_PATH}
+            )
+            chrome = {
+                "head": module.head(),  # type: ignore[attr-defined]
+                "header": module.header(),  # type: ignore[attr-defined]
+                "footer": module.footer(),  # type: ignore[attr-defined]
+            }
+            self._chromes[key] = chrome
+        return chrome
 
     def item(self, doc: Document) -> Item:
         """How ``doc`` appears in a list."""

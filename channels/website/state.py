@@ -180,10 +180,12 @@ class WebsiteState:
 
     # documents -----------------------------------------------------------------
 
-    def document(self, document_id: str) -> Document | None:
-        """The document, or ``None`` if the website never published it."""
+    def document(self, document_id: str, *, with_event: bool = True) -> Document | None:
+        """The document, or ``None`` if the website never published it; without its
+        event's JSON (a few KB a document) unless ``with_event``."""
+        columns = _DOC_COLUMNS if with_event else _LIST_COLUMNS
         row = self.conn.execute(
-            f"SELECT {_DOC_COLUMNS} FROM web_documents WHERE document_id=?", (document_id,)
+            f"SELECT {columns} FROM web_documents WHERE document_id=?", (document_id,)
         ).fetchone()
         return None if row is None else _document(row)
 
@@ -459,6 +461,8 @@ def delete_target(path: str) -> str:
 HOME_TARGET = "home"
 SECTIONS_TARGET = "sections"
 SITEMAP_INDEX_TARGET = "sitemap-index"
+ASSETS_TARGET = "assets"
+"""The stylesheet: written by the first flush of every process (it may have changed)."""
 
 
 def parse_target(target: str) -> tuple[str, ...]:

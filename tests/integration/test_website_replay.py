@@ -1,7 +1,12 @@
 """``govpub replay``: rebuilding from the topics gives the incrementally built tree,
 file for file, on both transports."""
 
+import json
+import os
+import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -131,3 +136,92 @@ def test_a_channel_without_files_cannot_be_replayed(make_settings: Callable[...,
     settings = make_settings()
     with pytest.raises(ReplayUnsupported, match="memory"):
         replay(settings, "memory")
+
+
+def _raw(settings: Settings, values: list[tuple[str, bytes, bytes]]) -> None:
+    """Straight onto the topics, as a client that never passed the gate would."""
+    bus = open_bus(settings)
+    bus.ensure_topics(Topics(settings.topic_prefix).all)
+    producer = bus.producer()
+    try:
+        for topic, key, value in values:
+            producer.send(topic, value, key=key).result(timeout=30)
+    finally:
+        producer.close()
+
+
+def test_a_large_replay_checks_and_renders_in_forked_processes_to_the_same_site(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """From 2,000 records on, ``govpub replay`` (its own, single-threaded process) checks
+    the events in a forked process ahead of applying them, and renders in forked
+    processes: the site is the one built incrementally, rebuilt in place over a damaged
+    tree and as a new tree, with the same names masked and the same events refused."""
+    from producers.compliance.identifiers import id_check_char
+    from schemas import encode_event, parse_event
+
+    settings = make_settings(max_batch=500, render_processes=2)
+    topics = Topics(settings.topic_prefix)
+    events = []
+    for i in range(2100):
+        maker = factories.penalty if i % 2 else factories.policy
+        events.append(
+            at(maker(f"big-{i:05d}", title=f"文件 {i}"), f"2023-05-01T10:{i % 60:02d}:00+08:00")
+        )
+    # A natural person's name, masked by the channels (it came straight onto the bus).
+    person = factories.penalty(
+        "big-person",
+        party_type="自然人",
+        party_name="赵建国",
+        facts="赵建国未按规定储存危险化学品。",
+    )
+    updates = [factories.penalty("big-00001", 2, title="更正后的决定")]
+    updates += [factories.retract("policy", "big-00002", 2, department="zz-zfb")]
+    emit(settings, [*events, *updates])
+    straight = [person]
+    values = [
+        (topics.for_kind(e["kind"]), e["document_id"].encode(), encode_event(parse_event(e)))
+        for e in straight
+    ]
+    values.append((topics.for_kind("policy"), b"big-poison", b"{not json"))
+    # An identity number in a document id cannot be masked: refused, dead-lettered.
+    number = "43020319851111100" + id_check_char("43020319851111100")
+    refused = factories.policy(f"big-{number}")
+    values.append((topics.for_kind("policy"), b"big-refused", json.dumps(refused).encode()))
+    _raw(settings, values)
+    results = run_channels(settings, ["website"], until_idle=True)
+    assert results[0].error is None
+    assert results[0].stats is not None
+    assert results[0].stats.dead_lettered == 2
+    built = tree(settings.output_dir)
+    assert not [p for p, data in built.items() if "建国".encode() in data]
+    assert "赵某某".encode() in built["penalty/big-person.html"]
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVPUB_")}
+    env.update(
+        GOVPUB_BUS=settings.bus,
+        GOVPUB_STORE=str(settings.store),
+        GOVPUB_OUTPUT_DIR=str(settings.output_dir),
+        GOVPUB_TOPIC_PREFIX=settings.topic_prefix,
+        GOVPUB_MAX_BATCH="500",
+        GOVPUB_RENDER_PROCESSES="2",
+        GOVPUB_LOG_LEVEL="DEBUG",
+    )
+    command = [sys.executable, "-m", "govpub.cli", "replay", "--channel", "website"]
+    (settings.output_dir / "policy" / "big-00004.html").write_text("stale", "utf-8")
+    (settings.output_dir / "penalty" / "orphan.html").write_text("no event", "utf-8")
+    for expected_mode in ("in place", "new tree"):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert "2 dead-lettered" in done.stdout
+        # The events checked ahead by a forked process, rendered by this one and another.
+        assert re.search(r"(\d{4}) events checked ahead by a forked process, 0 here", done.stderr)
+        written_here = re.search(
+            r"\((\d+) files written by this process, (\d+) unchanged", done.stderr
+        )
+        assert written_here is not None
+        assert sum(map(int, written_here.groups())) < len(built) / 1.5, expected_mode
+        assert tree(settings.output_dir) == built, expected_mode
+        for path in list(settings.output_dir.iterdir()):
+            if not path.name.startswith("."):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()

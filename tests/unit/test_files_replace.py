@@ -86,48 +86,54 @@ def test_atomic_write_is_readable_whatever_the_umask_and_leaves_no_temporary_fil
 def test_a_live_tree_replaces_changed_files_and_leaves_the_others(tmp_path: Path) -> None:
     from govpub.files import FileTree
 
-    tree = FileTree(tmp_path / "site")
-    assert tree.write("policy/p1.html", b"<p>one</p>")
+    tree = FileTree(tmp_path / "site", record=True)
+    tree.write("policy/p1.html", b"<p>one</p>")
     before = (tmp_path / "site" / "policy" / "p1.html").stat()
-    assert not tree.write("policy/p1.html", b"<p>one</p>")  # same bytes: untouched
+    tree.write("policy/p1.html", b"<p>one</p>")  # same bytes: untouched
     assert (tmp_path / "site" / "policy" / "p1.html").stat().st_ino == before.st_ino
-    assert tree.write("policy/p1.html", b"<p>two</p>")  # same size, other bytes
-    assert tree.write("policy/p1.html", b"<p>three</p>")  # another size
+    tree.write("policy/p1.html", b"<p>two</p>")  # same size, other bytes
+    tree.write("policy/p1.html", b"<p>three</p>")  # another size
     assert (tmp_path / "site" / "policy" / "p1.html").read_bytes() == b"<p>three</p>"
     assert (tree.written, tree.unchanged) == (3, 1)
+    assert tree.paths == {"policy/p1.html"}
     tree.remove("policy/p1.html")
     tree.remove("policy/p1.html")  # gone already: no error
     assert list((tmp_path / "site" / "policy").iterdir()) == []
+    assert tree.paths == set()
 
 
-def test_a_fresh_tree_links_unchanged_files_from_the_tree_it_replaces(tmp_path: Path) -> None:
+def test_writing_threads_write_everything_before_wait_returns(tmp_path: Path) -> None:
     import os
 
     from govpub.files import FileTree
 
-    live = FileTree(tmp_path / "site")
-    live.write("index.html", b"home")
-    live.write("policy/p1.html", b"unchanged")
-    live.write("policy/p2.html", b"old text")
-    os.utime(tmp_path / "site" / "policy" / "p1.html", (1_000_000, 1_000_000))
-    build = FileTree(tmp_path / "build", fresh=True, reuse=tmp_path / "site")
-    assert not build.write("policy/p1.html", b"unchanged")
-    assert build.write("policy/p2.html", b"new text")
-    assert build.write("penalty/x.html", b"a directory the old tree lacks")
-    assert not build.write("index.html", b"home")
-    linked = tmp_path / "build" / "policy" / "p1.html"
-    assert linked.stat().st_ino == (tmp_path / "site" / "policy" / "p1.html").stat().st_ino
-    assert linked.stat().st_mtime == 1_000_000  # caches of an unchanged page stay valid
-    # A second write of a linked file replaces the link: the live file never changes.
-    assert build.write("policy/p1.html", b"changed after all")
-    assert (tmp_path / "site" / "policy" / "p1.html").read_bytes() == b"unchanged"
-    assert linked.read_bytes() == b"changed after all"
-    assert (tmp_path / "site" / "policy" / "p2.html").read_bytes() == b"old text"
-    assert linked.stat().st_mode & 0o777 == 0o644
+    tree = FileTree(tmp_path / "site", fresh=True, threads=2)
+    try:
+        for i in range(300):
+            tree.write(f"d{i % 7}/{i}.html", b"page %d" % i)
+        tree.wait()
+        assert sum(len(files) for _, _, files in os.walk(tmp_path / "site")) == 300
+        assert (tmp_path / "site" / "d3" / "10.html").read_bytes() == b"page 10"
+        assert (tree.written, tree.unchanged) == (300, 0)
+        (tmp_path / "site" / "d1" / "taken.html").mkdir()  # a write that fails is reported
+        tree.write("d1/taken.html", b"x")
+        with pytest.raises(IsADirectoryError):
+            tree.wait()
+        tree.wait()  # reported once
+    finally:
+        tree.close()
 
 
-def test_only_a_fresh_tree_can_reuse_files(tmp_path: Path) -> None:
+def test_a_fresh_tree_never_writes_through_a_file_already_there(tmp_path: Path) -> None:
+    import os
+
     from govpub.files import FileTree
 
-    with pytest.raises(ValueError, match="fresh"):
-        FileTree(tmp_path / "a", reuse=tmp_path / "b")
+    (tmp_path / "site" / "policy").mkdir(parents=True)
+    (tmp_path / "elsewhere.html").write_bytes(b"must not change")
+    os.link(tmp_path / "elsewhere.html", tmp_path / "site" / "policy" / "p1.html")
+    tree = FileTree(tmp_path / "site", fresh=True)
+    tree.write("policy/p1.html", b"new")
+    assert (tmp_path / "site" / "policy" / "p1.html").read_bytes() == b"new"
+    assert (tmp_path / "elsewhere.html").read_bytes() == b"must not change"
+    assert (tmp_path / "site" / "policy" / "p1.html").stat().st_mode & 0o777 == 0o644
