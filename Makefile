@@ -33,7 +33,7 @@ demo: $(RUN_STAMP)
 	$(BIN)/govpub demo
 
 kafka-jars: $(DEV_STAMP)
-	$(BIN)/python -m govpub.testing.kafka_broker fetch
+	$(BIN)/python -m tests.kafka_broker fetch
 
 # Headless Chromium and its driver for the website's browser test (Debian packages), and
 # a CJK font so that screenshots show the text. Installed only when missing.
@@ -49,6 +49,7 @@ browser:
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy

@@ -25,10 +25,10 @@ import requests
 from bench.harness import percentile, record, timed
 from govpub.settings import Settings
 from govpub.store import Store
-from govpub.testing.kafka_broker import KafkaBroker
 from producers.factory import open_publisher
 from producers.ingest.client import IngestClient
 from tests import factories
+from tests.kafka_broker import KafkaBroker
 
 SECRET = "bench-secret-0123456789abcdefghijklmnopqrstuv"
 CREDENTIALS = f"""
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             GOVPUB_LOG_LEVEL="ERROR",
         )
         server = subprocess.Popen(
-            [sys.executable, "-m", "govpub.cli", "ingest", "--port", str(port)],
+            [sys.executable, "-m", "govpub.app.cli", "ingest", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
         )

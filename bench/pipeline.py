@@ -24,11 +24,11 @@ from kafka import KafkaConsumer, KafkaProducer
 from bench.harness import mixed_events, percentile, record, timed
 from govpub.bus import open_bus
 from govpub.settings import Settings
-from govpub.testing.kafka_broker import KafkaBroker
 from govpub.topics import Topics
 from producers import Publisher
 from producers.publisher import headers_for
 from schemas import encode_event, parse_event
+from tests.kafka_broker import KafkaBroker
 
 CHANNELS = ("rss", "website")
 
@@ -63,7 +63,7 @@ def start_channels(
 ) -> list[subprocess.Popen[bytes]]:
     processes = []
     for channel in channels:
-        args = [sys.executable, "-m", "govpub.cli", "consume", "--channel", channel]
+        args = [sys.executable, "-m", "govpub.app.cli", "consume", "--channel", channel]
         if until_idle:
             args.append("--until-idle")
         processes.append(subprocess.Popen(args, env=env_for(settings), stdout=subprocess.DEVNULL))

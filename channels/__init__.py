@@ -1,17 +1,7 @@
-"""Channels: where events are published (feeds, website, new media).
+"""Channels: where events are published (feeds, website, new media), one package each.
 
-See :mod:`channels.base` for the protocol and :mod:`channels.registry` for the names.
+Each package owns its part — its settings section, its tables, its data files, its
+inbound routes — and registers itself in :mod:`channels.registry`. What a channel is
+built from is :mod:`channels.base`; its contract with the runner is
+:mod:`consumers.channel`. Importing this package does no work.
 """
-
-from channels.base import Channel, ChannelBase, ChannelContext, DeliveryState, Outcome
-from channels.registry import create_channel, registry
-
-__all__ = [
-    "Channel",
-    "ChannelBase",
-    "ChannelContext",
-    "DeliveryState",
-    "Outcome",
-    "create_channel",
-    "registry",
-]

@@ -7,7 +7,8 @@ dead-lettering.
 
 from collections.abc import Callable
 
-from channels.base import ChannelBase, Outcome
+from channels.base import ChannelBase
+from consumers.channel import Outcome
 from schemas import AnyEvent, RetractEvent
 
 

@@ -1,8 +1,8 @@
-"""Consumers: one runner per channel (own consumer group, retries, dead letters),
-delivery records, and redrive of dead letters."""
+"""Consumers: one runner per channel (own consumer group, retries, dead letters) and
+redrive of dead letters. The runner's contract with a channel is
+:mod:`consumers.channel`; the delivery records it writes are :mod:`govpub.deliveries`."""
 
 from consumers.deadletter import DeadLetter
-from consumers.deliveries import DeliveryLog, DeliveryRow
 from consumers.redrive import read_dead_letters, redrive
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
@@ -10,8 +10,6 @@ from consumers.runner import ChannelRunner, RunStats
 __all__ = [
     "ChannelRunner",
     "DeadLetter",
-    "DeliveryLog",
-    "DeliveryRow",
     "RetryPolicy",
     "RunStats",
     "read_dead_letters",

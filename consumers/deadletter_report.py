@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from pydantic_core import from_json
 
 from consumers.deadletter import DeadLetter, Failure
-from consumers.deliveries import DeliveryLog
 from consumers.redrive import read_dead_letters
 from govpub.bus import Bus, Record, TopicPartition
+from govpub.deliveries import DeliveryLog
 from govpub.store import Store
 from govpub.topics import Topics
 

@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from channels.base import Channel
+from consumers.channel import Channel
 from consumers.deadletter import DeadLetter
 from consumers.retry import RetryPolicy
-from consumers.runner import ChannelRunner, ChannelStalled
+from consumers.runner import ChannelRunner
 from govpub.bus import Bus, Consumer, Record, TopicPartition
-from govpub.errors import BusError
+from govpub.errors import BusError, ChannelStalled
 from govpub.store import Store
 from govpub.topics import Topics
 from schemas import AnyEvent

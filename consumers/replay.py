@@ -36,20 +36,19 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol, runtime_checkable
 
-from channels.base import Channel, ChannelContext, Outcome, Rebuild
-from channels.registry import create_channel, resolve
 from consumers import prechecked
+from consumers.channel import Channel, Outcome, Rebuild
 from consumers.deadletter import DeadLetter, DeadLetterSink
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
 from consumers.safety import ChannelGuard
 from govpub.bus import Bus, Consumer, TopicPartition, open_bus
-from govpub.errors import BusError, GovpubError
+from govpub.compliance.policy import CompliancePolicy
+from govpub.errors import BusError, ReplayUnsupported
 from govpub.files import replace_path
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.compliance.policy import CompliancePolicy
 from schemas import AnyEvent
 
 log = logging.getLogger(__name__)
@@ -59,10 +58,6 @@ PRECHECK_MIN_RECORDS = 2000
 applying them (:mod:`consumers.prechecked`)."""
 
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class ReplayUnsupported(GovpubError):
-    """The channel does not write files it can name, so it cannot be rebuilt."""
 
 
 @runtime_checkable
@@ -196,15 +191,22 @@ def _remove_unwritten(root: Path, owned: Sequence[PurePosixPath], written: Colle
     return removed
 
 
+ChannelBuilder = Callable[[Settings, Store, Rebuild | None], Channel]
+"""Builds the channel being replayed on the given settings and state store, to rebuild
+its output as :class:`Rebuild` says, or for live delivery (``None``); the shell passes
+one that looks the channel up in the registry."""
+
+
 def replay(
     settings: Settings,
     name: str,
+    build: ChannelBuilder,
     *,
     bus: Bus | None = None,
     idle_timeout: float = 60.0,
 ) -> ReplayResult:
-    """Rebuild channel ``name``'s output and state from the beginning of the topics."""
-    resolve(name)
+    """Rebuild channel ``name``'s output and state from the beginning of the topics;
+    ``build`` makes the channel (on a fresh store, then once on the live one)."""
     topics = Topics(settings.topic_prefix)
     output_dir = settings.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -215,7 +217,7 @@ def replay(
     try:
         rebuilt_store = work / "state.db"
         with Store(rebuilt_store) as store:
-            probe = create_channel(name, ChannelContext(settings, store))
+            probe = build(settings, store, None)
             try:
                 if not isinstance(probe, Rebuildable):
                     raise ReplayUnsupported(
@@ -230,20 +232,13 @@ def replay(
             # beside it and moved into place.
             in_place = any((output_dir / path).exists() for path in outputs)
             if in_place:
-                context = ChannelContext(
-                    settings.model_copy(update={"store": rebuilt_store}),
-                    store,
-                    rebuild=Rebuild.IN_PLACE,
-                )
+                rebuilt = settings.model_copy(update={"store": rebuilt_store})
+                channel = build(rebuilt, store, Rebuild.IN_PLACE)
             else:
-                context = ChannelContext(
-                    settings.model_copy(
-                        update={"output_dir": work / "output", "store": rebuilt_store}
-                    ),
-                    store,
-                    rebuild=Rebuild.FRESH,
+                rebuilt = settings.model_copy(
+                    update={"output_dir": work / "output", "store": rebuilt_store}
                 )
-            channel = create_channel(name, context)
+                channel = build(rebuilt, store, Rebuild.FRESH)
             try:
                 assert isinstance(channel, Rebuildable)
                 kept = _KeptDeadLetters()
@@ -304,7 +299,7 @@ def replay(
                 channel.close()
         with Store(settings.store) as live:
             # Building the channel on the live store creates its tables if it never ran.
-            create_channel(name, ChannelContext(settings, live)).close()
+            build(settings, live, None).close()
             if in_place:
                 removed = _remove_unwritten(output_dir, outputs, written)
                 log.info("replay %s: %d files no longer in the output removed", name, removed)

@@ -20,20 +20,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Self
 
-from channels.base import Channel, DeliveryState, Outcome
+from consumers.channel import Channel, Outcome
 from consumers.deadletter import DeadLetter, DeadLetterSink
-from consumers.deliveries import FINISHED, AppliedVersion, DeliveryLog, DeliveryRow
 from consumers.lease import Lease, SingleWriter
 from consumers.retry import RetryPolicy
 from consumers.safety import ChannelGuard
 from govpub.bus import Bus, Consumer, Producer, Record, TopicPartition
+from govpub.deliveries import FINISHED, AppliedVersion, DeliveryLog, DeliveryRow, DeliveryState
 from govpub.errors import (
     BusError,
+    ChannelFlushFailed,
     ChannelParked,
+    ChannelStalled,
     CommitFailed,
-    DeliveryError,
     EventValidationError,
     GovpubError,
+    Interrupted,
     LeaseLost,
     PoisonMessage,
 )
@@ -42,18 +44,6 @@ from govpub.topics import Topics
 from schemas import AnyEvent, RetractEvent, parse_event
 
 log = logging.getLogger(__name__)
-
-
-class Interrupted(GovpubError):
-    """A stop was requested while a batch was in progress; it was not committed."""
-
-
-class ChannelStalled(GovpubError):
-    """The channel's consumer could not get to work (for example, no partitions)."""
-
-
-class ChannelFlushFailed(DeliveryError):
-    """The channel could not write its output after every retry; nothing was committed."""
 
 
 @dataclass

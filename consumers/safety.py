@@ -3,7 +3,7 @@
 A record on the bus may not have come through the gate (a client writing to a topic
 directly, a restored backup, an older govpub). So the runner passes every event
 through :class:`ChannelGuard` before the channel renders or sends anything: the same
-engine as the gate (:class:`producers.compliance.protect.Protector`: markup by field
+engine as the gate (:class:`govpub.compliance.protect.Protector`: markup by field
 role, personal numbers, party names through the party register), on the channel's
 side. It is idempotent — an event the gate made safe comes out unchanged, and costs
 little — so live delivery, redrive and replay all run it.
@@ -16,12 +16,12 @@ dead-letters it with the rule and the field, and publishes nothing.
 
 import logging
 
+from govpub.compliance.audit import AuditEntry, AuditLog, Submitter
+from govpub.compliance.parties import MemoryPartyRegister, PartyRegister, StoredPartyRegister
+from govpub.compliance.policy import CompliancePolicy
+from govpub.compliance.protect import Protector
+from govpub.compliance.rules import Decision
 from govpub.store import Store
-from producers.compliance.audit import AuditEntry, AuditLog, Submitter
-from producers.compliance.parties import MemoryPartyRegister, PartyRegister, StoredPartyRegister
-from producers.compliance.policy import CompliancePolicy
-from producers.compliance.protect import Protector
-from producers.compliance.rules import Decision
 from schemas import AnyEvent, PenaltyEvent
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,9 @@ just ended (or the quarter given in the ``quarter`` param):
 6. ``published``, or ``release_rejected``, which fails: a rejected release ends as a
    failed run, never as a green one.
 
-All logic is in ``producers.releases`` (tested without Airflow); this file only wires
-tasks, and imports govpub inside them so that parsing it stays cheap.
+All logic is in ``producers.releases`` and, for what needs the document catalog, in
+``govpub.app.releases`` (tested without Airflow); this file only wires tasks to
+``govpub.app.dag_tasks``, imported inside them so that parsing it stays cheap.
 """
 
 from __future__ import annotations
@@ -70,51 +71,49 @@ def quarterly_exposure_release() -> None:
 
     @task
     def resolve_quarter() -> dict[str, str]:
-        from producers.releases import dag_tasks
+        from govpub.app import dag_tasks
 
         context = get_current_context()
         run = context["dag_run"]
-        with dag_tasks.airflow_errors():
-            return dag_tasks.exposure_start(
-                context["params"]["quarter"],
-                context["params"]["auto_approve"],
-                dag_tasks.run_moment(run.logical_date, run.run_after),
-            )
+        return dag_tasks.run(
+            dag_tasks.exposure_start,
+            context["params"]["quarter"],
+            context["params"]["auto_approve"],
+            dag_tasks.run_moment(run.logical_date, run.run_after),
+        )
 
     @task
     def configured_domains() -> list[str]:
-        from producers.releases import dag_tasks
+        from govpub.app import dag_tasks
 
-        with dag_tasks.airflow_errors():
-            return dag_tasks.exposure_domains()
+        return dag_tasks.run(dag_tasks.exposure_domains)
 
     @task
     def sync_catalog() -> dict[str, Any]:
-        from producers.releases import dag_tasks
+        from govpub.app import dag_tasks
 
         return dag_tasks.catalog_sync()
 
     @task(map_index_template="{{ domain_slug }}")
     def prepare_batch(slug: str, start: dict[str, str]) -> dict[str, Any]:
-        from producers.releases import dag_tasks
+        from govpub.app import dag_tasks
 
         get_current_context()["domain_slug"] = slug  # type: ignore[typeddict-unknown-key]
-        with dag_tasks.airflow_errors():
-            return dag_tasks.exposure_plan(slug, start)
+        return dag_tasks.run(dag_tasks.exposure_plan, slug, start)
 
     @task(task_id=REVIEW_TASK)
     def review_release(plans: list[dict[str, Any]]) -> dict[str, Any]:
-        from producers.releases import dag_tasks
+        from govpub.app import dag_tasks
 
         context = get_current_context()
-        with dag_tasks.airflow_errors():
-            # Indexing, not iterating: iterating a mapped task's lazy output probes one
-            # offset past the end, which Airflow logs as an error.
-            return dag_tasks.exposure_review(
-                [plans[i] for i in range(len(plans))],
-                auto_approve=context["params"]["auto_approve"],
-                triggered_by=context["dag_run"].triggering_user_name,
-            )
+        # Indexing, not iterating: iterating a mapped task's lazy output probes one
+        # offset past the end, which Airflow logs as an error.
+        return dag_tasks.run(
+            dag_tasks.exposure_review,
+            [plans[i] for i in range(len(plans))],
+            auto_approve=context["params"]["auto_approve"],
+            triggered_by=context["dag_run"].triggering_user_name,
+        )
 
     @task
     def request_approvals(review: dict[str, Any]) -> list[dict[str, Any]]:
@@ -132,14 +131,13 @@ def quarterly_exposure_release() -> None:
 
     @task(task_id=AUTO_TASK, retries=0)
     def auto_approved() -> dict[str, str]:
-        from producers.releases import dag_tasks
+        from govpub.app import dag_tasks
 
-        with dag_tasks.airflow_errors():
-            return dag_tasks.exposure_auto_approve()
+        return dag_tasks.run(dag_tasks.exposure_auto_approve)
 
     @task
     def nothing_to_release() -> str:
-        from producers.releases import dag_tasks
+        from govpub.app import dag_tasks
 
         context = get_current_context()
         note: str = context["ti"].xcom_pull(task_ids=REVIEW_TASK)["note"]
@@ -148,7 +146,7 @@ def quarterly_exposure_release() -> None:
 
     @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     def emit_batches() -> dict[str, Any]:
-        from producers.releases import dag_tasks
+        from govpub.app import dag_tasks
 
         context = get_current_context()
         ti = context["ti"]
@@ -165,15 +163,15 @@ def quarterly_exposure_release() -> None:
                 for i in range(len(review["requests"]))
             ]
         )
-        with dag_tasks.airflow_errors():
-            result = dag_tasks.exposure_emit(
-                review,
-                answers,
-                auto,
-                dag_id=context["dag"].dag_id,
-                run_id=context["run_id"],
-                triggered_by=context["dag_run"].triggering_user_name,
-            )
+        result = dag_tasks.run(
+            dag_tasks.exposure_emit,
+            review,
+            answers,
+            auto,
+            dag_id=context["dag"].dag_id,
+            run_id=context["run_id"],
+            triggered_by=context["dag_run"].triggering_user_name,
+        )
         dag_tasks.write_run_note(context["dag"].dag_id, context["run_id"], result["note"])
         return result
 
@@ -183,10 +181,9 @@ def quarterly_exposure_release() -> None:
 
     @task(retries=0)
     def release_rejected(result: dict[str, Any]) -> None:
-        from producers.releases import dag_tasks
+        from govpub.app import dag_tasks
 
-        with dag_tasks.airflow_errors():
-            dag_tasks.exposure_rejected(result)
+        dag_tasks.run(dag_tasks.exposure_rejected, result)
 
     start = resolve_quarter()
     plans = prepare_batch.partial(start=start).expand(slug=configured_domains())

@@ -1,4 +1,4 @@
-"""Theme-day campaigns (政务公开主题日) from the calendar in ``govpub/data/campaigns/``.
+"""Theme-day campaigns (政务公开主题日) from the calendar in ``producers/releases/data/campaigns/``.
 
 Every hour (Asia/Shanghai) this DAG emits the campaign phases that are due: the
 preview 7 days before a theme day, the day itself and the recap 3 days after, each at
@@ -15,7 +15,8 @@ folder of them) and the next run follows it.
    their window; each missed phase fails one run only, and the message says how to
    publish it late (``--conf '{"phase": "<document id>"}'``).
 
-All logic is in ``producers.releases.campaigns`` (tested without Airflow).
+All logic is in ``producers.releases.campaigns`` (tested without Airflow), called through
+``govpub.app.dag_tasks``.
 """
 
 from __future__ import annotations
@@ -50,31 +51,29 @@ def theme_day_campaign() -> None:
 
     @task
     def check_calendar() -> list[str]:
-        from producers.releases import dag_tasks
+        from govpub.app import dag_tasks
 
-        with dag_tasks.airflow_errors():
-            return dag_tasks.campaign_calendar()
+        return dag_tasks.run(dag_tasks.campaign_calendar)
 
     @task
     def emit_due_phases() -> dict[str, Any]:
-        from producers.releases import dag_tasks
+        from govpub.app import dag_tasks
 
         context = get_current_context()
         run = context["dag_run"]
-        with dag_tasks.airflow_errors():
-            return dag_tasks.campaign_emit(
-                dag_tasks.run_moment(run.logical_date, run.run_after),
-                phase=context["params"]["phase"],
-                dag_id=context["dag"].dag_id,
-                run_id=context["run_id"],
-            )
+        return dag_tasks.run(
+            dag_tasks.campaign_emit,
+            dag_tasks.run_moment(run.logical_date, run.run_after),
+            phase=context["params"]["phase"],
+            dag_id=context["dag"].dag_id,
+            run_id=context["run_id"],
+        )
 
     @task(retries=0)
     def check_missed_phases(result: dict[str, Any]) -> list[str]:
-        from producers.releases import dag_tasks
+        from govpub.app import dag_tasks
 
-        with dag_tasks.airflow_errors():
-            return dag_tasks.campaign_check_missed(result)
+        return dag_tasks.run(dag_tasks.campaign_check_missed, result)
 
     emitted = emit_due_phases()
     check_calendar() >> emitted

@@ -2,15 +2,20 @@
 
 Every value comes from a ``GOVPUB_`` environment variable (or a ``.env`` file in
 the working directory); nothing else in govpub reads the environment.
+
+:class:`Settings` holds what the core, the producers and the consumers need. A channel
+declares its own section (a :class:`SettingsSection` with its own ``GOVPUB_<NAME>_``
+prefix) in its package; ``channels.settings.AppSettings`` composes the core settings
+and every section, and entry points build it with :func:`load_settings`. Code typed
+against :class:`Settings` reaches a section with :func:`section`.
 """
 
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar, overload
 from urllib.parse import urlsplit
 
-import pydantic
 from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
@@ -18,7 +23,6 @@ from govpub.errors import ConfigurationError
 
 DEFAULT_BUS = "sqlite:///.govpub/bus.db"
 DEFAULT_STORE = ".govpub/state.db"
-_WECHAT_TOKEN = re.compile(r"[A-Za-z0-9]{3,32}")
 
 
 def sqlite_path(url: str) -> Path:
@@ -81,11 +85,6 @@ class Settings(BaseSettings):
         description="public base URL of the output tree; links in feeds and posts point here",
     )
     site_title: Annotated[str, Field(min_length=1, max_length=100)] = "株洲市人民政府 政府信息公开"
-    feed_items: Annotated[int, Field(ge=1, le=1000)] = 50
-    guid_prefix: Annotated[str, Field(pattern=r"^(urn|tag):[A-Za-z0-9.,:_-]{1,200}$")] = Field(
-        default="urn:govpub:zhuzhou",
-        description="prefix of feed item ids; never change it once feeds are public",
-    )
 
     # NoDecode: the environment value reaches _comma_list as text instead of being
     # parsed as JSON first (which refused GOVPUB_CHANNELS=rss,website).
@@ -110,32 +109,6 @@ class Settings(BaseSettings):
         " 0: the cores this process may run on, 1: render in the channel's process only",
     )
 
-    # New media (channels/newmedia): accounts and routes in a file, secrets only here.
-    newmedia_routes: Path | None = Field(
-        default=None,
-        description="TOML or JSON file: new-media accounts, webhook endpoints, templates, routes",
-    )
-    newmedia_dry_run: bool = Field(
-        default=False,
-        description="write the requests new-media channels would send to <output_dir>/outbox/",
-    )
-    wechat_app_secrets: dict[str, pydantic.SecretStr] = Field(
-        default={}, description='JSON object: {"<account>": "<AppSecret>"}'
-    )
-    weibo_access_tokens: dict[str, pydantic.SecretStr] = Field(
-        default={}, description='JSON object: {"<account>": "<OAuth2 access_token>"}'
-    )
-    webhook_secrets: dict[str, pydantic.SecretStr] = Field(
-        default={}, description='JSON object: {"<endpoint>": "<signing secret, e.g. whsec_…>"}'
-    )
-    wechat_api_base: AnyHttpUrl = AnyHttpUrl("https://api.weixin.qq.com/")
-    weibo_api_base: AnyHttpUrl = AnyHttpUrl("https://api.weibo.com/")
-    newmedia_timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
-    wechat_callback_token: pydantic.SecretStr | None = Field(
-        default=None,
-        description="the server Token of the WeChat admin console (服务器配置); `govpub ingest`"
-        " serves /v1/callbacks/wechat (PUBLISHJOBFINISH) only when it is set",
-    )
     ingest_credentials: Path | None = Field(
         default=None,
         description="TOML file of department credentials for `govpub ingest` (required by it)",
@@ -194,15 +167,6 @@ class Settings(BaseSettings):
             raise ValueError("must be sqlite:///PATH or kafka://HOST:PORT[,HOST:PORT]")
         return value
 
-    @field_validator("wechat_callback_token")
-    @classmethod
-    def _wechat_token(cls, value: pydantic.SecretStr | None) -> pydantic.SecretStr | None:
-        # The console accepts 3-32 letters or digits; anything else was mistyped (and an
-        # empty token would let anyone compute a valid signature). The value is not echoed.
-        if value is not None and not _WECHAT_TOKEN.fullmatch(value.get_secret_value()):
-            raise ValueError("must be 3 to 32 ASCII letters or digits, as in the WeChat console")
-        return value
-
     @field_validator("channels", "compliance_publish_party_names", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
@@ -222,15 +186,80 @@ class Settings(BaseSettings):
         return "kafka" if self.bus.startswith("kafka://") else "sqlite"
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, turning errors into one clear message."""
+class SettingsSection(BaseSettings):
+    """A channel's settings section: subclasses set ``env_prefix`` (``GOVPUB_WECHAT_``)
+    in their ``model_config``, so that each field keeps its variable's name."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+SectionT = TypeVar("SectionT", bound=SettingsSection)
+
+
+def _section_fields(kind: type[BaseSettings]) -> dict[str, type[SettingsSection]]:
+    return {
+        name: field.annotation
+        for name, field in kind.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, SettingsSection)
+    }
+
+
+def section(settings: Settings, kind: type[SectionT]) -> SectionT:
+    """The section of type ``kind`` in ``settings`` (an ``AppSettings``)."""
+    for name in _section_fields(type(settings)):
+        value = getattr(settings, name)
+        if isinstance(value, kind):
+            return value
+    raise ConfigurationError(
+        f"settings: no {kind.__name__} section in {type(settings).__name__}; entry points build"
+        " channels.settings.AppSettings, which has every channel's section"
+    )
+
+
+def with_section(settings: SettingsT, value: SettingsSection) -> SettingsT:
+    """A copy of ``settings`` whose section of ``value``'s type is ``value``."""
+    for name, kind in _section_fields(type(settings)).items():
+        if isinstance(value, kind):
+            return settings.model_copy(update={name: value})
+    raise ConfigurationError(f"settings: no {type(value).__name__} section")
+
+
+_FIELD_IN_ERROR = re.compile(r'field "(\w+)"')
+
+
+def _build(kind: type[SettingsT], values: dict[str, Any]) -> SettingsT:
+    """``kind(**values)``, its errors naming the environment variable of each field."""
+    prefix = str(kind.model_config.get("env_prefix", "")).upper()
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return kind(**values)
     except ValidationError as exc:
         lines = []
         for err in exc.errors(include_url=False):
-            field = ".".join(str(p) for p in err["loc"])
-            lines.append(f"GOVPUB_{field.upper()}: {err['msg']}")
+            field = "_".join(str(p) for p in err["loc"])
+            lines.append(f"{prefix}{field.upper()}: {err['msg']}")
         raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from None
     except SettingsError as exc:
-        raise ConfigurationError(f"invalid settings: {exc}") from None
+        named = _FIELD_IN_ERROR.search(str(exc))
+        where = f"{prefix}{named.group(1).upper()}: " if named else ""
+        raise ConfigurationError(f"invalid settings: {where}{exc}") from None
+
+
+@overload
+def load_settings(**overrides: Any) -> Settings: ...
+
+
+@overload
+def load_settings(kind: type[SettingsT], /, **overrides: Any) -> SettingsT: ...
+
+
+def load_settings(kind: type[BaseSettings] = Settings, /, **overrides: Any) -> BaseSettings:
+    """Build settings of ``kind`` (and each of its sections) from the environment, turning
+    errors into one clear message that names the variable."""
+    values = dict(overrides)
+    for name, section_kind in _section_fields(kind).items():
+        if name not in values:
+            values[name] = _build(section_kind, {})
+    return _build(kind, values)

@@ -10,6 +10,7 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from govpub.errors import DuplicateEventConflict, StaleVersion
 from govpub.store import Store
@@ -38,6 +39,13 @@ def event_digest(event: AnyEvent) -> str:
     return hashlib.sha256(encode_event(event)).hexdigest()
 
 
+class LedgerState(StrEnum):
+    """Where an event is in the ledger: reserved before the send, acknowledged after."""
+
+    PENDING = "pending"
+    ACKED = "acked"
+
+
 @dataclass(frozen=True)
 class LedgerRecord:
     """What the ledger knows about one event; ``state`` is ``acked`` once the bus stored it."""
@@ -46,7 +54,7 @@ class LedgerRecord:
     document_id: str
     version: int
     digest: str
-    state: str
+    state: LedgerState
     department: str
     kind: str
     accepted_at: float
@@ -90,7 +98,7 @@ class VersionLedger:
                 if row is not None:
                     if row[0] != digest:
                         results.append(DuplicateEventConflict(event.event_id))
-                    elif row[1] == "acked":
+                    elif row[1] == LedgerState.ACKED:
                         results.append(Reservation(event, digest, (row[2], row[3], row[4])))
                     else:
                         # A reservation whose send never finished: send again, consumers dedupe.
@@ -165,4 +173,7 @@ class VersionLedger:
             " topic, partition, offset FROM accepted_events WHERE event_id=?",
             (event_id,),
         ).fetchone()
-        return None if row is None else LedgerRecord(*row)
+        if row is None:
+            return None
+        event_id, document_id, version, digest, state, *rest = row
+        return LedgerRecord(event_id, document_id, version, digest, LedgerState(state), *rest)

@@ -13,7 +13,13 @@ from types import TracebackType
 from typing import Any, Self
 
 from govpub.bus import Bus, Producer, SendFuture
-from govpub.errors import EventValidationError, FieldError, GovpubError, PublishFailed
+from govpub.errors import (
+    BatchRejected,
+    EventValidationError,
+    FieldError,
+    GovpubError,
+    PublishFailed,
+)
 from govpub.topics import Topics
 from producers.ledger import Reservation, VersionLedger
 from schemas import SCHEMA_VERSION, AnyEvent, encode_event, parse_event
@@ -41,19 +47,6 @@ class Accepted:
     partition: int
     offset: int
     duplicate: bool = False
-
-
-class BatchRejected(GovpubError):
-    """Some events of a batch were refused; nothing of the batch was sent.
-
-    ``errors`` maps the position of each refused event (0-based) to its error.
-    """
-
-    def __init__(self, errors: Mapping[int, GovpubError]) -> None:
-        self.errors = dict(errors)
-        super().__init__(
-            "; ".join(f"event {index + 1}: {error}" for index, error in sorted(self.errors.items()))
-        )
 
 
 class PartialPublish(PublishFailed):

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
 from pydantic_core import from_json
 
-from govpub.errors import EventValidationError, FieldError
 from schemas.enums import Action, Kind
+from schemas.errors import EventValidationError, FieldError
 from schemas.payloads import (
     CampaignPayload,
     ExposurePayload,

@@ -1,6 +1,6 @@
 """Field roles: what each payload field *is*, declared once beside the field.
 
-The compliance gate and the channels' re-check (:mod:`producers.compliance.protect`)
+The compliance gate and the channels' re-check (:mod:`govpub.compliance.protect`)
 decide what to do with a field from its role, never from its name: a plain-text field
 loses all markup and has personal data masked, an HTML body keeps an allow-list of
 markup and has its text nodes masked, an identifier or a date is never rewritten.

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from govpub.settings import Settings
-from govpub.testing.kafka_broker import BrokerUnavailable, KafkaBroker, check_tools
+from tests.app_settings import app_settings
+from tests.kafka_broker import BrokerUnavailable, KafkaBroker, check_tools
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +39,14 @@ def kafka_broker() -> Iterator[KafkaBroker]:
         yield broker
 
 
-@pytest.fixture(params=["sqlite", "kafka"])
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the real broker ``kafka`` (``-m "not kafka"`` skips them)."""
+    for item in items:
+        if "kafka_broker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.kafka)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("kafka", marks=pytest.mark.kafka)])
 def transport(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The ``GOVPUB_BUS`` URL of each transport in turn."""
     if request.param == "kafka":
@@ -65,7 +73,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "poll_timeout": 0.2,
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)
+        return app_settings(**values)
 
     return build
 

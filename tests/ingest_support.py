@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from govpub.app.server import BackgroundServer, create_app
 from govpub.bus import Bus, Record, open_bus
 from govpub.settings import Settings
 from govpub.topics import Topics
-from producers.ingest import IngestService, create_app
+from producers.ingest.api import Ingest
 from producers.ingest.client import IngestClient
 from producers.ingest.credentials import Credentials
-from producers.ingest.server import BackgroundServer
 
 SECRETS = {
     "yjj-2026a": "yjj-secret-a-0123456789abcdefghijklmnop",
@@ -72,7 +72,7 @@ class Running:
 
     url: str
     settings: Settings
-    service: IngestService
+    ingest: Ingest
 
     def client(self, key_id: str = "yjj-2026a", secret: str | None = None) -> IngestClient:
         return IngestClient(self.url, key_id, secret or SECRETS[key_id], timeout=30)
@@ -92,11 +92,11 @@ def running_ingest(
     the server's clock for signature timestamps."""
     settings = make_settings(bus, ingest_credentials=write_credentials(tmp_path), **overrides)
     assert settings.ingest_credentials is not None
-    service = IngestService(
+    ingest = Ingest.build(
         settings, Credentials.load(settings.ingest_credentials), bus=bus_override, clock=clock
     )
-    with BackgroundServer(create_app(settings, service=service)) as server:
-        yield Running(server.url, settings, service)
+    with BackgroundServer(create_app(settings, ingest=ingest)) as server:
+        yield Running(server.url, settings, ingest)
 
 
 def bus_records(settings: Settings, kind: str = "penalty", timeout: float = 20.0) -> list[Record]:

@@ -5,8 +5,8 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from govpub.app.demo import load_samples
 from govpub.bus import open_bus
-from govpub.demo import load_samples
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from channels.base import ChannelContext, Outcome
+from channels.base import ChannelContext
 from channels.website import WebsiteChannel
+from consumers.channel import Outcome
 from govpub.settings import Settings
 from govpub.store import Store
 from schemas import parse_event

@@ -4,7 +4,7 @@ import html
 import re
 from html.parser import HTMLParser
 
-from producers.compliance.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES
+from govpub.compliance.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, URL_SCHEMES
 
 VECTORS = [
     "<script>alert(1)</script>",

@@ -15,13 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, Generic, Self, TypeVar
 
-from channels.base import NOT_ROUTED, ChannelBase, ChannelContext, DeliveryState, Outcome
+from channels.base import ChannelBase, ChannelContext
 from channels.newmedia.client import HttpClient
 from channels.newmedia.errors import AccountMisconfigured, OutcomeUnknown
 from channels.newmedia.records import DONE, FINAL, Posted, SharedState, TargetRecords
 from channels.newmedia.routing import Platform, Routing, Target, load_routing
+from channels.newmedia.settings import NewMediaSettings
 from channels.urls import SiteUrls
-from consumers.deliveries import DeliveryRow
+from consumers.channel import NOT_ROUTED, Outcome
+from govpub.deliveries import DeliveryRow, DeliveryState
 from govpub.errors import (
     ChannelParked,
     ConfigurationError,
@@ -41,7 +43,7 @@ Checkpoint = Callable[[dict[str, str]], None]
 
 def routing_for(context: ChannelContext, channel: str) -> Routing:
     """The routing file of ``GOVPUB_NEWMEDIA_ROUTES``, required by every new-media channel."""
-    path = context.settings.newmedia_routes
+    path = context.section(NewMediaSettings).routes
     if path is None:
         raise ConfigurationError(
             f"GOVPUB_NEWMEDIA_ROUTES: not set; the {channel} channel needs a routing file"
@@ -52,7 +54,7 @@ def routing_for(context: ChannelContext, channel: str) -> Routing:
 
 def outbox_dir(context: ChannelContext, channel: str, target: str) -> Path | None:
     """Where a dry run writes ``target``'s requests (``None`` when not a dry run)."""
-    if not context.settings.newmedia_dry_run:
+    if not context.section(NewMediaSettings).dry_run:
         return None
     return context.output_dir / "outbox" / channel / target
 

@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 from typing import Literal
 
 from channels.newmedia.fit import cut, cut_bytes, cut_weibo, weibo_length
-from channels.rss.summary import summarize
+from channels.summary import summarize
 from channels.text import clean_xml_text, plain_text
 from channels.urls import SiteUrls
 from govpub.departments import department_name

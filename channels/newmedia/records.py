@@ -10,8 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from channels.base import DeliveryState
-from consumers.deliveries import DeliveryLog, DeliveryRow
+from govpub.deliveries import DeliveryLog, DeliveryRow, DeliveryState
 from govpub.store import Store
 from schemas import AnyEvent
 

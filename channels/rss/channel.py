@@ -21,10 +21,13 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Self
 
-from channels.base import NOT_ROUTED, ChannelBase, ChannelContext, DeliveryState, Outcome
+from channels.base import ChannelBase, ChannelContext
 from channels.rss.feedgen_adapter import FeedEntry, FeedMeta, render_atom, render_rss
-from channels.rss.summary import summarize
+from channels.rss.settings import RssSettings
+from channels.summary import summarize
 from channels.urls import SiteUrls
+from consumers.channel import NOT_ROUTED, Outcome
+from govpub.deliveries import DeliveryState
 from govpub.departments import department_name
 from govpub.files import atomic_write, sync_filesystem
 from govpub.store import Store
@@ -108,7 +111,7 @@ class RssChannel(ChannelBase):
         self.output_dir = context.output_dir
         self.urls = SiteUrls(str(context.settings.site_url))
         self.guid_prefix = guid_prefix
-        self.limit = context.settings.feed_items
+        self.limit = context.section(RssSettings).feed_items
         self._dirty: set[str] = set()
         self._pending: dict[str, _Pending] = {}
         self._written: set[str] = set()  # a few paths a feed: for a replay in place
@@ -117,7 +120,7 @@ class RssChannel(ChannelBase):
     @classmethod
     def from_context(cls, context: ChannelContext) -> Self:
         """Build from settings and the runner's store."""
-        return cls(context.store, context, guid_prefix=context.settings.guid_prefix)
+        return cls(context.store, context, guid_prefix=context.section(RssSettings).guid_prefix)
 
     @staticmethod
     def outputs() -> list[PurePosixPath]:

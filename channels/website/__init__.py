@@ -1,5 +1,15 @@
 """The website: the portal's disclosure section as static HTML, JSON and sitemaps."""
 
+from pathlib import Path
+
 from channels.website.channel import WebsiteChannel
 
-__all__ = ["WebsiteChannel"]
+__all__ = ["WebsiteChannel", "describe_outputs"]
+
+
+def describe_outputs(output_dir: Path) -> list[str]:
+    """Where the site is and how to browse it, for the demo's report."""
+    return [
+        f"website:         {output_dir / 'index.html'}",
+        f"browse it:       GOVPUB_OUTPUT_DIR={output_dir} govpub serve",
+    ]

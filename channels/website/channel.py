@@ -34,14 +34,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Self
 
-from channels.base import (
-    NOT_ROUTED,
-    ChannelBase,
-    ChannelContext,
-    DeliveryState,
-    Outcome,
-    Rebuild,
-)
+from channels.base import ChannelBase, ChannelContext
 from channels.urls import SiteUrls
 from channels.website.outputs import (
     HOME_LATEST,
@@ -80,7 +73,9 @@ from channels.website.state import (
     parse_target,
     sitemap_target,
 )
+from consumers.channel import NOT_ROUTED, Outcome, Rebuild
 from consumers.lease import Lease
+from govpub.deliveries import DeliveryState
 from govpub.errors import LeaseLost, PermanentDeliveryError, TransientDeliveryError
 from govpub.files import FileTree, sync_filesystem
 from govpub.store import Store

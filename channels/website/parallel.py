@@ -22,16 +22,12 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 
-from govpub.errors import GovpubError
+from govpub.errors import RenderFailed
 
 log = logging.getLogger(__name__)
 
 PARALLEL_MIN_TARGETS = 2000
 """A flush with fewer outputs is rendered in the channel's process only."""
-
-
-class RenderFailed(GovpubError):
-    """A rendering process failed; its share of the outputs was not written."""
 
 
 def available_cores() -> int:

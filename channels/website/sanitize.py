@@ -6,7 +6,7 @@ with their content, event-handler attributes, ``style``/``class``/``id``,
 frames, forms, relative URLs and URLs other than http(s) and mailto. The result is the only
 HTML from an event that templates mark safe.
 
-This is a second cut after the compliance gate's (``producers/compliance/sanitize.py``),
+This is a second cut after the compliance gate's (``govpub/compliance/sanitize.py``),
 on purpose: a message on the bus may come from a client that never passed the gate, and
 the page's own layout (its ``h1``, no ``div``/``span`` styling hooks) is stricter than what
 the gate lets through to every channel.

@@ -7,15 +7,15 @@ validated event. The gate
 1. refuses what must never be published (a minor, secrets, a security risk, an
    identity number given as a credit code),
 2. removes markup and masks personal data field by field, by the role each field
-   has in :mod:`schemas.roles` (:mod:`producers.compliance.protect`: every kind of
+   has in :mod:`schemas.roles` (:mod:`govpub.compliance.protect`: every kind of
    document; a penalty's party, exposure cases and withdrawal reasons by name),
 3. records the names it anonymised in the party register
-   (:mod:`producers.compliance.parties`), for the exposures and withdrawals that cite
+   (:mod:`govpub.compliance.parties`), for the exposures and withdrawals that cite
    the decision later,
 4. flags a missed publication deadline (accepted, but recorded),
 5. writes every decision to the audit log,
 
-and returns the event to send. Rules and legal sources: :mod:`producers.compliance.rules`.
+and returns the event to send. Rules and legal sources: :mod:`govpub.compliance.rules`.
 
 The gate is deterministic for a given party register (the same input gives the
 same output), so resubmitting an event gives the same digest and the version
@@ -31,16 +31,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
+from govpub.compliance import rules
+from govpub.compliance.audit import AuditEntry, AuditLog, Submitter
+from govpub.compliance.parties import MemoryPartyRegister, PartyRegister, StoredPartyRegister
+from govpub.compliance.policy import CompliancePolicy
+from govpub.compliance.protect import Finding, Protector
+from govpub.compliance.rules import Decision
 from govpub.errors import ComplianceRefusal, FieldError
 from govpub.settings import Settings
 from govpub.store import Store
-from producers.compliance import rules
-from producers.compliance.audit import AuditEntry, AuditLog, Submitter
 from producers.compliance.calendar import WorkingCalendar
-from producers.compliance.parties import MemoryPartyRegister, PartyRegister, StoredPartyRegister
-from producers.compliance.policy import CompliancePolicy
-from producers.compliance.protect import Finding, Protector
-from producers.compliance.rules import Decision
 from producers.ledger import event_digest
 from producers.publisher import Gate
 from schemas import Action, AnyEvent, ExposureEvent, PenaltyEvent

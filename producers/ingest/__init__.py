@@ -1,11 +1,12 @@
-"""The department ingest API: ``govpub ingest`` (FastAPI + uvicorn).
+"""The department ingest API (served by ``govpub ingest``).
 
-:func:`create_app` builds the ASGI app from settings; :mod:`producers.ingest.client`
-is a small signing client; the signature scheme is in :mod:`producers.ingest.signing`.
+:mod:`producers.ingest.submit` is the submit pipeline, :mod:`producers.ingest.status_query`
+the status read model, :mod:`producers.ingest.api` the web layer (an ``APIRouter`` that
+the shell's server mounts); :mod:`producers.ingest.client` is a small signing client;
+the signature scheme is in :mod:`producers.ingest.signing`.
 """
 
-from producers.ingest.app import create_app
+from producers.ingest.api import Ingest, ingest_router
 from producers.ingest.credentials import Credentials, Principal
-from producers.ingest.service import IngestService
 
-__all__ = ["Credentials", "IngestService", "Principal", "create_app"]
+__all__ = ["Credentials", "Ingest", "Principal", "ingest_router"]

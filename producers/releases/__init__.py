@@ -7,13 +7,13 @@
   ``GOVPUB_ALLOW_AUTO_APPROVE``.
 * :mod:`producers.releases.campaigns` — theme-day campaigns from the TOML calendar
   (preview T−7, day T, recap T+3; each phase emitted once).
-* :mod:`producers.releases.publishing` — the one publisher every release uses (where the
-  compliance gate plugs in) and the catalog catch-up.
 * :mod:`producers.releases.log` — the release log and the decisions on record, which
   ``govpub status`` shows.
 * :mod:`producers.releases.runnotes` — the outcome written on the Airflow run (REST API).
-* :mod:`producers.releases.dag_tasks` — one function per Airflow task.
 
-Nothing here imports Airflow at module level: everything is tested without it, and
-``dag_tasks`` imports it only inside the functions that run in a task.
+Every release publishes through :func:`producers.factory.open_publisher` (``source``
+``dag``), so the compliance gate that ingest applies plugs in there once. What needs the
+``catalog`` channel — the catalog catch-up, and handing the document catalog to the
+exposure release — is in the shell, :mod:`govpub.app.releases`; the Airflow tasks'
+functions are :mod:`govpub.app.dag_tasks`. Nothing here imports Airflow.
 """

@@ -17,18 +17,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from govpub.compliance.audit import AuditEntry, AuditLog, Submitter
+from govpub.compliance.rules import RELEASE_APPROVAL, Decision
+from govpub.errors import ApprovalMissing, ApprovalRefused
 from govpub.settings import Settings
 from govpub.store import Store
-from producers.compliance.audit import AuditEntry, AuditLog, Submitter
-from producers.compliance.rules import RELEASE_APPROVAL, Decision
-from producers.releases.exposure import (
-    ApprovalMissing,
-    Approver,
-    BatchPlan,
-    ExposureConfig,
-    ReleaseRefused,
-    review,
-)
+from producers.releases.exposure import Approver, BatchPlan, ExposureConfig, review
 from producers.releases.log import Outcome, ReleaseDecision
 
 APPROVE = "Approve"
@@ -37,10 +31,6 @@ OPTIONS = [APPROVE, REJECT]
 """The answers of an approval request (the labels of Airflow's ApprovalOperator)."""
 
 AUTO_APPROVE_SETTING = "GOVPUB_ALLOW_AUTO_APPROVE"
-
-
-class ApprovalRefused(ReleaseRefused):
-    """Nobody may approve this batch, or an answer came from someone who may not give it."""
 
 
 class ApprovalRequest(BaseModel):

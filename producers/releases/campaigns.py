@@ -27,15 +27,19 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from govpub.departments import department_names
-from govpub.errors import ConfigurationError, DuplicateEventConflict, GovpubError, StaleVersion
+from govpub.errors import (
+    ConfigurationError,
+    DuplicateEventConflict,
+    ReleaseRefused,
+    StaleVersion,
+)
 from govpub.settings import Settings
 from govpub.store import Store
+from producers.factory import open_publisher
 from producers.ledger import VersionLedger
 from producers.publisher import Publisher
 from producers.releases.datafiles import load_model, shipped
-from producers.releases.exposure import ReleaseRefused
 from producers.releases.log import Release, ReleaseLog
-from producers.releases.publishing import open_publisher
 from producers.releases.quarters import RELEASE_TIMEZONE
 from schemas import CampaignPhase, Link
 from schemas.types import BodyHtml, DepartmentCode, ShortText, Title
@@ -66,21 +70,6 @@ CREATE TABLE IF NOT EXISTS campaign_missed (
     run_id TEXT NOT NULL
 )
 """
-
-
-class MissedPhases(GovpubError):
-    """Phases whose window passed without a publication, reported for the first time."""
-
-    def __init__(self, phases: Sequence[str]) -> None:
-        self.phases = list(phases)
-        first = self.phases[0].split(" ", 1)[0] if self.phases else "ID"
-        super().__init__(
-            f"{len(self.phases)} theme-day phase(s) missed their window and were not"
-            f" published: {'; '.join(self.phases)}. Was the scheduler down? If a phase is"
-            " still wanted, publish it now: airflow dags trigger theme_day_campaign"
-            f' --conf \'{{"phase": "{first}"}}\'. This run reports each phase once;'
-            " the next runs succeed."
-        )
 
 
 class PhaseText(BaseModel):
@@ -241,7 +230,7 @@ def load_calendar(directory: Path | None = None) -> Calendar:
             (entry for entry in folder.iterdir() if entry.name.endswith(".toml")),
             key=lambda entry: entry.name,
         )
-        labelled = [(entry, f"govpub/data/campaigns/{entry.name}") for entry in files]
+        labelled = [(entry, f"producers/releases/data/campaigns/{entry.name}") for entry in files]
     else:
         if not directory.is_dir():
             raise ConfigurationError(f"{directory}: the campaign calendar is not a directory")
@@ -363,7 +352,7 @@ def emit_due_phases(
     emitted_at = now or datetime.now(UTC)
     with Store(settings.store) as store:
         ledger = VersionLedger(store)
-        with open_publisher(settings, store) as publisher:
+        with open_publisher(settings, store, source="dag") as publisher:
             for phase in calendar.due(at):
                 _emit(
                     publisher,
@@ -443,7 +432,7 @@ def emit_phase(
         if VersionLedger(store).current_version(document_id) is not None:
             result.already_published.append(document_id)
             return result
-        with open_publisher(settings, store) as publisher:
+        with open_publisher(settings, store, source="dag") as publisher:
             _emit(
                 publisher,
                 phase,

@@ -19,8 +19,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def shipped(relative: str) -> Traversable:
-    """A data file or folder shipped in the govpub package (``govpub/data/...``)."""
-    return resources.files("govpub").joinpath("data", *relative.split("/"))
+    """A data file or folder shipped with the releases (``producers/releases/data/...``)."""
+    return resources.files("producers.releases").joinpath("data", *relative.split("/"))
 
 
 def read_toml(source: Path | Traversable, label: str) -> dict[str, Any]:

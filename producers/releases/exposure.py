@@ -25,23 +25,31 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from govpub.catalog import CatalogEntry, DocumentCatalog
 from govpub.departments import department_names
-from govpub.errors import ConfigurationError, GovpubError, StaleVersion
+from govpub.errors import (
+    ApprovalMissing,
+    BatchRejected,
+    BatchWithdrawn,
+    CatalogBehind,
+    ConfigurationError,
+    NoCandidates,
+    PlanOutdated,
+    ReleaseRefused,
+    StaleVersion,
+)
 from govpub.settings import Settings
 from govpub.store import Store
+from producers.factory import open_publisher
 from producers.ledger import VersionLedger
-from producers.publisher import BatchRejected
 from producers.releases.datafiles import load_model, shipped
 from producers.releases.log import Release, ReleaseDecision, ReleaseLog
-from producers.releases.publishing import CatalogBehind, open_publisher
 from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from schemas import AnyEvent, ExposureCase, ExposurePayload
 from schemas.types import DepartmentCode, ShortText
@@ -51,28 +59,59 @@ log = logging.getLogger(__name__)
 RELEASE_NAMESPACE = uuid.UUID("8d0f3f0e-56a4-4c43-9d43-3f1c2f6b7a51")
 """Namespace of the event ids releases derive (UUID v5), so a repeat yields the same id."""
 
+
+class CatalogRecord(Protocol):
+    """What a release reads about one document in the document catalog."""
+
+    @property
+    def document_id(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def department(self) -> str: ...
+    @property
+    def payload(self) -> dict[str, Any] | None: ...
+    @property
+    def retracted(self) -> bool: ...
+    @property
+    def retract_reason(self) -> str | None: ...
+    @property
+    def first_published_at(self) -> datetime | None: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+class PenaltyStanding(Protocol):
+    """Whether a penalty decision may be cited on a given day, with the reason."""
+
+    @property
+    def in_effect(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+
+
+class ReleaseCatalog(Protocol):
+    """The document catalog as a release reads it. The catalog is the ``catalog``
+    channel's state (``channels.catalog.state.DocumentCatalog``); the shell
+    (``govpub.app.releases``) hands it in, so the releases never import a channel."""
+
+    def get(self, document_id: str) -> CatalogRecord | None:
+        """The latest state of one document (``None`` if the catalog has not seen it)."""
+        ...
+
+    def exposure_candidates(self, quarter: str, domain: str) -> Sequence[CatalogRecord]:
+        """The quarter's candidates of ``domain`` that are not withdrawn, in batch order."""
+        ...
+
+    def penalty_standing(
+        self, document_id: str, *, on: date, default_display_days: int
+    ) -> PenaltyStanding:
+        """Whether penalty decision ``document_id`` is in effect on day ``on``."""
+        ...
+
+
 _PLACEHOLDERS = {"year", "quarter", "quarter_cn", "domain"}
 _FIELD = re.compile(r"{([^{}]*)}")
-
-
-class ReleaseRefused(GovpubError):
-    """A release cannot go ahead until someone fixes its input; retrying will not help."""
-
-
-class NoCandidates(ReleaseRefused):
-    """A configured domain has no exposure candidate that can be released."""
-
-
-class BatchWithdrawn(ReleaseRefused):
-    """The quarter's batch was withdrawn; the release does not publish it again."""
-
-
-class PlanOutdated(ReleaseRefused):
-    """Something the plan relied on changed between approval and emission."""
-
-
-class ApprovalMissing(ReleaseRefused):
-    """A batch was about to be emitted without a decision on record that allows it."""
 
 
 def _check_template(value: str) -> str:
@@ -202,7 +241,9 @@ class ExposureConfig(BaseModel):
 def load_exposure_config(path: Path | None = None) -> ExposureConfig:
     """Read the exposure configuration (``GOVPUB_EXPOSURE_CONFIG``, or the shipped file)."""
     if path is None:
-        return load_model(ExposureConfig, shipped("exposure.toml"), "govpub/data/exposure.toml")
+        return load_model(
+            ExposureConfig, shipped("exposure.toml"), "producers/releases/data/exposure.toml"
+        )
     return load_model(ExposureConfig, path, str(path))
 
 
@@ -309,7 +350,7 @@ def _event(
 
 
 def _gather_cases(
-    catalog: DocumentCatalog, domain: ExposureDomain, quarter: Quarter, on: date
+    catalog: ReleaseCatalog, domain: ExposureDomain, quarter: Quarter, on: date
 ) -> tuple[list[PlannedCase], list[ExcludedCandidate]]:
     """The quarter's candidates, split into cases to release on day ``on`` and candidates
     left out."""
@@ -357,8 +398,8 @@ def _gather_cases(
 
 
 def _published_batch(
-    store: Store, catalog: DocumentCatalog, document_id: str
-) -> CatalogEntry | None:
+    store: Store, catalog: ReleaseCatalog, document_id: str
+) -> CatalogRecord | None:
     """The batch as published so far (None if never), refusing a withdrawn one and a
     catalog that has not seen the latest accepted version."""
     current = catalog.get(document_id)
@@ -378,9 +419,13 @@ def _published_batch(
     return current
 
 
-def _published_on(entry: CatalogEntry) -> str:
+def _published_on(entry: CatalogRecord) -> str:
     when = entry.first_published_at or entry.updated_at
     return when.astimezone(RELEASE_TIMEZONE).date().isoformat()
+
+
+CatalogOpener = Callable[[Store], ReleaseCatalog]
+"""Opens the document catalog on a state store (the shell passes the catalog channel's)."""
 
 
 def plan_batch(
@@ -389,6 +434,7 @@ def plan_batch(
     slug: str,
     quarter: Quarter,
     *,
+    catalog: CatalogOpener,
     now: datetime | None = None,
 ) -> BatchPlan:
     """Plan the batch of domain ``slug`` for ``quarter`` from the (caught-up) catalog, with
@@ -401,79 +447,87 @@ def plan_batch(
     catalog (sync the catalog and retry).
     """
     domain = config.domain(slug)
-    document_id = domain.document_id(quarter)
-    title = domain.render(domain.title, quarter)
     moment = (now or datetime.now(UTC)).astimezone(RELEASE_TIMEZONE)
     with Store(settings.store) as store:
-        catalog = DocumentCatalog(store)
-        current = _published_batch(store, catalog, document_id)
-        plan = BatchPlan(
-            quarter=str(quarter),
-            domain=domain.name,
-            slug=domain.slug,
-            document_id=document_id,
-            action="unchanged" if current is not None else "publish",
-            version=current.version if current is not None else 1,
-            as_of=moment,
-            display_days=domain.penalty_display_days,
-            title=title,
-            cases=[],
+        return _plan(settings, store, catalog(store), domain, quarter, moment)
+
+
+def _plan(
+    settings: Settings,
+    store: Store,
+    catalog: ReleaseCatalog,
+    domain: ExposureDomain,
+    quarter: Quarter,
+    moment: datetime,
+) -> BatchPlan:
+    document_id = domain.document_id(quarter)
+    title = domain.render(domain.title, quarter)
+    current = _published_batch(store, catalog, document_id)
+    plan = BatchPlan(
+        quarter=str(quarter),
+        domain=domain.name,
+        slug=domain.slug,
+        document_id=document_id,
+        action="unchanged" if current is not None else "publish",
+        version=current.version if current is not None else 1,
+        as_of=moment,
+        display_days=domain.penalty_display_days,
+        title=title,
+        cases=[],
+    )
+    try:
+        cases, excluded = _gather_cases(catalog, domain, quarter, moment.date())
+    except NoCandidates as exc:
+        if current is None:
+            raise
+        note = (
+            f"{document_id} is already published (version {current.version},"
+            f" {_published_on(current)}); nothing new to release: {exc}"
         )
-        try:
-            cases, excluded = _gather_cases(catalog, domain, quarter, moment.date())
-        except NoCandidates as exc:
-            if current is None:
-                raise
-            note = (
-                f"{document_id} is already published (version {current.version},"
-                f" {_published_on(current)}); nothing new to release: {exc}"
-            )
-            log.info("%s", note)
-            return plan.model_copy(update={"note": note})
-        plan = plan.model_copy(update={"cases": cases, "excluded": excluded})
-        payload = ExposurePayload(
-            title=title,
-            domain=domain.name,
-            candidate_quarter=str(quarter),
-            case_summary=domain.render(domain.lead, quarter) if domain.lead else None,
-            cases=[
-                ExposureCase(
-                    title=c.title, case_summary=c.case_summary, decision_ref=c.decision_ref
-                )
-                for c in cases
-            ],
-        ).model_dump(mode="json", exclude_none=True)
-        draft = _event(
-            event_id=str(uuid.uuid4()),  # replaced below once the content is known
-            action="publish" if current is None else "update",
-            document_id=document_id,
-            version=current.version + 1 if current is not None else 1,
-            department=domain.department,
-            # Replaced by the moment of the decision when the batch is emitted.
-            occurred_at=moment,
-            payload=payload,
+        log.info("%s", note)
+        return plan.model_copy(update={"note": note})
+    plan = plan.model_copy(update={"cases": cases, "excluded": excluded})
+    payload = ExposurePayload(
+        title=title,
+        domain=domain.name,
+        candidate_quarter=str(quarter),
+        case_summary=domain.render(domain.lead, quarter) if domain.lead else None,
+        cases=[
+            ExposureCase(title=c.title, case_summary=c.case_summary, decision_ref=c.decision_ref)
+            for c in cases
+        ],
+    ).model_dump(mode="json", exclude_none=True)
+    draft = _event(
+        event_id=str(uuid.uuid4()),  # replaced below once the content is known
+        action="publish" if current is None else "update",
+        document_id=document_id,
+        version=current.version + 1 if current is not None else 1,
+        department=domain.department,
+        # Replaced by the moment of the decision when the batch is emitted.
+        occurred_at=moment,
+        payload=payload,
+    )
+    # The gate runs before the comparison: what would be published is what counts.
+    publisher = open_publisher(settings, store, source="dag")
+    content = _content_key(publisher.prepare(draft))
+    unchanged = (
+        current is not None
+        and current.payload is not None
+        and _canonical(current.department, current.payload) == content
+    )
+    if unchanged:
+        assert current is not None
+        note = (
+            f"{document_id} is already published (version {current.version},"
+            f" {_published_on(current)}) with these cases; nothing to release"
         )
-        # The gate runs before the comparison: what would be published is what counts.
-        publisher = open_publisher(settings, store)
-        content = _content_key(publisher.prepare(draft))
-        unchanged = (
-            current is not None
-            and current.payload is not None
-            and _canonical(current.department, current.payload) == content
-        )
-        if unchanged:
-            assert current is not None
-            note = (
-                f"{document_id} is already published (version {current.version},"
-                f" {_published_on(current)}) with these cases; nothing to release"
-            )
-            log.info("%s", note)
-            return plan.model_copy(update={"note": note})
-        digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
-        draft["event_id"] = str(
-            uuid.uuid5(RELEASE_NAMESPACE, f"{document_id}:{draft['version']}:{digest}")
-        )
-        final = publisher.prepare(draft)
+        log.info("%s", note)
+        return plan.model_copy(update={"note": note})
+    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    draft["event_id"] = str(
+        uuid.uuid5(RELEASE_NAMESPACE, f"{document_id}:{draft['version']}:{digest}")
+    )
+    final = publisher.prepare(draft)
     log.info(
         "%s: %s version %d with %d case(s), %d left out",
         document_id,
@@ -516,7 +570,7 @@ def review(plans: Sequence[BatchPlan]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _check_still_holds(catalog: DocumentCatalog, plan: BatchPlan, on: date) -> None:
+def _check_still_holds(catalog: ReleaseCatalog, plan: BatchPlan, on: date) -> None:
     """Refuse a plan whose candidates or penalty decisions no longer hold on day ``on``."""
     for case in plan.cases:
         candidate = catalog.get(case.candidate_id)
@@ -540,6 +594,7 @@ def emit_batches(
     plans: Sequence[BatchPlan],
     decisions: Sequence[ReleaseDecision],
     *,
+    catalog: CatalogOpener,
     source: str,
     run_id: str,
     now: datetime | None = None,
@@ -568,48 +623,62 @@ def emit_batches(
         return []
     emitted_at = now or datetime.now(UTC)
     with Store(settings.store) as store:
-        releases_log = ReleaseLog(store)
-        releases_log.record_decisions([by_document[(p.document_id, p.version)] for p in pending])
-        allowed = [
-            (plan, by_document[(plan.document_id, plan.version)])
-            for plan in pending
-            if by_document[(plan.document_id, plan.version)].outcome.publishes
-        ]
-        if not allowed:
-            return []
-        catalog = DocumentCatalog(store)
-        events = []
-        for plan, decision in allowed:
-            published_at = decision.decided_at.astimezone(RELEASE_TIMEZONE)
-            _check_still_holds(catalog, plan, published_at.date())
-            assert plan.event is not None
-            events.append({**plan.event, "occurred_at": published_at.isoformat()})
-        with open_publisher(settings, store) as publisher:
-            try:
-                accepted = publisher.publish_many(events)
-            except BatchRejected as exc:
-                stale = [e for e in exc.errors.values() if isinstance(e, StaleVersion)]
-                if stale:
-                    raise PlanOutdated(
-                        "; ".join(str(e) for e in stale)
-                        + " — the batch changed after the plan was made; run the release again"
-                    ) from None
-                raise ReleaseRefused(f"the bus refused the release: {exc}") from None
-        releases = [
-            Release(
-                event_id=item.event_id,
-                source=source,
-                run_id=run_id,
-                document_id=plan.document_id,
-                kind="exposure",
-                action=plan.action,
-                version=plan.version,
-                title=plan.title,
-                emitted_at=emitted_at,
-            )
-            for (plan, _), item in zip(allowed, accepted, strict=True)
-        ]
-        releases_log.record(releases)
+        return _emit(
+            settings, store, catalog(store), pending, by_document, source, run_id, emitted_at
+        )
+
+
+def _emit(
+    settings: Settings,
+    store: Store,
+    catalog: ReleaseCatalog,
+    pending: Sequence[BatchPlan],
+    by_document: Mapping[tuple[str, int], ReleaseDecision],
+    source: str,
+    run_id: str,
+    emitted_at: datetime,
+) -> list[Release]:
+    releases_log = ReleaseLog(store)
+    releases_log.record_decisions([by_document[(p.document_id, p.version)] for p in pending])
+    allowed = [
+        (plan, by_document[(plan.document_id, plan.version)])
+        for plan in pending
+        if by_document[(plan.document_id, plan.version)].outcome.publishes
+    ]
+    if not allowed:
+        return []
+    events = []
+    for plan, decision in allowed:
+        published_at = decision.decided_at.astimezone(RELEASE_TIMEZONE)
+        _check_still_holds(catalog, plan, published_at.date())
+        assert plan.event is not None
+        events.append({**plan.event, "occurred_at": published_at.isoformat()})
+    with open_publisher(settings, store, source="dag") as publisher:
+        try:
+            accepted = publisher.publish_many(events)
+        except BatchRejected as exc:
+            stale = [e for e in exc.errors.values() if isinstance(e, StaleVersion)]
+            if stale:
+                raise PlanOutdated(
+                    "; ".join(str(e) for e in stale)
+                    + " — the batch changed after the plan was made; run the release again"
+                ) from None
+            raise ReleaseRefused(f"the bus refused the release: {exc}") from None
+    releases = [
+        Release(
+            event_id=item.event_id,
+            source=source,
+            run_id=run_id,
+            document_id=plan.document_id,
+            kind="exposure",
+            action=plan.action,
+            version=plan.version,
+            title=plan.title,
+            emitted_at=emitted_at,
+        )
+        for (plan, _), item in zip(allowed, accepted, strict=True)
+    ]
+    releases_log.record(releases)
     for (plan, decision), item in zip(allowed, accepted, strict=True):
         log.info(
             "%s version %d %s (%s), %s",

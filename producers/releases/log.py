@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from govpub.compliance.audit import AuditEntry, AuditLog, Submitter
+from govpub.compliance.rules import RELEASE_APPROVAL, Decision
 from govpub.store import Store
-from producers.compliance.audit import AuditEntry, AuditLog, Submitter
-from producers.compliance.rules import RELEASE_APPROVAL, Decision
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS release_log (

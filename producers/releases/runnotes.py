@@ -4,7 +4,7 @@ Airflow 3.3 gives a running task no call to write its run's note (the Task SDK h
 none; apache/airflow#64890), so the release writes it as any API client would: it
 logs in to the api-server's ``/auth/token`` as a service user and PATCHes the run's
 ``note``. The address and the service user come from the Airflow connection
-``govpub_airflow_api`` (read in :mod:`producers.releases.dag_tasks`); without it no note
+``govpub_airflow_api`` (read in :mod:`govpub.app.dag_tasks`); without it no note
 is written and the task states alone tell the outcome.
 """
 
@@ -13,17 +13,13 @@ from urllib.parse import quote
 
 import requests
 
-from govpub.errors import GovpubError
+from govpub.errors import RunNoteFailed
 
 NOTES_CONNECTION = "govpub_airflow_api"
 """The Airflow connection of the service user that writes run notes."""
 
 MAX_NOTE = 1000
 """The longest note Airflow's API accepts."""
-
-
-class RunNoteFailed(GovpubError):
-    """The api-server refused or did not answer the note."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import requests
 
-from consumers.service import run_channels
+from govpub.app.channels import run_channels
 from govpub.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from govpub.app.status import render_status
+from govpub.compliance.audit import AuditLog
+from govpub.compliance.rules import Decision
 from govpub.settings import Settings
-from govpub.status import render_status
 from govpub.store import Store
-from producers.compliance.audit import AuditLog
-from producers.compliance.rules import Decision
 from producers.releases.log import Outcome, ReleaseLog
 from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from tests.dags.conftest import (
@@ -64,7 +64,9 @@ def batches(settings: Settings, document_id: str) -> list[Any]:
 
 def with_approvers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, approvers: str) -> None:
     """The shipped work-safety domain with other approvers (GOVPUB_EXPOSURE_CONFIG)."""
-    shipped = Path(__file__).resolve().parents[2] / "govpub" / "data" / "exposure.toml"
+    shipped = (
+        Path(__file__).resolve().parents[2] / "producers" / "releases" / "data" / "exposure.toml"
+    )
     text = shipped.read_text(encoding="utf-8").replace(
         'approvers = ["zz-yjj-reviewer"]', f"approvers = {approvers}"
     )

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from pytest_httpserver import HTTPServer
 
-from govpub.testing.kafka_broker import KafkaBroker
+from tests.kafka_broker import KafkaBroker
 
 
 @pytest.fixture(scope="session")

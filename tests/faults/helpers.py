@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from consumers.deliveries import DeliveryLog
 from govpub.bus import open_bus
+from govpub.deliveries import DeliveryLog
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
@@ -45,16 +45,16 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         GOVPUB_RETRY_MAX_ATTEMPTS=str(settings.retry_max_attempts),
         GOVPUB_RETRY_MIN_BACKOFF=str(settings.retry_min_backoff),
         GOVPUB_RETRY_MAX_BACKOFF=str(settings.retry_max_backoff),
-        GOVPUB_WECHAT_APP_SECRETS=_secrets(settings.wechat_app_secrets),
-        GOVPUB_WEIBO_ACCESS_TOKENS=_secrets(settings.weibo_access_tokens),
-        GOVPUB_WEBHOOK_SECRETS=_secrets(settings.webhook_secrets),
-        GOVPUB_WECHAT_API_BASE=str(settings.wechat_api_base),
-        GOVPUB_WEIBO_API_BASE=str(settings.weibo_api_base),
-        GOVPUB_NEWMEDIA_TIMEOUT=str(settings.newmedia_timeout),
+        GOVPUB_WECHAT_APP_SECRETS=_secrets(settings.wechat.app_secrets),
+        GOVPUB_WEIBO_ACCESS_TOKENS=_secrets(settings.weibo.access_tokens),
+        GOVPUB_WEBHOOK_SECRETS=_secrets(settings.webhook.secrets),
+        GOVPUB_WECHAT_API_BASE=str(settings.wechat.api_base),
+        GOVPUB_WEIBO_API_BASE=str(settings.weibo.api_base),
+        GOVPUB_NEWMEDIA_TIMEOUT=str(settings.newmedia.timeout),
         GOVPUB_LOG_LEVEL="WARNING",
     )
-    if settings.newmedia_routes is not None:
-        env["GOVPUB_NEWMEDIA_ROUTES"] = str(settings.newmedia_routes)
+    if settings.newmedia.routes is not None:
+        env["GOVPUB_NEWMEDIA_ROUTES"] = str(settings.newmedia.routes)
     env.update(extra)
     return env
 
@@ -63,7 +63,7 @@ def spawn_consumer(
     settings: Settings, channels: Sequence[str], *, until_idle: bool = False, log: Path
 ) -> subprocess.Popen[bytes]:
     """``govpub consume`` in a child process (this test ends it, by its pid)."""
-    args = [sys.executable, "-m", "govpub.cli", "consume"]
+    args = [sys.executable, "-m", "govpub.app.cli", "consume"]
     for name in channels:
         args += ["--channel", name]
     if until_idle:
@@ -95,19 +95,31 @@ def documents(count: int, *, prefix: str = "doc") -> list[dict[str, Any]]:
 
 
 def wait_caught_up(settings: Settings, channel: str, timeout: float) -> float:
-    """Seconds until the channel's group has no lag; raises if ``timeout`` passes."""
+    """Seconds until the channel's group has no lag.
+
+    Fails only when the lag has not gone down for ``timeout`` seconds: on a loaded machine
+    a channel may take long, but one that makes no progress is stuck, and that is what a
+    fault test must catch (the time it took is reported, not asserted).
+    """
     topics = Topics(settings.topic_prefix)
     bus = open_bus(settings)
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
+    progress, lowest = started, None
+    while time.monotonic() - progress < timeout:
         try:
             lag = bus.committed_lag(topics.channel_group(channel), topics.content)
         except Exception:  # the broker may still be coming back
             lag = {}
-        if lag and sum(max(0, v) for v in lag.values()) == 0:
-            return time.monotonic() - started
+        if lag:
+            behind = sum(max(0, v) for v in lag.values())
+            if behind == 0:
+                return time.monotonic() - started
+            if lowest is None or behind < lowest:
+                progress, lowest = time.monotonic(), behind
         time.sleep(0.5)
-    raise AssertionError(f"channel {channel} still lagging after {timeout:.0f} s")
+    raise AssertionError(
+        f"channel {channel} made no progress for {timeout:.0f} s ({lowest} records behind)"
+    )
 
 
 def delivered_events(settings: Settings, channel: str) -> dict[str, str]:

@@ -46,13 +46,12 @@ from pytest_httpserver import HTTPServer
 
 from channels.memory import MemoryChannel
 from consumers import ChannelRunner, read_dead_letters
-from consumers.service import build_runner
+from govpub.app.channels import build_runner
 from govpub.bus import open_bus
 from govpub.bus.sqlite import SqliteBus
 from govpub.errors import BusError, PublishFailed
 from govpub.settings import Settings
 from govpub.store import Store
-from govpub.testing.kafka_broker import KafkaBroker
 from govpub.topics import Topics
 from producers import PartialPublish, Publisher
 from schemas import parse_event
@@ -69,11 +68,14 @@ from tests.faults.helpers import (
     website_duplicates,
     website_listed,
 )
+from tests.kafka_broker import KafkaBroker
 from tests.newmedia import events as newmedia_events
 from tests.newmedia.conftest import APP_ID, APP_SECRET, COVER, HOOK_SECRET, SITE, routes_text
 from tests.newmedia.fakes import FakeWeChat, Fault, Outage, WebhookReceiver
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(400)]
+# Generous: on a loaded machine these take minutes; a stuck channel fails sooner, in
+# wait_caught_up, when its lag stops going down.
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
 
 def rss_documents(settings: Settings) -> dict[str, int]:
@@ -170,10 +172,9 @@ def test_consumer_killed_five_times(
             consumer = spawn_consumer(settings, CRASH_CHANNELS, log=log)
         sender.join(timeout=120)
         started = time.monotonic()
-        deadline = started + 240
         caught_up: dict[str, float] = {}
         for channel in CRASH_CHANNELS:  # each has its own group: wait for the slowest
-            wait_caught_up(settings, channel, timeout=max(1.0, deadline - time.monotonic()))
+            wait_caught_up(settings, channel, timeout=120)
             caught_up[channel] = round(time.monotonic() - started, 1)
         recovery = time.monotonic() - started
     finally:
@@ -238,7 +239,7 @@ def dlq_redrive(settings: Settings, channel: str) -> tuple[int, int, int]:
     """Run ``govpub dlq redrive --channel CHANNEL`` as an operator would; returns what it
     printed: (redriven, delivered, dead-lettered again)."""
     done = subprocess.run(
-        [sys.executable, "-m", "govpub.cli", "dlq", "redrive", "--channel", channel],
+        [sys.executable, "-m", "govpub.app.cli", "dlq", "redrive", "--channel", channel],
         env=env_for(settings),
         capture_output=True,
         timeout=180,
@@ -305,7 +306,7 @@ def test_wechat_outage_retries_then_dead_letters_and_redrive_posts_once(
         retry_min_backoff=0.2,
         retry_max_backoff=1.0,
     )
-    timeout = settings.newmedia_timeout
+    timeout = settings.newmedia.timeout
     outage = Outage(
         faults=[
             Fault(status=503),

@@ -29,7 +29,7 @@ def govpub(
         GOVPUB_RETRY_MAX_BACKOFF="0.05",
     )
     return subprocess.run(
-        [sys.executable, "-m", "govpub.cli", *args],
+        [sys.executable, "-m", "govpub.app.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -14,7 +14,7 @@ import pytest
 from channels.memory import MemoryChannel
 from consumers.lease import Lease
 from consumers.runner import ChannelRunner, RunStats
-from consumers.service import build_runner, run_channels
+from govpub.app.channels import build_runner, run_channels
 from govpub.bus import Bus, Consumer, Record, TopicPartition, open_bus
 from govpub.settings import Settings
 from govpub.store import Store

@@ -16,14 +16,14 @@ import requests
 from channels.memory import MemoryChannel
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner
-from consumers.service import run_channels
+from govpub.app.channels import run_channels
 from govpub.bus import SendFuture, SendResult, open_bus
 from govpub.bus.sqlite import SqliteBus
+from govpub.compliance.identifiers import id_check_char
 from govpub.errors import BusError, PermanentDeliveryError, PublishFailed
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.compliance.identifiers import id_check_char
 from producers.ingest import signing
 from producers.ingest.client import GovpubAuth, IngestClient, encode_body
 from tests import factories

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import requests
 
+from govpub.compliance.identifiers import id_check_char
 from govpub.settings import Settings
-from producers.compliance.identifiers import id_check_char
 from producers.ingest.client import IngestClient
 from tests import factories
 from tests.ingest_support import SECRETS, bus_records, payloads, write_credentials

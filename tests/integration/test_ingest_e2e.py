@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from govpub.compliance.identifiers import id_check_char, luhn_check_digit
 from govpub.settings import Settings
-from producers.compliance.identifiers import id_check_char, luhn_check_digit
 from tests import factories
 from tests.ingest_support import bus_records, payloads, running_ingest
 from tests.xss import VECTORS, html_problems, text_problems
@@ -171,7 +171,7 @@ def test_xss_vectors_do_not_survive_to_the_feeds(
                 assert text_problems(sent["payload"][name]) == []
 
     texts = feed_texts(api.settings.output_dir)
-    assert len(texts["feeds/all.xml"]) == 2 * min(len(VECTORS) * 2, api.settings.feed_items)
+    assert len(texts["feeds/all.xml"]) == 2 * min(len(VECTORS) * 2, api.settings.rss.feed_items)
     for feed, items in texts.items():
         for text in items:
             # Words of a vector may remain as visible text (＜img …); no tag may.

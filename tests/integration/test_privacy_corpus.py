@@ -29,21 +29,24 @@ import opencc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumers.service import run_channels
+from govpub.app.channels import run_channels
 from govpub.bus import open_bus
+from govpub.compliance.identifiers import id_check_char, luhn_check_digit
+from govpub.compliance.normalize import fold_text
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.compliance.identifiers import id_check_char, luhn_check_digit
-from producers.compliance.normalize import fold_text
 from producers.factory import open_publisher
 from schemas import encode_event, parse_event
 from schemas.export import _PAYLOADS
 from schemas.roles import field_roles
 from tests import factories
+from tests.app_settings import app_settings
 
 CHANNELS = ["rss", "website", "wechat", "weibo", "webhook", "catalog"]
-COVER = Path(__file__).resolve().parents[2] / "govpub" / "data" / "newmedia-cover.png"
+COVER = (
+    Path(__file__).resolve().parents[2] / "channels" / "newmedia" / "data" / "newmedia-cover.png"
+)
 ROUTES = """
 [wechat.accounts.portal]
 app_id = "wx00000000000test0"
@@ -312,8 +315,7 @@ def _settings(root: Path) -> Settings:
     routes = root / "routes.toml"
     routes.write_text(ROUTES, encoding="utf-8")
     shutil.copy(COVER, root / "cover.png")
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+    return app_settings(
         bus=f"sqlite:///{root / 'bus.db'}",
         store=root / "state.db",
         output_dir=root / "public",

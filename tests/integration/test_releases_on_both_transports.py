@@ -7,11 +7,11 @@ tasks call.
 
 from datetime import UTC, datetime
 
+from govpub.app.releases import emit_batches, plan_batch, sync_catalog
 from govpub.settings import Settings
 from producers.releases.approval import answered_decision, approval_requests
 from producers.releases.campaigns import emit_due_phases, load_calendar
-from producers.releases.exposure import emit_batches, load_exposure_config, plan_batch
-from producers.releases.publishing import sync_catalog
+from producers.releases.exposure import load_exposure_config
 from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from tests.releases import SAMPLE_BATCH, bus_events, documents, emit, samples
 

@@ -82,7 +82,7 @@ def served(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[s
     }
     source = tmp_path / "events.jsonl"
     source.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events()), "utf-8")
-    govpub = [sys.executable, "-m", "govpub.cli"]
+    govpub = [sys.executable, "-m", "govpub.app.cli"]
     for command in (["emit", str(source)], ["consume", "--until-idle"]):
         done = subprocess.run(
             [*govpub, *command], env=env, capture_output=True, text=True, timeout=120

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from govpub.cli import main
+from govpub.app.cli import main
 
 
 def test_demo_renders_the_site(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

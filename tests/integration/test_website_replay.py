@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 
-from consumers.replay import ReplayUnsupported, replay
-from consumers.service import run_channels
+from channels.memory import MemoryChannel
+from consumers.replay import replay
+from govpub.app.channels import replay_channel, run_channels
+from govpub.app.cli import main
 from govpub.bus import open_bus
-from govpub.cli import main
+from govpub.errors import ReplayUnsupported
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
@@ -87,7 +89,7 @@ def test_replay_equals_the_incremental_build(settings: Settings) -> None:
     (out / "penalty" / "orphan.html").write_text("not from any event", "utf-8")
     feeds_before = {p: d for p, d in tree(out).items() if p.startswith("feeds/")}
 
-    result = replay(settings, "website")
+    result = replay_channel(settings, "website")
     assert result.records == len(history())
     assert result.dead_letters == []
     assert tree(out) == built
@@ -95,7 +97,7 @@ def test_replay_equals_the_incremental_build(settings: Settings) -> None:
     assert not [p for p in out.iterdir() if p.name.startswith(".replay-")]
 
     # The RSS channel replays too, to the same feeds.
-    replay(settings, "rss")
+    replay_channel(settings, "rss")
     assert tree(out) == built
 
     # The live consumer carries on from the replaced state.
@@ -103,7 +105,7 @@ def test_replay_equals_the_incremental_build(settings: Settings) -> None:
     consume(settings, "website")
     incremental = tree(out)
     assert "penalty/pen-new.html" in incremental
-    replay(settings, "website")
+    replay_channel(settings, "website")
     assert tree(out) == incremental
 
 
@@ -135,7 +137,7 @@ def test_replay_command(
 def test_a_channel_without_files_cannot_be_replayed(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
     with pytest.raises(ReplayUnsupported, match="memory"):
-        replay(settings, "memory")
+        replay(settings, "memory", lambda on, store, rebuild: MemoryChannel())
 
 
 def _raw(settings: Settings, values: list[tuple[str, bytes, bytes]]) -> None:
@@ -157,7 +159,7 @@ def test_a_large_replay_checks_and_renders_in_forked_processes_to_the_same_site(
     the events in a forked process ahead of applying them, and renders in forked
     processes: the site is the one built incrementally, rebuilt in place over a damaged
     tree and as a new tree, with the same names masked and the same events refused."""
-    from producers.compliance.identifiers import id_check_char
+    from govpub.compliance.identifiers import id_check_char
     from schemas import encode_event, parse_event
 
     settings = make_settings(max_batch=500, render_processes=2)
@@ -207,7 +209,7 @@ def test_a_large_replay_checks_and_renders_in_forked_processes_to_the_same_site(
         GOVPUB_RENDER_PROCESSES="2",
         GOVPUB_LOG_LEVEL="DEBUG",
     )
-    command = [sys.executable, "-m", "govpub.cli", "replay", "--channel", "website"]
+    command = [sys.executable, "-m", "govpub.app.cli", "replay", "--channel", "website"]
     (settings.output_dir / "policy" / "big-00004.html").write_text("stale", "utf-8")
     (settings.output_dir / "penalty" / "orphan.html").write_text("no event", "utf-8")
     for expected_mode in ("in place", "new tree"):

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from channels.base import Channel, ChannelContext
+from channels.base import ChannelContext
+from consumers.channel import Channel
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
 from govpub.bus import open_bus
@@ -27,7 +28,9 @@ WEIBO_TOKEN = "2.00weibo-token-d41d8cd9"
 HOOK_SECRET = "whsec_c2VjcmV0LWhvb2sta2V5LTEyMzQ1Njc4"
 HOOK_SECRET_B = "plain-text-secret-for-b"
 SITE = "http://portal.zhuzhou.test/"
-COVER = Path(__file__).resolve().parents[2] / "govpub" / "data" / "newmedia-cover.png"
+COVER = (
+    Path(__file__).resolve().parents[2] / "channels" / "newmedia" / "data" / "newmedia-cover.png"
+)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from channels.newmedia.webhook import verify
+from channels.newmedia.webhook.channel import verify
 
 
 @dataclass

@@ -14,11 +14,11 @@ from channels.newmedia.content import (
     wechat_article,
     weibo_status,
 )
+from channels.newmedia.demo import demo_routes
 from channels.newmedia.errors import next_hour, next_midnight, redact
 from channels.newmedia.fit import cut, cut_bytes, cut_weibo, weibo_length
 from channels.newmedia.routing import load_routing
-from channels.newmedia.wechat import WeChatChannel
-from govpub.demo import demo_routes
+from channels.newmedia.wechat.channel import WeChatChannel
 from govpub.errors import ConfigurationError
 from govpub.settings import Settings
 from govpub.store import Store

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from govpub.cli import main
-from govpub.demo import run_demo
-from govpub.settings import Settings
-from govpub.status import render_status
+from channels.settings import AppSettings
+from govpub.app.cli import main
+from govpub.app.demo import run_demo
+from govpub.app.status import render_status
 
 
 def _outbox(root: Path) -> list[Path]:
@@ -17,12 +17,12 @@ def _outbox(root: Path) -> list[Path]:
 
 
 def test_demo_dry_run_writes_the_requests_once(tmp_path: Path) -> None:
-    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    base = AppSettings(_env_file=None)  # type: ignore[call-arg]
     result = run_demo(base, tmp_path / "demo")
     assert [r.channel for r in result.channels] == ["rss", "website", "wechat", "weibo", "webhook"]
     assert all(r.error is None for r in result.channels)
-    files = _outbox(result.outbox)
-    by_channel = {f.relative_to(result.outbox).parts[0] for f in files}
+    files = _outbox(result.output_dir / "outbox")
+    by_channel = {f.relative_to(result.output_dir / "outbox").parts[0] for f in files}
     assert by_channel == {"wechat", "weibo", "webhook"}
     drafts = [f for f in files if f.name.endswith("draft_add.json")]
     assert len(drafts) == 4  # exposure batch, meeting v1 and v2 (replace), theme day
@@ -37,7 +37,9 @@ def test_demo_dry_run_writes_the_requests_once(tmp_path: Path) -> None:
     assert "govpub.penalty.retract" in types  # the withdrawn penalty reached the county portal
 
     again = run_demo(base, tmp_path / "demo", keep=True)
-    assert _outbox(again.outbox) == files  # records stop a second run from sending again
+    assert (
+        _outbox(again.output_dir / "outbox") == files
+    )  # records stop a second run from sending again
 
 
 def test_demo_command_prints_the_outbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,7 +50,7 @@ def test_demo_command_prints_the_outbox(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_status_shows_targets_and_where_a_document_is_published(tmp_path: Path) -> None:
-    result = run_demo(Settings(_env_file=None), tmp_path / "demo")  # type: ignore[call-arg]
+    result = run_demo(AppSettings(_env_file=None), tmp_path / "demo")  # type: ignore[call-arg]
     overview = render_status(result.settings)
     assert "wechat → zhuzhou-gov" in overview
     assert "webhook → lukou-county-portal" in overview

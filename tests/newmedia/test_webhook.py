@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from channels.base import Channel, ChannelContext, DeliveryState
-from channels.newmedia.webhook import WebhookChannel, WebhookClient, sign, verify
-from consumers.deliveries import DeliveryLog
+from channels.base import ChannelContext
+from channels.newmedia.webhook.channel import WebhookChannel, WebhookClient, sign, verify
+from consumers.channel import Channel
+from govpub.deliveries import DeliveryLog, DeliveryState
 from govpub.settings import Settings
 from govpub.store import Store
 from tests import factories

@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
-from channels.base import Channel, ChannelContext, DeliveryState
-from channels.newmedia.wechat import WeChatChannel, handle_publish_job_finish
-from channels.newmedia.wechat_api import WeChatClient
-from consumers.deliveries import DeliveryLog
+from channels.base import ChannelContext
+from channels.newmedia.wechat.api import WeChatClient
+from channels.newmedia.wechat.callback import handle_publish_job_finish
+from channels.newmedia.wechat.channel import WeChatChannel
+from consumers.channel import Channel
+from govpub.deliveries import DeliveryLog, DeliveryState
+from govpub.errors import InvalidCallback
 from govpub.settings import Settings
 from govpub.store import Store
 from tests import factories
@@ -99,7 +102,7 @@ def test_in_article_image_is_uploaded_and_becomes_the_cover(
     nm_settings: Settings_, wechat: FakeWeChat, server: Any
 ) -> None:
     settings = nm_settings()
-    png = (settings.newmedia_routes.parent / "cover.png").read_bytes()
+    png = (settings.newmedia.routes.parent / "cover.png").read_bytes()
     server.expect_request("/images/river.png").respond_with_data(png, content_type="image/png")
     outside = "https://elsewhere.example/evil.png"
     campaign = events.campaign(
@@ -162,10 +165,10 @@ def test_workers_of_one_app_share_the_stored_token(
     settings = nm_settings()
     with Store(settings.store) as one, Store(settings.store) as two:
         kwargs: dict[str, Any] = {
-            "base_url": str(settings.wechat_api_base),
+            "base_url": str(settings.wechat.api_base),
             "timeout": 2.0,
         }
-        secret = settings.wechat_app_secrets["city"]
+        secret = settings.wechat.app_secrets["city"]
         first = WeChatClient("city", wechat.app_id, secret, store=one, **kwargs)
         second = WeChatClient("city", wechat.app_id, secret, store=two, **kwargs)
         with first, second:
@@ -426,7 +429,7 @@ def test_publishjobfinish_callback_confirms_or_fails_the_record(
     ],
 )
 def test_callback_refuses_what_is_not_a_publish_event(body: bytes, tmp_path: Any) -> None:
-    with Store(tmp_path / "s.db") as store, pytest.raises(ValueError, match=r"\w"):
+    with Store(tmp_path / "s.db") as store, pytest.raises(InvalidCallback, match=r"\w"):
         handle_publish_job_finish(body, store)
 
 
@@ -458,7 +461,7 @@ def test_poll_budget_limits_freepublish_get(nm_settings: Settings_, wechat: Fake
 def test_forced_refreshes_are_limited_to_20_a_day_and_30_s_apart(tmp_path: Any) -> None:
     from datetime import UTC, datetime
 
-    from channels.newmedia.wechat_api import TokenStore
+    from channels.newmedia.wechat.api import TokenStore
     from govpub.errors import ChannelParked, RateLimited
 
     clock = Clock()
@@ -486,7 +489,7 @@ def test_forced_refreshes_are_limited_to_20_a_day_and_30_s_apart(tmp_path: Any) 
 def test_callback_signature_check() -> None:
     import hashlib
 
-    from channels.newmedia.wechat import verify_callback_signature
+    from channels.newmedia.wechat.callback import verify_callback_signature
 
     expected = hashlib.sha1(b"".join(sorted([b"tok", b"1686900000", b"nonce"]))).hexdigest()
     assert verify_callback_signature("tok", expected, "1686900000", "nonce")

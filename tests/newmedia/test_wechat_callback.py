@@ -1,5 +1,5 @@
-"""The PUBLISHJOBFINISH callback mounted in the ingest service, over HTTP on loopback:
-WeChat's URL check, a pushed publish result that confirms a delivery record, and every
+"""The PUBLISHJOBFINISH callback the wechat channel contributes to ``govpub ingest``, over
+HTTP on loopback: WeChat's URL check, a pushed publish result that confirms a delivery record, and every
 request that must be refused (bad signature, stale timestamp, oversized, not XML, DTDs)."""
 
 import hashlib
@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 import requests
 
-from channels.base import Channel, ChannelContext, DeliveryState
-from channels.newmedia.wechat import WeChatChannel
-from consumers.deliveries import DeliveryLog, DeliveryRow
+from channels.base import ChannelContext
+from channels.newmedia.wechat.callback import callback_routes
+from channels.newmedia.wechat.channel import WeChatChannel
+from channels.settings import load_app_settings
+from consumers.channel import Channel
+from govpub.deliveries import DeliveryLog, DeliveryRow, DeliveryState
 from govpub.errors import ConfigurationError
-from govpub.settings import Settings, load_settings
+from govpub.settings import Settings
 from govpub.store import Store
 from tests.ingest_support import Running, running_ingest
 from tests.newmedia import events
@@ -288,7 +291,7 @@ def test_without_the_token_the_callback_is_not_served(
     nm_settings: Callable[..., Settings], tmp_path: Path, http: requests.Session
 ) -> None:
     with ingest(nm_settings, tmp_path) as api:
-        assert api.service.wechat_callback is None
+        assert callback_routes(api.settings) is None
         get = http.get(api.url + PATH, params={**signed(), "echostr": "1"}, timeout=10)
         post = http.post(api.url + PATH, params=signed(), data=finish_xml("1", "A"), timeout=10)
         assert get.status_code == 404
@@ -302,13 +305,13 @@ def test_a_token_the_console_would_not_accept_is_refused_without_echoing_it(
 ) -> None:
     monkeypatch.setenv("GOVPUB_WECHAT_CALLBACK_TOKEN", value)
     with pytest.raises(ConfigurationError, match="GOVPUB_WECHAT_CALLBACK_TOKEN") as refused:
-        load_settings()
+        load_app_settings()
     assert value not in str(refused.value)
 
 
 def test_the_token_setting_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOVPUB_WECHAT_CALLBACK_TOKEN", TOKEN)
-    settings = load_settings()
-    assert settings.wechat_callback_token is not None
-    assert settings.wechat_callback_token.get_secret_value() == TOKEN
+    settings = load_app_settings()
+    assert settings.wechat.callback_token is not None
+    assert settings.wechat.callback_token.get_secret_value() == TOKEN
     assert TOKEN not in repr(settings)

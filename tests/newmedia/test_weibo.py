@@ -5,10 +5,11 @@ from typing import Any
 
 import pytest
 
-from channels.base import Channel, ChannelContext, DeliveryState
+from channels.base import ChannelContext
 from channels.newmedia.fit import weibo_length
-from channels.newmedia.weibo import WeiboChannel, WeiboClient
-from consumers.deliveries import DeliveryLog
+from channels.newmedia.weibo.channel import WeiboChannel, WeiboClient
+from consumers.channel import Channel
+from govpub.deliveries import DeliveryLog, DeliveryState
 from govpub.errors import ConfigurationError
 from govpub.settings import Settings
 from govpub.store import Store

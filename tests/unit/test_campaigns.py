@@ -6,19 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from govpub.errors import ConfigurationError
+from govpub.errors import ConfigurationError, MissedPhases, ReleaseRefused
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.releases.campaigns import (
     PHASE_OFFSETS,
     RECAP_WINDOW,
     Calendar,
-    MissedPhases,
     emit_due_phases,
     emit_phase,
     load_calendar,
 )
-from producers.releases.exposure import ReleaseRefused
 from producers.releases.log import ReleaseLog
 from producers.releases.quarters import RELEASE_TIMEZONE
 from schemas import CampaignPhase, parse_event
@@ -44,7 +42,7 @@ def test_the_shipped_calendar_has_the_four_themes_from_the_second_quarter_on(
     # Every phase, the preview included, falls in the second quarter of 2023 or later.
     assert min(p.publish_at for p in calendar.phases) >= at("2023-04-01T00:00:00")
     assert len(calendar.phases) == 12
-    assert calendar.sources["2023-river"] == "govpub/data/campaigns/2023-river.toml"
+    assert calendar.sources["2023-river"] == "producers/releases/data/campaigns/2023-river.toml"
     for phase in calendar.phases:
         event = parse_event(phase.event())  # every phase is a valid campaign event
         assert event.kind.value == "campaign"

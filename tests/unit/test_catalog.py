@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from channels.base import ChannelContext, DeliveryState
+from channels.base import ChannelContext
 from channels.catalog import CatalogChannel
+from channels.catalog.state import DocumentCatalog, PenaltyStanding
 from channels.registry import create_channel
-from consumers.service import run_channels
-from govpub.catalog import DocumentCatalog, PenaltyStanding
+from govpub.app.channels import run_channels
+from govpub.deliveries import DeliveryState
 from govpub.settings import Settings
 from govpub.store import Store
 from schemas import parse_event

@@ -10,12 +10,12 @@ from channels.memory import MemoryChannel
 from consumers import ChannelRunner, read_dead_letters
 from consumers.safety import ChannelGuard
 from govpub.bus import open_bus
+from govpub.compliance.audit import AuditLog
+from govpub.compliance.identifiers import id_check_char
+from govpub.compliance.policy import CompliancePolicy
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.compliance import CompliancePolicy
-from producers.compliance.audit import AuditLog
-from producers.compliance.identifiers import id_check_char
 from producers.factory import open_publisher
 from schemas import encode_event, parse_event
 from tests import factories

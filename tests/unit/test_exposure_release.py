@@ -14,31 +14,32 @@ from typing import Any
 
 import pytest
 
-from consumers.service import build_runner
+from govpub.app.channels import build_runner
+from govpub.app.releases import emit_batches, plan_batch, sync_catalog
 from govpub.bus import Record, open_bus
-from govpub.errors import ConfigurationError
-from govpub.settings import Settings
-from govpub.store import Store
-from govpub.topics import Topics
-from producers.compliance.audit import AuditLog
-from producers.compliance.rules import Decision
-from producers.releases.approval import APPROVE, REJECT, answered_decision, approval_requests
-from producers.releases.exposure import (
+from govpub.compliance.audit import AuditLog
+from govpub.compliance.rules import Decision
+from govpub.errors import (
     ApprovalMissing,
-    BatchPlan,
     BatchWithdrawn,
-    ExposureConfig,
+    CatalogBehind,
+    ConfigurationError,
     NoCandidates,
     PlanOutdated,
     ReleaseRefused,
-    emit_batches,
+)
+from govpub.settings import Settings
+from govpub.store import Store
+from govpub.topics import Topics
+from producers.releases.approval import APPROVE, REJECT, answered_decision, approval_requests
+from producers.releases.exposure import (
+    BatchPlan,
+    ExposureConfig,
     load_exposure_config,
-    plan_batch,
     release_quarter,
     review,
 )
 from producers.releases.log import Outcome, ReleaseDecision, ReleaseLog
-from producers.releases.publishing import CatalogBehind, sync_catalog
 from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from tests import factories
 from tests.releases import SAMPLE_BATCH, bus_events, documents, emit, samples
@@ -525,8 +526,8 @@ def test_sync_waits_for_the_rest_of_the_catalog_group(settings: Settings) -> Non
 
 def test_release_code_imports_without_airflow() -> None:
     code = (
-        "import sys, producers.releases.dag_tasks, producers.releases.exposure,"
-        " producers.releases.campaigns, govpub.status;"
+        "import sys, govpub.app.dag_tasks, producers.releases.exposure,"
+        " producers.releases.campaigns, govpub.app.status;"
         " sys.exit(any(m == 'airflow' or m.startswith('airflow.') for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from govpub.demo import load_samples
+from govpub.app.demo import load_samples
+from govpub.compliance.identifiers import id_check_char, luhn_check_digit
+from govpub.compliance.rules import RULES, Decision
 from govpub.errors import ComplianceRefusal
 from govpub.settings import Settings
 from govpub.store import Store
-from producers.compliance import ComplianceGate, Decision, build_gate
-from producers.compliance.identifiers import id_check_char, luhn_check_digit
-from producers.compliance.rules import RULES
+from producers.compliance import ComplianceGate, build_gate
 from schemas import PenaltyEvent, parse_event
 from tests import factories
 

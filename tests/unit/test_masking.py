@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from producers.compliance.identifiers import (
+from govpub.compliance.identifiers import (
     CREDIT_CODE_ALPHABET,
     credit_code_check_char,
     id_check_char,
@@ -23,7 +23,7 @@ from producers.compliance.identifiers import (
     luhn_check_digit,
     luhn_ok,
 )
-from producers.compliance.masking import mask_person_name, mask_text, split_person_name
+from govpub.compliance.masking import mask_person_name, mask_text, split_person_name
 
 FULL_WIDTH = str.maketrans({str(i): chr(0xFF10 + i) for i in range(10)})
 TO_ASCII = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)} | {"Ｘ": "X"})

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from govpub.compliance.identifiers import id_check_char, luhn_check_digit
 from govpub.errors import ComplianceRefusal, EventValidationError
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.compliance import ComplianceGate, build_gate
-from producers.compliance.identifiers import id_check_char, luhn_check_digit
 from schemas import AnyEvent, parse_event
 from tests import factories
 
@@ -380,7 +380,7 @@ def test_emit_refuses_what_cannot_be_made_safe_and_keeps_what_was_accepted(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from govpub.cli import main
+    from govpub.app.cli import main
     from tests.unit.test_channel_guard import deliver
 
     settings = make_settings()

@@ -6,11 +6,11 @@ from collections.abc import Callable
 import pytest
 
 from govpub.bus import Bus, open_bus
-from govpub.errors import EventValidationError, PublishFailed, StaleVersion
+from govpub.errors import BatchRejected, EventValidationError, PublishFailed, StaleVersion
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers import BatchRejected, PartialPublish, Publisher, VersionLedger
+from producers import PartialPublish, Publisher, VersionLedger
 from schemas import AnyEvent, parse_event
 from tests import factories
 from tests.contract.test_bus_contract import drain

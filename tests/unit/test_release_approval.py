@@ -8,26 +8,21 @@ from typing import Any
 
 import pytest
 
+from govpub.compliance.audit import AuditLog
+from govpub.compliance.rules import RULES, Decision
+from govpub.errors import ApprovalMissing, ApprovalRefused
 from govpub.settings import Settings
 from govpub.store import Store
-from producers.compliance.audit import AuditLog
-from producers.compliance.rules import RULES, Decision
 from producers.releases.approval import (
     APPROVE,
     REJECT,
-    ApprovalRefused,
     answered_decision,
     approval_requests,
     auto_decisions,
     check_auto_approve,
     record_void_answer,
 )
-from producers.releases.exposure import (
-    ApprovalMissing,
-    BatchPlan,
-    ExposureConfig,
-    load_exposure_config,
-)
+from producers.releases.exposure import BatchPlan, ExposureConfig, load_exposure_config
 from producers.releases.log import Outcome
 
 QUARTER = "2026Q3"
@@ -195,7 +190,8 @@ def test_the_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
 
 
 def test_the_run_note_and_the_rejection_name_every_batch_and_decision() -> None:
-    from producers.releases.dag_tasks import ReleaseRejected, exposure_rejected, release_note
+    from govpub.app.dag_tasks import exposure_rejected, release_note
+    from govpub.errors import ReleaseRejected
     from producers.releases.log import Release, ReleaseDecision
 
     def decision(document_id: str, outcome: Outcome, by: str) -> ReleaseDecision:

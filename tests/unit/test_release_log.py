@@ -3,11 +3,11 @@
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from govpub.app.status import render_status
+from govpub.compliance.audit import AuditLog
+from govpub.compliance.rules import Decision
 from govpub.settings import Settings
-from govpub.status import render_status
 from govpub.store import Store
-from producers.compliance.audit import AuditLog
-from producers.compliance.rules import Decision
 from producers.releases.log import Outcome, Release, ReleaseDecision, ReleaseLog
 
 T0 = datetime(2023, 7, 1, 1, 0, tzinfo=UTC)

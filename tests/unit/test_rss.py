@@ -9,8 +9,9 @@ from typing import Any
 import feedparser
 import pytest
 
-from channels.base import ChannelContext, DeliveryState
+from channels.base import ChannelContext
 from channels.rss import RssChannel
+from govpub.deliveries import DeliveryState
 from govpub.settings import Settings
 from govpub.store import Store
 from schemas import parse_event

@@ -7,7 +7,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from producers.releases.runnotes import MAX_NOTE, AirflowApi, RunNoteFailed
+from govpub.errors import RunNoteFailed
+from producers.releases.runnotes import MAX_NOTE, AirflowApi
 
 RUN = "manual__2026-11-28T06:00:00+00:00"
 

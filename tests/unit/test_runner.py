@@ -7,19 +7,11 @@ from typing import Any
 
 import pytest
 
-from channels.base import DeliveryState
 from channels.memory import MemoryChannel
-from consumers import (
-    ChannelRunner,
-    DeadLetter,
-    DeliveryLog,
-    RetryPolicy,
-    read_dead_letters,
-    redrive,
-)
-from consumers.runner import ChannelFlushFailed
+from consumers import ChannelRunner, DeadLetter, RetryPolicy, read_dead_letters, redrive
 from govpub.bus import open_bus
-from govpub.errors import PermanentDeliveryError, TransientDeliveryError
+from govpub.deliveries import DeliveryLog, DeliveryState
+from govpub.errors import ChannelFlushFailed, PermanentDeliveryError, TransientDeliveryError
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics

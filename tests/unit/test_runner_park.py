@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 
-from channels.base import DeliveryState
 from channels.memory import MemoryChannel
-from consumers.deliveries import DeliveryLog
 from consumers.redrive import read_dead_letters
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner
 from govpub.bus import open_bus
+from govpub.deliveries import DeliveryLog, DeliveryState
 from govpub.errors import ChannelParked, TransientDeliveryError
 from govpub.settings import Settings
 from govpub.store import Store

@@ -3,7 +3,7 @@
 import pytest
 
 from channels.text import html_to_text
-from producers.compliance.sanitize import sanitize_html, strip_markup
+from govpub.compliance.sanitize import sanitize_html, strip_markup
 from tests.xss import VECTORS, html_problems, text_problems
 
 

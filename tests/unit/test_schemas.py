@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import jsonschema
 import pytest
 
-from govpub.demo import load_samples
+from govpub.app.demo import load_samples
 from govpub.errors import EventValidationError
 from schemas import (
     Kind,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from govpub.app.serve import StaticServer, content_type, serving
 from govpub.errors import ConfigurationError
 from govpub.files import atomic_write
-from govpub.serve import StaticServer, content_type, serving
 
 
 @pytest.fixture

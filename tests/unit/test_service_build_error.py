@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from consumers.service import run_channels
+from govpub.app.channels import run_channels
 from govpub.errors import ConfigurationError
 from govpub.settings import Settings
 

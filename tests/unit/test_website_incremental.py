@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from channels.base import DeliveryState
+from govpub.deliveries import DeliveryState
 from govpub.errors import EventValidationError, PermanentDeliveryError
 from govpub.settings import Settings
 from schemas import parse_event

@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from channels.base import DeliveryState
+from govpub.deliveries import DeliveryState
 from govpub.settings import Settings
 from tests import factories
 from tests.website_support import Site, campaign, exposure_batch, exposure_candidate, meeting

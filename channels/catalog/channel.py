@@ -1,0 +1,40 @@
+"""The catalog channel: keeps the latest state of every document in the state store.
+
+It publishes nothing; scheduled releases (the quarterly exposure DAG) query it through
+:class:`~channels.catalog.state.DocumentCatalog` instead of reading other channels' output.
+
+Delivery guarantee: at-least-once from the runner, idempotent here (recording an event
+twice leaves the same row; an older version never replaces a newer one).
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Self
+
+from channels.base import ChannelBase, ChannelContext
+from channels.catalog.state import DocumentCatalog
+from consumers.channel import Outcome
+from govpub.deliveries import DeliveryState
+from govpub.store import Store
+from schemas import AnyEvent
+
+
+class CatalogChannel(ChannelBase):
+    """Records every event in :class:`DocumentCatalog`."""
+
+    name = "catalog"
+
+    def __init__(self, store: Store, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.catalog = DocumentCatalog(store)
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_context(cls, context: ChannelContext) -> Self:
+        """Build on the runner's state store."""
+        return cls(context.store)
+
+    def apply(self, event: AnyEvent) -> Outcome | None:
+        """Record the event; a newer version already recorded makes this one a skip."""
+        if not self.catalog.record(event, now=self._clock()):
+            return Outcome(DeliveryState.SKIPPED, "a newer version is already in the catalog")
+        return None

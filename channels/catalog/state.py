@@ -1,0 +1,305 @@
+"""The document catalog: the latest state of every document on the bus.
+
+The ``catalog`` channel (:mod:`channels.catalog`) feeds it from its own consumer group,
+so it sees every event in per-document order, at least once. Scheduled releases read
+it (the shell, :mod:`govpub.app.releases`, hands it to :mod:`producers.releases`)
+instead of channel output: which exposure candidates a quarter has, and whether the
+penalty decision a case links to is still published. One row per document: kind, version, department, payload (JSON),
+retracted, and when it was first published and last changed.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from govpub.store import Store
+from schemas import AnyEvent, ExposureEvent, PenaltyPayload, RetractEvent
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS catalog_documents (
+    document_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    department TEXT NOT NULL,
+    title TEXT,
+    domain TEXT,
+    quarter TEXT,
+    role TEXT,
+    payload TEXT,
+    retracted INTEGER NOT NULL DEFAULT 0,
+    retract_reason TEXT,
+    first_published_at TEXT,
+    updated_at TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS catalog_exposure ON catalog_documents (kind, role, quarter, domain);
+CREATE INDEX IF NOT EXISTS catalog_department ON catalog_documents (department, kind);
+CREATE INDEX IF NOT EXISTS catalog_updated ON catalog_documents (updated_at)
+"""
+
+_COLUMNS = (
+    "document_id, kind, version, event_id, action, department, title, domain, quarter, role,"
+    " payload, retracted, retract_reason, first_published_at, updated_at"
+)
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """The latest known state of one document."""
+
+    document_id: str
+    kind: str
+    version: int
+    event_id: str
+    action: str
+    department: str
+    title: str | None
+    domain: str | None
+    quarter: str | None
+    role: str | None
+    payload: dict[str, Any] | None
+    retracted: bool
+    retract_reason: str | None
+    first_published_at: datetime | None
+    updated_at: datetime
+
+
+class PenaltyStanding(StrEnum):
+    """Whether a penalty decision may be cited on a given day, and if not, why."""
+
+    IN_EFFECT = "in_effect"
+    NOT_PUBLISHED = "not_published"
+    NOT_A_PENALTY = "not_a_penalty"
+    RETRACTED = "retracted"
+    NOT_PUBLISHABLE = "not_publishable"
+    NOT_YET_DECIDED = "not_yet_decided"
+    DISPLAY_ENDED = "display_ended"
+
+
+@dataclass(frozen=True)
+class PenaltyCheck:
+    """The answer of :meth:`DocumentCatalog.penalty_standing`, with a reason operators can read."""
+
+    document_id: str
+    standing: PenaltyStanding
+    reason: str
+    display_until: date | None = None
+
+    @property
+    def in_effect(self) -> bool:
+        """True when the decision is published, not withdrawn and within its display period."""
+        return self.standing is PenaltyStanding.IN_EFFECT
+
+
+def _role(event: AnyEvent) -> str | None:
+    if isinstance(event, ExposureEvent):
+        return "batch" if event.payload.is_batch else "candidate"
+    return None
+
+
+def _text(payload: dict[str, Any], key: str) -> str | None:
+    value = payload.get(key)
+    return value if isinstance(value, str) else None
+
+
+class DocumentCatalog:
+    """The ``catalog_documents`` table of the state store: writes from the catalog
+    channel, queries for scheduled releases."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        store.ensure_schema("catalog_documents", _SCHEMA)
+
+    def record(self, event: AnyEvent, *, now: datetime) -> bool:
+        """Take one event into the catalog; returns False if a newer version is already there.
+
+        Idempotent: recording the same event twice leaves the same row. A retraction
+        keeps the last payload (so a withdrawn decision can still be explained) and
+        marks the document retracted.
+        """
+        # UTC, so that the text columns sort in time order whatever offset events carry.
+        occurred = event.occurred_at.astimezone(UTC).isoformat()
+        recorded = now.astimezone(UTC).isoformat()
+        with self.store.transaction() as conn:
+            row = conn.execute(
+                "SELECT version, event_id FROM catalog_documents WHERE document_id=?",
+                (event.document_id,),
+            ).fetchone()
+            if row is not None and (
+                row[0] > event.version or (row[0] == event.version and row[1] != event.event_id)
+            ):
+                return False
+            if isinstance(event, RetractEvent):
+                if row is None:
+                    # Withdrawn before the catalog saw it published: remember the withdrawal.
+                    conn.execute(
+                        f"INSERT INTO catalog_documents ({_COLUMNS}, recorded_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, 1, ?, NULL, ?, ?)",
+                        (
+                            event.document_id,
+                            event.kind.value,
+                            event.version,
+                            event.event_id,
+                            event.action.value,
+                            event.department,
+                            event.payload.reason,
+                            occurred,
+                            recorded,
+                        ),
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE catalog_documents SET version=?, event_id=?, action=?,"
+                        " retracted=1, retract_reason=?, updated_at=?, recorded_at=?"
+                        " WHERE document_id=?",
+                        (
+                            event.version,
+                            event.event_id,
+                            event.action.value,
+                            event.payload.reason,
+                            occurred,
+                            recorded,
+                            event.document_id,
+                        ),
+                    )
+                return True
+            payload = event.payload.model_dump(mode="json", exclude_none=True)
+            conn.execute(
+                f"INSERT INTO catalog_documents ({_COLUMNS}, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)"
+                " ON CONFLICT (document_id) DO UPDATE SET kind=excluded.kind,"
+                " version=excluded.version, event_id=excluded.event_id, action=excluded.action,"
+                " department=excluded.department, title=excluded.title, domain=excluded.domain,"
+                " quarter=excluded.quarter, role=excluded.role, payload=excluded.payload,"
+                " retracted=0, retract_reason=NULL,"
+                " first_published_at=COALESCE(catalog_documents.first_published_at,"
+                " excluded.first_published_at),"
+                " updated_at=excluded.updated_at, recorded_at=excluded.recorded_at",
+                (
+                    event.document_id,
+                    event.kind.value,
+                    event.version,
+                    event.event_id,
+                    event.action.value,
+                    event.department,
+                    _text(payload, "title"),
+                    _text(payload, "domain"),
+                    _text(payload, "candidate_quarter"),
+                    _role(event),
+                    json.dumps(payload, ensure_ascii=False, sort_keys=True),
+                    occurred,
+                    occurred,
+                    recorded,
+                ),
+            )
+        return True
+
+    def get(self, document_id: str) -> CatalogEntry | None:
+        """The latest state of one document, or None if the catalog has not seen it."""
+        row = self.store.conn.execute(
+            f"SELECT {_COLUMNS} FROM catalog_documents WHERE document_id=?", (document_id,)
+        ).fetchone()
+        return None if row is None else _entry(row)
+
+    def exposure_candidates(self, quarter: str, domain: str) -> list[CatalogEntry]:
+        """Exposure candidates of ``quarter`` in ``domain`` that are not withdrawn,
+        oldest first (then by document_id), the order they are listed in a batch."""
+        rows = self.store.conn.execute(
+            f"SELECT {_COLUMNS} FROM catalog_documents WHERE kind='exposure' AND role='candidate'"
+            " AND quarter=? AND domain=? AND retracted=0"
+            " ORDER BY first_published_at, document_id",
+            (quarter, domain),
+        )
+        return [_entry(row) for row in rows]
+
+    def penalty_standing(
+        self, document_id: str, *, on: date, default_display_days: int
+    ) -> PenaltyCheck:
+        """Whether penalty decision ``document_id`` is published, not withdrawn, publishable
+        and within its display period on day ``on``.
+
+        The display period ends on ``display_until`` when the decision has one, otherwise
+        ``default_display_days`` after ``decided_on`` (regions set different periods;
+        the caller passes its configured one).
+        """
+        entry = self.get(document_id)
+        if entry is None:
+            return PenaltyCheck(
+                document_id,
+                PenaltyStanding.NOT_PUBLISHED,
+                f"penalty decision {document_id} is not published",
+            )
+        if entry.kind != "penalty":
+            return PenaltyCheck(
+                document_id,
+                PenaltyStanding.NOT_A_PENALTY,
+                f"{document_id} is a {entry.kind} document, not a penalty decision",
+            )
+        if entry.retracted or entry.payload is None:
+            return PenaltyCheck(
+                document_id,
+                PenaltyStanding.RETRACTED,
+                f"penalty decision {document_id} was withdrawn: {entry.retract_reason or '-'}",
+            )
+        penalty = PenaltyPayload.model_validate(entry.payload)
+        if penalty.is_minor or penalty.involves_secrets or penalty.security_risk:
+            return PenaltyCheck(
+                document_id,
+                PenaltyStanding.NOT_PUBLISHABLE,
+                f"penalty decision {document_id} is flagged as never to be published"
+                " (minor, secrets or security risk)",
+            )
+        until = penalty.display_until or penalty.decided_on + timedelta(days=default_display_days)
+        if penalty.decided_on > on:
+            return PenaltyCheck(
+                document_id,
+                PenaltyStanding.NOT_YET_DECIDED,
+                f"penalty decision {document_id} is dated {penalty.decided_on}, after {on}",
+                until,
+            )
+        if until < on:
+            return PenaltyCheck(
+                document_id,
+                PenaltyStanding.DISPLAY_ENDED,
+                f"the display period of penalty decision {document_id} ended on {until}",
+                until,
+            )
+        return PenaltyCheck(
+            document_id,
+            PenaltyStanding.IN_EFFECT,
+            f"penalty decision {document_id} is published until {until}",
+            until,
+        )
+
+    def count(self, kinds: Sequence[str] = ()) -> int:
+        """How many documents the catalog holds (of ``kinds``, if given)."""
+        if kinds:
+            marks = ",".join("?" * len(kinds))
+            sql = f"SELECT COUNT(*) FROM catalog_documents WHERE kind IN ({marks})"
+            return int(self.store.conn.execute(sql, list(kinds)).fetchone()[0])
+        return int(self.store.conn.execute("SELECT COUNT(*) FROM catalog_documents").fetchone()[0])
+
+
+def _entry(row: tuple[Any, ...]) -> CatalogEntry:
+    return CatalogEntry(
+        document_id=row[0],
+        kind=row[1],
+        version=int(row[2]),
+        event_id=row[3],
+        action=row[4],
+        department=row[5],
+        title=row[6],
+        domain=row[7],
+        quarter=row[8],
+        role=row[9],
+        payload=None if row[10] is None else json.loads(row[10]),
+        retracted=bool(row[11]),
+        retract_reason=row[12],
+        first_published_at=None if row[13] is None else datetime.fromisoformat(row[13]),
+        updated_at=datetime.fromisoformat(row[14]),
+    )

@@ -1,0 +1,20 @@
+"""The rss channel's settings section: ``GOVPUB_FEED_ITEMS``, ``GOVPUB_GUID_PREFIX``."""
+
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from govpub.settings import SettingsSection
+
+
+class RssSettings(SettingsSection):
+    """How long the feeds are and how their items are identified."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVPUB_")
+
+    feed_items: Annotated[int, Field(ge=1, le=1000)] = 50
+    guid_prefix: Annotated[str, Field(pattern=r"^(urn|tag):[A-Za-z0-9.,:_-]{1,200}$")] = Field(
+        default="urn:govpub:zhuzhou",
+        description="prefix of feed item ids; never change it once feeds are public",
+    )

@@ -1,0 +1,383 @@
+"""The ``govpub`` command line.
+
+Every command builds the settings once (``GOVPUB_*``), then calls library code.
+Exit codes: 0 success, 1 failure, 2 bad input or configuration.
+"""
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, TextIO
+
+from channels.settings import load_app_settings
+from govpub.errors import ConfigurationError, GovpubError
+from govpub.logs import configure_logging
+from govpub.settings import Settings
+
+if TYPE_CHECKING:
+    from govpub.bus import Bus
+    from govpub.topics import Topics
+
+
+def _out(text: str = "", stream: TextIO | None = None) -> None:
+    (stream or sys.stdout).write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.app.demo import run_demo
+
+    result = run_demo(settings, Path(args.dir), keep=args.keep)
+    failed = [r for r in result.channels if r.error is not None]
+    new = sum(1 for a in result.accepted if not a.duplicate)
+    _out(
+        f"govpub demo: {len(result.accepted)} sample events emitted ({new} new) on the embedded bus"
+    )
+    for channel in result.channels:
+        status = f"error: {channel.error}" if channel.error else str(channel.stats)
+        _out(f"  channel {channel.channel}: {status}")
+    _out("outputs:")
+    for line in result.outputs():
+        _out(f"  {line}")
+    _out(f"  bus and state:   {Path(args.dir).resolve()}")
+    return 1 if failed else 0
+
+
+def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.errors import BatchRejected
+    from govpub.store import Store
+    from producers import PartialPublish, already_checked
+    from producers.emit import MAX_INPUT_BYTES, problem_for, read_entries, validate_entries
+    from producers.factory import open_publisher
+
+    if args.file == "-":
+        text = sys.stdin.read(MAX_INPUT_BYTES + 1)
+        source = "stdin"
+    else:
+        path = Path(args.file)
+        try:
+            if path.stat().st_size > MAX_INPUT_BYTES:
+                _err(f"error: {path}: larger than {MAX_INPUT_BYTES} bytes")
+                return 2
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            _err(f"error: cannot read {path}: {exc}")
+            return 2
+        source = str(path)
+    if len(text) > MAX_INPUT_BYTES:
+        _err(f"error: {source}: larger than {MAX_INPUT_BYTES} bytes")
+        return 2
+    with (
+        Store(settings.store) as store,
+        open_publisher(settings, store, source="emit") as publisher,
+    ):
+        events, problems = validate_entries(read_entries(text), publisher.prepare)
+        if not events and not problems:
+            _err(f"error: {source}: no events")
+            return 2
+        accepted = []
+        try:
+            if not problems:
+                # The entries passed the gate while being validated: do not gate them twice.
+                accepted = publisher.publish_many(
+                    [event for _, event in events], gate=already_checked
+                )
+        except BatchRejected as exc:
+            problems = [problem_for(events[i][0], error) for i, error in sorted(exc.errors.items())]
+        except PartialPublish as exc:
+            for item in exc.accepted:
+                _out(
+                    f"{item.event_id} {item.document_id} → {item.topic}[{item.partition}]@{item.offset}"
+                )
+            _err(f"error: {exc}")
+            return 1
+    if problems:
+        _err(f"error: {source}: {len(problems)} invalid event(s); nothing was sent")
+        for problem in problems:
+            _err(f"  {problem}".replace("\n", "\n  "))
+        return 2
+    for item in accepted:
+        note = " (already accepted)" if item.duplicate else ""
+        _out(
+            f"{item.event_id} {item.document_id} → {item.topic}[{item.partition}]@{item.offset}{note}"
+        )
+    return 0
+
+
+def _nothing_to_deliver(settings: Settings, names: Sequence[str]) -> bool:
+    """Whether every named channel's group has committed the end of every partition:
+    then ``--until-idle`` has nothing to do, and answers before importing any channel."""
+    from channels.registry import resolve
+    from govpub.bus import open_bus
+    from govpub.errors import BusError
+    from govpub.topics import Topics
+
+    for name in names:
+        resolve(name)  # a misspelt name is an error, pending or not
+    bus = open_bus(settings)
+    topics = Topics(settings.topic_prefix)
+    try:
+        return all(
+            lag <= 0
+            for name in names
+            for lag in bus.committed_lag(topics.channel_group(name), topics.content).values()
+        )
+    except BusError:
+        return False  # the runners will say what is wrong
+
+
+def cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
+    names = args.channel or settings.channels
+    if args.until_idle and _nothing_to_deliver(settings, names):
+        for name in names:
+            _out(f"channel {name}: nothing to deliver")
+        return 0
+    from govpub.app.channels import run_channels
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        results = run_channels(settings, names, until_idle=args.until_idle, stop=stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    failed = False
+    for result in results:
+        if result.error is not None:
+            failed = True
+            _err(f"channel {result.channel}: error: {result.error}")
+        else:
+            _out(f"channel {result.channel}: {result.stats}")
+    return 1 if failed else 0
+
+
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.app.server import serve
+
+    serve(settings, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.app.status import render_status
+
+    _out(render_status(settings, document_id=args.document))
+    return 0
+
+
+def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
+    from consumers import redrive
+    from consumers.retry import RetryPolicy
+    from govpub.app.channels import build_runner
+    from govpub.bus import open_bus
+    from govpub.store import Store
+    from govpub.topics import Topics
+
+    topics = Topics(settings.topic_prefix)
+    bus = open_bus(settings)
+    if args.dlq_command == "list":
+        return _list_dead_letters(settings, args, bus, topics)
+    names = args.channel or settings.channels
+    with Store(settings.store) as store:
+        for name in names:
+            runner = build_runner(settings, name, store)
+            try:
+                stats = redrive(
+                    runner.channel,
+                    bus,
+                    store,
+                    topics,
+                    policy=RetryPolicy.from_settings(settings),
+                    guard=runner.guard,
+                )
+            finally:
+                runner.channel.close()
+            _out(f"channel {name}: {stats}")
+    return 0
+
+
+def _list_dead_letters(
+    settings: Settings, args: argparse.Namespace, bus: "Bus", topics: "Topics"
+) -> int:
+    from consumers.deadletter_report import (
+        dead_letters_json,
+        list_dead_letters,
+        parse_since,
+        render_dead_letters,
+    )
+    from govpub.store import Store
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        _err(f"error: {exc}")
+        return 2
+    with Store(settings.store) as store:
+        entries = list_dead_letters(bus, topics, store, channel=args.channel, since=since)
+    _out(dead_letters_json(entries) if args.json else render_dead_letters(entries, topics.dlq))
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.app.serve import StaticServer
+
+    root = settings.output_dir
+    if not root.is_dir():
+        _err(f"error: {root} does not exist yet (GOVPUB_OUTPUT_DIR); run govpub consume first")
+        return 2
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    with StaticServer(root, args.host, args.port) as server:
+        _out(f"serving {root.resolve()} at {server.url} (Ctrl-C to stop)")
+        sys.stdout.flush()
+        previous = signal.signal(signal.SIGTERM, on_term)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.app.channels import replay_channel
+
+    result = replay_channel(settings, args.channel)
+    _out(
+        f"channel {result.channel}: rebuilt from {result.records} records ({result.stats}) "
+        f"into {settings.output_dir.resolve()}"
+    )
+    return 0
+
+
+def cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
+    from schemas.export import JSON_DIR, export_schemas, render_schemas
+
+    directory = Path(args.dir) if args.dir else JSON_DIR
+    if args.check:
+        stale = [
+            name
+            for name, text in render_schemas().items()
+            if not (directory / name).exists() or (directory / name).read_text("utf-8") != text
+        ]
+        if stale:
+            _err(f"out of date in {directory}: {', '.join(stale)} (run: govpub schemas export)")
+            return 1
+        _out(f"schemas in {directory} are up to date")
+        return 0
+    for path in export_schemas(directory):
+        _out(str(path))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``govpub``."""
+    parser = argparse.ArgumentParser(
+        prog="govpub", description="Event-driven publishing for government information disclosure."
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="debug logging, the Kafka client's own messages included (GOVPUB_LOG_LEVEL=DEBUG)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run the whole pipeline on the embedded bus with sample events")
+    p.add_argument(
+        "--dir", default="govpub-demo", help="working directory (default: ./govpub-demo)"
+    )
+    p.add_argument("--keep", action="store_true", help="keep what an earlier demo left in --dir")
+    p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser("emit", help="validate and send events from a JSON or JSON Lines file")
+    p.add_argument("file", help="a file, or - for standard input")
+    p.set_defaults(handler=cmd_emit)
+
+    p = sub.add_parser("consume", help="deliver events to channels")
+    p.add_argument(
+        "--channel", action="append", help="channel name (repeatable; default: GOVPUB_CHANNELS)"
+    )
+    p.add_argument(
+        "--until-idle", action="store_true", help="stop when every partition is caught up"
+    )
+    p.set_defaults(handler=cmd_consume)
+
+    p = sub.add_parser("ingest", help="run the department ingest API (HTTP, signed requests)")
+    p.add_argument("--host", help="address to bind (default: GOVPUB_INGEST_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port (default: GOVPUB_INGEST_PORT, 8400)")
+    p.set_defaults(handler=cmd_ingest)
+
+    p = sub.add_parser("status", help="consumer lag, deliveries and dead letters")
+    p.add_argument("--document", help="where one document is published")
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("dlq", help="dead letters")
+    dlq = p.add_subparsers(dest="dlq_command", required=True, metavar="list|redrive")
+    listing = dlq.add_parser("list", help="show the dead letters, oldest first")
+    listing.add_argument("--channel", help="only this channel's dead letters")
+    listing.add_argument(
+        "--since", help="only those dead-lettered since: a date, a date-time, or an age (6h, 7d)"
+    )
+    listing.add_argument("--json", action="store_true", help="a JSON array, for scripts")
+    r = dlq.add_parser("redrive", help="deliver a channel's dead letters again")
+    r.add_argument(
+        "--channel", action="append", help="channel name (repeatable; default: GOVPUB_CHANNELS)"
+    )
+    p.set_defaults(handler=cmd_dlq)
+
+    p = sub.add_parser("serve", help="serve the output directory over HTTP on loopback")
+    p.add_argument("--host", default="127.0.0.1", help="loopback address (default: 127.0.0.1)")
+    p.add_argument(
+        "--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)"
+    )
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("replay", help="rebuild a channel's output from the topics")
+    p.add_argument("--channel", required=True, help="channel name, e.g. website or rss")
+    p.set_defaults(handler=cmd_replay)
+
+    p = sub.add_parser("schemas", help="JSON Schema of the events")
+    s = p.add_subparsers(dest="schemas_command", required=True, metavar="export")
+    e = s.add_parser("export", help="write schemas/json/*.json")
+    e.add_argument("--dir", help="target directory (default: the package's schemas/json)")
+    e.add_argument("--check", action="store_true", help="only check that the files are up to date")
+    p.set_defaults(handler=cmd_schemas)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``govpub`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings: Settings = load_app_settings()
+        if args.verbose:
+            settings = settings.model_copy(update={"log_level": "DEBUG"})
+        configure_logging(settings)
+        return int(args.handler(settings, args))
+    except ConfigurationError as exc:
+        _err(f"error: {exc}")
+        return 2
+    except GovpubError as exc:
+        _err(f"error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

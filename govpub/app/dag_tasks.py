@@ -1,0 +1,293 @@
+"""What the Airflow tasks call: one function per task, plain values in and out.
+
+The DAG files in ``dags/`` stay thin: each task imports this module when it runs and
+calls one function through :func:`run`, which fails the task at once on a permanent
+error. Every function builds the settings (``GOVPUB_*``) itself, as an entry point
+does, and returns JSON-ready values for XCom. Nothing here imports Airflow at module
+level: :func:`airflow_errors` imports it to translate a refused release, and
+:func:`write_run_note` to read its connection, both only inside a task.
+"""
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+
+from channels.settings import load_app_settings
+from govpub.app.releases import emit_batches, plan_batch, sync_catalog
+from govpub.errors import (
+    ApprovalRefused,
+    ConfigurationError,
+    MissedPhases,
+    ReleaseRefused,
+    ReleaseRejected,
+    RunNoteFailed,
+)
+from producers.releases.approval import (
+    ApprovalRequest,
+    answered_decision,
+    approval_requests,
+    auto_decisions,
+    check_auto_approve,
+    record_void_answer,
+)
+from producers.releases.campaigns import emit_due_phases, emit_phase, load_calendar
+from producers.releases.exposure import BatchPlan, load_exposure_config, release_quarter, review
+from producers.releases.log import Outcome, Release, ReleaseDecision
+from producers.releases.quarters import Quarter
+from producers.releases.runnotes import NOTES_CONNECTION, AirflowApi
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+log = logging.getLogger(__name__)
+
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (ReleaseRefused, ConfigurationError, MissedPhases)
+"""Errors that retrying cannot fix: someone has to act on the data or the configuration."""
+
+APPROVAL_TASK = "approve_release"
+
+
+@contextmanager
+def airflow_errors() -> Iterator[None]:
+    """Fail the task at once (no retries) on a permanent error, with its message."""
+    try:
+        yield
+    except PERMANENT_ERRORS as exc:
+        from airflow.sdk.exceptions import AirflowFailException  # only ever inside a task
+
+        raise AirflowFailException(str(exc)) from exc
+
+
+def run(task: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Call ``task`` as an Airflow task does: a permanent error fails it at once."""
+    with airflow_errors():
+        return task(*args, **kwargs)
+
+
+def run_moment(logical_date: datetime | None, run_after: datetime) -> datetime:
+    """The moment a run stands for: its logical date, or when it was due (manual runs
+    in Airflow 3 may have no logical date)."""
+    return logical_date if logical_date is not None else run_after
+
+
+def write_run_note(dag_id: str, run_id: str, note: str) -> bool:
+    """Write ``note`` on the run through Airflow's REST API as the service user of the
+    connection ``govpub_airflow_api``; without it, or if the api-server refuses, log a
+    warning and go on (the task states still tell the outcome). True if written."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = Connection.get(NOTES_CONNECTION)
+    except AirflowNotFoundException:
+        log.warning(
+            "run note not written: no Airflow connection %s (see the README). The note: %s",
+            NOTES_CONNECTION,
+            note,
+        )
+        return False
+    host = conn.host or "localhost"
+    base = host if "://" in host else f"{conn.conn_type or 'http'}://{host}"
+    if conn.port:
+        base += f":{conn.port}"
+    try:
+        AirflowApi(base, conn.login or "", conn.password or "").write_note(dag_id, run_id, note)
+    except RunNoteFailed as exc:
+        log.warning("run note not written: %s. The note: %s", exc, note)
+        return False
+    log.info("run note: %s", note)
+    return True
+
+
+# -- quarterly exposure release --------------------------------------------------------
+
+
+def exposure_start(quarter: str | None, auto_approve: bool, moment: datetime) -> dict[str, str]:
+    """Check the run's request (auto-approval only where allowed) and name its quarter."""
+    settings = load_app_settings()
+    check_auto_approve(settings, auto_approve)
+    return {"quarter": str(release_quarter(quarter, moment))}
+
+
+def exposure_domains() -> list[str]:
+    """The slugs of the configured domains (validates the configuration)."""
+    settings = load_app_settings()
+    return [domain.slug for domain in load_exposure_config(settings.exposure_config).domains]
+
+
+def catalog_sync() -> dict[str, Any]:
+    """Bring the document catalog up to date with the bus."""
+    result = sync_catalog(load_app_settings())
+    return {
+        "delivered": result.stats.delivered,
+        "skipped": result.stats.skipped,
+        "waited_seconds": round(result.waited, 1),
+    }
+
+
+def exposure_plan(slug: str, start: Mapping[str, str]) -> dict[str, Any]:
+    """Plan the batch of one domain, checked on the day it runs."""
+    settings = load_app_settings()
+    config = load_exposure_config(settings.exposure_config)
+    plan = plan_batch(settings, config, slug, Quarter.parse(start["quarter"]))
+    return plan.model_dump(mode="json")
+
+
+def exposure_review(
+    plans: Sequence[Mapping[str, Any]], *, auto_approve: bool, triggered_by: str | None
+) -> dict[str, Any]:
+    """Everything the approvers see: one approval request per batch that changes (none
+    when auto-approved), each assigned to its domain's approvers but ``triggered_by``."""
+    settings = load_app_settings()
+    parsed = [BatchPlan.model_validate(plan) for plan in plans]
+    requests: list[ApprovalRequest] = []
+    if not auto_approve:
+        config = load_exposure_config(settings.exposure_config)
+        requests = approval_requests(parsed, config, triggered_by=triggered_by)
+    quarter = parsed[0].quarter if parsed else ""
+    unchanged = [plan.note for plan in parsed if plan.note]
+    return {
+        "quarter": quarter,
+        "changes": sum(1 for plan in parsed if plan.changes),
+        "summary": review(parsed),
+        "plans": [plan.model_dump(mode="json") for plan in parsed],
+        "requests": [request.model_dump(mode="json") for request in requests],
+        "approvals": [request.hitl_kwargs() for request in requests],
+        "note": f"NOTHING TO RELEASE for {quarter}: " + " ".join(unchanged)
+        if unchanged and not any(plan.changes for plan in parsed)
+        else "",
+    }
+
+
+def exposure_auto_approve() -> dict[str, str]:
+    """Auto-approve the run's batches (refused unless the setting allows it); the moment
+    returned is the batches' publication date, kept across retries."""
+    check_auto_approve(load_app_settings(), True)
+    return {"decided_at": datetime.now(UTC).isoformat()}
+
+
+def exposure_emit(
+    review_result: Mapping[str, Any],
+    answers: Sequence[Mapping[str, Any] | None],
+    auto: Mapping[str, Any] | None,
+    *,
+    dag_id: str,
+    run_id: str,
+    triggered_by: str | None,
+) -> dict[str, Any]:
+    """Check the answers (or the auto-approval), put the decisions on record, catch the
+    catalog up, and emit what was approved.
+
+    An answer from someone who may not give it voids the release: it goes on the audit
+    log and nothing is recorded as approved or emitted.
+    """
+    settings = load_app_settings()
+    plans = [BatchPlan.model_validate(plan) for plan in review_result["plans"]]
+    decisions: list[ReleaseDecision]
+    if auto is not None:
+        decisions = auto_decisions(
+            settings,
+            plans,
+            decided_at=datetime.fromisoformat(auto["decided_at"]),
+            source=dag_id,
+            run_id=run_id,
+            triggered_by=triggered_by,
+        )
+    else:
+        requests = [ApprovalRequest.model_validate(r) for r in review_result["requests"]]
+        if len(answers) != len(requests):
+            raise ApprovalRefused(
+                f"{len(requests)} approval request(s) but {len(answers)} answer(s)"
+            )
+        by_document = {plan.document_id: plan for plan in plans}
+        decisions, void = [], []
+        for index, (request, answer) in enumerate(zip(requests, answers, strict=True)):
+            plan = by_document[request.document_id]
+            try:
+                decisions.append(
+                    answered_decision(
+                        request,
+                        plan,
+                        answer,
+                        source=dag_id,
+                        run_id=run_id,
+                        basis=f"Airflow Required action {APPROVAL_TASK}[{index}]",
+                    )
+                )
+            except ApprovalRefused as exc:
+                record_void_answer(settings, plan, run_id=run_id, reason=exc)
+                void.append(str(exc))
+        if void:
+            raise ApprovalRefused(" ".join(void))
+    sync_catalog(settings)
+    releases = emit_batches(settings, plans, decisions, source=dag_id, run_id=run_id)
+    rejected = [d for d in decisions if d.outcome is Outcome.REJECTED]
+    return {
+        "published": [f"{r.document_id} v{r.version} {r.event_id}" for r in releases],
+        "rejected": [f"{d.document_id} v{d.version} {d.summary()}" for d in rejected],
+        "note": release_note(review_result["quarter"], releases, decisions),
+    }
+
+
+def exposure_rejected(result: Mapping[str, Any]) -> None:
+    """Fail with the rejections of an emitted release (``exposure_emit``'s result)."""
+    rejected = "; ".join(result["rejected"])
+    published = ", ".join(result["published"]) or "nothing"
+    raise ReleaseRejected(
+        f"REJECTED: {rejected}. Not published. Published in this run: {published}. To"
+        " publish a corrected batch, fix the candidates and trigger the quarter again."
+    )
+
+
+def release_note(
+    quarter: str, releases: Sequence[Release], decisions: Sequence[ReleaseDecision]
+) -> str:
+    """The run note of a release: what was published and rejected, by whom and when."""
+    approved = {(d.document_id, d.version): d for d in decisions if d.outcome.publishes}
+    parts = []
+    if releases:
+        published = "; ".join(
+            f"{r.document_id} v{r.version}, {approved[(r.document_id, r.version)].summary()}"
+            for r in releases
+            if (r.document_id, r.version) in approved
+        )
+        parts.append(f"PUBLISHED {quarter}: {published}.")
+    rejected = [d for d in decisions if d.outcome is Outcome.REJECTED]
+    if rejected:
+        listed = "; ".join(f"{d.document_id} v{d.version} {d.summary()}" for d in rejected)
+        parts.append(f"REJECTED {quarter}: {listed}; not published.")
+    return " ".join(parts) or f"{quarter}: nothing was emitted."
+
+
+# -- theme-day campaigns ----------------------------------------------------------------
+
+
+def campaign_calendar() -> list[str]:
+    """Validate the campaign calendar; one line per scheduled phase."""
+    settings = load_app_settings()
+    calendar = load_calendar(settings.campaigns_dir)
+    return [f"{phase.publish_at.isoformat()} {phase.document_id}" for phase in calendar.phases]
+
+
+def campaign_emit(
+    moment: datetime, *, phase: str | None, dag_id: str, run_id: str
+) -> dict[str, Any]:
+    """Emit the phases due at ``moment``, or only ``phase`` (a document id) now."""
+    settings = load_app_settings()
+    calendar = load_calendar(settings.campaigns_dir)
+    if phase:
+        result = emit_phase(settings, calendar, phase, source=dag_id, run_id=run_id)
+    else:
+        result = emit_due_phases(settings, calendar, moment, source=dag_id, run_id=run_id)
+    return result.as_dict()
+
+
+def campaign_check_missed(result: Mapping[str, Any]) -> list[str]:
+    """Fail with the phases this run found missed for the first time; else list the
+    phases already reported."""
+    newly = list(result.get("newly_missed", []))
+    if newly:
+        raise MissedPhases(newly)
+    return list(result.get("missed", []))
