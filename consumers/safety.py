@@ -11,7 +11,10 @@ little — so live delivery, redrive and replay all run it.
 When it has to change something, the gate should have caught it: the guard writes
 the decisions to the audit log (``source`` ``channel:<name>``) and logs a warning.
 An event it cannot make safe (nothing valid left) is refused: the runner
-dead-letters it with the rule and the field, and publishes nothing.
+dead-letters it with the rule and the field, and publishes nothing. A penalty that
+must never be published (a minor, secrets, a security risk) becomes a withdrawal with
+the public reason, so that every channel takes down an earlier version and publishes
+nothing of this one.
 """
 
 import logging
@@ -20,9 +23,9 @@ from govpub.compliance.audit import AuditEntry, AuditLog, Submitter
 from govpub.compliance.parties import MemoryPartyRegister, PartyRegister, StoredPartyRegister
 from govpub.compliance.policy import CompliancePolicy
 from govpub.compliance.protect import Protector
-from govpub.compliance.rules import Decision
+from govpub.compliance.rules import NOT_PUBLISHED_REASON, Decision, Rule, never_publish
 from govpub.store import Store
-from schemas import AnyEvent, PenaltyEvent
+from schemas import AnyEvent, PenaltyEvent, RetractEvent, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ class ChannelGuard:
 
     def __call__(self, event: AnyEvent) -> AnyEvent:
         """``event`` made safe; raises ``ComplianceRefusal`` if it cannot be."""
+        if isinstance(event, PenaltyEvent) and (flags := never_publish(event.payload)):
+            return self._withdrawal(event, flags)
         protection = self.protector.protect(event)
         if isinstance(event, PenaltyEvent) and protection.persons:
             # A penalty that reached the bus with its party's name: later citations of it
@@ -88,3 +93,46 @@ class ChannelGuard:
                 ]
             )
         return protection.event
+
+    def _withdrawal(self, event: PenaltyEvent, flags: list[tuple[str, Rule, str]]) -> RetractEvent:
+        """The withdrawal that replaces a penalty flagged never to be published."""
+        log.warning(
+            "channel %s: penalty %s %s came from the bus flagged never to be published (%s);"
+            " the channel withdraws it instead",
+            self.channel,
+            event.document_id,
+            event.event_id,
+            ", ".join(f"payload.{name}" for name, _, _ in flags),
+        )
+        if self.audit is not None:
+            self.audit.record(
+                [
+                    AuditEntry(
+                        decision=Decision.REFUSED,
+                        rule=rule.id,
+                        department=event.department,
+                        submitter=self.submitter,
+                        event_id=event.event_id,
+                        document_id=event.document_id,
+                        kind=event.kind.value,
+                        action=event.action.value,
+                        version=event.version,
+                        field=f"payload.{name}",
+                        count=1,
+                        detail=f"{reason} (by the channel: withdrawn instead of published)",
+                    )
+                    for name, rule, reason in flags
+                ]
+            )
+        withdrawal = parse_event(
+            {
+                **event.model_dump(mode="json", include={"event_id", "document_id", "version"}),
+                "kind": event.kind.value,
+                "action": "retract",
+                "department": event.department,
+                "occurred_at": event.occurred_at.isoformat(),
+                "payload": {"reason": NOT_PUBLISHED_REASON},
+            }
+        )
+        assert isinstance(withdrawal, RetractEvent)
+        return withdrawal

@@ -3,8 +3,8 @@
 Retry or dead-letter is decided by the type of the error, never by its message::
 
     GovpubError
-    ├── ConfigurationError          bad settings or configuration file
-    ├── UnknownChannel              a channel name that is not registered
+    ├── ConfigurationError          bad settings or configuration file (exit code 2)
+    │   └── UnknownChannel          a channel name that is not registered
     ├── EventValidationError        an event that does not match its schema
     │   └── ComplianceRefusal       refused by the compliance gate (never-publish rules)
     ├── NotAuthenticated            ingest: missing or bad signature, unknown key, replay
@@ -98,7 +98,7 @@ class ConfigurationError(GovpubError):
     """Settings or a configuration file are wrong; the message names the field."""
 
 
-class UnknownChannel(GovpubError):
+class UnknownChannel(ConfigurationError):
     """A channel name that is not in the registry."""
 
 

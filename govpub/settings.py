@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, overload
 from urllib.parse import urlsplit
 
-from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from govpub.errors import ConfigurationError
@@ -263,3 +263,40 @@ def load_settings(kind: type[BaseSettings] = Settings, /, **overrides: Any) -> B
         if name not in values:
             values[name] = _build(section_kind, {})
     return _build(kind, values)
+
+
+def environment_of(settings: BaseSettings) -> dict[str, str]:
+    """The ``GOVPUB_*`` variables that rebuild ``settings``: every value that differs from
+    its default, sections included, written as the variable expects it. Secrets are never
+    written (set them yourself).
+
+    ``govpub demo`` writes them to a file, so that every later command sees the demo.
+    """
+    prefix = str(settings.model_config.get("env_prefix", "")).upper()
+    sections = _section_fields(type(settings))
+    variables: dict[str, str] = {}
+    for name, field in type(settings).model_fields.items():
+        value = getattr(settings, name)
+        if name in sections:
+            variables.update(environment_of(value))
+            continue
+        if value == field.get_default(call_default_factory=True) or _is_secret(value):
+            continue
+        variables[f"{prefix}{name.upper()}"] = _as_variable(value)
+    return variables
+
+
+def _is_secret(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        return True
+    return isinstance(value, dict) and any(isinstance(v, SecretStr) for v in value.values())
+
+
+def _as_variable(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)

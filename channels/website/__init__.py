@@ -8,8 +8,5 @@ __all__ = ["WebsiteChannel", "describe_outputs"]
 
 
 def describe_outputs(output_dir: Path) -> list[str]:
-    """Where the site is and how to browse it, for the demo's report."""
-    return [
-        f"website:         {output_dir / 'index.html'}",
-        f"browse it:       GOVPUB_OUTPUT_DIR={output_dir} govpub serve",
-    ]
+    """Where the site is, for the demo's report (which says how to serve it)."""
+    return [f"website:         {output_dir / 'index.html'}"]

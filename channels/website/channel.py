@@ -75,6 +75,7 @@ from channels.website.state import (
 )
 from consumers.channel import NOT_ROUTED, Outcome, Rebuild
 from consumers.lease import Lease
+from govpub.compliance.rules import NOT_PUBLISHED_REASON, never_publish
 from govpub.deliveries import DeliveryState
 from govpub.errors import LeaseLost, PermanentDeliveryError, TransientDeliveryError
 from govpub.files import FileTree, sync_filesystem
@@ -97,26 +98,13 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 20
 """Documents per list page (and per page of the JSON index)."""
-NOT_PUBLISHED_REASON = "依据相关法律法规，该信息不予公开。"
 WRITER_THREADS = 2
 """Threads that write a process's files while it renders the next page (see
 :class:`~govpub.files.FileTree`)."""
-"""Public reason shown when a penalty is withdrawn because it must never be published."""
 
 
 def _utc_key(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _never_published(event: PenaltyEvent) -> str | None:
-    p = event.payload
-    if p.is_minor:
-        return "the party is a minor"
-    if p.involves_secrets:
-        return "the facts involve state or trade secrets"
-    if p.security_risk:
-        return "flagged as a security or stability risk"
-    return None
 
 
 class WebsiteChannel(ChannelBase):
@@ -203,8 +191,11 @@ class WebsiteChannel(ChannelBase):
         if isinstance(event, ExposureEvent) and not event.payload.is_batch:
             return NOT_ROUTED  # candidates are published in the quarterly batch
         if isinstance(event, PenaltyEvent):
-            why = _never_published(event)
-            if why is not None:
+            # The runner's guard turns such a penalty into a withdrawal; this is for an
+            # event handed to the channel directly.
+            flags = never_publish(event.payload)
+            if flags:
+                why = flags[0][2]
                 outcome = self._withdraw(event, NOT_PUBLISHED_REASON, None, absent=None)
                 if outcome is None:
                     return Outcome(DeliveryState.RETRACTED, f"withdrawn: {why}")

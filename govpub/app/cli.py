@@ -38,22 +38,61 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     failed = [r for r in result.channels if r.error is not None]
     new = sum(1 for a in result.accepted if not a.duplicate)
     _out(
-        f"govpub demo: {len(result.accepted)} sample events emitted ({new} new) on the embedded bus"
+        f"govpub demo: {len(result.accepted)} sample events emitted ({new} new) on the embedded"
+        " bus, each on the day it was written in 2023"
     )
     for channel in result.channels:
         status = f"error: {channel.error}" if channel.error else str(channel.stats)
         _out(f"  channel {channel.channel}: {status}")
+    if result.flags:
+        _out(
+            f"compliance gate: {len(result.flags)} sample(s) published late, accepted and flagged:"
+        )
+        for flag in result.flags:
+            _out(f"  {flag.document_id}: {flag.rule}: {flag.detail}")
+    else:
+        _out(
+            "compliance gate: every sample checked and its personal data masked;"
+            " none published late"
+        )
     _out("outputs:")
     for line in result.outputs():
         _out(f"  {line}")
-    _out(f"  bus and state:   {Path(args.dir).resolve()}")
+    _out(f"  bus and state:   {result.settings.store.parent}")
+    env_file = Path(args.dir) / result.env_file.name if result.env_file else None
+    steps = [
+        *_activate_step(),
+        (f". {env_file}", "GOVPUB_BUS, GOVPUB_STORE, GOVPUB_OUTPUT_DIR… of the demo"),
+        ("govpub status", "lag, deliveries, dead letters, releases"),
+        ("govpub serve", f"the site on {result.settings.site_url}"),
+        ("govpub emit my-events.jsonl", "your own events (JSON Lines), then:"),
+        ("govpub consume --until-idle", "delivers them to the site, feeds and new media"),
+        ("govpub dlq list", "dead letters, if any"),
+    ]
+    width = max(len(command) for command, _ in steps) + 2
+    _out("next, from this directory (demo.env points every govpub command at the demo):")
+    for command, why in steps:
+        _out(f"  {command.ljust(width)}# {why}")
     return 1 if failed else 0
+
+
+def _activate_step() -> list[tuple[str, str]]:
+    """How to put this ``govpub`` on the PATH, when it runs from a virtual environment."""
+    activate = Path(sys.prefix) / "bin" / "activate"
+    if sys.prefix == sys.base_prefix or not activate.exists():
+        return []
+    try:
+        shown = activate.relative_to(Path.cwd())
+    except ValueError:
+        shown = activate
+    return [(f". {shown}", "puts govpub on your PATH")]
 
 
 def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
     from govpub.errors import BatchRejected
     from govpub.store import Store
     from producers import PartialPublish, already_checked
+    from producers.compliance import ComplianceGate
     from producers.emit import MAX_INPUT_BYTES, problem_for, read_entries, validate_entries
     from producers.factory import open_publisher
 
@@ -98,6 +137,13 @@ def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
                 )
             _err(f"error: {exc}")
             return 1
+        if problems and isinstance(publisher.gate, ComplianceGate):
+            # They passed the gate while the file was checked; the audit log must not
+            # read as if they had been published.
+            publisher.gate.not_sent(
+                [event for _, event in events],
+                f"{source} had {len(problems)} invalid event(s): nothing from it was sent",
+            )
     if problems:
         _err(f"error: {source}: {len(problems)} invalid event(s); nothing was sent")
         for problem in problems:
@@ -242,6 +288,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     with StaticServer(root, args.host, args.port) as server:
         _out(f"serving {root.resolve()} at {server.url} (Ctrl-C to stop)")
+        site = str(settings.site_url)
+        if site.rstrip("/") != server.url.rstrip("/"):
+            _err(
+                f"note: feeds, sitemaps and posts link to GOVPUB_SITE_URL={site}, not to this"
+                f" server; to follow them here, serve on that address or set"
+                f" GOVPUB_SITE_URL={server.url} and run govpub replay --channel rss"
+                " (and --channel website)"
+            )
         sys.stdout.flush()
         previous = signal.signal(signal.SIGTERM, on_term)
         try:
@@ -302,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dir", default="govpub-demo", help="working directory (default: ./govpub-demo)"
     )
     p.add_argument("--keep", action="store_true", help="keep what an earlier demo left in --dir")
-    p.set_defaults(handler=cmd_demo)
+    # The demo reports what happened itself; its progress lines only with --verbose or
+    # GOVPUB_LOG_LEVEL.
+    p.set_defaults(handler=cmd_demo, log_level="WARNING")
 
     p = sub.add_parser("emit", help="validate and send events from a JSON or JSON Lines file")
     p.add_argument("file", help="a file, or - for standard input")
@@ -367,7 +423,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings: Settings = load_app_settings()
         if args.verbose:
             settings = settings.model_copy(update={"log_level": "DEBUG"})
-        configure_logging(settings)
+        logged = settings
+        if hasattr(args, "log_level") and "log_level" not in settings.model_fields_set:
+            logged = settings.model_copy(update={"log_level": args.log_level})
+        configure_logging(logged)
         return int(args.handler(settings, args))
     except ConfigurationError as exc:
         _err(f"error: {exc}")

@@ -1,25 +1,52 @@
 """``govpub demo``: the whole pipeline on the embedded bus with sample events from the
-Zhuzhou 2023 work points, in a directory of its own."""
+Zhuzhou 2023 work points, in a directory of its own.
+
+The samples are published as they were in 2023: each on the day it was written, so the
+compliance gate measures deadlines against that day (not against today, when every 2023
+decision would be years late). The demo leaves ``demo.env`` in its directory: sourced,
+every later ``govpub`` command works on what the demo made.
+"""
 
 import json
+import logging
+import shlex
 import shutil
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from channels.registry import demo_channels, resolve
 from govpub.app.channels import ChannelResult, run_channels
-from govpub.settings import Settings
+from govpub.compliance.audit import Submitter
+from govpub.compliance.rules import Decision
+from govpub.settings import Settings, environment_of
 from govpub.store import Store
 from producers import Accepted
+from producers.compliance import ComplianceGate, Verdict
+from producers.compliance import gate as gate_module
 from producers.factory import open_publisher
+
+ENV_FILE = "demo.env"
+"""The file in the demo's directory that points later commands at the demo's data."""
 
 
 def load_samples() -> list[dict[str, Any]]:
     """The sample events shipped with govpub (``govpub/samples/zhuzhou-2023.jsonl``)."""
     text = resources.files("govpub").joinpath("samples/zhuzhou-2023.jsonl").read_text("utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A deadline the compliance gate flagged on a sample (accepted, and recorded)."""
+
+    document_id: str
+    rule: str
+    detail: str
 
 
 @dataclass
@@ -29,6 +56,8 @@ class DemoResult:
     settings: Settings
     accepted: list[Accepted]
     channels: list[ChannelResult]
+    flags: list[Flag] = field(default_factory=list)
+    env_file: Path | None = None
 
     @property
     def output_dir(self) -> Path:
@@ -64,16 +93,62 @@ def demo_settings(base: Settings, workdir: Path) -> Settings:
     return settings
 
 
+class _PublicationDay:
+    """The gate's clock during the demo: the day the sample being published was written."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@contextmanager
+def _flags_reported_by_the_demo() -> Iterator[None]:
+    # The gate logs each flag as a warning; the demo lists them itself, in plain words.
+    level = gate_module.log.level
+    gate_module.log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        gate_module.log.setLevel(level)
+
+
 def run_demo(base: Settings, workdir: Path, *, keep: bool = False) -> DemoResult:
-    """Emit the samples and run every demo channel until idle."""
+    """Emit the samples, each on the day it was written, and run every demo channel until
+    idle; write ``demo.env`` for the commands that follow."""
+    workdir = workdir.resolve()
     if workdir.exists() and not keep:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     settings = demo_settings(base, workdir)
+    day = _PublicationDay()
+    verdicts: list[Verdict] = []
+    accepted: list[Accepted] = []
     with (
         Store(settings.store) as store,
-        open_publisher(settings, store, source="demo") as publisher,
+        open_publisher(settings, store, source="demo", clock=day) as publisher,
+        _flags_reported_by_the_demo(),
     ):
-        accepted = publisher.publish_many(load_samples())
+        assert isinstance(publisher.gate, ComplianceGate)
+        gate = publisher.gate.bind(Submitter("demo"), on_verdict=verdicts.append)
+        for sample in load_samples():
+            day.now = datetime.fromisoformat(sample["occurred_at"])
+            accepted += publisher.publish_many([sample], gate=gate)
     results = run_channels(settings, settings.channels, until_idle=True)
-    return DemoResult(settings, accepted, results)
+    env_file = workdir / ENV_FILE
+    env_file.write_text(
+        "# govpub demo: source this file (. govpub-demo/demo.env) to work on the demo's data\n"
+        + "".join(
+            f"export {name}={shlex.quote(value)}\n"
+            for name, value in sorted(environment_of(settings).items())
+        ),
+        "utf-8",
+    )
+    flags = [
+        Flag(v.event.document_id, f.rule, f.detail)
+        for v in verdicts
+        for f in v.findings
+        if f.decision is Decision.FLAGGED
+    ]
+    return DemoResult(settings, accepted, results, flags, env_file)

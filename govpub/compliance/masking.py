@@ -139,6 +139,24 @@ _ADDRESS = re.compile(
 )
 
 
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])(?P<local>[A-Za-z0-9][A-Za-z0-9._%+-]{0,63})@"
+    r"(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
+)
+_GOVERNMENT_MAIL = re.compile(r"(?:^|\.)gov\.cn$", re.IGNORECASE)
+_IM_ACCOUNT = re.compile(
+    r"(?:(?:QQ|qq)\s*(?:号码|号)?|微信\s*(?:号|账号)?|WeChat|wechat)\s*(?:为|是)?\s*:?\s*"
+    r"(?P<account>[A-Za-z0-9][A-Za-z0-9_-]{4,19})(?![A-Za-z0-9_-])"
+)
+_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_PLATE = re.compile(
+    rf"(?<![A-Za-z0-9])(?P<plate>[{_PROVINCES}][A-HJ-NP-Z][\s·.-]?"
+    r"(?P<serial>[A-HJ-NP-Z0-9]{4,5}[A-HJ-NP-Z0-9挂学]))(?![A-Za-z0-9])"
+)
+PERSONAL_DETAIL_HINT = re.compile(rf"住|居|户籍|[@＠]|QQ|qq|微信|WeChat|wechat|[{_PROVINCES}]")
+"""A cheap test on raw text: could it hold an address, a contact or a plate at all."""
+
+
 class _Kind(Enum):
     ID18 = rules.ID_NUMBER.id
     ID15 = "id15"
@@ -458,19 +476,36 @@ def find_numbers(
     kept = tuple(literal.upper() for literal in keep if literal)
     detections = _NumberScanner(text_view, scope, kept).scan()
     if addresses and scope is Scope.FULL:
-        for match in _ADDRESS.finditer(text_view.text):
-            start, end = match.span("address")
-            if match.group("address").strip(" *") == "":
-                continue
-            origin_start = text_view.origin(start)
-            origin_end = text_view.origin(end - 1) + 1
-            detections.append(
-                Detection(
-                    rules.HOME_ADDRESS.id,
-                    (Edit(origin_start, origin_end, ADDRESS_MASK, rules.HOME_ADDRESS.id),),
-                )
-            )
+        detections += _personal_details(text_view)
     return detections
+
+
+def _personal_details(text_view: TextView) -> list[Detection]:
+    """A natural person's labelled address, e-mail address, QQ or WeChat account and
+    vehicle plate (found on the normalised text, masked where they are written)."""
+    text = text_view.text
+    found: list[Detection] = []
+
+    def masked(start: int, end: int, replacement: str | None, rule: str) -> None:
+        origin_start = text_view.origin(start)
+        origin_end = text_view.origin(end - 1) + 1
+        value = replacement if replacement is not None else MASK * (end - start)
+        found.append(Detection(rule, (Edit(origin_start, origin_end, value, rule),)))
+
+    for match in _ADDRESS.finditer(text):
+        if match.group("address").strip(" *") != "":
+            masked(*match.span("address"), ADDRESS_MASK, rules.HOME_ADDRESS.id)
+    for match in _EMAIL.finditer(text):
+        if not _GOVERNMENT_MAIL.search(match.group("domain")):
+            start, end = match.span("local")
+            masked(start + 1, end, None, rules.PERSONAL_CONTACT.id)
+    for match in _IM_ACCOUNT.finditer(text):
+        if match.group("account").strip("*") != "":
+            masked(*match.span("account"), ADDRESS_MASK, rules.PERSONAL_CONTACT.id)
+    for match in _PLATE.finditer(text):
+        start, end = match.span("serial")
+        masked(start, end - 1, None, rules.VEHICLE_PLATE.id)
+    return found
 
 
 def apply_edits(original: str, detections: Iterable[Detection]) -> tuple[str, dict[str, int]]:

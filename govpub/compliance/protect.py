@@ -35,6 +35,7 @@ from typing import Any
 from govpub.compliance import rules
 from govpub.compliance.identifiers import is_id18
 from govpub.compliance.masking import (
+    PERSONAL_DETAIL_HINT,
     Detection,
     Scope,
     apply_edits,
@@ -64,7 +65,6 @@ _FULL_SCOPE_KINDS = frozenset({Kind.PENALTY, Kind.EXPOSURE})
 _CODE_ROLES = frozenset({Role.IDENTIFIER, Role.URL})
 """Fields that cannot be masked without breaking them."""
 _TAG = re.compile(r"<[^>]*>")
-_ADDRESS_HINT = re.compile(r"住|居|户籍")
 
 
 @dataclass(frozen=True)
@@ -347,7 +347,9 @@ def _mask(text: str, html: bool, context: _Context) -> tuple[str, dict[str, int]
         visible = html_module.unescape(_TAG.sub("", text)) if "<" in text or "&" in text else text
     numbers = has_number(visible)
     addresses = (
-        context.addresses and context.scope is Scope.FULL and bool(_ADDRESS_HINT.search(visible))
+        context.addresses
+        and context.scope is Scope.FULL
+        and bool(PERSONAL_DETAIL_HINT.search(visible))
     )
     names = context.names is not None and context.names.might_match(visible)
     if not (numbers or addresses or names):

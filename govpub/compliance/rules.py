@@ -36,6 +36,8 @@ class Decision(StrEnum):
     FLAGGED = "flagged"  # accepted, but a deadline (or similar) was missed
     KEPT = "kept"  # a rule would have masked, but the authority's policy publishes it
     REFUSED = "refused"
+    # Passed the gate, but the file or batch it came in was refused: nothing was sent.
+    NOT_SENT = "not_sent"
     # Decisions about a scheduled release (producers.releases), one row per batch version.
     APPROVED = "approved"
     REJECTED = "rejected"
@@ -94,6 +96,18 @@ HOME_ADDRESS = Rule(
     "punctuation",
     f"{_PIPL}；{_OGI_15}",
 )
+PERSONAL_CONTACT = Rule(
+    "personal_contact",
+    "a natural person's e-mail address (all of the name before @ but its first letter; "
+    "government .gov.cn addresses stay) and the account after QQ/微信 masked",
+    f"{_PIPL}；{_OGI_15}",
+)
+VEHICLE_PLATE = Rule(
+    "vehicle_plate",
+    "a natural person's vehicle plate (湘B12345 → 湘B****5) masked: with the decision it "
+    "identifies the owner",
+    f"{_PIPL}（第四条：与已识别或者可识别的自然人有关的各种信息）；{_OGI_15}",
+)
 PARTY_NAME = Rule(
     "party_name",
     "the penalised natural persons' names (every co-party, any spelling: spaces, "
@@ -124,6 +138,22 @@ SECURITY_RISK = Rule(
     "《中华人民共和国政府信息公开条例》（2019）第十四条（公开后可能危及国家安全、公共安全、"
     "经济安全、社会稳定的政府信息，不予公开）",
 )
+NEVER_PUBLISH: tuple[tuple[str, Rule, str], ...] = (
+    ("is_minor", MINOR_PARTY, "the party is a minor: a penalty against a minor is never published"),
+    ("involves_secrets", SECRETS, "the facts involve state or trade secrets: never published"),
+    ("security_risk", SECURITY_RISK, "flagged as a security or stability risk: never published"),
+)
+"""The penalty flags that keep a decision off every channel: (payload field, rule, reason)."""
+
+NOT_PUBLISHED_REASON = "依据相关法律法规，该信息不予公开。"
+"""The public reason of the withdrawal that takes down a decision that must not be published."""
+
+
+def never_publish(payload: object) -> list[tuple[str, Rule, str]]:
+    """The never-publish flags set on ``payload`` (a penalty's; none for other kinds)."""
+    return [entry for entry in NEVER_PUBLISH if getattr(payload, entry[0], False) is True]
+
+
 THREE_SYNCHRONOUS = Rule(
     "three_synchronous",
     "a 规章 or 行政规范性文件 without its interpretation is refused (enforced by the event "
@@ -193,6 +223,8 @@ RULES: dict[str, Rule] = {
         BANK_CARD,
         BANK_ACCOUNT,
         HOME_ADDRESS,
+        PERSONAL_CONTACT,
+        VEHICLE_PLATE,
         PARTY_NAME,
         MINOR_PARTY,
         SECRETS,

@@ -27,7 +27,7 @@ one event, as ``govpub emit`` does).
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -50,24 +50,6 @@ log = logging.getLogger(__name__)
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 """Deadlines count days where the authorities work (UTC+8, no daylight saving)."""
-
-_HARD_BLOCKS = (
-    (
-        "is_minor",
-        rules.MINOR_PARTY,
-        "the party is a minor: a penalty against a minor is never published",
-    ),
-    (
-        "involves_secrets",
-        rules.SECRETS,
-        "the facts involve state or trade secrets: never published",
-    ),
-    (
-        "security_risk",
-        rules.SECURITY_RISK,
-        "flagged as a security or stability risk: never published",
-    ),
-)
 
 _PRODUCED_MEMORY = 10_000
 
@@ -180,6 +162,23 @@ class ComplianceGate:
                 self._produced.popitem(last=False)
         return Verdict(checked, tuple(findings), digest)
 
+    def not_sent(
+        self, events: Sequence[AnyEvent], reason: str, *, submitter: Submitter | None = None
+    ) -> None:
+        """Record that ``events`` passed the gate but were never sent (the file or batch
+        they came in was refused), so the audit log does not read as if they were."""
+        for event in events:
+            self._record(
+                event,
+                submitter or self.submitter,
+                [Finding(Decision.NOT_SENT, "gate", detail=reason)],
+                None,
+            )
+        with self._lock:
+            for event in events:
+                # Sent again later, the same event must be checked (and recorded) again.
+                self._produced.pop(event_digest(event), None)
+
     # --- rules ------------------------------------------------------------------------
     @staticmethod
     def _refusals(event: AnyEvent) -> list[Finding]:
@@ -187,8 +186,7 @@ class ComplianceGate:
             return []
         return [
             Finding(Decision.REFUSED, rule.id, f"payload.{name}", 1, message)
-            for name, rule, message in _HARD_BLOCKS
-            if getattr(event.payload, name)
+            for name, rule, message in rules.never_publish(event.payload)
         ]
 
     def _deadlines(self, event: AnyEvent) -> list[Finding]:

@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from govpub.errors import ConfigurationError
 from schemas import Kind
@@ -34,12 +42,26 @@ log = logging.getLogger(__name__)
 MAX_ACTIVE_KEYS = 2
 """Active keys a department may have at once: the current one and its successor."""
 
+MIN_SECRET_CHARS, MAX_SECRET_CHARS = 32, 512
+"""Length of a key's secret, in characters."""
+
+
+def _secret_length(secret: SecretStr) -> SecretStr:
+    # pydantic's own length message counts "items"; a department reads characters. The
+    # secret itself is never echoed.
+    length = len(secret.get_secret_value())
+    if not MIN_SECRET_CHARS <= length <= MAX_SECRET_CHARS:
+        raise ValueError(
+            f"must be {MIN_SECRET_CHARS} to {MAX_SECRET_CHARS} characters long, not {length}"
+        )
+    return secret
+
 
 class _Key(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{3,64}$")]
-    secret: Annotated[SecretStr, Field(min_length=32, max_length=512)]
+    secret: Annotated[SecretStr, AfterValidator(_secret_length)]
     active: bool = True
 
 

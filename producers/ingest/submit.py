@@ -170,6 +170,12 @@ class SubmitPipeline:
             try:
                 accepted = self.publisher.publish_many(items, gate=gate)
             except BatchRejected as exc:
+                self.gate.not_sent(
+                    [verdict.event for verdict in verdicts.values()],
+                    f"the request was refused ({len(exc.errors)} of {len(items)} events):"
+                    " a batch is all or nothing",
+                    submitter=submitter,
+                )
                 return self._rejected(principal, submitter, items, exc)
             except PartialPublish as exc:
                 results = self._results(principal, exc.accepted, verdicts, items)

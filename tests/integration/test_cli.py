@@ -11,7 +11,9 @@ import feedparser
 from kafka import KafkaProducer
 
 from govpub.bus import open_bus
+from govpub.compliance.audit import AuditLog
 from govpub.settings import Settings
+from govpub.store import Store
 from tests import factories
 
 
@@ -93,6 +95,11 @@ def test_emit_reports_every_bad_line_and_sends_nothing(settings: Settings, tmp_p
     assert "line 3: payload.title: String should have at most 200 characters" in result.stderr
     assert "line 5: kind: kind must be one of" in result.stderr
     assert "line 1" not in result.stderr
+    with Store(settings.store) as store:
+        decisions = [e.decision.value for e in AuditLog(store).for_event(good["event_id"])]
+    # line 1 passed the gate while the file was checked; the log says it was never sent
+    assert decisions[-1] == "not_sent"
+    assert "checked" in decisions
     consumed = govpub(settings, "consume", "--until-idle")
     assert "0 delivered" in consumed.stdout
 
@@ -209,8 +216,9 @@ def test_an_unreachable_broker_is_one_clear_error(make_settings: Any) -> None:
 
 def test_unknown_channel_suggests_the_closest(settings: Settings) -> None:
     result = govpub(settings, "consume", "--channel", "rs", "--until-idle")
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad configuration, like a bad setting
     assert "unknown channel 'rs' — did you mean 'rss'?" in result.stderr
+    assert "memory" not in result.stderr  # the test channel is not offered
 
 
 def test_bad_settings_name_the_variable(make_settings: Any) -> None:

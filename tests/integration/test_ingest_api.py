@@ -19,6 +19,7 @@ from consumers.runner import ChannelRunner
 from govpub.app.channels import run_channels
 from govpub.bus import SendFuture, SendResult, open_bus
 from govpub.bus.sqlite import SqliteBus
+from govpub.compliance.audit import AuditLog
 from govpub.compliance.identifiers import id_check_char
 from govpub.errors import BusError, PermanentDeliveryError, PublishFailed
 from govpub.settings import Settings
@@ -302,6 +303,9 @@ def test_invalid_events_are_answered_with_field_paths(api: Running) -> None:
     assert paths == {(1, "version"), (1, "payload.title"), (1, "payload.decided_on")}
     assert all(e["event_id"] == bad["event_id"] for e in reply.body["errors"])
     assert bus_records(api.settings) == []  # a batch is all or nothing
+    with Store(api.settings.store) as store:
+        decisions = [e.decision.value for e in AuditLog(store).for_event(good["event_id"])]
+    assert decisions[-1] == "not_sent"  # it passed the gate, and the log says it was not sent
 
 
 def test_repeated_event_ids_in_a_batch_are_refused(api: Running) -> None:

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from channels.newmedia.wechat.api import TokenStore
 from channels.settings import AppSettings
 from govpub.app.cli import main
 from govpub.app.demo import run_demo
 from govpub.app.status import render_status
+from govpub.store import Store
 
 
 def _outbox(root: Path) -> list[Path]:
@@ -40,6 +42,15 @@ def test_demo_dry_run_writes_the_requests_once(tmp_path: Path) -> None:
     assert (
         _outbox(again.output_dir / "outbox") == files
     )  # records stop a second run from sending again
+
+
+def test_a_dry_run_token_never_stands_for_the_account(tmp_path: Path) -> None:
+    """A real run sharing the store must not take the dry run's stand-in for a token."""
+    result = run_demo(AppSettings(_env_file=None), tmp_path / "demo")  # type: ignore[call-arg]
+    with Store(result.settings.store) as store:
+        tokens = TokenStore(store)
+        assert tokens.current("wx00000000000demo0") is None
+        assert tokens.current("wx00000000000demo0:dry-run") is not None
 
 
 def test_demo_command_prints_the_outbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

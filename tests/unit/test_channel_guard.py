@@ -13,11 +13,12 @@ from govpub.bus import open_bus
 from govpub.compliance.audit import AuditLog
 from govpub.compliance.identifiers import id_check_char
 from govpub.compliance.policy import CompliancePolicy
+from govpub.compliance.rules import NOT_PUBLISHED_REASON
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
 from producers.factory import open_publisher
-from schemas import encode_event, parse_event
+from schemas import RetractEvent, encode_event, parse_event
 from tests import factories
 
 ID_NUMBER = "43020319851111100" + id_check_char("43020319851111100")
@@ -161,3 +162,26 @@ def test_departments_that_publish_names_keep_them_on_the_channels(local: Setting
         [event] = channel.applied
         assert event.payload.party_name == "李建国"  # type: ignore[union-attr]
         assert ID_NUMBER[6:] not in event.model_dump_json()
+
+
+@pytest.mark.parametrize("flag", ["is_minor", "involves_secrets", "security_risk"])
+def test_a_penalty_never_to_be_published_is_withdrawn_on_every_channel(
+    local: Settings, flag: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Written straight onto the topic, it reaches no channel as a publication: each gets
+    a withdrawal with the public reason, which takes an earlier version down too."""
+    first = factories.penalty("pen-flagged", version=1)
+    flagged = factories.penalty("pen-flagged", version=2, **{flag: True})
+    flagged["action"] = "update"
+    to_bus(local, first, flagged)
+    with Store(local.store) as store, caplog.at_level(logging.WARNING):
+        channel = deliver(local, store)
+        rows = AuditLog(store).for_event(flagged["event_id"])
+    published, withdrawn = channel.applied
+    assert published.event_id == first["event_id"]
+    assert isinstance(withdrawn, RetractEvent)
+    assert (withdrawn.event_id, withdrawn.version) == (flagged["event_id"], 2)
+    assert withdrawn.payload.reason == NOT_PUBLISHED_REASON
+    assert "pen-flagged" not in channel.documents
+    assert [(r.decision.value, r.field) for r in rows] == [("refused", f"payload.{flag}")]
+    assert "flagged never to be published" in caplog.text

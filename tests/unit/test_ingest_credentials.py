@@ -41,7 +41,7 @@ KEY = 'id = "k-{n}"\nsecret = "' + "s" * 32 + '"\n'
         ),
         (
             '[departments.zz-a]\nkinds = ["penalty"]\n[[departments.zz-a.keys]]\nid = "k-1"\nsecret = "short"\n',
-            "departments.zz-a.keys[0].secret: Value should have at least 32 items",
+            "departments.zz-a.keys[0].secret: must be 32 to 512 characters long, not 5",
         ),
         (
             '[departments.zz-a]\nkinds = ["rumours"]\n[[departments.zz-a.keys]]\n'

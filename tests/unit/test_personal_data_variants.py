@@ -431,3 +431,36 @@ def test_an_identity_number_with_a_detached_check_character(gate: ComplianceGate
     first17 = "43020319851111100"
     facts = facts_of(gate, person(f"身份证号{first17} {id_check_char(first17)}。"))
     assert ID_BIRTH not in facts
+
+
+@pytest.mark.parametrize(
+    ("written", "secret", "kept"),
+    [
+        ("邮箱 liwei1985@qq.com", "iwei1985", "@qq.com"),
+        ("邮箱ｌｉｗｅｉ＠１６３．ｃｏｍ", "ｉｗｅｉ", "＠１６３．ｃｏｍ"),
+        ("QQ号 123456789", "123456789", "QQ号"),
+        ("微信号：liwei_1985", "liwei_1985", "微信号"),
+        ("驾驶湘B12345号小型轿车", "1234", "湘B"),
+        ("车牌湘B·D12345", "D1234", "湘B·"),
+    ],
+)
+def test_a_natural_persons_contacts_and_plate(
+    gate: ComplianceGate, written: str, secret: str, kept: str
+) -> None:
+    facts = facts_of(gate, person(f"经查，当事人{written}。"))
+    assert secret not in facts
+    assert kept in facts
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["可发送至zzyjj@zhuzhou.gov.cn", "备案号粤B2-20090059", "型号为HX5000A的设备"],
+)
+def test_offices_mail_and_codes_that_are_no_plates_stay(gate: ComplianceGate, written: str) -> None:
+    assert written in facts_of(gate, person(f"经查，{written}。"))
+
+
+def test_a_companys_contacts_stay(gate: ComplianceGate) -> None:
+    """An organisation's mailbox and lorry are not a person's details."""
+    text = "经查，该公司（邮箱 sales@example.com，车辆湘B12345）"
+    assert text in facts_of(gate, factories.penalty(facts=text + "。"))

@@ -223,6 +223,9 @@ class WeChatClient(HttpClient):
             raise ValueError("a WeChat client needs the AppSecret unless it is a dry run")
         self.account = account
         self.app_id = app_id
+        # A dry run's stand-in token is kept apart, so that a real run sharing the store
+        # never takes it for the account's token.
+        self._token_key = app_id if outbox is None else f"{app_id}:dry-run"
         self._secret = secret or SecretStr("APPSECRET")
         self.tokens = TokenStore(store, clock=clock)
         self.state = SharedState(store, clock=clock)
@@ -247,18 +250,25 @@ class WeChatClient(HttpClient):
             self._raise(code, str(data.get("errmsg", "")), "stable_token")
         token = str(data["access_token"])
         expires_at = self.clock() + float(data.get("expires_in", 7200))
-        self.tokens.save(self.app_id, token, expires_at)
-        log.info(
-            "wechat %s: %s access token, valid %.0f s",
-            self.account,
-            "forced a new" if force else "fetched the",
-            expires_at - self.clock(),
-        )
+        self.tokens.save(self._token_key, token, expires_at)
+        if self.dry_run:
+            log.info(
+                "wechat %s: dry run: would fetch an access token (stable_token); the request"
+                " is in the outbox, nothing was sent",
+                self.account,
+            )
+        else:
+            log.info(
+                "wechat %s: %s access token, valid %.0f s",
+                self.account,
+                "forced a new" if force else "fetched the",
+                expires_at - self.clock(),
+            )
         return token
 
     def access_token(self) -> str:
         """A token valid for at least five more minutes (shared through the store)."""
-        stored = self.tokens.current(self.app_id)
+        stored = self.tokens.current(self._token_key)
         if stored is not None and stored[1] - REFRESH_MARGIN_S > self.clock():
             return stored[0]
         return self._fetch_token(force=False)
@@ -267,7 +277,7 @@ class WeChatClient(HttpClient):
         fresh = self._fetch_token(force=False)
         if fresh != refused:
             return fresh
-        instead = self.tokens.reserve_forced(self.app_id, refused)
+        instead = self.tokens.reserve_forced(self._token_key, refused)
         return instead if instead is not None else self._fetch_token(force=True)
 
     # --- calls -------------------------------------------------------------------------
