@@ -130,7 +130,7 @@ def test_replay_command(
     assert main(["replay", "--channel", "website"]) == 0
     assert "channel website: rebuilt from 10 records" in capsys.readouterr().out
     assert tree(settings.output_dir) == built
-    assert main(["replay", "--channel", "webiste"]) == 1
+    assert main(["replay", "--channel", "webiste"]) == 2  # bad configuration
     assert "did you mean 'website'" in capsys.readouterr().err
 
 
