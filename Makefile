@@ -11,7 +11,7 @@ RUN_STAMP := $(VENV)/.stamp-run
 DEV_STAMP := $(VENV)/.stamp-dev
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench install install-dev kafka-jars browser lint typecheck pytest schemas clean
+.PHONY: demo test bench install install-dev kafka-jars browser hugo lint typecheck pytest schemas clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $(BROWSER_PACKAGES); \
 	fi
 
+# Hugo, the static-site generator the website's rebuild is measured against
+# (bench/peers.py): Debian's package, installed only when missing.
+hugo:
+	@if ! command -v hugo >/dev/null; then \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y hugo; \
+	fi
+
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -60,7 +68,7 @@ pytest: $(DEV_STAMP) kafka-jars browser
 test: lint typecheck pytest
 
 # Benchmarks (minutes; not part of the tests): figures and ratios, see bench/RESULTS.md
-bench: $(DEV_STAMP) kafka-jars
+bench: $(DEV_STAMP) kafka-jars hugo
 	$(BIN)/python -m bench
 
 schemas: $(RUN_STAMP)
