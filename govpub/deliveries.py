@@ -8,7 +8,7 @@ is what makes redelivery harmless and keeps older versions from overwriting newe
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (channel, event_id, target)
 );
 CREATE INDEX IF NOT EXISTS deliveries_document ON deliveries (document_id);
+CREATE INDEX IF NOT EXISTS deliveries_action_state ON deliveries (action, state);
 CREATE TABLE IF NOT EXISTS channel_documents (
     channel TEXT NOT NULL,
     document_id TEXT NOT NULL,
@@ -68,6 +69,15 @@ FINISHED = (
     DeliveryState.DEAD_LETTERED,
 )
 """States after which the runner does not deliver the event to the channel again."""
+
+
+UNFINISHED = (
+    DeliveryState.PENDING,
+    DeliveryState.SENT,
+    DeliveryState.FAILED,
+    DeliveryState.DEAD_LETTERED,
+)
+"""States of a record whose work is not done: waiting for the platform, or failed."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +118,9 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
 class DeliveryLog:
     """Reads and writes delivery records in the state store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.clock = clock
         store.ensure_schema("deliveries", _SCHEMA)
 
     def finished(
@@ -156,7 +167,7 @@ class DeliveryLog:
         """Write delivery rows; applied ones also move the channel's document version."""
         if not rows:
             return
-        now = time.time()
+        now = self.clock()
         with self.store.transaction() as conn:
             conn.executemany(
                 "INSERT INTO deliveries (channel, target, event_id, document_id, kind, action,"
@@ -246,6 +257,35 @@ class DeliveryLog:
             result.setdefault((channel, target), {})[state] = count
         return result
 
+    def unfinished(self, action: str, *, limit: int) -> tuple[int, list[DeliveryRow]]:
+        """Records of ``action`` events (``retract``: withdrawals) that are not done on
+        their channel or target — pending, sent and waiting, failed, dead-lettered — how
+        many, and the ``limit`` most recently changed."""
+        marks = ",".join("?" * len(UNFINISHED))
+        states = [s.value for s in UNFINISHED]
+        count = self.store.conn.execute(
+            f"SELECT COUNT(*) FROM deliveries WHERE action=? AND state IN ({marks})",
+            [action, *states],
+        ).fetchone()[0]
+        rows = self._select(
+            f"WHERE action=? AND state IN ({marks}) ORDER BY updated_at DESC, channel, target"
+            " LIMIT ?",
+            [action, *states, limit],
+        )
+        return int(count), rows
+
+    def latest_by_target(
+        self, channel: str, state: DeliveryState, *, until: float
+    ) -> dict[str, DeliveryRow]:
+        """For each target of ``channel``, its publish or update record in ``state`` that
+        changed last at or before ``until`` (Unix time); targets without one are absent."""
+        rows = self._select(
+            "WHERE channel=? AND target<>'' AND state=? AND action<>'retract' AND updated_at<=?"
+            " ORDER BY target, updated_at, event_id",
+            [channel, state.value, until],
+        )
+        return {row.target: row for row in rows}  # the newest of each target comes last
+
     def get(self, channel: str, event_id: str, target: str = "") -> DeliveryRow | None:
         """The record of one event on one channel and target, if any."""
         rows = self._select(
@@ -275,7 +315,7 @@ class DeliveryLog:
         """Change the state of an existing record (a platform confirmed or removed a post
         later); keeps its attempts and origin. Returns whether a record was changed."""
         sets = ["state=?", "last_error=?", "updated_at=?"]
-        params: list[Any] = [state.value, last_error, time.time()]
+        params: list[Any] = [state.value, last_error, self.clock()]
         if detail is not None:
             sets.append("detail=?")
             params.append(detail)
@@ -302,10 +342,11 @@ class DeliveryLog:
         last_error: str | None = None,
         all_confirmed: str = "confirmed on every target",
     ) -> None:
-        """Record what a platform decided later about a post it had accepted (the runner
-        recorded the event ``sent``): ``target``'s record takes ``state``; once every
-        target of the event on ``channel`` is confirmed, the runner's ``sent`` record
-        becomes ``confirmed`` too, with the detail ``all_confirmed``."""
+        """Record what a platform decided later about a post (or a removal) it had accepted
+        (the runner recorded the event ``sent``): ``target``'s record takes ``state``; once
+        every target of the event on ``channel`` is ``confirmed`` (or, for a withdrawal,
+        ``retracted``), the runner's ``sent`` record takes that state too, with the detail
+        ``all_confirmed``."""
         self.update(
             channel,
             event_id,
@@ -315,12 +356,17 @@ class DeliveryLog:
             remote_ids=remote_ids,
             last_error=last_error,
         )
+        if state not in (DeliveryState.CONFIRMED, DeliveryState.RETRACTED):
+            return
         targets = [r for r in self.for_event(event_id) if r.channel == channel and r.target]
-        if not targets or any(r.state is not DeliveryState.CONFIRMED for r in targets):
+        if not targets or any(r.state is not state for r in targets):
             return
         summary = self.get(channel, event_id)
-        if summary is not None and summary.state is DeliveryState.SENT:
-            self.update(channel, event_id, "", state=DeliveryState.CONFIRMED, detail=all_confirmed)
+        if summary is None or summary.state is not DeliveryState.SENT:
+            return
+        if state is DeliveryState.RETRACTED and summary.action != "retract":
+            return  # a post the account deleted itself: its publication stays as recorded
+        self.update(channel, event_id, "", state=state, detail=all_confirmed)
 
     def _select(self, where: str, params: list[Any]) -> list[DeliveryRow]:
         sql = (

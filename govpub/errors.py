@@ -11,6 +11,7 @@ Retry or dead-letter is decided by the type of the error, never by its message::
     ├── NotPermitted                ingest: another department's event, document or kind
     ├── StaleVersion                a version ≤ the one already accepted
     ├── DuplicateEventConflict      an event_id reused for different content
+    ├── UpdateDeadlinesAtRisk       freshness: columns or accounts overdue or due soon
     ├── BatchRejected               some events of a batch refused; nothing of it was sent
     ├── BusError                    transport failures
     │   ├── PublishFailed           a send that was not acknowledged
@@ -37,7 +38,9 @@ Retry or dead-letter is decided by the type of the error, never by its message::
     │   ├── PlanOutdated            what a plan relied on changed before emission
     │   ├── ApprovalMissing         a batch without a decision on record that allows it
     │   ├── ApprovalRefused         nobody may approve it, or an answer from the wrong person
-    │   └── ReleaseRejected         an approver rejected a batch
+    │   ├── ReleaseRejected         an approver rejected a batch
+    │   └── TakedownRefused         a take-down of what is not a published penalty decision
+    │                               whose display period ended
     ├── MissedPhases                theme-day phases that missed their window
     └── RunNoteFailed               Airflow's api-server refused or did not answer a run note
 
@@ -88,9 +91,11 @@ __all__ = [
     "ReplayUnsupported",
     "RunNoteFailed",
     "StaleVersion",
+    "TakedownRefused",
     "TransientDeliveryError",
     "UnhandledCallback",
     "UnknownChannel",
+    "UpdateDeadlinesAtRisk",
 ]
 
 
@@ -148,6 +153,17 @@ class DuplicateEventConflict(GovpubError):
     def __init__(self, event_id: str) -> None:
         self.event_id = event_id
         super().__init__(f"event_id: {event_id!r} was already accepted with different content")
+
+
+class UpdateDeadlinesAtRisk(GovpubError):
+    """The freshness check found something overdue or due soon; ``problems`` lists each
+    (a column, an account, a meeting or a policy) in words."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(
+            f"{len(self.problems)} freshness problem(s):\n  " + "\n  ".join(self.problems)
+        )
 
 
 class BatchRejected(GovpubError):
@@ -281,6 +297,11 @@ class ApprovalRefused(ReleaseRefused):
 class ReleaseRejected(ReleaseRefused):
     """An approver rejected a batch: the run ends failed, so that it does not look like a
     release in the run list."""
+
+
+class TakedownRefused(ReleaseRefused):
+    """A take-down was asked for a document that is not a published penalty decision, or
+    one whose display period has not ended; the message says which and why."""
 
 
 class MissedPhases(GovpubError):

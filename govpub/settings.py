@@ -131,6 +131,11 @@ class Settings(BaseSettings):
     )
     compliance_penalty_deadline_days: Annotated[int, Field(ge=1, le=365)] = 7
     compliance_disclosure_deadline_days: Annotated[int, Field(ge=1, le=365)] = 20
+    compliance_withdrawal_deadline_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        default=3,
+        description="working days after revoked_on within which a penalty decision's"
+        " withdrawal is due (行政处罚法 Art. 48 and 85); a later one is flagged",
+    )
     compliance_calendar_dir: Path | None = Field(
         default=None,
         description="extra holiday TOML files (one per year; they replace the shipped years)",
@@ -138,6 +143,11 @@ class Settings(BaseSettings):
     exposure_config: Path | None = Field(
         default=None,
         description="TOML file of the quarterly exposure release (default: the shipped one)",
+    )
+    penalty_display_config: Path | None = Field(
+        default=None,
+        description="TOML file of penalty display periods per domain and penalty type"
+        " (default: the shipped producers/releases/data/penalty-display.toml)",
     )
     campaigns_dir: Path | None = Field(
         default=None,

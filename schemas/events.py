@@ -5,10 +5,19 @@ An event is one JSON object. ``kind`` selects the payload model and the topic;
 """
 
 from collections.abc import Mapping
+from datetime import timedelta, timezone
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
+from pydantic import (
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import from_json
 
 from schemas.enums import Action, Kind
@@ -27,6 +36,9 @@ from schemas.types import DepartmentCode, DocumentId, EventId, Timestamp
 
 SCHEMA_VERSION = "1"
 """Version of the event contract; bumped only with a breaking change."""
+
+_CHINA = timezone(timedelta(hours=8))
+"""Dates in payloads are dates where the authorities work (UTC+8, no daylight saving)."""
 
 MAX_EVENT_BYTES = 1_048_576
 """Largest encoded event accepted anywhere (1 MiB)."""
@@ -92,6 +104,23 @@ class RetractEvent(Envelope):
     kind: Kind
     action: Literal[Action.RETRACT]
     payload: RetractionPayload
+
+    @field_validator("payload")
+    @classmethod
+    def _penalty_dates(cls, payload: RetractionPayload, info: ValidationInfo) -> RetractionPayload:
+        # Reported at ``payload`` (a field validator's place): both rules need the envelope.
+        kind, occurred_at = info.data.get("kind"), info.data.get("occurred_at")
+        for name in ("revoked_on", "display_ended_on"):
+            if getattr(payload, name) is not None and kind not in (None, Kind.PENALTY):
+                raise ValueError(f"{name} belongs to the withdrawal of a penalty decision")
+        if payload.revoked_on is not None and occurred_at is not None:
+            withdrawn_on = occurred_at.astimezone(_CHINA).date()
+            if payload.revoked_on > withdrawn_on:
+                raise ValueError(
+                    f"revoked_on {payload.revoked_on} is after the withdrawal itself"
+                    f" (occurred_at, {withdrawn_on} in China)"
+                )
+        return payload
 
 
 ContentEvent = PolicyEvent | PenaltyEvent | ExposureEvent | MeetingEvent | CampaignEvent

@@ -262,7 +262,35 @@ class CampaignPayload(StrictModel):
 
 
 class RetractionPayload(StrictModel):
-    """Withdrawal of a published document; the reason is published (行政处罚法 Art. 48)."""
+    """Withdrawal of a published document; the reason is published (行政处罚法 Art. 48).
+
+    A penalty decision's withdrawal says why it is withdrawn: ``revoked_on`` when the
+    decision was changed, revoked or found illegal (the withdrawal is due within 3 working
+    days of it, Art. 48 and 85), ``display_ended_on`` when its display period ended
+    (公示期满: the scheduled take-down). Channels show a take-down without the decision's
+    details, since the decision is no longer displayed.
+    """
 
     reason: Paragraph
     replaced_by: DocumentId | None = None
+    revoked_on: CalendarDate | None = Field(
+        default=None,
+        description="a penalty decision's withdrawal: the day the decision was changed, revoked"
+        " or found illegal (withdrawn within 3 working days, 行政处罚法 Art. 48)",
+    )
+    display_ended_on: CalendarDate | None = Field(
+        default=None,
+        description="a penalty decision's take-down: the last day of its display period (公示期满)",
+    )
+
+    __rules__ = (
+        Rule(
+            ("revoked_on", "display_ended_on"),
+            lambda r: (
+                "a withdrawal is either a revocation (revoked_on) or the end of the display"
+                " period (display_ended_on), not both"
+                if r.revoked_on is not None and r.display_ended_on is not None
+                else None
+            ),
+        ),
+    )

@@ -5,6 +5,7 @@ is required: a machine without Java or Maven fails the Kafka tests with the
 install hint, unless GOVPUB_TEST_ALLOW_NO_KAFKA=1 says this machine may skip them.
 """
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from govpub.logs import RedactSecrets
 from govpub.settings import Settings
 from tests.app_settings import app_settings
 from tests.kafka_broker import BrokerUnavailable, KafkaBroker, check_tools
@@ -24,6 +26,23 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.startswith("GOVPUB_") and not name.startswith("GOVPUB_TEST_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_logging() -> Iterator[None]:
+    """``govpub.app.cli.main`` configures logging for a process (root handler, package
+    levels); a test that calls it must not leave a later test's log records filtered
+    out or sent to a stream pytest has already closed."""
+    names = ("", "govpub", "schemas", "producers", "consumers", "channels", "kafka", "uvicorn")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        # pytest's own capture handlers come and go with each phase; only govpub's go here
+        if any(isinstance(f, RedactSecrets) for f in handler.filters):
+            root.removeHandler(handler)
 
 
 @pytest.fixture(scope="session")

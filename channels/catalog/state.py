@@ -4,14 +4,17 @@ The ``catalog`` channel (:mod:`channels.catalog`) feeds it from its own consumer
 so it sees every event in per-document order, at least once. Scheduled releases read
 it (the shell, :mod:`govpub.app.releases`, hands it to :mod:`producers.releases`)
 instead of channel output: which exposure candidates a quarter has, and whether the
-penalty decision a case links to is still published. One row per document: kind, version, department, payload (JSON),
-retracted, and when it was first published and last changed.
+penalty decision a case links to is still published; which penalty decisions reach the end
+of their display period (the take-down DAG). One row per document: kind, version,
+department, payload (JSON), retracted, and when it was first published and last changed;
+and each penalty decision's take-down date (``catalog_display``).
 """
 
 import json
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -42,6 +45,18 @@ CREATE INDEX IF NOT EXISTS catalog_department ON catalog_documents (department, 
 CREATE INDEX IF NOT EXISTS catalog_updated ON catalog_documents (updated_at)
 """
 
+# The take-down date of every penalty decision, so that the take-down DAG and `govpub
+# status` find the decisions whose display ends by a day without reading every payload.
+# ``display_until`` is NULL for a decision published without one (before the compliance
+# gate wrote it into every decision): its reader computes it from the display periods.
+_DISPLAY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS catalog_display (
+    document_id TEXT PRIMARY KEY,
+    display_until TEXT
+);
+CREATE INDEX IF NOT EXISTS catalog_display_until ON catalog_display (display_until)
+"""
+
 _COLUMNS = (
     "document_id, kind, version, event_id, action, department, title, domain, quarter, role,"
     " payload, retracted, retract_reason, first_published_at, updated_at"
@@ -67,6 +82,19 @@ class CatalogEntry:
     retract_reason: str | None
     first_published_at: datetime | None
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class DisplayedPenalty:
+    """A published penalty decision that is not withdrawn, with its take-down date
+    (``None``: the decision carries none; compute it from the display periods)."""
+
+    document_id: str
+    version: int
+    department: str
+    title: str | None
+    payload: PenaltyPayload
+    display_until: date | None
 
 
 class PenaltyStanding(StrEnum):
@@ -114,6 +142,7 @@ class DocumentCatalog:
     def __init__(self, store: Store) -> None:
         self.store = store
         store.ensure_schema("catalog_documents", _SCHEMA)
+        store.ensure_schema("catalog_display", _DISPLAY_SCHEMA)
 
     def record(self, event: AnyEvent, *, now: datetime) -> bool:
         """Take one event into the catalog; returns False if a newer version is already there.
@@ -169,6 +198,7 @@ class DocumentCatalog:
                     )
                 return True
             payload = event.payload.model_dump(mode="json", exclude_none=True)
+            _record_display(conn, event.document_id, event.kind.value, payload)
             conn.execute(
                 f"INSERT INTO catalog_documents ({_COLUMNS}, recorded_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)"
@@ -218,14 +248,18 @@ class DocumentCatalog:
         return [_entry(row) for row in rows]
 
     def penalty_standing(
-        self, document_id: str, *, on: date, default_display_days: int
+        self,
+        document_id: str,
+        *,
+        on: date,
+        display_until: Callable[[PenaltyPayload], date],
     ) -> PenaltyCheck:
         """Whether penalty decision ``document_id`` is published, not withdrawn, publishable
         and within its display period on day ``on``.
 
-        The display period ends on ``display_until`` when the decision has one, otherwise
-        ``default_display_days`` after ``decided_on`` (regions set different periods;
-        the caller passes its configured one).
+        ``display_until`` gives the last day a decision is displayed: its own
+        ``display_until``, else the end of the period configured for it (the caller's
+        display periods, ``producers.releases.display``).
         """
         entry = self.get(document_id)
         if entry is None:
@@ -254,7 +288,7 @@ class DocumentCatalog:
                 f"penalty decision {document_id} is flagged as never to be published"
                 " (minor, secrets or security risk)",
             )
-        until = penalty.display_until or penalty.decided_on + timedelta(days=default_display_days)
+        until = display_until(penalty)
         if penalty.decided_on > on:
             return PenaltyCheck(
                 document_id,
@@ -276,6 +310,44 @@ class DocumentCatalog:
             until,
         )
 
+    def displayed_penalties(self, *, ending_before: date) -> list[DisplayedPenalty]:
+        """Published penalty decisions, not withdrawn, whose display ends before
+        ``ending_before`` (their ``display_until`` is earlier), soonest first, and those
+        without a take-down date (``display_until`` None), whose end the caller computes."""
+        self._index_display()
+        rows = self.store.conn.execute(
+            "SELECT c.document_id, c.version, c.department, c.title, c.payload, d.display_until"
+            " FROM catalog_display d JOIN catalog_documents c ON c.document_id = d.document_id"
+            " WHERE c.kind='penalty' AND c.retracted=0 AND c.payload IS NOT NULL"
+            " AND (d.display_until IS NULL OR d.display_until < ?)"
+            " ORDER BY d.display_until, c.document_id",
+            (ending_before.isoformat(),),
+        )
+        return [
+            DisplayedPenalty(
+                document_id=str(row[0]),
+                version=int(row[1]),
+                department=str(row[2]),
+                title=row[3],
+                payload=PenaltyPayload.model_validate(json.loads(row[4])),
+                display_until=None if row[5] is None else date.fromisoformat(row[5]),
+            )
+            for row in rows
+        ]
+
+    def _index_display(self) -> None:
+        """Take-down dates of penalty decisions recorded before ``catalog_display`` existed."""
+        missing = self.store.conn.execute(
+            "SELECT c.document_id, c.payload FROM catalog_documents c"
+            " LEFT JOIN catalog_display d ON d.document_id = c.document_id"
+            " WHERE c.kind='penalty' AND c.payload IS NOT NULL AND d.document_id IS NULL"
+        ).fetchall()
+        if not missing:
+            return
+        with self.store.transaction() as conn:
+            for document_id, payload in missing:
+                _record_display(conn, str(document_id), "penalty", json.loads(payload))
+
     def count(self, kinds: Sequence[str] = ()) -> int:
         """How many documents the catalog holds (of ``kinds``, if given)."""
         if kinds:
@@ -283,6 +355,21 @@ class DocumentCatalog:
             sql = f"SELECT COUNT(*) FROM catalog_documents WHERE kind IN ({marks})"
             return int(self.store.conn.execute(sql, list(kinds)).fetchone()[0])
         return int(self.store.conn.execute("SELECT COUNT(*) FROM catalog_documents").fetchone()[0])
+
+
+def _record_display(
+    conn: sqlite3.Connection, document_id: str, kind: str, payload: dict[str, Any]
+) -> None:
+    """Keep a penalty decision's take-down date (a document of another kind has none)."""
+    if kind != "penalty":
+        conn.execute("DELETE FROM catalog_display WHERE document_id=?", (document_id,))
+        return
+    until = payload.get("display_until")
+    conn.execute(
+        "INSERT INTO catalog_display (document_id, display_until) VALUES (?, ?)"
+        " ON CONFLICT (document_id) DO UPDATE SET display_until=excluded.display_until",
+        (document_id, until if isinstance(until, str) else None),
+    )
 
 
 def _entry(row: tuple[Any, ...]) -> CatalogEntry:

@@ -18,7 +18,7 @@ from typing import ClassVar, Generic, Self, TypeVar
 from channels.base import ChannelBase, ChannelContext
 from channels.newmedia.client import HttpClient
 from channels.newmedia.errors import AccountMisconfigured, OutcomeUnknown
-from channels.newmedia.records import DONE, FINAL, Posted, SharedState, TargetRecords
+from channels.newmedia.records import DONE, FINAL, QUEUED, Posted, SharedState, TargetRecords
 from channels.newmedia.routing import Platform, Routing, Target, load_routing
 from channels.newmedia.settings import NewMediaSettings
 from channels.urls import SiteUrls
@@ -113,7 +113,8 @@ class NewMediaChannel(ChannelBase, Generic[ClientT]):
 
     def withdraw(self, target: str, event: AnyEvent, rows: list[DeliveryRow]) -> dict[str, str]:
         """Remove the posts of ``rows`` from ``target`` and mark each record retracted;
-        returns the ids removed."""
+        returns the ids removed (with :data:`~channels.newmedia.records.QUEUED` when a
+        removal waits in a queue: the platform's daily limit is spent)."""
         raise NotImplementedError
 
     # --- the flow ----------------------------------------------------------------------
@@ -214,6 +215,7 @@ class NewMediaChannel(ChannelBase, Generic[ClientT]):
         if not live:
             return Outcome(DeliveryState.RETRACTED, f"nothing was posted on {self.name}")
         removed: dict[str, str] = {}
+        queued: list[str] = []
         errors: dict[str, DeliveryError] = {}
         for name, rows in live.items():
             self.records.write(
@@ -233,12 +235,27 @@ class NewMediaChannel(ChannelBase, Generic[ClientT]):
                         error=f"{type(exc).__name__}: {exc}",
                     )
                 continue
-            self.records.write(
-                event, name, DeliveryState.RETRACTED, ids, detail=event.payload.reason[:200]
-            )
-            removed.update({f"{name}.{k}": v for k, v in ids.items()})
+            if QUEUED in ids:
+                # Done when the queue is worked off (the record is settled then).
+                queued.append(name)
+                self.records.write(
+                    event, name, DeliveryState.SENT, ids, detail=f"queued: {ids[QUEUED]}"[:200]
+                )
+            else:
+                self.records.write(
+                    event, name, DeliveryState.RETRACTED, ids, detail=event.payload.reason[:200]
+                )
+            removed.update({f"{name}.{k}": v for k, v in ids.items() if k != QUEUED})
         if errors:
             raise self._combine(errors)
+        if queued:
+            done = sorted(set(live) - set(queued))
+            return Outcome(
+                DeliveryState.SENT,
+                f"deletion queued on {', '.join(sorted(queued))} (the platform's daily limit)"
+                + (f"; withdrawn from {', '.join(done)}" if done else ""),
+                removed,
+            )
         return Outcome(
             DeliveryState.RETRACTED, f"withdrawn from {', '.join(sorted(live))}", removed
         )

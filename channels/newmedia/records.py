@@ -24,6 +24,10 @@ FINAL = "final"
 """Key set in ``remote_ids`` of a ``failed`` record that must not be retried (the platform
 decided, e.g. its review refused the article)."""
 
+QUEUED = "queued"
+"""Key in the ids a withdrawal returns when some of its deletions wait in a queue (a
+platform's daily limit): the withdrawal is recorded ``sent`` until they are done."""
+
 
 @dataclass(frozen=True)
 class Posted:

@@ -102,6 +102,11 @@ class WechatAccount(_Model):
         default=60.0, description="seconds before the first status poll (doubles after each)"
     )
     reconcile_pages: Annotated[int, Field(ge=1, le=50)] = 3
+    delete_budget: Annotated[int, Field(ge=0, le=10)] = Field(
+        default=10,
+        description="freepublish/delete calls a day (the platform allows 10); the deletions"
+        " beyond them wait in a queue until after midnight in Beijing",
+    )
 
 
 class WeiboAccount(_Model):

@@ -10,6 +10,11 @@ and a withdrawal notice takes its place under a new guid (``…:withdrawn``), da
 when it was withdrawn and giving the reason. A new guid is used on purpose: most
 readers never re-read an item they have already shown, so only a new entry tells
 a subscriber that the document was withdrawn and why.
+
+A penalty decision taken down because its display period ended (``display_ended_on``,
+公示期满) leaves the feeds without a notice: nothing was wrong with it, its display is
+simply over, and a new entry naming it would show it to every subscriber once more on
+the day it should disappear.
 """
 
 import json
@@ -83,10 +88,12 @@ class _Item:
 
 @dataclass(frozen=True)
 class _Pending:
-    """An item changed in this batch; ``inherit``: keep the stored first-publication date."""
+    """An item changed in this batch; ``inherit``: keep the stored first-publication date;
+    ``remove``: the item leaves the feeds without a notice (a take-down, 公示期满)."""
 
     item: _Item
     inherit: bool
+    remove: bool = False
 
 
 def _feeds_of(kind: str, department: str) -> set[str]:
@@ -183,6 +190,7 @@ class RssChannel(ChannelBase):
                 withdrawn_reason=event.payload.reason,
             ),
             inherit,
+            remove=event.payload.display_ended_on is not None,
         )
         return None
 
@@ -206,6 +214,7 @@ class RssChannel(ChannelBase):
             return
         stored = self._load(list(self._pending))
         rows = []
+        removed = []
         for document_id, pending in self._pending.items():
             item = pending.item
             before = stored.get(document_id)
@@ -214,6 +223,9 @@ class RssChannel(ChannelBase):
                 if pending.inherit and not before.withdrawn:
                     item = replace(item, published_at=before.published_at)
             self._dirty |= _feeds_of(item.kind, item.department)
+            if pending.remove:
+                removed.append((document_id,))
+                continue
             sort_at = item.updated_at if item.withdrawn else item.published_at
             rows.append(
                 (
@@ -236,6 +248,7 @@ class RssChannel(ChannelBase):
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+        conn.executemany("DELETE FROM rss_items WHERE document_id=?", removed)
 
     @staticmethod
     def _item(row: tuple[object, ...]) -> _Item:

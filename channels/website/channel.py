@@ -15,8 +15,12 @@ versioned, so that a mark made while a flush renders is never lost either.
 Every document has one page at ``<kind>/<document_id>.html`` that keeps its URL
 across updates. An update re-renders it in place with the date it was updated;
 a withdrawal (``action: retract``) replaces it with a notice giving the date and
-the public reason, and takes the document out of every index. Exposure
-candidates are not published on their own: they appear in their quarter's batch.
+the public reason, and takes the document out of every index. A penalty decision
+taken down because its display period ended (``display_ended_on``) gets a notice
+that no longer names the decision or its party: its display is over, so the page
+says only that it ended, and the JSON index lists it under ``withdrawn`` without its
+title. Exposure candidates are not published on their own: they appear in their
+quarter's batch.
 
 Cost per event does not grow with the number of documents: an event renders its
 own page, the indexes of its kind and department (newest documents only), the
@@ -30,7 +34,7 @@ import time
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import date
 from pathlib import PurePosixPath
 from typing import Self
 
@@ -63,6 +67,7 @@ from channels.website.state import (
     SECTIONS_TARGET,
     SITEMAP_INDEX_TARGET,
     STATE_TABLES,
+    DisplayDates,
     Document,
     WebsiteState,
     delete_target,
@@ -72,6 +77,7 @@ from channels.website.state import (
     pages_for,
     parse_target,
     sitemap_target,
+    sort_key_of,
 )
 from consumers.channel import NOT_ROUTED, Outcome, Rebuild
 from consumers.lease import Lease
@@ -101,10 +107,6 @@ PAGE_SIZE = 20
 WRITER_THREADS = 2
 """Threads that write a process's files while it renders the next page (see
 :class:`~govpub.files.FileTree`)."""
-
-
-def _utc_key(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class WebsiteChannel(ChannelBase):
@@ -186,7 +188,11 @@ class WebsiteChannel(ChannelBase):
         self._transaction()
         if isinstance(event, RetractEvent):
             return self._withdraw(
-                event, event.payload.reason, event.payload.replaced_by, absent="was not published"
+                event,
+                event.payload.reason,
+                event.payload.replaced_by,
+                absent="was not published",
+                display_ended_on=event.payload.display_ended_on,
             )
         if isinstance(event, ExposureEvent) and not event.payload.is_batch:
             return NOT_ROUTED  # candidates are published in the quarterly batch
@@ -215,7 +221,7 @@ class WebsiteChannel(ChannelBase):
             badge=badge,
             version=event.version,
             # A document keeps its place in every list for life, withdrawn or not.
-            sort_key=previous.sort_key if previous else _utc_key(event.occurred_at),
+            sort_key=previous.sort_key if previous else sort_key_of(event.occurred_at),
             published_at=previous.published_at if previous else event.occurred_at,
             updated_at=event.occurred_at,
             withdrawn=False,
@@ -228,8 +234,12 @@ class WebsiteChannel(ChannelBase):
         state = self.state
         marks = [doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET]
         marks += [index_target(ref) for ref in sorted(doc.lists | old_lists)]
+        dates = (
+            DisplayDates(event.payload.display_until) if isinstance(event, PenaltyEvent) else None
+        )
         with state.store.transaction() as conn:
             state.save(conn, doc)
+            state.save_display(conn, doc.document_id, dates)
             for ref in sorted(old_lists - doc.lists):
                 assert previous is not None
                 state.remove_entry(conn, ref, previous)
@@ -257,11 +267,18 @@ class WebsiteChannel(ChannelBase):
         return fresh
 
     def _withdraw(
-        self, event: AnyEvent, reason: str, replaced_by: str | None, *, absent: str | None
+        self,
+        event: AnyEvent,
+        reason: str,
+        replaced_by: str | None,
+        *,
+        absent: str | None,
+        display_ended_on: date | None = None,
     ) -> Outcome | None:
         previous = self.state.document(event.document_id)
         if previous is None:
             return Outcome(DeliveryState.RETRACTED, absent) if absent else NOT_ROUTED
+        dates = self.state.display_dates([event.document_id]).get(event.document_id)
         doc = replace(
             previous,
             version=event.version,
@@ -274,6 +291,9 @@ class WebsiteChannel(ChannelBase):
         marks = [doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET]
         with state.store.transaction() as conn:
             state.save(conn, doc)
+            if dates is not None or display_ended_on is not None:
+                until = dates.display_until if dates is not None else None
+                state.save_display(conn, doc.document_id, DisplayDates(until, display_ended_on))
             for ref in sorted(doc.lists):
                 if not previous.withdrawn:
                     state.count_listed(conn, ref, -1)

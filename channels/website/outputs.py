@@ -67,9 +67,10 @@ class Outputs:
             doc = self.state.document(args[0])
             if doc is not None:
                 event = applied.get(doc.document_id) if applied else None
+                dates = self.state.display_dates([doc.document_id]).get(doc.document_id)
                 self.tree.write(
                     SiteUrls.document_path(doc.kind, doc.document_id),
-                    self.renderer.document(doc, event),
+                    self.renderer.document(doc, event, dates),
                 )
         elif kind == "index":
             self._render_index(ListRef(args[0]))
@@ -100,7 +101,8 @@ class Outputs:
         older_page = state.page_of(older) if older is not None else None
         self.tree.write(ref.index_path, self.renderer.list_index(info, docs, older_page=older_page))
         withdrawn = state.recently_withdrawn(ref, RECENT_WITHDRAWALS)
-        self.tree.write(ref.api_path, self.renderer.list_index_json(info, docs, withdrawn))
+        dates = state.display_dates(d.document_id for d in [*docs, *withdrawn])
+        self.tree.write(ref.api_path, self.renderer.list_index_json(info, docs, withdrawn, dates))
 
     def _render_page(self, ref: ListRef, number: int) -> None:
         info = self.state.list_info(ref)
@@ -112,9 +114,10 @@ class Outputs:
         self.tree.write(
             ref.page_path(number), self.renderer.list_page(ref, number, info.pages, shown)
         )
+        dates = self.state.display_dates(d.document_id for d in [*shown, *withdrawn])
         self.tree.write(
             ref.api_page_path(number),
-            self.renderer.list_page_json(info, number, shown, withdrawn),
+            self.renderer.list_page_json(info, number, shown, withdrawn, dates),
         )
 
     def _render_sitemap(self, ref: ListRef, chunk: int) -> None:

@@ -7,7 +7,7 @@ a replay equals the incremental build and unchanged files are never rewritten.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -26,7 +26,7 @@ from channels.website.paths import (
     ListRef,
 )
 from channels.website.sanitize import sanitize_html
-from channels.website.state import NEIGHBOURS, Document, ListInfo
+from channels.website.state import NEIGHBOURS, DisplayDates, Document, ListInfo
 from govpub.departments import department_name
 from schemas import (
     CampaignEvent,
@@ -57,6 +57,12 @@ _VALIDITY_NOTES = {
 }
 INDEX_RECENT_PAGES = 5
 """A list's index links to its newest archive pages, this many."""
+DISPLAY_ENDED_TITLE = "行政处罚决定（公示期满）"
+"""What stands for the title of a decision taken down at the end of its display period:
+its notice and its JSON entry no longer name it (its party is usually in its title)."""
+
+DisplayMap = Mapping[str, DisplayDates]
+"""Take-down dates of penalty decisions, by document id (other documents have none)."""
 
 
 def local_date(moment: datetime) -> date:
@@ -237,11 +243,18 @@ class SiteRenderer:
 
     # pages ------------------------------------------------------------------------
 
-    def document(self, doc: Document, event: ContentEvent | None = None) -> bytes:
+    def document(
+        self,
+        doc: Document,
+        event: ContentEvent | None = None,
+        display: DisplayDates | None = None,
+    ) -> bytes:
         """The page of a document (or its withdrawal notice).
 
         ``event`` is the document's content event when the caller has it decoded
-        already; it is used only if it is the version ``doc`` holds.
+        already; it is used only if it is the version ``doc`` holds. ``display`` are a
+        penalty decision's take-down dates: one taken down at the end of its display
+        period gets a notice that no longer shows it.
         """
         path = SiteUrls.document_path(doc.kind, doc.document_id)
         kind = Kind(doc.kind)
@@ -257,6 +270,9 @@ class SiteRenderer:
         if doc.withdrawn:
             assert doc.withdrawn_at is not None
             context["withdrawn_on"] = local_date(doc.withdrawn_at)
+            if display is not None and display.display_ended_on is not None:
+                context["display_ended_on"] = display.display_ended_on
+                return self._page("display_ended.html", path, **context)
             context["replaced_by"] = (
                 SiteUrls.document_path(kind, doc.replaced_by) if doc.replaced_by else None
             )
@@ -348,8 +364,8 @@ class SiteRenderer:
 
     # machine-readable -------------------------------------------------------------
 
-    def _json_item(self, doc: Document) -> dict[str, Any]:
-        return {
+    def _json_item(self, doc: Document, display: DisplayMap) -> dict[str, Any]:
+        item = {
             "id": doc.document_id,
             "kind": doc.kind,
             "title": doc.title,
@@ -359,10 +375,15 @@ class SiteRenderer:
             "department": doc.department,
             "department_name": department_name(doc.department),
         }
+        dates = display.get(doc.document_id)
+        if dates is not None and dates.display_until is not None:
+            # When a syndicating site must take the decision down too.
+            item["display_until"] = dates.display_until.isoformat()
+        return item
 
-    def _json_withdrawn(self, doc: Document) -> dict[str, Any]:
+    def _json_withdrawn(self, doc: Document, display: DisplayMap) -> dict[str, Any]:
         assert doc.withdrawn_at is not None
-        return {
+        entry = {
             "id": doc.document_id,
             "kind": doc.kind,
             "title": doc.title,
@@ -371,6 +392,11 @@ class SiteRenderer:
             "reason": doc.withdrawn_reason,
             "department": doc.department,
         }
+        dates = display.get(doc.document_id)
+        if dates is not None and dates.display_ended_on is not None:
+            entry["title"] = DISPLAY_ENDED_TITLE
+            entry["display_ended_on"] = dates.display_ended_on.isoformat()
+        return entry
 
     @staticmethod
     def _json(data: dict[str, Any]) -> bytes:
@@ -389,10 +415,15 @@ class SiteRenderer:
         }
 
     def list_index_json(
-        self, info: ListInfo, docs: Sequence[Document], withdrawn: Sequence[Document]
+        self,
+        info: ListInfo,
+        docs: Sequence[Document],
+        withdrawn: Sequence[Document],
+        display: DisplayMap | None = None,
     ) -> bytes:
         """``api/<list>.json``: the newest documents, the latest withdrawals, and
-        where the numbered pages are."""
+        where the numbered pages are. ``display``: penalty decisions' take-down dates."""
+        display = display or {}
         ref = info.ref
         return self._json(
             {
@@ -403,8 +434,8 @@ class SiteRenderer:
                 "last_page": self.urls.absolute(ref.api_page_path(info.pages))
                 if info.pages
                 else None,
-                "items": [self._json_item(d) for d in docs],
-                "withdrawn": [self._json_withdrawn(d) for d in withdrawn],
+                "items": [self._json_item(d, display) for d in docs],
+                "withdrawn": [self._json_withdrawn(d, display) for d in withdrawn],
             }
         )
 
@@ -414,6 +445,7 @@ class SiteRenderer:
         number: int,
         docs: Sequence[Document],
         withdrawn: Sequence[Document],
+        display: DisplayMap | None = None,
     ) -> bytes:
         """``api/<list>/page/<n>.json``: the documents of HTML page ``n``, and those
         withdrawn from it, so that a syndicating site can take them down too.
@@ -423,6 +455,7 @@ class SiteRenderer:
         document re-renders the last pages, not all of them.
         """
         ref = info.ref
+        display = display or {}
         return self._json(
             {
                 **self._json_list_head(ref),
@@ -431,8 +464,8 @@ class SiteRenderer:
                 if number < info.pages
                 else None,
                 "older": self.urls.absolute(ref.api_page_path(number - 1)) if number > 1 else None,
-                "items": [self._json_item(d) for d in docs],
-                "withdrawn": [self._json_withdrawn(d) for d in withdrawn],
+                "items": [self._json_item(d, display) for d in docs],
+                "withdrawn": [self._json_withdrawn(d, display) for d in withdrawn],
             }
         )
 

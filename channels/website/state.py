@@ -18,12 +18,17 @@ change that needs them, so a crash between ``apply`` and ``flush`` loses no page
 Each mark bumps the target's version, and a flush forgets a target only at the
 version it rendered: a mark made while it rendered (by this process after a
 takeover, or by any other writer) stays for the next flush.
+
+A penalty decision's take-down date (``display_until``), and the end of its display
+when it was taken down (``display_ended_on``), are in ``web_display``: its JSON entries
+carry the first, and a decision taken down at the end of its display period gets a
+notice that no longer shows it.
 """
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 from channels.website.paths import ListRef
 from govpub.store import Store
@@ -70,6 +75,11 @@ CREATE TABLE IF NOT EXISTS web_lists (
 CREATE TABLE IF NOT EXISTS web_pending (
     target TEXT PRIMARY KEY,
     version INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS web_display (
+    document_id TEXT PRIMARY KEY,
+    display_until TEXT,
+    display_ended_on TEXT
 ) WITHOUT ROWID
 """
 
@@ -77,7 +87,7 @@ NEIGHBOURS = 2
 """Archive pages link to this many pages on each side of themselves, so a change in the
 number of pages re-renders the pages that near the end."""
 
-STATE_TABLES = ("web_documents", "web_entries", "web_lists", "web_pending")
+STATE_TABLES = ("web_documents", "web_entries", "web_lists", "web_pending", "web_display")
 """The tables that hold the website's state (replaced as a whole by a replay)."""
 
 _DOC_COLUMNS = (
@@ -124,6 +134,14 @@ class Document:
 
 
 @dataclass(frozen=True)
+class DisplayDates:
+    """A penalty decision's take-down date, and whether it was taken down (公示期满)."""
+
+    display_until: date | None
+    display_ended_on: date | None = None
+
+
+@dataclass(frozen=True)
 class ListInfo:
     """Counters of one list."""
 
@@ -151,6 +169,12 @@ def _document(row: sqlite3.Row | tuple[object, ...]) -> Document:
         replaced_by=None if row[13] is None else str(row[13]),
         event=str(row[14]),
     )
+
+
+def sort_key_of(moment: datetime) -> str:
+    """The ``sort_key`` of a document first published at ``moment``: UTC, so that keys of
+    any offset compare as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def pages_for(entries: int, page_size: int) -> int:
@@ -213,12 +237,77 @@ class WebsiteState:
             ),
         )
 
+    def display_dates(self, document_ids: Iterable[str]) -> dict[str, DisplayDates]:
+        """The take-down dates of those of ``document_ids`` that are penalty decisions."""
+        ids = sorted(set(document_ids))
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            "SELECT document_id, display_until, display_ended_on FROM web_display"
+            f" WHERE document_id IN ({','.join('?' * len(ids))})",
+            ids,
+        )
+        return {
+            str(row[0]): DisplayDates(
+                None if row[1] is None else date.fromisoformat(str(row[1])),
+                None if row[2] is None else date.fromisoformat(str(row[2])),
+            )
+            for row in rows
+        }
+
+    def save_display(
+        self, conn: sqlite3.Connection, document_id: str, dates: DisplayDates | None
+    ) -> None:
+        """Keep (or, with ``None``, forget) a document's take-down dates (in the caller's
+        transaction)."""
+        if dates is None:
+            conn.execute("DELETE FROM web_display WHERE document_id=?", (document_id,))
+            return
+        conn.execute(
+            "INSERT INTO web_display (document_id, display_until, display_ended_on)"
+            " VALUES (?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
+            " display_until=excluded.display_until, display_ended_on=excluded.display_ended_on",
+            (
+                document_id,
+                None if dates.display_until is None else dates.display_until.isoformat(),
+                None if dates.display_ended_on is None else dates.display_ended_on.isoformat(),
+            ),
+        )
+
     def latest(self, limit: int) -> list[Document]:
         """The newest listed documents of every kind."""
         rows = self.conn.execute(
             f"SELECT {_LIST_COLUMNS} FROM web_documents WHERE withdrawn=0"
             " ORDER BY sort_key DESC, document_id DESC LIMIT ?",
             (limit,),
+        )
+        return [_document(row) for row in rows]
+
+    def newest_shown(
+        self, kind: str, departments: Sequence[str] = (), *, until: datetime
+    ) -> Document | None:
+        """The shown document of ``kind`` (and of one of ``departments``, when given) whose
+        first publication is the most recent at or before ``until``: what a visitor sees
+        at the top of the column. ``None`` when the column shows nothing."""
+        where = "kind=? AND withdrawn=0 AND sort_key<=?"
+        params: list[object] = [kind, sort_key_of(until)]
+        if departments:
+            where += f" AND department IN ({','.join('?' * len(departments))})"
+            params.extend(departments)
+        row = self.conn.execute(
+            f"SELECT {_LIST_COLUMNS} FROM web_documents WHERE {where}"
+            " ORDER BY sort_key DESC, document_id DESC LIMIT 1",
+            params,
+        ).fetchone()
+        return None if row is None else _document(row)
+
+    def shown_of_kind(self, kind: str) -> list[Document]:
+        """Every shown document of ``kind`` with its last event, oldest first. Reads the
+        whole kind: for reports that look into every document, never for rendering."""
+        rows = self.conn.execute(
+            f"SELECT {_DOC_COLUMNS} FROM web_documents WHERE kind=? AND withdrawn=0"
+            " ORDER BY sort_key, document_id",
+            (kind,),
         )
         return [_document(row) for row in rows]
 

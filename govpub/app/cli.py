@@ -216,10 +216,38 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    from govpub.app.status import render_status
+    from govpub.app.status import render_status, status_json
 
+    if args.json:
+        if args.document:
+            _err("error: --json shows the compliance flags and take-downs; not with --document")
+            return 2
+        _out(status_json(settings))
+        return 0
     _out(render_status(settings, document_id=args.document))
     return 0
+
+
+def cmd_freshness(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from govpub.app.freshness.check import check_freshness, parse_moment
+    from govpub.app.freshness.render import check_page_dir, render_json, render_text, write_page
+    from govpub.app.freshness.settings import load_freshness_settings
+
+    try:
+        now = parse_moment(args.at) if args.at else datetime.now(UTC)
+    except ValueError as exc:
+        _err(f"error: {exc}")
+        return 2
+    if args.html:
+        check_page_dir(Path(args.html), output_dir=settings.output_dir, name="--html")
+    report = check_freshness(settings, load_freshness_settings(), now=now)
+    _out(render_json(report) if args.json else render_text(report))
+    if args.html:
+        page = write_page(report, Path(args.html), output_dir=settings.output_dir, name="--html")
+        _err(f"operator page: {page}")
+    return 1 if report.problems() else 0
 
 
 def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
@@ -378,9 +406,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="TCP port (default: GOVPUB_INGEST_PORT, 8400)")
     p.set_defaults(handler=cmd_ingest)
 
-    p = sub.add_parser("status", help="consumer lag, deliveries and dead letters")
+    p = sub.add_parser(
+        "status", help="consumer lag, deliveries, dead letters, compliance flags, take-downs"
+    )
     p.add_argument("--document", help="where one document is published")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="the compliance flags and the take-downs due, as JSON (for scripts)",
+    )
     p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser(
+        "freshness",
+        help="columns and accounts about to break their update rule; meetings and policies"
+        " missing a replay or an interpretation (exit 1 when anything is overdue or due soon)",
+    )
+    p.add_argument("--json", action="store_true", help="the report as JSON, for scripts")
+    p.add_argument(
+        "--at", help="check as of a date (its end) or a date-time, Beijing time (default: now)"
+    )
+    p.add_argument(
+        "--html",
+        metavar="DIR",
+        help="also write the operator page (index.html) into DIR,"
+        " which must be outside GOVPUB_OUTPUT_DIR",
+    )
+    p.set_defaults(handler=cmd_freshness)
 
     p = sub.add_parser("dlq", help="dead letters")
     dlq = p.add_subparsers(dest="dlq_command", required=True, metavar="list|redrive")

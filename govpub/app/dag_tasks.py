@@ -15,7 +15,11 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from channels.settings import load_app_settings
-from govpub.app.releases import emit_batches, plan_batch, sync_catalog
+from govpub.app.freshness.alert import post_alert
+from govpub.app.freshness.check import check_freshness
+from govpub.app.freshness.render import check_page_dir, write_page
+from govpub.app.freshness.settings import load_freshness_settings
+from govpub.app.releases import emit_batches, plan_batch, plan_takedowns, sync_catalog
 from govpub.errors import (
     ApprovalRefused,
     ConfigurationError,
@@ -23,6 +27,7 @@ from govpub.errors import (
     ReleaseRefused,
     ReleaseRejected,
     RunNoteFailed,
+    UpdateDeadlinesAtRisk,
 )
 from producers.releases.approval import (
     ApprovalRequest,
@@ -35,15 +40,21 @@ from producers.releases.approval import (
 from producers.releases.campaigns import emit_due_phases, emit_phase, load_calendar
 from producers.releases.exposure import BatchPlan, load_exposure_config, release_quarter, review
 from producers.releases.log import Outcome, Release, ReleaseDecision
-from producers.releases.quarters import Quarter
+from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from producers.releases.runnotes import NOTES_CONNECTION, AirflowApi
+from producers.releases.takedown import TakedownPlan, emit_takedowns
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
-PERMANENT_ERRORS: tuple[type[Exception], ...] = (ReleaseRefused, ConfigurationError, MissedPhases)
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (
+    ReleaseRefused,
+    ConfigurationError,
+    MissedPhases,
+    UpdateDeadlinesAtRisk,
+)
 """Errors that retrying cannot fix: someone has to act on the data or the configuration."""
 
 APPROVAL_TASK = "approve_release"
@@ -291,3 +302,79 @@ def campaign_check_missed(result: Mapping[str, Any]) -> list[str]:
     if newly:
         raise MissedPhases(newly)
     return list(result.get("missed", []))
+
+
+# -- penalty display take-downs ----------------------------------------------------------
+
+
+def takedown_plan(moment: datetime, document_id: str | None) -> dict[str, Any]:
+    """The penalty decisions whose display ended before the run's day (Asia/Shanghai),
+    or only ``document_id``; the catalog must be caught up (``catalog_sync``)."""
+    settings = load_app_settings()
+    day = moment.astimezone(RELEASE_TIMEZONE).date()
+    plan = plan_takedowns(settings, day, document_id=document_id or None)
+    return plan.model_dump(mode="json")
+
+
+def takedown_emit(plan: Mapping[str, Any], *, dag_id: str, run_id: str) -> dict[str, Any]:
+    """Emit the planned withdrawals (公示期满); the result and the run's note."""
+    settings = load_app_settings()
+    parsed = TakedownPlan.model_validate(plan)
+    result = emit_takedowns(settings, parsed, source=dag_id, run_id=run_id)
+    done = result.as_dict()
+    parts = [f"TAKE-DOWNS {parsed.on}: {len(result.emitted)} emitted"]
+    if result.emitted:
+        parts[0] += " (" + ", ".join(r.document_id for r in result.emitted) + ")"
+    if result.already_emitted:
+        parts.append(f"{len(result.already_emitted)} emitted by an earlier run")
+    if result.skipped:
+        parts.append(f"{len(result.skipped)} skipped: " + "; ".join(result.skipped))
+    parts.append(f"{len(parsed.upcoming)} due in the next 7 days")
+    done["note"] = "; ".join(parts) + "."
+    return done
+
+
+# -- freshness check ---------------------------------------------------------------------
+
+
+def freshness_report(moment: datetime) -> dict[str, Any]:
+    """The report at ``moment`` as JSON-ready values; also renders the operator page into
+    ``GOVPUB_FRESHNESS_PAGE_DIR`` when it is set."""
+    settings = load_app_settings()
+    section = load_freshness_settings()
+    if section.page_dir is not None:  # a misplaced page fails before any work is done
+        check_page_dir(
+            section.page_dir, output_dir=settings.output_dir, name="GOVPUB_FRESHNESS_PAGE_DIR"
+        )
+    report = check_freshness(settings, section, now=moment)
+    if section.page_dir is not None:
+        page = write_page(report, section.page_dir, output_dir=settings.output_dir)
+        log.info("freshness page written to %s", page)
+    counts = report.counts()
+    log.info(
+        "freshness at %s: %d overdue, %d due soon, %d ok",
+        report.checked_at.isoformat(timespec="minutes"),
+        counts["overdue"],
+        counts["due_soon"],
+        counts["ok"],
+    )
+    return report.as_dict()
+
+
+def freshness_alert(report: Mapping[str, Any], *, message_id: str) -> str:
+    """Post ``report`` to the alert webhook when it lists problems and one is configured;
+    says what it did."""
+    if not report["problems"]:
+        return "nothing overdue or due soon: no alert"
+    status = post_alert(report, load_freshness_settings(), message_id=message_id)
+    if status is None:
+        return "no alert webhook configured (GOVPUB_FRESHNESS_ALERT_URL)"
+    return f"alert posted: HTTP {status}"
+
+
+def freshness_verdict(report: Mapping[str, Any]) -> list[str]:
+    """Raise :class:`UpdateDeadlinesAtRisk` with every problem of ``report``, if any."""
+    problems = list(report["problems"])
+    if problems:
+        raise UpdateDeadlinesAtRisk(problems)
+    return problems

@@ -138,7 +138,7 @@ def run_demo(base: Settings, workdir: Path, *, keep: bool = False) -> DemoResult
     results = run_channels(settings, settings.channels, until_idle=True)
     env_file = workdir / ENV_FILE
     env_file.write_text(
-        "# govpub demo: source this file (. govpub-demo/demo.env) to work on the demo's data\n"
+        f"# govpub demo: source this file (. {env_file}) to work on the demo's data\n"
         + "".join(
             f"export {name}={shlex.quote(value)}\n"
             for name, value in sorted(environment_of(settings).items())

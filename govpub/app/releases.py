@@ -1,7 +1,8 @@
 """The release steps that need channels: the catalog catch-up every release starts
-with (it runs the ``catalog`` channel), and the exposure release's planning and emission
-on the document catalog (the ``catalog`` channel's state), which the shell hands to
-:mod:`producers.releases.exposure`.
+with (it runs the ``catalog`` channel), the exposure release's planning and emission
+and the take-downs' planning on the document catalog (the ``catalog`` channel's state),
+which the shell hands to :mod:`producers.releases.exposure` and
+:mod:`producers.releases.takedown`.
 """
 
 import logging
@@ -19,7 +20,7 @@ from govpub.errors import CatalogBehind
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.releases import exposure
+from producers.releases import exposure, takedown
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +86,7 @@ plan_batch = partial(exposure.plan_batch, catalog=DocumentCatalog)
 emit_batches = partial(exposure.emit_batches, catalog=DocumentCatalog)
 """Record the decisions and emit the plans they allow, checked on the document catalog
 (:func:`producers.releases.exposure.emit_batches`)."""
+
+plan_takedowns = partial(takedown.plan_takedowns, catalog=DocumentCatalog)
+"""The penalty decisions to take down on a day, from the document catalog
+(:func:`producers.releases.takedown.plan_takedowns`)."""

@@ -1,10 +1,18 @@
 """``govpub status``: what operators look at — consumer lag per channel, deliveries
 by state, dead letters, the last releases the DAGs emitted with the decision behind
-each, the last release decisions (rejections too), and where one document is
-published."""
+each, the last release decisions (rejections too), the compliance flags and the
+take-downs of penalty decisions (:mod:`govpub.app.compliance_status`), and where one
+document is published."""
 
+import json
 from datetime import UTC, datetime
 
+from govpub.app.compliance_status import (
+    catalog_lag,
+    read_compliance_status,
+    render_compliance_status,
+    today_in_china,
+)
 from govpub.bus import open_bus
 from govpub.deliveries import DeliveryLog
 from govpub.settings import Settings
@@ -85,6 +93,8 @@ def render_status(settings: Settings, *, document_id: str | None = None) -> str:
                 basis = approval.summary()
             elif release.kind == "campaign":
                 basis = "theme-day calendar"
+            elif release.action == "retract":
+                basis = "display period ended (公示期满)"
             else:
                 basis = "no approval on record"
             lines.append(
@@ -103,4 +113,18 @@ def render_status(settings: Settings, *, document_id: str | None = None) -> str:
                 f"  {decision.document_id} v{decision.version} {decision.summary()}"
                 f" (run {decision.run_id}{triggered})"
             )
+        lines.append("")
+        compliance = read_compliance_status(
+            settings, store, today=today_in_china(), catalog_behind=catalog_lag(settings, bus)
+        )
+        lines += render_compliance_status(compliance)
     return "\n".join(lines)
+
+
+def status_json(settings: Settings) -> str:
+    """``govpub status --json``: the compliance flags and the take-downs, for scripts."""
+    with Store(settings.store) as store, open_bus(settings) as bus:
+        compliance = read_compliance_status(
+            settings, store, today=today_in_china(), catalog_behind=catalog_lag(settings, bus)
+        )
+    return json.dumps(compliance.as_json(), ensure_ascii=False, indent=2)

@@ -11,6 +11,7 @@ fixed explanations.
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from govpub.compliance.protect import Finding
 from govpub.compliance.rules import Decision
@@ -37,7 +38,8 @@ CREATE TABLE IF NOT EXISTS compliance_audit (
     event_digest TEXT
 );
 CREATE INDEX IF NOT EXISTS compliance_audit_event ON compliance_audit (event_id);
-CREATE INDEX IF NOT EXISTS compliance_audit_department ON compliance_audit (department, recorded_at)
+CREATE INDEX IF NOT EXISTS compliance_audit_department ON compliance_audit (department, recorded_at);
+CREATE INDEX IF NOT EXISTS compliance_audit_decision ON compliance_audit (decision, rule)
 """
 
 _COLUMNS = (
@@ -125,22 +127,38 @@ class AuditLog:
         rows = self.store.conn.execute(
             f"SELECT {_COLUMNS} FROM compliance_audit WHERE event_id=? ORDER BY id", (event_id,)
         )
-        return [
-            AuditEntry(
-                recorded_at=r[0],
-                submitter=Submitter(r[1], r[3], r[4]),
-                department=r[2],
-                event_id=r[5],
-                document_id=r[6],
-                kind=r[7],
-                action=r[8],
-                version=r[9],
-                decision=Decision(r[10]),
-                rule=r[11],
-                field=r[12],
-                count=r[13],
-                detail=r[14],
-                event_digest=r[15],
-            )
-            for r in rows
-        ]
+        return [_entry(r) for r in rows]
+
+    def flagged(self, rule: str, *, limit: int) -> tuple[int, list[AuditEntry]]:
+        """How many events ``rule`` flagged (each once, however often it was resubmitted),
+        and the ``limit`` most recent of them, newest first."""
+        count = self.store.conn.execute(
+            "SELECT COUNT(DISTINCT event_id) FROM compliance_audit WHERE decision=? AND rule=?",
+            (Decision.FLAGGED.value, rule),
+        ).fetchone()[0]
+        rows = self.store.conn.execute(
+            f"SELECT {_COLUMNS} FROM compliance_audit WHERE id IN ("
+            " SELECT MAX(id) FROM compliance_audit WHERE decision=? AND rule=?"
+            " GROUP BY event_id) ORDER BY id DESC LIMIT ?",
+            (Decision.FLAGGED.value, rule, limit),
+        )
+        return int(count), [_entry(r) for r in rows]
+
+
+def _entry(r: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(
+        recorded_at=r[0],
+        submitter=Submitter(r[1], r[3], r[4]),
+        department=r[2],
+        event_id=r[5],
+        document_id=r[6],
+        kind=r[7],
+        action=r[8],
+        version=r[9],
+        decision=Decision(r[10]),
+        rule=r[11],
+        field=r[12],
+        count=r[13],
+        detail=r[14],
+        event_digest=r[15],
+    )

@@ -234,7 +234,9 @@ class _NumberScanner:
         self.scope = scope
         self.keep = keep
         self.detections: list[Detection] = []
-        self.codes = [m.span() for m in _CODE_TOKEN.finditer(self.text)]
+        self.codes = [
+            m.span() for m in _CODE_TOKEN.finditer(self.text) if not is_id18(m.group().upper())
+        ]
 
     def scan(self) -> list[Detection]:
         previous: _Chain | None = None
@@ -280,6 +282,12 @@ class _NumberScanner:
         ):
             # 株政办发(1990)1000000号: the year of a 文号 is no digit group of its serial.
             chain.first = 1
+        while chain.first <= last and any(
+            a <= groups[chain.first][0] and groups[chain.first][1] <= b for a, b in self.codes
+        ):
+            # The tail of a credit code ("…BJT8N0") runs on into the next number when only
+            # a space parts them: the code's digits are no part of that number.
+            chain.first += 1
         if _is_date(chain_text):
             chain.shields.append((0, last, _SHIELD_DATE))
         digits = self._digits(chain, 0, last)

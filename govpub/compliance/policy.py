@@ -16,6 +16,7 @@ class CompliancePolicy:
     publish_party_names: frozenset[str] = field(default_factory=frozenset)
     penalty_deadline_days: int = 7
     disclosure_deadline_days: int = 20
+    withdrawal_deadline_days: int = 3
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "CompliancePolicy":
@@ -24,6 +25,7 @@ class CompliancePolicy:
             publish_party_names=frozenset(settings.compliance_publish_party_names),
             penalty_deadline_days=settings.compliance_penalty_deadline_days,
             disclosure_deadline_days=settings.compliance_disclosure_deadline_days,
+            withdrawal_deadline_days=settings.compliance_withdrawal_deadline_days,
         )
 
     def masks_party_name(self, department: str) -> bool:

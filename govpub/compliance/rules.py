@@ -16,7 +16,9 @@ Checked by the event schema, listed here for completeness:
 Markup:
     ``html_sanitize``, ``text_markup``.
 Deadlines — accepted but flagged:
-    ``penalty_deadline``, ``disclosure_deadline``.
+    ``penalty_deadline``, ``disclosure_deadline``, ``withdrawal_deadline``.
+Display periods — filled in, or refused outside their bounds:
+    ``display_period``.
 Ingest authorisation (谁主管、谁公开、谁审查):
     ``department_mismatch``, ``document_owner``, ``kind_not_allowed``.
 Review of scheduled releases (谁审查), recorded by ``producers.releases``:
@@ -189,6 +191,24 @@ DISCLOSURE_DEADLINE = Rule(
     "《中华人民共和国政府信息公开条例》（2019）第二十六条：属于主动公开范围的政府信息，"
     "应当自该政府信息形成或者变更之日起20个工作日内及时公开",
 )
+WITHDRAWAL_DEADLINE = Rule(
+    "withdrawal_deadline",
+    "the withdrawal of a penalty decision changed, revoked or found illegal, published more "
+    "than 3 working days after that day (payload.revoked_on), is accepted but flagged",
+    "《中华人民共和国行政处罚法》（2021）第四十八条：公开的行政处罚决定被依法变更、撤销、确认违法"
+    "或者确认无效的，行政机关应当在三日内撤回行政处罚决定信息并公开说明理由；第八十五条："
+    "本法中“二日”“三日”“五日”“七日”的规定是指工作日，不含法定节假日",
+)
+DISPLAY_PERIOD = Rule(
+    "display_period",
+    "a penalty decision is displayed for the period configured for its domain and penalty "
+    "types (GOVPUB_PENALTY_DISPLAY_CONFIG): the gate fills in payload.display_until when the "
+    "decision gives none, and refuses one shorter than the minimum or longer than the maximum; "
+    "the penalty_display_takedown DAG takes the decision down when the period ends (公示期满)",
+    "行政处罚信息公示期限：信用网站最短3个月、最长3年（国家发展改革委《失信行为纠正后的信用信息"
+    "修复管理办法（试行）》），安全生产领域不少于1年（地方规定）；各地规定不同，以本地条文为准",
+    verify=True,
+)
 DEPARTMENT_MISMATCH = Rule(
     "department_mismatch",
     "an ingest request may only carry events of the department its key belongs to",
@@ -234,6 +254,8 @@ RULES: dict[str, Rule] = {
         TEXT_MARKUP,
         PENALTY_DEADLINE,
         DISCLOSURE_DEADLINE,
+        WITHDRAWAL_DEADLINE,
+        DISPLAY_PERIOD,
         DEPARTMENT_MISMATCH,
         DOCUMENT_OWNER,
         KIND_NOT_ALLOWED,

@@ -12,8 +12,15 @@ validated event. The gate
 3. records the names it anonymised in the party register
    (:mod:`govpub.compliance.parties`), for the exposures and withdrawals that cite
    the decision later,
-4. flags a missed publication deadline (accepted, but recorded),
-5. writes every decision to the audit log,
+4. gives a penalty decision its take-down date: the end of the display period
+   configured for its domain and penalty types (:mod:`producers.releases.display`),
+   written into ``payload.display_until`` when the department gave none; one outside
+   the configured minimum and maximum is refused,
+5. flags a missed deadline (accepted, but recorded): a penalty decision published more
+   than 7 working days after it was taken, a proactive disclosure more than 20 after
+   the information was formed, a penalty decision's withdrawal more than 3 after the
+   decision was revoked (``payload.revoked_on``),
+6. writes every decision to the audit log,
 
 and returns the event to send. Rules and legal sources: :mod:`govpub.compliance.rules`.
 
@@ -43,7 +50,8 @@ from govpub.store import Store
 from producers.compliance.calendar import WorkingCalendar
 from producers.ledger import event_digest
 from producers.publisher import Gate
-from schemas import Action, AnyEvent, ExposureEvent, PenaltyEvent
+from producers.releases.display import DisplayPeriods
+from schemas import Action, AnyEvent, ExposureEvent, Kind, PenaltyEvent, RetractEvent
 from schemas.events import MeetingEvent, PolicyEvent
 
 log = logging.getLogger(__name__)
@@ -77,7 +85,8 @@ class ComplianceGate:
     that have no state store). ``parties`` is the party register (in memory when not
     given). ``clock`` gives the publication time that deadlines are measured against.
     ``submitter`` is who the events come from unless :meth:`check` or :meth:`bind` says
-    otherwise.
+    otherwise. ``display`` are the penalty display periods (the shipped ones when not
+    given).
     """
 
     def __init__(
@@ -89,9 +98,11 @@ class ComplianceGate:
         parties: PartyRegister | None = None,
         clock: Callable[[], datetime] | None = None,
         submitter: Submitter | None = None,
+        display: DisplayPeriods | None = None,
     ) -> None:
         self.policy = policy
         self.calendar = calendar
+        self.display = display if display is not None else DisplayPeriods.load()
         self.audit = audit
         self.parties: PartyRegister = parties if parties is not None else MemoryPartyRegister()
         self.protector = Protector(policy, self.parties)
@@ -139,7 +150,7 @@ class ComplianceGate:
             ]
             self._record(event, submitter, refused, None)
             raise
-        checked = protection.event
+        checked = self._with_display_until(protection.event)
         if isinstance(event, PenaltyEvent | ExposureEvent):
             # Recorded before the event is sent: a later citation must find it.
             self.parties.record(event.document_id, protection.persons)
@@ -180,17 +191,54 @@ class ComplianceGate:
                 self._produced.pop(event_digest(event), None)
 
     # --- rules ------------------------------------------------------------------------
-    @staticmethod
-    def _refusals(event: AnyEvent) -> list[Finding]:
+    def _refusals(self, event: AnyEvent) -> list[Finding]:
         if not isinstance(event, PenaltyEvent):
             return []
-        return [
+        found = [
             Finding(Decision.REFUSED, rule.id, f"payload.{name}", 1, message)
             for name, rule, message in rules.never_publish(event.payload)
         ]
+        penalty = event.payload
+        if penalty.display_until is not None:
+            problem = self.display.terms_of(penalty).problem(
+                penalty.decided_on, penalty.display_until
+            )
+            if problem is not None:
+                found.append(
+                    Finding(
+                        Decision.REFUSED,
+                        rules.DISPLAY_PERIOD.id,
+                        "payload.display_until",
+                        1,
+                        problem,
+                    )
+                )
+        return found
+
+    def _with_display_until(self, event: AnyEvent) -> AnyEvent:
+        """A penalty decision with its take-down date: its own, else its configured period's
+        (computed here once; every channel and the take-down DAG read it from the event)."""
+        if not isinstance(event, PenaltyEvent) or event.payload.display_until is not None:
+            return event
+        until = self.display.display_until(event.payload)
+        payload = event.payload.model_copy(update={"display_until": until})
+        return event.model_copy(update={"payload": payload})
 
     def _deadlines(self, event: AnyEvent) -> list[Finding]:
         today = self.clock().astimezone(CHINA_STANDARD_TIME).date()
+        if isinstance(event, RetractEvent):
+            revoked = event.payload.revoked_on
+            if event.kind is not Kind.PENALTY or revoked is None:
+                return []
+            return self._late(
+                rules.WITHDRAWAL_DEADLINE.id,
+                "payload.revoked_on",
+                revoked,
+                today,
+                self.policy.withdrawal_deadline_days,
+                "the decision was changed, revoked or found illegal",
+                "行政处罚法 第四十八条、第八十五条",
+            )
         if isinstance(event, PenaltyEvent):
             if event.action is not Action.PUBLISH:
                 return []
@@ -291,8 +339,9 @@ def build_gate(
     source: str = "sdk",
     clock: Callable[[], datetime] | None = None,
 ) -> ComplianceGate:
-    """The gate configured by ``settings`` (policy, deadlines, holiday calendar), auditing
-    into ``store``. Every entry point builds its gate here; nobody assembles one by hand."""
+    """The gate configured by ``settings`` (policy, deadlines, holiday calendar, display
+    periods), auditing into ``store``. Every entry point builds its gate here; nobody
+    assembles one by hand."""
     return ComplianceGate(
         CompliancePolicy.from_settings(settings),
         WorkingCalendar.load(settings.compliance_calendar_dir),
@@ -300,4 +349,5 @@ def build_gate(
         parties=StoredPartyRegister(store) if store is not None else None,
         clock=clock,
         submitter=Submitter(source=source),
+        display=DisplayPeriods.load(settings.penalty_display_config),
     )

@@ -49,9 +49,10 @@ from govpub.store import Store
 from producers.factory import open_publisher
 from producers.ledger import VersionLedger
 from producers.releases.datafiles import load_model, shipped
+from producers.releases.display import DisplayPeriods
 from producers.releases.log import Release, ReleaseDecision, ReleaseLog
 from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
-from schemas import AnyEvent, ExposureCase, ExposurePayload
+from schemas import AnyEvent, ExposureCase, ExposurePayload, PenaltyPayload
 from schemas.types import DepartmentCode, ShortText
 
 log = logging.getLogger(__name__)
@@ -104,9 +105,10 @@ class ReleaseCatalog(Protocol):
         ...
 
     def penalty_standing(
-        self, document_id: str, *, on: date, default_display_days: int
+        self, document_id: str, *, on: date, display_until: Callable[[PenaltyPayload], date]
     ) -> PenaltyStanding:
-        """Whether penalty decision ``document_id`` is in effect on day ``on``."""
+        """Whether penalty decision ``document_id`` is in effect on day ``on``; a decision's
+        display ends on ``display_until(payload)``."""
         ...
 
 
@@ -163,14 +165,24 @@ class ExposureDomain(BaseModel):
     lead: Annotated[str, Field(min_length=1, max_length=2000)] | None = Field(
         default=None, description="introduction published above the cases (same placeholders)"
     )
-    penalty_display_days: Annotated[int, Field(ge=1, le=3650)] = Field(
-        default=365,
-        description="display period of a penalty decision without display_until (verify locally)",
+    penalty_display_days: None = Field(
+        default=None, exclude=True, description="no longer read: see penalty-display.toml"
     )
     approvers: Annotated[list[Approver], Field(min_length=1, max_length=50)] = Field(
         description="Airflow users who may approve the batch (谁主管、谁公开、谁审查); the"
         " user who triggered a run never approves it"
     )
+
+    @field_validator("penalty_display_days", mode="before")
+    @classmethod
+    def _display_days_moved(cls, value: Any) -> None:
+        if value is not None:
+            raise ValueError(
+                "display periods moved to the display-period file"
+                " (GOVPUB_PENALTY_DISPLAY_CONFIG, by default"
+                " producers/releases/data/penalty-display.toml): remove this key and set"
+                " the domain's period there"
+            )
 
     @field_validator("approvers")
     @classmethod
@@ -281,7 +293,6 @@ class BatchPlan(BaseModel):
     action: Literal["publish", "update", "unchanged"]
     version: int = Field(description="the version to emit, or the current one when unchanged")
     as_of: datetime = Field(description="when the plan was made; its checks refer to that day")
-    display_days: int = Field(description="the domain's default penalty display period")
     title: str
     cases: list[PlannedCase]
     excluded: list[ExcludedCandidate] = []
@@ -350,7 +361,11 @@ def _event(
 
 
 def _gather_cases(
-    catalog: ReleaseCatalog, domain: ExposureDomain, quarter: Quarter, on: date
+    catalog: ReleaseCatalog,
+    display: DisplayPeriods,
+    domain: ExposureDomain,
+    quarter: Quarter,
+    on: date,
 ) -> tuple[list[PlannedCase], list[ExcludedCandidate]]:
     """The quarter's candidates, split into cases to release on day ``on`` and candidates
     left out."""
@@ -369,7 +384,7 @@ def _gather_cases(
         assert payload.decision_ref is not None
         assert payload.case_summary is not None
         check = catalog.penalty_standing(
-            payload.decision_ref, on=on, default_display_days=domain.penalty_display_days
+            payload.decision_ref, on=on, display_until=display.display_until
         )
         if check.in_effect:
             cases.append(
@@ -471,12 +486,12 @@ def _plan(
         action="unchanged" if current is not None else "publish",
         version=current.version if current is not None else 1,
         as_of=moment,
-        display_days=domain.penalty_display_days,
         title=title,
         cases=[],
     )
     try:
-        cases, excluded = _gather_cases(catalog, domain, quarter, moment.date())
+        display = DisplayPeriods.load(settings.penalty_display_config)
+        cases, excluded = _gather_cases(catalog, display, domain, quarter, moment.date())
     except NoCandidates as exc:
         if current is None:
             raise
@@ -570,7 +585,9 @@ def review(plans: Sequence[BatchPlan]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _check_still_holds(catalog: ReleaseCatalog, plan: BatchPlan, on: date) -> None:
+def _check_still_holds(
+    catalog: ReleaseCatalog, display: DisplayPeriods, plan: BatchPlan, on: date
+) -> None:
     """Refuse a plan whose candidates or penalty decisions no longer hold on day ``on``."""
     for case in plan.cases:
         candidate = catalog.get(case.candidate_id)
@@ -580,7 +597,7 @@ def _check_still_holds(catalog: ReleaseCatalog, plan: BatchPlan, on: date) -> No
                 " the plan was approved; run the release again to plan a new batch"
             )
         check = catalog.penalty_standing(
-            case.decision_ref, on=on, default_display_days=plan.display_days
+            case.decision_ref, on=on, display_until=display.display_until
         )
         if not check.in_effect:
             raise PlanOutdated(
@@ -648,9 +665,10 @@ def _emit(
     if not allowed:
         return []
     events = []
+    display = DisplayPeriods.load(settings.penalty_display_config)
     for plan, decision in allowed:
         published_at = decision.decided_at.astimezone(RELEASE_TIMEZONE)
-        _check_still_holds(catalog, plan, published_at.date())
+        _check_still_holds(catalog, display, plan, published_at.date())
         assert plan.event is not None
         events.append({**plan.event, "occurred_at": published_at.isoformat()})
     with open_publisher(settings, store, source="dag") as publisher:

@@ -9,7 +9,12 @@ from typing import Any
 
 from tests.dags.conftest import DAGS
 
-DAG_IDS = {"quarterly_exposure_release", "theme_day_campaign"}
+DAG_IDS = {
+    "freshness_check",
+    "penalty_display_takedown",
+    "quarterly_exposure_release",
+    "theme_day_campaign",
+}
 
 # Parses the DAG folder in a fresh interpreter, after importing Airflow, and reports how
 # long each file took and which govpub modules parsing pulled in.
@@ -29,7 +34,7 @@ print(json.dumps({
 """
 
 
-def test_the_dag_bag_imports_both_dags_without_errors(dag_bag: Any) -> None:
+def test_the_dag_bag_imports_every_dag_without_errors(dag_bag: Any) -> None:
     assert dag_bag.import_errors == {}
     assert set(dag_bag.dags) == DAG_IDS
     for dag_id in DAG_IDS:
@@ -50,8 +55,10 @@ def test_parsing_is_fast_and_imports_no_govpub_code(airflow_home: Path) -> None:
     assert report["errors"] == {}
     assert report["dags"] == sorted(DAG_IDS)
     assert set(report["seconds"]) == {
+        "freshness_check.py",
         "quarterly_exposure_release.py",
         "theme_day_campaign.py",
+        "penalty_display_takedown.py",
     }
     for file, seconds in report["seconds"].items():
         assert seconds < 1.0, f"{file} took {seconds:.3f} s to parse"
@@ -99,3 +106,25 @@ def test_the_campaign_dag_checks_the_calendar_before_emitting(dag_bag: Any) -> N
     assert dag.get_task("check_missed_phases").retries == 0
     assert dag.params["phase"] is None
     assert dag.max_active_runs == 1
+
+
+def test_the_takedown_dag_catches_the_catalog_up_before_it_looks(dag_bag: Any) -> None:
+    dag = dag_bag.dags["penalty_display_takedown"]
+    assert set(dag.tags) == {"govpub", "takedown"}
+    assert dag.get_task("find_ended").upstream_task_ids == {"sync_catalog"}
+    assert dag.get_task("emit_takedowns").upstream_task_ids == {"find_ended"}
+    assert dag.params["document_id"] is None
+
+
+def test_the_freshness_check_fails_only_in_its_last_task(dag_bag: Any) -> None:
+    dag = dag_bag.dags["freshness_check"]
+    assert dag.get_task("check_freshness").downstream_task_ids == {
+        "post_alert",
+        "report_problems",
+    }
+    # The alert is retried (the receiver may be down); a failed check is not: it is the message.
+    assert dag.get_task("post_alert").retries == 2
+    assert dag.get_task("report_problems").retries == 0
+    assert dag.get_task("check_freshness").retries == 0
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False

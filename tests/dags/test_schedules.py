@@ -58,3 +58,25 @@ def test_the_campaign_schedule_runs_hourly_and_meets_every_phase(dag_bag: Any) -
     on_schedule = set(found)
     for phase in load_calendar().phases:
         assert phase.publish_at in on_schedule, phase.document_id
+
+
+def test_the_takedown_runs_every_day_at_nine_in_shanghai(dag_bag: Any) -> None:
+    dag = dag_bag.dags["penalty_display_takedown"]
+    assert dag.timetable.expression == "0 9 * * *"
+    assert str(dag.timetable.timezone) == "Asia/Shanghai"
+    start, end = datetime(2023, 12, 30, tzinfo=SHANGHAI), datetime(2024, 1, 3, tzinfo=SHANGHAI)
+    assert runs(dag, start, end) == [
+        datetime(2023, 12, day, 9, 0, tzinfo=SHANGHAI) for day in (30, 31)
+    ] + [datetime(2024, 1, day, 9, 0, tzinfo=SHANGHAI) for day in (1, 2)]
+
+
+def test_the_freshness_check_runs_every_morning_at_eight(dag_bag: Any) -> None:
+    dag = dag_bag.dags["freshness_check"]
+    assert dag.timetable.expression == "0 8 * * *"
+    assert str(dag.timetable.timezone) == "Asia/Shanghai"
+    start = datetime(2026, 9, 28, tzinfo=SHANGHAI)
+    found = runs(dag, start, datetime(2026, 10, 12, tzinfo=SHANGHAI))
+    # Every day, holidays and weekends too (the National Day week is in this range).
+    assert found == [start + timedelta(days=n, hours=8) for n in range(14)]
+    # 08:00 in Zhuzhou is midnight UTC.
+    assert all(run.astimezone(ZoneInfo("UTC")).hour == 0 for run in found)

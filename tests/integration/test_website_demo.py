@@ -14,7 +14,8 @@ def test_demo_renders_the_site(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "channel website: 11 delivered, 2 skipped" in out
     site = workdir / "public"
     assert f"website:         {site.resolve() / 'index.html'}" in out
-    assert f"GOVPUB_OUTPUT_DIR={site.resolve()} govpub serve" in out
+    assert f". {workdir / 'demo.env'}" in out  # then govpub serve serves this site
+    assert f"GOVPUB_OUTPUT_DIR={site.resolve()}" in (workdir / "demo.env").read_text("utf-8")
     home = (site / "index.html").read_text("utf-8")
     assert "株洲市人民政府第12次常务会议" in home
     batch = (site / "exposure" / "exposure-2023Q2-work-safety.html").read_text("utf-8")

@@ -15,6 +15,7 @@ from govpub.app.channels import run_channels
 from govpub.deliveries import DeliveryState
 from govpub.settings import Settings
 from govpub.store import Store
+from producers.releases.display import DisplayPeriods
 from schemas import parse_event
 from tests import factories
 from tests.releases import emit, samples
@@ -127,6 +128,7 @@ def test_exposure_candidates_of_a_quarter_and_domain(catalog: DocumentCatalog) -
 
 
 ON = date(2023, 7, 1)
+DISPLAY = DisplayPeriods.load()
 
 
 @pytest.mark.parametrize(
@@ -146,7 +148,8 @@ ON = date(2023, 7, 1)
             [factories.penalty("p-1", 1, decided_on="2023-05-05", display_until="2023-06-30")],
             PenaltyStanding.DISPLAY_ENDED,
         ),
-        ([factories.penalty("p-1", 1, decided_on="2022-07-01")], PenaltyStanding.IN_EFFECT),
+        # One year of display, the day of the decision included: until 2023-07-01.
+        ([factories.penalty("p-1", 1, decided_on="2022-07-02")], PenaltyStanding.IN_EFFECT),
         (
             [factories.penalty("p-1", 1, decided_on="2020-01-01", display_until="2023-07-01")],
             PenaltyStanding.IN_EFFECT,
@@ -157,18 +160,72 @@ def test_penalty_standing(
     catalog: DocumentCatalog, events: list[dict[str, object]], standing: PenaltyStanding
 ) -> None:
     record(catalog, *events)
-    check = catalog.penalty_standing("p-1", on=ON, default_display_days=365)
+    check = catalog.penalty_standing("p-1", on=ON, display_until=DISPLAY.display_until)
     assert check.standing is standing
     assert "p-1" in check.reason
     assert check.in_effect is (standing is PenaltyStanding.IN_EFFECT)
 
 
-def test_the_default_display_period_counts_from_the_decision(catalog: DocumentCatalog) -> None:
-    record(catalog, factories.penalty("p-1", 1, decided_on="2023-05-05"))
-    check = catalog.penalty_standing("p-1", on=ON, default_display_days=30)
+def test_a_decision_without_display_until_is_displayed_for_its_period(
+    catalog: DocumentCatalog,
+) -> None:
+    # Published before the gate wrote take-down dates: its configured period applies
+    # (警告 alone outside a domain entry: 3 months in the shipped file).
+    record(
+        catalog,
+        factories.penalty(
+            "p-1",
+            1,
+            decided_on="2023-03-05",
+            domain="市场监管",
+            penalty_types=["警告"],
+            fine_amount=None,
+        ),
+    )
+    check = catalog.penalty_standing("p-1", on=ON, display_until=DISPLAY.display_until)
     assert check.standing is PenaltyStanding.DISPLAY_ENDED
     assert check.display_until == date(2023, 6, 4)
     assert "2023-06-04" in check.reason
+
+
+def test_displayed_penalties_end_before_a_day(catalog: DocumentCatalog) -> None:
+    record(
+        catalog,
+        factories.penalty("p-early", 1, decided_on="2023-01-05", display_until="2024-01-04"),
+        factories.penalty("p-late", 1, decided_on="2023-01-05", display_until="2025-01-04"),
+        factories.penalty("p-none", 1, decided_on="2023-01-05"),  # sent without a date
+        factories.penalty("p-gone", 1, decided_on="2023-01-05", display_until="2024-01-04"),
+        factories.retract("penalty", "p-gone", 2),
+        factories.policy("policy-1"),
+    )
+    found = catalog.displayed_penalties(ending_before=date(2024, 6, 1))
+    # Without a date the caller computes the end: it is always listed.
+    assert [(p.document_id, p.display_until) for p in found] == [
+        ("p-none", None),
+        ("p-early", date(2024, 1, 4)),
+    ]
+    assert found[1].payload.decided_on == date(2023, 1, 5)
+    # An update that extends the display moves the date.
+    record(
+        catalog,
+        factories.penalty("p-early", 2, decided_on="2023-01-05", display_until="2025-01-04"),
+    )
+    assert [p.document_id for p in catalog.displayed_penalties(ending_before=date(2024, 6, 1))] == [
+        "p-none"
+    ]
+
+
+def test_decisions_recorded_before_the_take_down_dates_were_kept_are_found(
+    catalog: DocumentCatalog,
+) -> None:
+    record(
+        catalog, factories.penalty("p-1", 1, decided_on="2023-01-05", display_until="2024-01-04")
+    )
+    # As a catalog written by an earlier govpub: no catalog_display rows at all.
+    with catalog.store.transaction() as conn:
+        conn.execute("DELETE FROM catalog_display")
+    found = catalog.displayed_penalties(ending_before=date(2024, 6, 1))
+    assert [(p.document_id, p.display_until) for p in found] == [("p-1", date(2024, 1, 4))]
 
 
 def test_the_channel_is_registered_and_reports_stale_events(tmp_path: Path) -> None:
@@ -198,9 +255,11 @@ def test_the_catalog_consumer_takes_in_the_sample_events(
         assert catalog.count() == len({e["document_id"] for e in events})
         ids = [e.document_id for e in catalog.exposure_candidates("2023Q2", "安全生产")]
         assert ids == ["exposure-candidate-2023q2-001", "exposure-candidate-2023q2-002"]
-        withdrawn = catalog.penalty_standing("zzyj-cf-2023-0009", on=ON, default_display_days=365)
+        withdrawn = catalog.penalty_standing(
+            "zzyj-cf-2023-0009", on=ON, display_until=DISPLAY.display_until
+        )
         assert withdrawn.standing is PenaltyStanding.RETRACTED
         assert "行政复议" in withdrawn.reason
         assert catalog.penalty_standing(
-            "zzyj-cf-2023-0012", on=ON, default_display_days=365
+            "zzyj-cf-2023-0012", on=ON, display_until=DISPLAY.display_until
         ).in_effect

@@ -141,9 +141,10 @@ penalty_display_days = 0
     assert f"{path}: domains.0.slug: String should match pattern" in message
     assert f"{path}: domains.0.department: unknown department code 'zz-nobody'" in message
     assert f"{path}: domains.0.title: unknown placeholder(s) season" in message
+    # Display periods moved to penalty-display.toml; the old key says where.
     assert (
-        f"{path}: domains.0.penalty_display_days: Input should be greater than or equal to 1"
-        in message
+        f"{path}: domains.0.penalty_display_days: display periods moved to the display-period"
+        " file (GOVPUB_PENALTY_DISPLAY_CONFIG" in message
     )
 
 

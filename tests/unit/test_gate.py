@@ -3,7 +3,7 @@
 import logging
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 
 from govpub.app.demo import load_samples
 from govpub.compliance.identifiers import id_check_char, luhn_check_digit
+from govpub.compliance.protect import Finding
 from govpub.compliance.rules import RULES, Decision
 from govpub.errors import ComplianceRefusal
 from govpub.settings import Settings
@@ -168,7 +169,10 @@ def test_organisations_keep_their_name_and_credit_code(
     raw = factories.penalty()
     event = parse_event(raw)
     verdict = make_gate().check(event)
-    assert verdict.event.payload == event.payload
+    # Unchanged but for the take-down date: one year for 安全生产 (the shipped periods).
+    assert verdict.event.payload == event.payload.model_copy(
+        update={"display_until": date(2024, 5, 4)}
+    )
     assert [f.decision for f in verdict.findings] == [Decision.CHECKED]
 
 
@@ -290,6 +294,12 @@ def test_every_sample_event_passes_the_gate_unchanged(
     gate = make_gate("2023-05-08")
     for sample in load_samples():
         event = parse_event(sample)
+        if isinstance(event, PenaltyEvent) and event.payload.display_until is None:
+            # The one addition: the take-down date of the decision's display period.
+            until = gate.display.display_until(event.payload)
+            event = event.model_copy(
+                update={"payload": event.payload.model_copy(update={"display_until": until})}
+            )
         assert gate(event) == event, sample["document_id"]
 
 
@@ -297,3 +307,121 @@ def test_without_a_store_decisions_are_not_kept(make_settings: Callable[..., Set
     gate = build_gate(make_settings(), None, clock=at("2023-05-08"))
     assert gate.audit is None
     assert gate(parse_event(person_penalty())).payload.party_name == "王某某"  # type: ignore[union-attr]
+
+
+# --- display periods ---------------------------------------------------------------------
+
+
+def test_the_gate_writes_the_take_down_date_of_the_decision(
+    make_gate: Callable[..., ComplianceGate],
+) -> None:
+    gate = make_gate()
+    work_safety = gate(parse_event(factories.penalty(decided_on="2023-05-05")))
+    assert work_safety.payload.display_until == date(2024, 5, 4)  # type: ignore[union-attr]
+    warning = factories.penalty(
+        decided_on="2023-05-05", domain="市场监管", penalty_types=["警告"], fine_amount=None
+    )
+    assert gate(parse_event(warning)).payload.display_until == date(2023, 8, 4)  # type: ignore[union-attr]
+    # The department's own date stays (within the bounds).
+    given = factories.penalty(decided_on="2023-05-05", display_until="2025-12-31")
+    assert gate(parse_event(given)).payload.display_until == date(2025, 12, 31)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("display_until", "bound"),
+    [
+        ("2023-12-31", "the minimum for 安全生产 decisions is 1 year (until 2024-05-04 or later"),
+        ("2026-05-05", "the maximum for every penalty decision is 3 years (until 2026-05-04"),
+    ],
+)
+def test_a_display_period_outside_its_bounds_is_refused_with_the_field(
+    make_gate: Callable[..., ComplianceGate], store: Store, display_until: str, bound: str
+) -> None:
+    event = parse_event(factories.penalty(decided_on="2023-05-05", display_until=display_until))
+    with pytest.raises(ComplianceRefusal) as info:
+        make_gate()(event)
+    [error] = info.value.errors
+    assert error.path == "payload.display_until"
+    assert bound in error.message
+    assert info.value.rule == "display_period"
+    rows = audit_rows(store)
+    assert [(r[11], r[12], r[13]) for r in rows] == [
+        ("refused", "display_period", "payload.display_until")
+    ]
+
+
+def test_the_display_periods_are_configurable(
+    make_gate: Callable[..., ComplianceGate], tmp_path: Path
+) -> None:
+    path = tmp_path / "display.toml"
+    path.write_text(
+        '[default]\nperiod = { months = 6 }\nmaximum = { years = 1 }\nsource = "本地规定"\n',
+        encoding="utf-8",
+    )
+    gate = make_gate(penalty_display_config=path)
+    decided = factories.penalty(decided_on="2023-05-05")
+    assert gate(parse_event(decided)).payload.display_until == date(2023, 11, 4)  # type: ignore[union-attr]
+    with pytest.raises(ComplianceRefusal, match="the maximum for every penalty decision is 1 year"):
+        gate(parse_event(factories.penalty(decided_on="2023-05-05", display_until="2024-06-01")))
+
+
+# --- the withdrawal clock (行政处罚法 Art. 48, 85) -------------------------------------
+
+
+def withdrawal(revoked_on: str, withdrawn_at: str) -> dict[str, Any]:
+    event = factories.retract("penalty", "doc-penalty-1", 2, reason="该决定经行政复议被撤销。")
+    event["payload"]["revoked_on"] = revoked_on
+    event["occurred_at"] = f"{withdrawn_at}T10:00:00+08:00"
+    return event
+
+
+def clock_flags(gate: ComplianceGate, raw: dict[str, Any]) -> list[Finding]:
+    """The withdrawal-clock flags of a withdrawal of a decision the gate has seen."""
+    gate(parse_event(factories.penalty("doc-penalty-1", decided_on="2023-04-20")))
+    return [f for f in gate.check(parse_event(raw)).flags if f.rule == "withdrawal_deadline"]
+
+
+def test_a_withdrawal_within_three_working_days_is_not_flagged(
+    make_gate: Callable[..., ComplianceGate],
+) -> None:
+    # Revoked on Friday 28 April 2023; the Labour Day holiday runs 29 April to 3 May, so
+    # Thursday 4 May is the first working day after it and Friday 5 May the second.
+    raw = withdrawal("2023-04-28", "2023-05-05")
+    assert clock_flags(make_gate("2023-05-05"), raw) == []
+    # Saturday 6 May is a make-up working day (the third): still in time.
+    assert clock_flags(make_gate("2023-05-06"), raw) == []
+
+
+def test_a_late_withdrawal_is_flagged_with_its_working_days(
+    make_gate: Callable[..., ComplianceGate], store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = make_gate("2023-05-08")
+    gate(parse_event(factories.penalty("doc-penalty-1", decided_on="2023-04-20")))
+    event = parse_event(withdrawal("2023-04-28", "2023-05-08"))
+    verdict = gate.check(event)  # 4 May, 5 May, 6 May, 8 May
+    assert [(f.rule, f.field, f.count) for f in verdict.flags] == [
+        ("withdrawal_deadline", "payload.revoked_on", 4)
+    ]
+    assert "published 4 working days after the decision was changed, revoked or found" in (
+        verdict.flags[0].detail
+    )
+    assert "limit 3, 行政处罚法 第四十八条、第八十五条" in verdict.flags[0].detail
+    assert verdict.event == event  # accepted as sent
+    assert "withdrawal_deadline" in caplog.text
+    flagged = [(r[9], r[12]) for r in audit_rows(store) if r[11] == "flagged"]
+    assert ("retract", "withdrawal_deadline") in flagged
+
+
+def test_the_withdrawal_deadline_is_configurable(make_gate: Callable[..., ComplianceGate]) -> None:
+    gate = make_gate("2023-05-08", compliance_withdrawal_deadline_days=5)
+    assert clock_flags(gate, withdrawal("2023-04-28", "2023-05-08")) == []
+
+
+def test_withdrawals_without_revoked_on_are_not_measured(
+    make_gate: Callable[..., ComplianceGate],
+) -> None:
+    plain = factories.retract("penalty", "doc-penalty-1", 2)
+    assert clock_flags(make_gate("2025-01-01"), plain) == []
+    takedown = factories.retract("penalty", "doc-penalty-1", 2, reason="公示期满")
+    takedown["payload"]["display_ended_on"] = "2024-05-04"
+    assert clock_flags(make_gate("2025-01-01"), takedown) == []

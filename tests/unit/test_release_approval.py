@@ -50,7 +50,6 @@ def plan(*, changes: bool = True) -> BatchPlan:
         action="publish" if changes else "unchanged",
         version=1,
         as_of=ANSWERED,
-        display_days=365,
         title="2026年第三季度安全生产典型案例",
         cases=[],
         event=event,

@@ -252,3 +252,24 @@ def test_two_processes_of_the_channel_lose_no_item(
         for entry in parse(settings.output_dir / "feeds/all.xml").entries
     }
     assert ids == {f"{p}-{b}-{i}.html" for p in "ab" for b in range(10) for i in range(5)}
+
+
+def test_a_take_down_removes_the_item_without_a_notice(setup: tuple[RssChannel, Path]) -> None:
+    channel, out = setup
+    deliver(channel, factories.penalty(facts="敏感的违法事实"), factories.policy())
+    takedown = factories.retract("penalty", "doc-penalty-1", 2, reason="公示期满")
+    takedown["payload"]["display_ended_on"] = "2024-05-04"
+    (outcome,) = deliver(channel, takedown)
+    assert outcome is None  # withdrawn
+    for name in ("feeds/penalty.xml", "feeds/penalty.atom", "feeds/dept/zz-yjj.xml"):
+        text = (out / name).read_text("utf-8")
+        assert "doc-penalty-1" not in text, name
+        assert "公示期满" not in text, name
+        assert parse(out / name).entries == []
+    assert [e.id for e in parse(out / "feeds/all.xml").entries] == [
+        "urn:govpub:zhuzhou:policy:doc-policy-1"
+    ]
+    # Published again later, it is a new item.
+    deliver(channel, factories.penalty(version=3))
+    [entry] = parse(out / "feeds/penalty.xml").entries
+    assert entry.id == "urn:govpub:zhuzhou:penalty:doc-penalty-1"

@@ -120,6 +120,38 @@ def test_retract_needs_a_reason() -> None:
     assert errors_of(data) == {"payload.reason": "Field required"}
 
 
+def test_a_penalty_withdrawal_says_why_it_is_withdrawn() -> None:
+    revoked = factories.retract("penalty", "doc-penalty-1", 2)
+    revoked["payload"]["revoked_on"] = "2023-05-01"
+    assert str(parse_event(revoked).payload.revoked_on) == "2023-05-01"  # type: ignore[union-attr]
+    ended = factories.retract("penalty", "doc-penalty-1", 2, reason="公示期满")
+    ended["payload"]["display_ended_on"] = "2024-05-04"
+    assert str(parse_event(ended).payload.display_ended_on) == "2024-05-04"  # type: ignore[union-attr]
+
+
+def test_revoked_on_and_display_ended_on_are_checked() -> None:
+    both = factories.retract("penalty", "doc-penalty-1", 2)
+    both["payload"] |= {"revoked_on": "2023-05-01", "display_ended_on": "2023-05-01"}
+    assert errors_of(both) == {
+        "payload": "a withdrawal is either a revocation (revoked_on) or the end of the display"
+        " period (display_ended_on), not both"
+    }
+    policy = factories.retract("policy", "doc-policy-1", 2)
+    policy["payload"]["revoked_on"] = "2023-05-01"
+    assert errors_of(policy) == {
+        "payload": "revoked_on belongs to the withdrawal of a penalty decision"
+    }
+    later = factories.retract("penalty", "doc-penalty-1", 2)  # withdrawn 2023-05-02 10:00 +08
+    later["payload"]["revoked_on"] = "2023-05-03"
+    assert errors_of(later) == {
+        "payload": "revoked_on 2023-05-03 is after the withdrawal itself (occurred_at, 2023-05-02"
+        " in China)"
+    }
+    bad = factories.retract("penalty", "doc-penalty-1", 2)
+    bad["payload"]["revoked_on"] = "2023/05/01"
+    assert errors_of(bad) == {"payload.revoked_on": "must be a calendar date YYYY-MM-DD"}
+
+
 def test_retract_refuses_a_content_payload() -> None:
     data = factories.policy(version=2)
     data["action"] = "retract"

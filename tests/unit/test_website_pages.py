@@ -1,5 +1,6 @@
 """Document pages of every kind: every public field, the standards every page meets."""
 
+import json
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 
@@ -305,3 +306,93 @@ def test_home_page_lists_latest_items_of_every_kind(site: Site) -> None:
         "dept/zz-zfb/index.html",
     ):
         assert link in page.links, link
+
+
+def takedown(document_id: str, version: int, last_day: str) -> dict[str, object]:
+    """The withdrawal the take-down DAG sends when a decision's display period ends."""
+    event = factories.retract("penalty", document_id, version, reason="公示期满")
+    event["payload"]["display_ended_on"] = last_day  # type: ignore[index]
+    event["occurred_at"] = "2024-05-05T00:00:00+08:00"
+    return event
+
+
+def test_a_penalty_s_take_down_date_is_on_its_page_and_in_its_json_entry(site: Site) -> None:
+    site.publish(factories.penalty("pen-1", display_until="2024-05-04"))
+    assert '<dt>公示截止日期</dt><dd><time datetime="2024-05-04">' in site.text(
+        "penalty/pen-1.html"
+    )
+    for path in ("api/penalty.json", "api/penalty/page/1.json", "api/dept/zz-yjj.json"):
+        [item] = json.loads(site.text(path))["items"]
+        assert (item["id"], item["display_until"]) == ("pen-1", "2024-05-04"), path
+    site.publish(factories.policy("pol-1"))
+    [policy] = json.loads(site.text("api/policy.json"))["items"]
+    assert "display_until" not in policy
+
+
+def test_a_decision_whose_display_ended_is_replaced_by_a_notice_that_no_longer_shows_it(
+    site: Site,
+) -> None:
+    site.publish(
+        factories.penalty("pen-1", display_until="2024-05-04"),
+        factories.penalty("pen-2", display_until="2025-05-04", title="另一行政处罚决定"),
+    )
+    (outcome,) = site.publish(takedown("pen-1", 2, "2024-05-04"))
+    assert outcome is None  # withdrawn
+    html = site.text("penalty/pen-1.html")
+    page = assert_standard_page(html)
+    assert "h1:【公示期满】行政处罚决定" in page.headings
+    assert '公示期已于 <time datetime="2024-05-04">2024-05-04</time> 届满' in html
+    assert "公示期满" in html
+    # Nothing of the decision is shown any more: title, number, party, facts, fine.
+    for shown in (
+        "某化工有限公司安全生产违法行为行政处罚决定",
+        "（株）应急罚〔2023〕12号",
+        "株洲示例化工有限公司",
+        "91430211MA4PXR123G",
+        "重大危险源",
+        "50,000.00",
+    ):
+        assert shown not in html, shown
+    # Gone from the lists; the JSON index lists it under withdrawn, without its title.
+    assert "pen-1.html" not in site.text("penalty/index.html")
+    assert "pen-1.html" not in site.text("index.html")
+    for path in ("api/penalty.json", "api/penalty/page/1.json", "api/dept/zz-yjj.json"):
+        data = json.loads(site.text(path))
+        assert [i["id"] for i in data["items"]] == ["pen-2"], path
+        [gone] = data["withdrawn"]
+        assert gone == {
+            "id": "pen-1",
+            "kind": "penalty",
+            "title": "行政处罚决定（公示期满）",
+            "url": "https://www.zhuzhou.gov.cn/zwgk/penalty/pen-1.html",
+            "withdrawn_at": "2024-05-05T00:00:00+08:00",
+            "reason": "公示期满",
+            "department": "zz-yjj",
+            "display_ended_on": "2024-05-04",
+        }, path
+    assert "pen-1" not in site.text("sitemaps/penalty-1.xml")
+
+
+def test_a_revoked_decision_keeps_the_ordinary_withdrawal_notice(site: Site) -> None:
+    site.publish(factories.penalty("pen-1", display_until="2024-05-04"))
+    revoked = factories.retract("penalty", "pen-1", 2, reason="经行政复议被撤销")
+    revoked["payload"]["revoked_on"] = "2023-05-01"
+    site.publish(revoked)
+    html = site.text("penalty/pen-1.html")
+    assert "【已撤回】某化工有限公司安全生产违法行为行政处罚决定" in html
+    assert "公示期满" not in html
+    [gone] = json.loads(site.text("api/penalty.json"))["withdrawn"]
+    assert gone["title"] == "某化工有限公司安全生产违法行为行政处罚决定"
+    assert "display_ended_on" not in gone
+
+
+def test_a_decision_published_again_after_its_take_down_is_shown_again(site: Site) -> None:
+    site.publish(factories.penalty("pen-1", display_until="2024-05-04"))
+    site.publish(takedown("pen-1", 2, "2024-05-04"))
+    site.publish(factories.penalty("pen-1", 3, display_until="2025-05-04"))
+    html = site.text("penalty/pen-1.html")
+    assert "株洲示例化工有限公司" in html
+    assert "公示期满" not in html
+    data = json.loads(site.text("api/penalty.json"))
+    assert [(i["id"], i["display_until"]) for i in data["items"]] == [("pen-1", "2025-05-04")]
+    assert data["withdrawn"] == []

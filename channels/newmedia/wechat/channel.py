@@ -12,6 +12,11 @@ images of the body (``media/uploadimg``) and the cover (``material/add_material`
 cached per AppID in the store) → ``draft/add`` (media_id) → ``freepublish/submit``
 (publish_id) → confirmed (article_id, article_url). A ``pending`` record is reconciled
 by looking for the portal link among published articles, then in the draft box.
+
+Withdrawal: ``freepublish/delete``, within the account's deletions of the day (the
+platform allows 10); the deletions beyond them wait in a queue
+(:mod:`channels.newmedia.wechat.deletions`) worked off after midnight in Beijing, and
+the withdrawal is recorded ``sent`` until then. The channel goes on publishing meanwhile.
 """
 
 import hashlib
@@ -34,14 +39,26 @@ from channels.newmedia.base import (
 )
 from channels.newmedia.content import body_blocks, document_url, image_sources, wechat_article
 from channels.newmedia.dryrun import Outbox
-from channels.newmedia.errors import BEIJING, AccountMisconfigured, OutcomeUnknown, PlatformRejected
-from channels.newmedia.records import FINAL, Posted
+from channels.newmedia.errors import (
+    BEIJING,
+    AccountMisconfigured,
+    OutcomeUnknown,
+    PlatformRejected,
+    next_midnight,
+)
+from channels.newmedia.records import FINAL, QUEUED, Posted
 from channels.newmedia.routing import Routing, Target, WechatAccount
 from channels.newmedia.settings import NewMediaSettings
 from channels.newmedia.wechat.api import PublishState, PublishStatus, WeChatClient
+from channels.newmedia.wechat.deletions import DeleteQueue, QueuedDeletion
 from channels.newmedia.wechat.settings import WeChatSettings
 from govpub.deliveries import DeliveryLog, DeliveryRow, DeliveryState
-from govpub.errors import ConfigurationError, DeliveryError, TransientDeliveryError
+from govpub.errors import (
+    ChannelParked,
+    ConfigurationError,
+    DeliveryError,
+    TransientDeliveryError,
+)
 from govpub.store import Store
 from schemas import AnyEvent, ContentEvent
 from schemas.enums import Kind
@@ -51,6 +68,8 @@ log = logging.getLogger(__name__)
 MAX_IMAGE_BYTES = 1_000_000  # media/uploadimg: jpg/png under 1 MB
 MAX_IMAGES = 20
 _POLL_BATCH = 20
+_DELETE_BATCH = 20
+_DELETE_RETRY_S = 60.0
 
 _JOBS = """
 CREATE TABLE IF NOT EXISTS wechat_publish_jobs (
@@ -144,6 +163,7 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
         self.accounts: dict[str, WechatAccount] = dict(routing.wechat.accounts)
         self.clients = clients
         self.images = images or ImageSource(timeout=context.section(NewMediaSettings).timeout)
+        self.deletions = DeleteQueue(context.store, clock=clock)
         context.store.ensure_schema("wechat_publish_jobs", _JOBS)
 
     @classmethod
@@ -302,9 +322,11 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
     # --- withdrawal --------------------------------------------------------------------------
 
     def withdraw(self, target: str, event: AnyEvent, rows: list[DeliveryRow]) -> dict[str, str]:
-        """Delete the published articles (``freepublish/delete``) of ``rows``."""
+        """Delete the published articles (``freepublish/delete``) of ``rows``; those beyond
+        the day's deletions are queued (``queued`` in the ids returned)."""
         client = self.clients[target]
         removed: dict[str, str] = {}
+        queued: list[str] = []
         for row in rows:
             ids = dict(row.remote_ids)
             if row.state is DeliveryState.PENDING:
@@ -329,28 +351,176 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
                     ids.update(article_id=status.article_id, article_url=status.article_url)
             article_id = ids.get("article_id")
             if article_id:
-                try:
-                    client.delete_published(article_id)
-                except PlatformRejected:
-                    if not client.article_deleted(article_id):
-                        raise
+                waits = self._delete_or_queue(target, article_id, row, event)
+                if waits is not None:
+                    queued.append(waits)
+                    self.records.mark(row, row.state, f"deletion queued: {waits}", ids)
+                    if ids.get("publish_id"):
+                        _finish_job(self.store, ids["publish_id"])
+                    continue
                 removed[f"v{row.version}.article_id"] = article_id
             why = f"deleted (v{event.version} {event.action.value})"
             self.records.mark(row, DeliveryState.RETRACTED, why, ids)
             if ids.get("publish_id"):
                 _finish_job(self.store, ids["publish_id"])
+        if queued:
+            removed[QUEUED] = "; ".join(queued)
         return removed
+
+    def _delete_or_queue(
+        self, target: str, article_id: str, row: DeliveryRow, event: AnyEvent
+    ) -> str | None:
+        """Delete the article now, within the account's deletions of the day; else queue it
+        and say why (``None``: deleted)."""
+        client = self.clients[target]
+        config = self.accounts[target]
+        now = self.clock()
+        if self.deletions.is_queued(target, article_id):
+            return f"article {article_id} already waits in the deletion queue"
+        why: str | None = None
+        error: str | None = None
+        until = next_midnight(datetime.fromtimestamp(now, BEIJING))
+        budget_key = f"{client.app_id}:{_beijing_day(now)}"
+        if not self.state.take("wechat-delete-budget", budget_key, config.delete_budget):
+            why = f"the account's {config.delete_budget} deletions of the day are used"
+        else:
+            try:
+                client.delete_published(article_id)
+            except ChannelParked as parked:
+                # 45009: the platform counts deletions made elsewhere (its console) too.
+                why, until = parked.reason, parked.until
+            except TransientDeliveryError as exc:
+                # Tried again from the queue (not by the runner, whose every attempt would
+                # use one of the day's ten deletions).
+                error = f"{type(exc).__name__}: {exc}"
+                why = f"deleting failed ({error})"
+                until = datetime.fromtimestamp(now + _DELETE_RETRY_S, BEIJING)
+            except PlatformRejected:
+                if not client.article_deleted(article_id):
+                    raise
+        if why is None:
+            return None
+        self.deletions.add(
+            QueuedDeletion(
+                account=target,
+                article_id=article_id,
+                document_id=row.document_id,
+                post_event_id=row.event_id,
+                withdrawal_event_id=event.event_id,
+                queued_at=now,
+                due_at=until.timestamp(),
+                attempts=1 if error else 0,
+                last_error=error,
+            )
+        )
+        log.warning(
+            "wechat %s: %s; article %s of %s is deleted after %s",
+            target,
+            why,
+            article_id,
+            row.document_id,
+            until.astimezone(BEIJING).isoformat(timespec="minutes"),
+        )
+        return f"{why}; article {article_id} is deleted from {until.astimezone(BEIJING):%Y-%m-%d %H:%M}"
+
+    def work_off_deletions(self, limit: int = _DELETE_BATCH) -> int:
+        """Delete queued articles that are due, within each account's deletions of the day;
+        returns how many were deleted. A deletion that fails stays queued with its error
+        and is tried again later; it never fails the batch or holds back publishing.
+        Deletions whose withdrawal the runner has not recorded yet wait for the next call."""
+        due = self.deletions.due(limit)
+        recorded = DeliveryLog(self.store).recorded(self.name, [d.withdrawal_event_id for d in due])
+        deleted = 0
+        for deletion in due:
+            if deletion.withdrawal_event_id not in recorded:
+                continue
+            client = self.clients.get(deletion.account)
+            config = self.accounts.get(deletion.account)
+            if client is None or config is None:
+                continue  # the account left the routing file; its deletion waits for it
+            now = self.clock()
+            midnight = next_midnight(datetime.fromtimestamp(now, BEIJING)).timestamp()
+            budget_key = f"{client.app_id}:{_beijing_day(now)}"
+            if not self.state.take("wechat-delete-budget", budget_key, config.delete_budget):
+                self.deletions.postpone(deletion.account, deletion.article_id, midnight)
+                continue
+            try:
+                client.delete_published(deletion.article_id)
+            except ChannelParked as parked:
+                self.deletions.postpone(
+                    deletion.account, deletion.article_id, parked.until.timestamp()
+                )
+                continue
+            except DeliveryError as exc:
+                if not (isinstance(exc, PlatformRejected) and self._gone(client, deletion)):
+                    retry = min(3600.0, _DELETE_RETRY_S * 2**deletion.attempts)
+                    error = f"{type(exc).__name__}: {exc}"
+                    log.warning(
+                        "wechat %s: deleting article %s of %s failed (%s); trying again in %.0f s",
+                        deletion.account,
+                        deletion.article_id,
+                        deletion.document_id,
+                        error,
+                        retry,
+                    )
+                    self.deletions.postpone(
+                        deletion.account, deletion.article_id, now + retry, error=error
+                    )
+                    continue
+            self._deleted(deletion)
+            deleted += 1
+        return deleted
+
+    @staticmethod
+    def _gone(client: WeChatClient, deletion: QueuedDeletion) -> bool:
+        try:
+            return client.article_deleted(deletion.article_id)
+        except DeliveryError:
+            return False
+
+    def _deleted(self, deletion: QueuedDeletion) -> None:
+        """Record a queued article as deleted: its post, and the withdrawal once every
+        account it waited on is done."""
+        self.deletions.finish(deletion.account, deletion.article_id)
+        deliveries = DeliveryLog(self.store)
+        post = deliveries.get(self.name, deletion.post_event_id, deletion.account)
+        if post is not None:
+            self.records.mark(post, DeliveryState.RETRACTED, "deleted (from the deletion queue)")
+        target = deliveries.get(self.name, deletion.withdrawal_event_id, deletion.account)
+        waiting = any(
+            d.withdrawal_event_id == deletion.withdrawal_event_id and d.account == deletion.account
+            for d in self.deletions.waiting()
+        )
+        if target is not None and not waiting:
+            deliveries.settle(
+                self.name,
+                deletion.withdrawal_event_id,
+                deletion.account,
+                state=DeliveryState.RETRACTED,
+                detail="deleted (from the deletion queue)",
+                remote_ids={k: v for k, v in target.remote_ids.items() if k != QUEUED},
+                all_confirmed="withdrawn from every account",
+            )
+        log.info(
+            "wechat %s: queued article %s of %s deleted",
+            deletion.account,
+            deletion.article_id,
+            deletion.document_id,
+        )
 
     # --- publish results -----------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Poll due publish jobs (see :meth:`poll_publishing`); never fails the batch."""
+        """Poll due publish jobs (see :meth:`poll_publishing`) and work off due deletions
+        (:meth:`work_off_deletions`); never fails the batch."""
         self.poll_publishing()
+        self.work_off_deletions()
 
     def idle(self) -> None:
-        """Poll due publish jobs while no events arrive: a quiet day still confirms
-        (or reports the failure of) what was submitted."""
+        """Poll due publish jobs and work off due deletions while no events arrive: a
+        quiet day still confirms what was submitted and deletes what waited."""
         self.poll_publishing()
+        self.work_off_deletions()
 
     def poll_publishing(self, limit: int = _POLL_BATCH) -> int:
         """Ask ``freepublish/get`` about publish jobs that are due, within each account's
