@@ -83,30 +83,59 @@ def wait_for(condition: Callable[[], bool], failure: str, timeout: float = 120.0
 
 def test_members_share_the_partitions_of_every_topic_evenly(settings: Settings) -> None:
     """Five topics of three partitions, two members: 8 and 7 partitions (kafka-python's
-    default assignor split each topic on its own and gave one member 10)."""
+    default assignor split each topic on its own and gave one member 10).
+
+    Each member polls in a thread of its own, as each runs in a process of its own: a
+    member waiting in a JoinGroup for the other would otherwise keep the other from
+    rejoining, and the rebalance would only end when the request timed out."""
     topics = Topics(settings.topic_prefix)
     bus = open_bus(settings)
     bus.ensure_topics(topics.content)
     group = topics.channel_group("memory")
     everything = set(bus.end_offsets(topics.content))
     assert len(everything) == 15
-    first = bus.consumer(topics.content, group=group)
-    second = bus.consumer(topics.content, group=group)
+    stop = threading.Event()
+    lock = threading.Lock()
+    assignments: dict[str, set[TopicPartition]] = {}
+    errors: list[BaseException] = []
+
+    def member(name: str) -> None:
+        try:
+            consumer = bus.consumer(topics.content, group=group)
+            try:
+                while not stop.is_set():
+                    consumer.poll(0.05, 10)
+                    with lock:
+                        assignments[name] = set(consumer.assignment())
+            finally:
+                consumer.close()
+        except BaseException as exc:  # reported by the test's thread
+            errors.append(exc)
+
+    settled: list[set[TopicPartition]] = []
+
+    def shared() -> bool:
+        assert errors == []
+        with lock:
+            mine, theirs = assignments.get("first", set()), assignments.get("second", set())
+        if mine and theirs and not mine & theirs and mine | theirs == everything:
+            settled[:] = [mine, theirs]
+            return True
+        return False
+
+    members = [threading.Thread(target=member, args=(name,)) for name in ("first", "second")]
+    for thread in members:
+        thread.start()
     try:
-
-        def settled() -> bool:
-            first.poll(0.05, 10)
-            second.poll(0.05, 10)
-            mine, theirs = first.assignment(), second.assignment()
-            return bool(mine) and bool(theirs) and not mine & theirs and mine | theirs == everything
-
-        wait_for(settled, "the two members never shared the partitions")
-        assert sorted([len(first.assignment()), len(second.assignment())]) == [7, 8]
-        for consumer in (first, second):
-            assert {tp.topic for tp in consumer.assignment()} == set(topics.content)
+        wait_for(shared, "the two members never shared the partitions")
     finally:
-        first.close()
-        second.close()
+        stop.set()
+        for thread in members:
+            thread.join(timeout=120)
+    assert errors == []
+    assert sorted(len(assigned) for assigned in settled) == [7, 8]
+    for assigned in settled:
+        assert {tp.topic for tp in assigned} == set(topics.content)
 
 
 class CountingBus:
