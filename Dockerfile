@@ -2,8 +2,9 @@
 # Images for docker-compose.yml:
 #   target govpub   — the govpub CLI: consumers (`govpub consume --channel NAME`), ingest, status
 #   target airflow  — Apache Airflow 3 with govpub installed and the DAGs of dags/ baked in
-# Both run as uid 50000, gid 0 (the official Airflow image's user), so that they share the
-# state store volume (SQLite, WAL) without permission trouble.
+# Both run as uid 50000, gid 0 (the official Airflow image's user), so that they share
+# volumes without permission trouble. The images default to a SQLite state store in
+# /var/lib/govpub (one host); docker-compose.yml sets GOVPUB_STORE to its PostgreSQL database.
 ARG PYTHON_VERSION=3.11
 ARG AIRFLOW_VERSION=3.3.2
 

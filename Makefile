@@ -3,7 +3,8 @@
 #   make bench   run the benchmarks (bench/RESULTS.md)
 #   make test    install everything the tests need (venv, dev + Airflow packages, Kafka jars),
 #                then lint, type-check and run the whole suite against a real Kafka broker
-#                (and, for the website, in headless Chromium: `make browser` installs it)
+#                and a real PostgreSQL server (`make postgres` installs it), and, for the
+#                website, in headless Chromium (`make browser` installs it)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ RUN_STAMP := $(VENV)/.stamp-run
 DEV_STAMP := $(VENV)/.stamp-dev
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench install install-dev kafka-jars browser hugo lint typecheck pytest schemas clean
+.PHONY: demo test bench install install-dev kafka-jars browser hugo postgres lint typecheck pytest schemas clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,17 @@ hugo:
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y hugo; \
 	fi
 
+# PostgreSQL's server programs (Debian's postgresql package) for the tests and benchmarks
+# of the PostgreSQL state store: the suite runs initdb and pg_ctl itself, in a temporary
+# directory on a free loopback port (as the package's postgres user when run as root), and
+# stops the server at the end. The package's own cluster is not used (nor started).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends postgresql; \
+	fi
+
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -62,13 +74,13 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(DEV_STAMP) kafka-jars browser
+pytest: $(DEV_STAMP) kafka-jars browser postgres
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
 # Benchmarks (minutes; not part of the tests): figures and ratios, see bench/RESULTS.md
-bench: $(DEV_STAMP) kafka-jars hugo
+bench: $(DEV_STAMP) kafka-jars hugo postgres
 	$(BIN)/python -m bench
 
 schemas: $(RUN_STAMP)

@@ -6,12 +6,12 @@ Figures are printed and appended to ``bench/results/*.json``; copy a run into
 
 import sys
 
-from bench import gate, groups, growth, ingest, peers, pipeline, producer
+from bench import gate, groups, growth, ingest, peers, pipeline, producer, store
 
 
 def main() -> int:
-    """Run the producer, pipeline, consumer-group, growth, peer (Hugo), ingest and gate
-    benchmarks in turn."""
+    """Run the producer, pipeline, consumer-group, growth, peer (Hugo), ingest, gate and
+    store benchmarks in turn."""
     for name, run in (
         ("producer", producer.main),
         ("pipeline", pipeline.main),
@@ -20,6 +20,7 @@ def main() -> int:
         ("peers", peers.main),
         ("ingest", ingest.main),
         ("gate", gate.main),
+        ("store", store.main),
     ):
         sys.stdout.write(f"\n##### {name}\n")
         sys.stdout.flush()

@@ -21,7 +21,6 @@ shares its machine (SQLite over a network file system is not supported).
 import logging
 import os
 import socket
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from govpub.errors import LeaseLost
-from govpub.store import Store
+from govpub.store import Connection, Schema, Store
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +40,8 @@ CREATE TABLE IF NOT EXISTS channel_leases (
     acquired_at REAL NOT NULL
 ) WITHOUT ROWID
 """
+SCHEMA = Schema("channel_leases", _SCHEMA)
+"""The leases' table, as versioned migrations."""
 
 
 @runtime_checkable
@@ -94,7 +95,7 @@ class Lease:
         self._clock = clock
         self._valid_until = 0.0
         self._renewed_at = float("-inf")
-        store.ensure_schema("channel_leases", _SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     @property
     def held(self) -> bool:
@@ -135,7 +136,7 @@ class Lease:
         self._renewed(now)
         return True
 
-    def fence(self, conn: sqlite3.Connection) -> None:
+    def fence(self, conn: Connection) -> None:
         """Inside the caller's write transaction: raise :class:`LeaseLost` unless this
         process holds the lease; renew it. What the transaction commits is then written
         by the holder, whoever tried."""

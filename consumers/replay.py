@@ -161,15 +161,7 @@ def _replace_tables(live: Store, rebuilt: Path, tables: Sequence[str]) -> None:
     for table in tables:
         if not _TABLE_NAME.match(table):
             raise ValueError(f"not a table name: {table!r}")
-    conn = live.conn
-    conn.execute("ATTACH DATABASE ? AS rebuilt", (str(rebuilt),))
-    try:
-        with live.transaction():
-            for table in tables:
-                conn.execute(f"DELETE FROM main.{table}")
-                conn.execute(f"INSERT INTO main.{table} SELECT * FROM rebuilt.{table}")
-    finally:
-        conn.execute("DETACH DATABASE rebuilt")
+    live.replace_tables(rebuilt, tables)
 
 
 def _remove_unwritten(root: Path, owned: Sequence[PurePosixPath], written: Collection[str]) -> int:
@@ -232,11 +224,11 @@ def replay(
             # beside it and moved into place.
             in_place = any((output_dir / path).exists() for path in outputs)
             if in_place:
-                rebuilt = settings.model_copy(update={"store": rebuilt_store})
+                rebuilt = settings.model_copy(update={"store": str(rebuilt_store)})
                 channel = build(rebuilt, store, Rebuild.IN_PLACE)
             else:
                 rebuilt = settings.model_copy(
-                    update={"output_dir": work / "output", "store": rebuilt_store}
+                    update={"output_dir": work / "output", "store": str(rebuilt_store)}
                 )
                 channel = build(rebuilt, store, Rebuild.FRESH)
             try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from govpub.store import Store
+from govpub.store import Schema, Store
 
 
 class DeliveryState(StrEnum):
@@ -48,7 +48,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (channel, event_id, target)
 );
 CREATE INDEX IF NOT EXISTS deliveries_document ON deliveries (document_id);
-CREATE INDEX IF NOT EXISTS deliveries_action_state ON deliveries (action, state);
 CREATE TABLE IF NOT EXISTS channel_documents (
     channel TEXT NOT NULL,
     document_id TEXT NOT NULL,
@@ -60,6 +59,12 @@ CREATE TABLE IF NOT EXISTS channel_documents (
     PRIMARY KEY (channel, document_id)
 )
 """
+# Unfinished withdrawals (`govpub status`) are found by action and state.
+_ACTION_STATE_INDEX = (
+    "CREATE INDEX IF NOT EXISTS deliveries_action_state ON deliveries (action, state)"
+)
+SCHEMA = Schema("deliveries", _SCHEMA, _ACTION_STATE_INDEX)
+"""The tables of this component, as versioned migrations."""
 
 FINISHED = (
     DeliveryState.SENT,
@@ -110,6 +115,12 @@ class AppliedVersion:
     retracted: bool
 
 
+def lock_key(channel: str) -> str:
+    """The store lock of one channel's delivery records (and applied versions): their
+    writers, the channel's consumers and its late confirmations, take turns."""
+    return f"deliveries:{channel}"
+
+
 def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -121,7 +132,7 @@ class DeliveryLog:
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
-        store.ensure_schema("deliveries", _SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     def finished(
         self, channel: str, event_ids: Sequence[str], *, states: Sequence[DeliveryState] = FINISHED
@@ -168,7 +179,7 @@ class DeliveryLog:
         if not rows:
             return
         now = self.clock()
-        with self.store.transaction() as conn:
+        with self.store.transaction(*{lock_key(r.channel) for r in rows}) as conn:
             conn.executemany(
                 "INSERT INTO deliveries (channel, target, event_id, document_id, kind, action,"
                 " version, state, detail, remote_ids, attempts, last_error, origin,"
@@ -322,7 +333,7 @@ class DeliveryLog:
         if remote_ids is not None:
             sets.append("remote_ids=?")
             params.append(json.dumps(remote_ids, ensure_ascii=False, sort_keys=True))
-        with self.store.transaction() as conn:
+        with self.store.transaction(lock_key(channel)) as conn:
             cursor = conn.execute(
                 f"UPDATE deliveries SET {', '.join(sets)}"
                 " WHERE channel=? AND event_id=? AND target=?",
@@ -346,27 +357,29 @@ class DeliveryLog:
         (the runner recorded the event ``sent``): ``target``'s record takes ``state``; once
         every target of the event on ``channel`` is ``confirmed`` (or, for a withdrawal,
         ``retracted``), the runner's ``sent`` record takes that state too, with the detail
-        ``all_confirmed``."""
-        self.update(
-            channel,
-            event_id,
-            target,
-            state=state,
-            detail=detail,
-            remote_ids=remote_ids,
-            last_error=last_error,
-        )
-        if state not in (DeliveryState.CONFIRMED, DeliveryState.RETRACTED):
-            return
-        targets = [r for r in self.for_event(event_id) if r.channel == channel and r.target]
-        if not targets or any(r.state is not state for r in targets):
-            return
-        summary = self.get(channel, event_id)
-        if summary is None or summary.state is not DeliveryState.SENT:
-            return
-        if state is DeliveryState.RETRACTED and summary.action != "retract":
-            return  # a post the account deleted itself: its publication stays as recorded
-        self.update(channel, event_id, "", state=state, detail=all_confirmed)
+        ``all_confirmed``. One transaction: two workers settling two targets of one event
+        at once cannot both miss the last one."""
+        with self.store.transaction(lock_key(channel)):
+            self.update(
+                channel,
+                event_id,
+                target,
+                state=state,
+                detail=detail,
+                remote_ids=remote_ids,
+                last_error=last_error,
+            )
+            if state not in (DeliveryState.CONFIRMED, DeliveryState.RETRACTED):
+                return
+            targets = [r for r in self.for_event(event_id) if r.channel == channel and r.target]
+            if not targets or any(r.state is not state for r in targets):
+                return
+            summary = self.get(channel, event_id)
+            if summary is None or summary.state is not DeliveryState.SENT:
+                return
+            if state is DeliveryState.RETRACTED and summary.action != "retract":
+                return  # a post the account deleted itself: its publication stays as recorded
+            self.update(channel, event_id, "", state=state, detail=all_confirmed)
 
     def _select(self, where: str, params: list[Any]) -> list[DeliveryRow]:
         sql = (

@@ -23,6 +23,7 @@ from govpub.errors import ConfigurationError
 
 DEFAULT_BUS = "sqlite:///.govpub/bus.db"
 DEFAULT_STORE = ".govpub/state.db"
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def sqlite_path(url: str) -> Path:
@@ -68,9 +69,11 @@ class Settings(BaseSettings):
         default=DEFAULT_BUS,
         description="sqlite:///PATH (embedded log, the default) or kafka://HOST:PORT[,HOST:PORT]",
     )
-    store: Path = Field(
-        default=Path(DEFAULT_STORE),
-        description="SQLite file for delivery records, accepted versions and channel state",
+    store: str = Field(
+        default=DEFAULT_STORE,
+        description="the state store (delivery records, accepted versions, catalog, channel"
+        " state): a SQLite file path (one host) or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        " (several hosts)",
     )
     output_dir: Path = Field(
         default=Path("public"), description="where channels write the site and feeds"
@@ -175,6 +178,25 @@ class Settings(BaseSettings):
             kafka_servers(value)
         else:
             raise ValueError("must be sqlite:///PATH or kafka://HOST:PORT[,HOST:PORT]")
+        return value
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _known_store(cls, value: object) -> object:
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, str):
+            if _URL_SCHEME.match(value):
+                if not value.startswith(("postgresql://", "postgres://")):
+                    raise ValueError(
+                        f"{value.split('://', 1)[0]}:// is not a store; use a SQLite file path"
+                        " or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+                    )
+                from govpub.store.postgresql import check_url
+
+                return check_url(value)
+            if not value.strip():
+                raise ValueError("empty; use a SQLite file path or a postgresql:// URL")
         return value
 
     @field_validator("channels", "compliance_publish_party_names", mode="before")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from govpub.errors import DuplicateEventConflict, StaleVersion
-from govpub.store import Store
+from govpub.store import Schema, Store
 from schemas import AnyEvent, encode_event
 
 _SCHEMA = """
@@ -25,13 +25,15 @@ CREATE TABLE IF NOT EXISTS accepted_events (
     state TEXT NOT NULL CHECK (state IN ('pending', 'acked')),
     topic TEXT,
     partition INTEGER,
-    offset INTEGER,
+    "offset" INTEGER,
     department TEXT NOT NULL,
     kind TEXT NOT NULL,
     accepted_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS accepted_events_document ON accepted_events (document_id, version)
 """
+SCHEMA = Schema("accepted_events", _SCHEMA)
+"""The tables of this component, as versioned migrations."""
 
 
 def event_digest(event: AnyEvent) -> str:
@@ -77,7 +79,7 @@ class VersionLedger:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.ensure_schema("accepted_events", _SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     def reserve(self, events: Sequence[AnyEvent]) -> list[Reservation | Exception]:
         """Check each event and reserve its version; one result per event, in order.
@@ -87,11 +89,11 @@ class VersionLedger:
         """
         results: list[Reservation | Exception] = []
         now = time.time()
-        with self.store.transaction() as conn:
+        with self.store.transaction("accepted_events") as conn:
             for event in events:
                 digest = event_digest(event)
                 row = conn.execute(
-                    "SELECT digest, state, topic, partition, offset FROM accepted_events"
+                    'SELECT digest, state, topic, partition, "offset" FROM accepted_events'
                     " WHERE event_id=?",
                     (event.event_id,),
                 ).fetchone()
@@ -131,9 +133,9 @@ class VersionLedger:
         """Mark events as stored on the bus: ``(event_id, topic, partition, offset)``."""
         if not acked:
             return
-        with self.store.transaction() as conn:
+        with self.store.transaction("accepted_events") as conn:
             conn.executemany(
-                "UPDATE accepted_events SET state='acked', topic=?, partition=?, offset=?"
+                "UPDATE accepted_events SET state='acked', topic=?, partition=?, \"offset\"=?"
                 " WHERE event_id=?",
                 [
                     (topic, partition, offset, event_id)
@@ -145,7 +147,7 @@ class VersionLedger:
         """Forget reservations whose send failed, so the caller may try again."""
         if not event_ids:
             return
-        with self.store.transaction() as conn:
+        with self.store.transaction("accepted_events") as conn:
             conn.executemany(
                 "DELETE FROM accepted_events WHERE event_id=? AND state='pending'",
                 [(event_id,) for event_id in event_ids],
@@ -170,7 +172,7 @@ class VersionLedger:
         """The ledger's record of ``event_id`` (``None`` if it was never reserved)."""
         row = self.store.conn.execute(
             "SELECT event_id, document_id, version, digest, state, department, kind, accepted_at,"
-            " topic, partition, offset FROM accepted_events WHERE event_id=?",
+            ' topic, partition, "offset" FROM accepted_events WHERE event_id=?',
             (event_id,),
         ).fetchone()
         if row is None:

@@ -11,14 +11,13 @@ and each penalty decision's take-down date (``catalog_display``).
 """
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from govpub.store import Store
+from govpub.store import Connection, Schema, Store
 from schemas import AnyEvent, ExposureEvent, PenaltyPayload, RetractEvent
 
 _SCHEMA = """
@@ -44,6 +43,8 @@ CREATE INDEX IF NOT EXISTS catalog_exposure ON catalog_documents (kind, role, qu
 CREATE INDEX IF NOT EXISTS catalog_department ON catalog_documents (department, kind);
 CREATE INDEX IF NOT EXISTS catalog_updated ON catalog_documents (updated_at)
 """
+SCHEMA = Schema("catalog_documents", _SCHEMA)
+"""The tables of this component, as versioned migrations."""
 
 # The take-down date of every penalty decision, so that the take-down DAG and `govpub
 # status` find the decisions whose display ends by a day without reading every payload.
@@ -56,6 +57,8 @@ CREATE TABLE IF NOT EXISTS catalog_display (
 );
 CREATE INDEX IF NOT EXISTS catalog_display_until ON catalog_display (display_until)
 """
+DISPLAY_SCHEMA = Schema("catalog_display", _DISPLAY_SCHEMA)
+"""The take-down dates, as versioned migrations (written under the catalog's lock key)."""
 
 _COLUMNS = (
     "document_id, kind, version, event_id, action, department, title, domain, quarter, role,"
@@ -141,8 +144,8 @@ class DocumentCatalog:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.ensure_schema("catalog_documents", _SCHEMA)
-        store.ensure_schema("catalog_display", _DISPLAY_SCHEMA)
+        store.ensure_schema(SCHEMA)
+        store.ensure_schema(DISPLAY_SCHEMA)
 
     def record(self, event: AnyEvent, *, now: datetime) -> bool:
         """Take one event into the catalog; returns False if a newer version is already there.
@@ -154,7 +157,7 @@ class DocumentCatalog:
         # UTC, so that the text columns sort in time order whatever offset events carry.
         occurred = event.occurred_at.astimezone(UTC).isoformat()
         recorded = now.astimezone(UTC).isoformat()
-        with self.store.transaction() as conn:
+        with self.store.transaction("catalog_documents") as conn:
             row = conn.execute(
                 "SELECT version, event_id FROM catalog_documents WHERE document_id=?",
                 (event.document_id,),
@@ -320,7 +323,7 @@ class DocumentCatalog:
             " FROM catalog_display d JOIN catalog_documents c ON c.document_id = d.document_id"
             " WHERE c.kind='penalty' AND c.retracted=0 AND c.payload IS NOT NULL"
             " AND (d.display_until IS NULL OR d.display_until < ?)"
-            " ORDER BY d.display_until, c.document_id",
+            " ORDER BY d.display_until NULLS FIRST, c.document_id",
             (ending_before.isoformat(),),
         )
         return [
@@ -337,15 +340,12 @@ class DocumentCatalog:
 
     def _index_display(self) -> None:
         """Take-down dates of penalty decisions recorded before ``catalog_display`` existed."""
-        missing = self.store.conn.execute(
-            "SELECT c.document_id, c.payload FROM catalog_documents c"
-            " LEFT JOIN catalog_display d ON d.document_id = c.document_id"
-            " WHERE c.kind='penalty' AND c.payload IS NOT NULL AND d.document_id IS NULL"
-        ).fetchall()
-        if not missing:
+        if self.store.conn.execute(_UNINDEXED_PENALTIES + " LIMIT 1").fetchone() is None:
             return
-        with self.store.transaction() as conn:
-            for document_id, payload in missing:
+        # Read again under the catalog's key: a decision recorded meanwhile keeps the
+        # take-down date of its own version.
+        with self.store.transaction("catalog_documents") as conn:
+            for document_id, payload in conn.execute(_UNINDEXED_PENALTIES).fetchall():
                 _record_display(conn, str(document_id), "penalty", json.loads(payload))
 
     def count(self, kinds: Sequence[str] = ()) -> int:
@@ -357,9 +357,14 @@ class DocumentCatalog:
         return int(self.store.conn.execute("SELECT COUNT(*) FROM catalog_documents").fetchone()[0])
 
 
-def _record_display(
-    conn: sqlite3.Connection, document_id: str, kind: str, payload: dict[str, Any]
-) -> None:
+_UNINDEXED_PENALTIES = (
+    "SELECT c.document_id, c.payload FROM catalog_documents c"
+    " LEFT JOIN catalog_display d ON d.document_id = c.document_id"
+    " WHERE c.kind='penalty' AND c.payload IS NOT NULL AND d.document_id IS NULL"
+)
+
+
+def _record_display(conn: Connection, document_id: str, kind: str, payload: dict[str, Any]) -> None:
     """Keep a penalty decision's take-down date (a document of another kind has none)."""
     if kind != "penalty":
         conn.execute("DELETE FROM catalog_display WHERE document_id=?", (document_id,))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from govpub.deliveries import DeliveryLog, DeliveryRow, DeliveryState
-from govpub.store import Store
+from govpub.store import Schema, Store
 from schemas import AnyEvent
 
 DONE = frozenset({DeliveryState.SENT, DeliveryState.CONFIRMED, DeliveryState.SKIPPED})
@@ -117,6 +117,8 @@ CREATE TABLE IF NOT EXISTS newmedia_state (
     PRIMARY KEY (scope, key)
 )
 """
+STATE_SCHEMA = Schema("newmedia_state", _KV_SCHEMA)
+"""The tables of this component, as versioned migrations."""
 
 
 class SharedState:
@@ -126,7 +128,7 @@ class SharedState:
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
-        store.ensure_schema("newmedia_state", _KV_SCHEMA)
+        store.ensure_schema(STATE_SCHEMA)
 
     def get(self, scope: str, key: str) -> str | None:
         """The value of ``scope``/``key``, if set."""
@@ -137,7 +139,7 @@ class SharedState:
 
     def put(self, scope: str, key: str, value: str) -> None:
         """Set ``scope``/``key``."""
-        with self.store.transaction() as conn:
+        with self.store.transaction("newmedia_state") as conn:
             conn.execute(
                 "INSERT INTO newmedia_state (scope, key, value, updated_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (scope, key) DO UPDATE SET value=excluded.value,"
@@ -148,7 +150,7 @@ class SharedState:
     def take(self, scope: str, key: str, limit: int) -> bool:
         """Use one unit of a budget (``limit`` per key, e.g. per account and day); False
         when it is spent. Atomic across workers."""
-        with self.store.transaction() as conn:
+        with self.store.transaction("newmedia_state") as conn:
             row = conn.execute(
                 "SELECT value FROM newmedia_state WHERE scope=? AND key=?", (scope, key)
             ).fetchone()

@@ -19,7 +19,6 @@ the day it should disappear.
 
 import json
 import logging
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ from consumers.channel import NOT_ROUTED, Outcome
 from govpub.deliveries import DeliveryState
 from govpub.departments import department_name
 from govpub.files import atomic_write, sync_filesystem
-from govpub.store import Store
+from govpub.store import Connection, Schema, Store
 from schemas import AnyEvent, ExposureEvent, Kind, RetractEvent
 
 log = logging.getLogger(__name__)
@@ -60,10 +59,18 @@ CREATE INDEX IF NOT EXISTS rss_items_kind ON rss_items (kind, sort_at DESC, docu
 CREATE INDEX IF NOT EXISTS rss_items_department
     ON rss_items (department, sort_at DESC, document_id)
 """
+SCHEMA = Schema("rss_items", _SCHEMA)
+"""The tables of this component, as versioned migrations."""
+LOCK = "rss_items"
+"""The store lock of the feeds' items (see :meth:`govpub.store.Store.transaction`)."""
 
 _COLUMNS = (
     "document_id, kind, department, title, summary, categories, version,"
     " published_at, updated_at, withdrawn, withdrawn_reason"
+)
+_REPLACE = ", ".join(
+    f"{column}=excluded.{column}"
+    for column in [*[c.strip() for c in _COLUMNS.split(",")][1:], "sort_at"]
 )
 
 
@@ -122,7 +129,7 @@ class RssChannel(ChannelBase):
         self._dirty: set[str] = set()
         self._pending: dict[str, _Pending] = {}
         self._written: set[str] = set()  # a few paths a feed: for a replay in place
-        store.ensure_schema("rss_items", _SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     @classmethod
     def from_context(cls, context: ChannelContext) -> Self:
@@ -209,7 +216,7 @@ class RssChannel(ChannelBase):
                 found[item.document_id] = item
         return found
 
-    def _write_pending(self, conn: sqlite3.Connection) -> None:
+    def _write_pending(self, conn: Connection) -> None:
         if not self._pending:
             return
         stored = self._load(list(self._pending))
@@ -244,8 +251,9 @@ class RssChannel(ChannelBase):
                 )
             )
         conn.executemany(
-            f"INSERT OR REPLACE INTO rss_items ({_COLUMNS}, sort_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO rss_items ({_COLUMNS}, sort_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" ON CONFLICT (document_id) DO UPDATE SET {_REPLACE}",
             rows,
         )
         conn.executemany("DELETE FROM rss_items WHERE document_id=?", removed)
@@ -278,7 +286,7 @@ class RssChannel(ChannelBase):
         """
         if not self._pending and not self._dirty:
             return
-        with self.store.transaction() as conn:
+        with self.store.transaction(LOCK) as conn:
             self._write_pending(conn)
             for feed in sorted(self._dirty):
                 items = self._latest(feed)

@@ -29,7 +29,6 @@ archive page it is on, one sitemap slice and the home page; see
 """
 
 import logging
-import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
@@ -64,6 +63,7 @@ from channels.website.render import SiteRenderer, summary_of
 from channels.website.state import (
     ASSETS_TARGET,
     HOME_TARGET,
+    LOCK,
     SECTIONS_TARGET,
     SITEMAP_INDEX_TARGET,
     STATE_TABLES,
@@ -85,7 +85,7 @@ from govpub.compliance.rules import NOT_PUBLISHED_REASON, never_publish
 from govpub.deliveries import DeliveryState
 from govpub.errors import LeaseLost, PermanentDeliveryError, TransientDeliveryError
 from govpub.files import FileTree, sync_filesystem
-from govpub.store import Store
+from govpub.store import Connection, Store
 from schemas import AnyEvent, ContentEvent, ExposureEvent, Kind, PenaltyEvent, RetractEvent
 from schemas.events import encode_event
 from schemas.types import RESERVED_DOCUMENT_IDS
@@ -171,7 +171,13 @@ class WebsiteChannel(ChannelBase):
     # apply --------------------------------------------------------------------------
 
     def _transaction(self) -> ExitStack:
-        """The batch's transaction, begun by its first event and committed by ``flush``."""
+        """The batch's transaction, begun by its first event and committed by ``flush``.
+
+        It holds the whole store (no keys): each event is applied in a nested transaction
+        (a savepoint) of it, and so is whatever the runner writes between two events on
+        the same store (the compliance guard's audit and party register), which a keyed
+        transaction would have to name. Rendering happens after its commit.
+        """
         if self._batch is None:
             batch = ExitStack()
             batch.enter_context(self.state.store.transaction())
@@ -237,7 +243,7 @@ class WebsiteChannel(ChannelBase):
         dates = (
             DisplayDates(event.payload.display_until) if isinstance(event, PenaltyEvent) else None
         )
-        with state.store.transaction() as conn:
+        with state.store.transaction(LOCK) as conn:
             state.save(conn, doc)
             state.save_display(conn, doc.document_id, dates)
             for ref in sorted(old_lists - doc.lists):
@@ -258,7 +264,7 @@ class WebsiteChannel(ChannelBase):
         self._marked.update(marked)  # only once the event's changes are in the batch
         self._applied[event.document_id] = event
 
-    def _mark(self, conn: sqlite3.Connection, targets: list[str]) -> list[str]:
+    def _mark(self, conn: Connection, targets: list[str]) -> list[str]:
         """Mark the targets not marked yet in this batch (once is enough: the batch's
         marks become visible together, when it commits); returns those marked now."""
         fresh = [t for t in dict.fromkeys(targets) if t not in self._marked]
@@ -289,7 +295,7 @@ class WebsiteChannel(ChannelBase):
         )
         state = self.state
         marks = [doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET]
-        with state.store.transaction() as conn:
+        with state.store.transaction(LOCK) as conn:
             state.save(conn, doc)
             if dates is not None or display_ended_on is not None:
                 until = dates.display_until if dates is not None else None
@@ -354,7 +360,7 @@ class WebsiteChannel(ChannelBase):
 
     def _render_in_child(self, targets: Sequence[str]) -> set[str]:
         """In a forked render process: a connection of its own, the rest inherited."""
-        store = Store(self.state.store.path).open()
+        store = Store(self.state.store.location).open()
         tree = self._tree()
         try:
             outputs = Outputs(WebsiteState(store, page_size=self.page_size), self.renderer, tree)
@@ -403,7 +409,7 @@ class WebsiteChannel(ChannelBase):
         return removals, sorted(work.difference(removals))
 
     def _done(self, rendered: Mapping[str, int]) -> None:
-        with self.state.store.transaction() as conn:
+        with self.state.store.transaction(LOCK) as conn:
             if self._lease is not None:
                 self._lease.fence(conn)
             self.state.done(conn, rendered)
@@ -412,7 +418,7 @@ class WebsiteChannel(ChannelBase):
         """Number the lists changed by the batch and mark the outputs that follow from
         it, in the batch's transaction (a savepoint: a failure here undoes only this)."""
         state = self.state
-        with state.store.transaction() as conn:
+        with state.store.transaction(LOCK) as conn:
             if not self._started:
                 # Every kind has an index from the start: the navigation links to all of them.
                 state.mark_many(conn, (index_target(ListRef.for_kind(k)) for k in Kind))
@@ -445,11 +451,9 @@ class WebsiteChannel(ChannelBase):
         try:
             batch.close()
         except BaseException:
-            # The batch's changes are gone (or about to be): no later flush may report its
-            # events done. The runner gives up on the batch; its events come again.
-            conn = self.state.conn
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            # The batch's changes are gone (the store rolls back a failed commit): no
+            # later flush may report its events done. The runner gives up on the batch;
+            # its events come again.
             self._lost = True
             raise
 

@@ -25,13 +25,12 @@ carry the first, and a decision taken down at the end of its display period gets
 notice that no longer shows it.
 """
 
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from channels.website.paths import ListRef
-from govpub.store import Store
+from govpub.store import Connection, Schema, Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS web_documents (
@@ -73,15 +72,21 @@ CREATE TABLE IF NOT EXISTS web_lists (
     renumber_from TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS web_pending (
-    target TEXT PRIMARY KEY,
-    version INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
+    target TEXT PRIMARY KEY
+) WITHOUT ROWID
+"""
+_DISPLAY = """
 CREATE TABLE IF NOT EXISTS web_display (
     document_id TEXT PRIMARY KEY,
     display_until TEXT,
     display_ended_on TEXT
 ) WITHOUT ROWID
 """
+_PENDING_VERSIONS = """
+ALTER TABLE web_pending ADD COLUMN version INTEGER NOT NULL DEFAULT 0
+"""
+SCHEMA = Schema("website", _SCHEMA, _DISPLAY, _PENDING_VERSIONS)
+"""The tables of this component, as versioned migrations."""
 
 NEIGHBOURS = 2
 """Archive pages link to this many pages on each side of themselves, so a change in the
@@ -89,6 +94,8 @@ number of pages re-renders the pages that near the end."""
 
 STATE_TABLES = ("web_documents", "web_entries", "web_lists", "web_pending", "web_display")
 """The tables that hold the website's state (replaced as a whole by a replay)."""
+LOCK = "website"
+"""The store lock of the website's tables (see :meth:`govpub.store.Store.transaction`)."""
 
 _DOC_COLUMNS = (
     "document_id, kind, department, title, subtitle, badge, version, sort_key,"
@@ -96,6 +103,7 @@ _DOC_COLUMNS = (
 )
 # Lists never need the event itself (the largest column), so they do not read it.
 _LIST_COLUMNS = _DOC_COLUMNS.replace(", event", ", '' AS event")
+_REPLACE_DOC = ", ".join(f"{c.strip()}=excluded.{c.strip()}" for c in _DOC_COLUMNS.split(",")[1:])
 _LIST_COLUMNS_D = ", ".join(
     f"d.{c.strip()}" if c.strip() != "'' AS event" else c.strip() for c in _LIST_COLUMNS.split(",")
 )
@@ -151,7 +159,7 @@ class ListInfo:
     pages: int
 
 
-def _document(row: sqlite3.Row | tuple[object, ...]) -> Document:
+def _document(row: tuple[object, ...]) -> Document:
     return Document(
         document_id=str(row[0]),
         kind=str(row[1]),
@@ -189,16 +197,10 @@ class WebsiteState:
     def __init__(self, store: Store, *, page_size: int) -> None:
         self.store = store
         self.page_size = page_size
-        store.ensure_schema("website", _SCHEMA)
-        columns = {str(row[1]) for row in store.conn.execute("PRAGMA table_info(web_pending)")}
-        if "version" not in columns:  # a store from before versioned marks
-            with store.transaction() as conn:
-                conn.execute(
-                    "ALTER TABLE web_pending ADD COLUMN version INTEGER NOT NULL DEFAULT 0"
-                )
+        store.ensure_schema(SCHEMA)
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Connection:
         """The store's connection."""
         return self.store.conn
 
@@ -213,11 +215,12 @@ class WebsiteState:
         ).fetchone()
         return None if row is None else _document(row)
 
-    def save(self, conn: sqlite3.Connection, doc: Document) -> None:
+    def save(self, conn: Connection, doc: Document) -> None:
         """Insert or replace ``doc`` (inside the caller's transaction)."""
         conn.execute(
-            f"INSERT OR REPLACE INTO web_documents ({_DOC_COLUMNS})"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO web_documents ({_DOC_COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" ON CONFLICT (document_id) DO UPDATE SET {_REPLACE_DOC}",
             (
                 doc.document_id,
                 doc.kind,
@@ -255,9 +258,7 @@ class WebsiteState:
             for row in rows
         }
 
-    def save_display(
-        self, conn: sqlite3.Connection, document_id: str, dates: DisplayDates | None
-    ) -> None:
+    def save_display(self, conn: Connection, document_id: str, dates: DisplayDates | None) -> None:
         """Keep (or, with ``None``, forget) a document's take-down dates (in the caller's
         transaction)."""
         if dates is None:
@@ -405,23 +406,24 @@ class WebsiteState:
         """The page a position is on (1-based)."""
         return position // self.page_size + 1
 
-    def add_entry(self, conn: sqlite3.Connection, ref: ListRef, doc: Document) -> None:
+    def add_entry(self, conn: Connection, ref: ListRef, doc: Document) -> None:
         """Make ``doc`` an entry of ``ref``; it is numbered at the next flush."""
         conn.execute(
-            "INSERT OR IGNORE INTO web_entries (list, sort_key, document_id, position)"
-            " VALUES (?, ?, ?, NULL)",
+            "INSERT INTO web_entries (list, sort_key, document_id, position)"
+            " VALUES (?, ?, ?, NULL) ON CONFLICT DO NOTHING",
             (ref.key, doc.sort_key, doc.document_id),
         )
         conn.execute(
             "INSERT INTO web_lists (list, entries, listed, renumber_from) VALUES (?, 1, ?, ?)"
-            " ON CONFLICT (list) DO UPDATE SET entries = entries + 1,"
-            " listed = listed + excluded.listed,"
-            " renumber_from = min(coalesce(renumber_from, excluded.renumber_from),"
-            " excluded.renumber_from)",
+            " ON CONFLICT (list) DO UPDATE SET entries = web_lists.entries + 1,"
+            " listed = web_lists.listed + excluded.listed,"
+            " renumber_from = CASE WHEN web_lists.renumber_from IS NULL"
+            " OR excluded.renumber_from < web_lists.renumber_from"
+            " THEN excluded.renumber_from ELSE web_lists.renumber_from END",
             (ref.key, int(not doc.withdrawn), doc.sort_key),
         )
 
-    def remove_entry(self, conn: sqlite3.Connection, ref: ListRef, doc: Document) -> None:
+    def remove_entry(self, conn: Connection, ref: ListRef, doc: Document) -> None:
         """Take ``doc`` out of ``ref``: the page it was on and those after it change."""
         position = self.position(ref, doc)
         conn.execute(
@@ -430,17 +432,18 @@ class WebsiteState:
         )
         conn.execute(
             "UPDATE web_lists SET entries = entries - 1, listed = listed - ?,"
-            " renumber_from = min(coalesce(renumber_from, ?), ?) WHERE list=?",
+            " renumber_from = CASE WHEN renumber_from IS NULL OR ? < renumber_from"
+            " THEN ? ELSE renumber_from END WHERE list=?",
             (int(not doc.withdrawn), doc.sort_key, doc.sort_key, ref.key),
         )
         if position is not None:
             self.mark(conn, page_target(ref, self.page_of(position)))
 
-    def count_listed(self, conn: sqlite3.Connection, ref: ListRef, delta: int) -> None:
+    def count_listed(self, conn: Connection, ref: ListRef, delta: int) -> None:
         """Adjust the number of shown documents of ``ref`` (withdrawal, republication)."""
         conn.execute("UPDATE web_lists SET listed = listed + ? WHERE list=?", (delta, ref.key))
 
-    def renumber(self, conn: sqlite3.Connection) -> list[tuple[ListRef, int, int]]:
+    def renumber(self, conn: Connection) -> list[tuple[ListRef, int, int]]:
         """Number the entries of every list changed since the last flush.
 
         Marks each page whose entries changed; returns ``(list, old pages, new pages)``
@@ -494,11 +497,11 @@ class WebsiteState:
 
     # pending outputs --------------------------------------------------------------
 
-    def mark(self, conn: sqlite3.Connection, target: str) -> None:
+    def mark(self, conn: Connection, target: str) -> None:
         """Remember that ``target`` must be rendered at the next flush."""
         conn.execute(_MARK, (target,))
 
-    def mark_many(self, conn: sqlite3.Connection, targets: Iterable[str]) -> None:
+    def mark_many(self, conn: Connection, targets: Iterable[str]) -> None:
         """:meth:`mark` for several targets."""
         conn.executemany(_MARK, ((t,) for t in targets))
 
@@ -507,7 +510,7 @@ class WebsiteState:
         rows = self.conn.execute("SELECT target, version FROM web_pending ORDER BY target")
         return {str(target): int(version) for target, version in rows}
 
-    def done(self, conn: sqlite3.Connection, rendered: Mapping[str, int]) -> None:
+    def done(self, conn: Connection, rendered: Mapping[str, int]) -> None:
         """Forget targets rendered at the version read by :meth:`pending`; one marked again
         since then stays pending."""
         conn.executemany("DELETE FROM web_pending WHERE target=? AND version=?", rendered.items())
@@ -515,7 +518,7 @@ class WebsiteState:
 
 _MARK = (
     "INSERT INTO web_pending (target, version) VALUES (?, 0)"
-    " ON CONFLICT (target) DO UPDATE SET version = version + 1"
+    " ON CONFLICT (target) DO UPDATE SET version = web_pending.version + 1"
 )
 
 # Targets are short strings so that they can be kept in one indexed column.

@@ -58,7 +58,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     _out("outputs:")
     for line in result.outputs():
         _out(f"  {line}")
-    _out(f"  bus and state:   {result.settings.store.parent}")
+    _out(f"  bus and state:   {Path(result.settings.store).parent}")
     env_file = Path(args.dir) / result.env_file.name if result.env_file else None
     steps = [
         *_activate_step(),
@@ -179,6 +179,14 @@ def _nothing_to_deliver(settings: Settings, names: Sequence[str]) -> bool:
         return False  # the runners will say what is wrong
 
 
+def _migrated(settings: Settings) -> None:
+    """Bring every component's tables up to date before a long-running or rebuilding
+    command starts (a store migrated by a newer govpub stops it here, nothing written)."""
+    from govpub.app.migrate import migrate_store
+
+    migrate_store(settings)
+
+
 def cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
     names = args.channel or settings.channels
     if args.until_idle and _nothing_to_deliver(settings, names):
@@ -186,6 +194,8 @@ def cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
             _out(f"channel {name}: nothing to deliver")
         return 0
     from govpub.app.channels import run_channels
+
+    _migrated(settings)
 
     stop = threading.Event()
 
@@ -211,6 +221,7 @@ def cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from govpub.app.server import serve
 
+    _migrated(settings)
     serve(settings, host=args.host, port=args.port)
     return 0
 
@@ -263,6 +274,7 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     if args.dlq_command == "list":
         return _list_dead_letters(settings, args, bus, topics)
     names = args.channel or settings.channels
+    _migrated(settings)
     with Store(settings.store) as store:
         for name in names:
             runner = build_runner(settings, name, store)
@@ -338,11 +350,23 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     from govpub.app.channels import replay_channel
 
+    _migrated(settings)
     result = replay_channel(settings, args.channel)
     _out(
         f"channel {result.channel}: rebuilt from {result.records} records ({result.stats}) "
         f"into {settings.output_dir.resolve()}"
     )
+    return 0
+
+
+def cmd_store(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.app.migrate import migrate_store
+    from govpub.store import describe_location
+
+    _out(f"store: {describe_location(settings.store)}")
+    for name, (before, now) in sorted(migrate_store(settings).items()):
+        change = f"migrated {before} → {now}" if before != now else "up to date"
+        _out(f"  {name:<22} version {now}: {change}")
     return 0
 
 
@@ -458,6 +482,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="rebuild a channel's output from the topics")
     p.add_argument("--channel", required=True, help="channel name, e.g. website or rss")
     p.set_defaults(handler=cmd_replay)
+
+    p = sub.add_parser("store", help="the state store (GOVPUB_STORE)")
+    st = p.add_subparsers(dest="store_command", required=True, metavar="migrate")
+    st.add_parser(
+        "migrate",
+        help="bring every component's tables up to date (commands also do it when they start)",
+    )
+    p.set_defaults(handler=cmd_store)
 
     p = sub.add_parser("schemas", help="JSON Schema of the events")
     s = p.add_subparsers(dest="schemas_command", required=True, metavar="export")

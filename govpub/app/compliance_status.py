@@ -23,7 +23,7 @@ from govpub.store import Store
 from govpub.topics import Topics
 from producers.releases.display import DisplayPeriods
 from producers.releases.quarters import RELEASE_TIMEZONE
-from producers.releases.takedown import UPCOMING_DAYS, due_takedowns
+from producers.releases.takedown import UPCOMING_DAYS, Upcoming, due_takedowns
 
 LATEST = 5
 """How many of each list ``govpub status`` shows (the counts are complete)."""
@@ -47,28 +47,14 @@ class Flags:
 
 
 @dataclass(frozen=True)
-class DueTakedown:
-    """A penalty decision whose display ends: the last day shown, and the take-down day."""
-
-    document_id: str
-    department: str
-    display_until: date
-
-    @property
-    def takedown_on(self) -> date:
-        """The day whose 09:00 run takes it down."""
-        return self.display_until + timedelta(days=1)
-
-
-@dataclass(frozen=True)
 class ComplianceStatus:
     """Compliance flags and take-downs on day ``as_of`` (Asia/Shanghai)."""
 
     as_of: date
     flags: list[Flags]
-    overdue: list[DueTakedown]
+    overdue: list[Upcoming]
     """Display ended before an earlier day's run: not withdrawn yet (is the DAG running?)."""
-    due: list[DueTakedown]
+    due: list[Upcoming]
     """Taken down by a run in the next :data:`UPCOMING_DAYS` days (today's included)."""
     unfinished_count: int
     unfinished: list[DeliveryRow]
@@ -135,7 +121,10 @@ def read_compliance_status(
     ending = due_takedowns(
         DocumentCatalog(store), display, ending_before=today + timedelta(days=UPCOMING_DAYS)
     )
-    takedowns = [DueTakedown(e.document_id, e.department, until) for e, until in ending]
+    takedowns = [
+        Upcoming(document_id=e.document_id, department=e.department, display_until=until)
+        for e, until in ending
+    ]
     count, rows = DeliveryLog(store).unfinished("retract", limit=latest)
     return ComplianceStatus(
         as_of=today,
@@ -208,7 +197,7 @@ def _moment(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, RELEASE_TIMEZONE).isoformat(timespec="minutes")
 
 
-def _due_text(takedown: DueTakedown) -> str:
+def _due_text(takedown: Upcoming) -> str:
     return (
         f"{takedown.takedown_on} {takedown.document_id} ({takedown.department}, displayed"
         f" until {takedown.display_until})"
@@ -227,7 +216,7 @@ def _flag_json(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-def _due_json(takedown: DueTakedown) -> dict[str, Any]:
+def _due_json(takedown: Upcoming) -> dict[str, Any]:
     return {
         "document_id": takedown.document_id,
         "department": takedown.department,

@@ -19,6 +19,7 @@ from govpub.app.freshness.alert import post_alert
 from govpub.app.freshness.check import check_freshness
 from govpub.app.freshness.render import check_page_dir, write_page
 from govpub.app.freshness.settings import load_freshness_settings
+from govpub.app.migrate import migrate_store
 from govpub.app.releases import emit_batches, plan_batch, plan_takedowns, sync_catalog
 from govpub.errors import (
     ApprovalRefused,
@@ -72,8 +73,11 @@ def airflow_errors() -> Iterator[None]:
 
 
 def run(task: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Call ``task`` as an Airflow task does: a permanent error fails it at once."""
+    """Call ``task`` as an Airflow task does: the state store's tables are brought up to
+    date first (a store migrated by a newer govpub fails the task before it writes), and
+    a permanent error fails it at once."""
     with airflow_errors():
+        migrate_store(load_app_settings())
         return task(*args, **kwargs)
 
 

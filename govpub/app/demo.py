@@ -81,7 +81,7 @@ def demo_settings(base: Settings, workdir: Path) -> Settings:
     settings = base.model_copy(
         update={
             "bus": f"sqlite:///{workdir / 'bus.db'}",
-            "store": workdir / "state.db",
+            "store": str(workdir / "state.db"),
             "output_dir": workdir / "public",
             "channels": demo_channels(),
         }

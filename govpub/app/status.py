@@ -16,7 +16,7 @@ from govpub.app.compliance_status import (
 from govpub.bus import open_bus
 from govpub.deliveries import DeliveryLog
 from govpub.settings import Settings
-from govpub.store import Store
+from govpub.store import Store, describe_location
 from govpub.topics import Topics
 from producers.releases.log import ReleaseLog
 
@@ -28,7 +28,7 @@ def render_status(settings: Settings, *, document_id: str | None = None) -> str:
     """A plain-text status report."""
     topics = Topics(settings.topic_prefix)
     bus = open_bus(settings)
-    lines = [f"bus: {settings.bus}", f"store: {settings.store}", ""]
+    lines = [f"bus: {settings.bus}", f"store: {describe_location(settings.store)}", ""]
     with Store(settings.store) as store:
         deliveries = DeliveryLog(store)
         if document_id is not None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from govpub.compliance.protect import Finding
 from govpub.compliance.rules import Decision
-from govpub.store import Store
+from govpub.store import Schema, Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS compliance_audit (
@@ -41,6 +41,8 @@ CREATE INDEX IF NOT EXISTS compliance_audit_event ON compliance_audit (event_id)
 CREATE INDEX IF NOT EXISTS compliance_audit_department ON compliance_audit (department, recorded_at);
 CREATE INDEX IF NOT EXISTS compliance_audit_decision ON compliance_audit (decision, rule)
 """
+SCHEMA = Schema("compliance_audit", _SCHEMA)
+"""The tables of this component, as versioned migrations."""
 
 _COLUMNS = (
     "recorded_at, source, department, key_id, request_id, event_id, document_id, kind, action,"
@@ -88,14 +90,14 @@ class AuditLog:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.ensure_schema("compliance_audit", _SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     def record(self, entries: Sequence[AuditEntry]) -> None:
         """Append ``entries`` in one transaction."""
         if not entries:
             return
         now = time.time()
-        with self.store.transaction() as conn:
+        with self.store.transaction("compliance_audit") as conn:
             conn.executemany(
                 f"INSERT INTO compliance_audit ({_COLUMNS})"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

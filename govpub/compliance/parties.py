@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from govpub.store import Store
+from govpub.store import Schema, Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS compliance_parties (
@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS compliance_parties (
     recorded_at REAL NOT NULL
 )
 """
+SCHEMA = Schema("compliance_parties", _SCHEMA)
+"""The tables of this component, as versioned migrations."""
 
 
 class PartyRegister(Protocol):
@@ -66,7 +68,7 @@ class StoredPartyRegister:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.ensure_schema("compliance_parties", _SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     def names(self, document_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """The names recorded for each of ``document_ids``."""
@@ -85,7 +87,7 @@ class StoredPartyRegister:
 
     def record(self, document_id: str, names: Sequence[str]) -> None:
         """Add ``names`` to those of ``document_id`` (in one transaction)."""
-        with self.store.transaction() as conn:
+        with self.store.transaction("compliance_parties") as conn:
             row = conn.execute(
                 "SELECT names FROM compliance_parties WHERE document_id=?", (document_id,)
             ).fetchone()

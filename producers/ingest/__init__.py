@@ -4,9 +4,32 @@
 the status read model, :mod:`producers.ingest.api` the web layer (an ``APIRouter`` that
 the shell's server mounts); :mod:`producers.ingest.client` is a small signing client;
 the signature scheme is in :mod:`producers.ingest.signing`.
+
+The names below are imported on first use, not with the package: what needs only the
+pipeline's tables or the signing client (``govpub store migrate``, a consumer bringing
+the store up to date) does not load the web framework.
 """
 
-from producers.ingest.api import Ingest, ingest_router
-from producers.ingest.credentials import Credentials, Principal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from producers.ingest.api import Ingest, ingest_router
+    from producers.ingest.credentials import Credentials, Principal
 
 __all__ = ["Credentials", "Ingest", "Principal", "ingest_router"]
+
+_LAZY = {
+    "Ingest": "producers.ingest.api",
+    "ingest_router": "producers.ingest.api",
+    "Credentials": "producers.ingest.credentials",
+    "Principal": "producers.ingest.credentials",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(module), name)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from govpub.errors import NotAuthenticated
-from govpub.store import Store
+from govpub.store import Schema, Store
 from producers.ingest import signing
 from producers.ingest.credentials import Credentials, Key, Principal
 
@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS ingest_requests (
 );
 CREATE INDEX IF NOT EXISTS ingest_requests_seen ON ingest_requests (seen_at)
 """
+SCHEMA = Schema("ingest_requests", _SCHEMA)
+"""The tables of this component, as versioned migrations."""
 
 
 class ReplayGuard:
@@ -39,15 +41,15 @@ class ReplayGuard:
         self.store = store
         self.window = window
         self._lock = threading.Lock()
-        store.ensure_schema("ingest_requests", _SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     def claim(self, key_id: str, request_id: str, now: float) -> bool:
         """Record the id; False if it was used before with this key."""
-        with self._lock, self.store.transaction() as conn:
+        with self._lock, self.store.transaction("ingest_requests") as conn:
             conn.execute("DELETE FROM ingest_requests WHERE seen_at < ?", (now - 2 * self.window,))
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO ingest_requests (key_id, request_id, seen_at)"
-                " VALUES (?, ?, ?)",
+                "INSERT INTO ingest_requests (key_id, request_id, seen_at)"
+                " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (key_id, request_id, now),
             )
             return cursor.rowcount == 1

@@ -37,7 +37,7 @@ from govpub.errors import (
     StaleVersion,
 )
 from govpub.settings import Settings
-from govpub.store import Store
+from govpub.store import Schema, Store
 from govpub.topics import Topics
 from producers.compliance import ComplianceGate, Verdict, build_gate
 from producers.ingest.credentials import Principal
@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS ingest_answers (
     created_at REAL NOT NULL
 )
 """
+ANSWERS_SCHEMA = Schema("ingest_answers", _ANSWERS)
+"""The tables of this component, as versioned migrations."""
 
 
 def _reject_constant(name: str) -> Any:
@@ -119,7 +121,7 @@ class SubmitPipeline:
         )
         self.ledger = VersionLedger(self._store)
         self._audit = AuditLog(self._store)
-        self._store.ensure_schema("ingest_answers", _ANSWERS)
+        self._store.ensure_schema(ANSWERS_SCHEMA)
         self.publisher = Publisher(
             bus,
             Topics(settings.topic_prefix),
@@ -441,10 +443,10 @@ class SubmitPipeline:
                 first_answers.append((item.event_id, result.model_dump_json()))
         if first_answers:
             now = time.time()
-            with self._store.transaction() as conn:
+            with self._store.transaction("ingest_answers") as conn:
                 conn.executemany(
-                    "INSERT OR IGNORE INTO ingest_answers (event_id, department, answer,"
-                    " created_at) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO ingest_answers (event_id, department, answer,"
+                    " created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     [
                         (event_id, principal.department, answer, now)
                         for event_id, answer in first_answers

@@ -34,7 +34,7 @@ from govpub.errors import (
     StaleVersion,
 )
 from govpub.settings import Settings
-from govpub.store import Store
+from govpub.store import Schema, Store
 from producers.factory import open_publisher
 from producers.ledger import VersionLedger
 from producers.publisher import Publisher
@@ -70,6 +70,8 @@ CREATE TABLE IF NOT EXISTS campaign_missed (
     run_id TEXT NOT NULL
 )
 """
+MISSED_SCHEMA = Schema("campaign_missed", _MISSED_SCHEMA)
+"""The tables of this component, as versioned migrations."""
 
 
 class PhaseText(BaseModel):
@@ -390,13 +392,13 @@ def _first_reports(
     store: Store, document_ids: Sequence[str], *, source: str, run_id: str
 ) -> list[str]:
     """Mark missed phases as reported; returns those no run had reported before."""
-    store.ensure_schema("campaign_missed", _MISSED_SCHEMA)
+    store.ensure_schema(MISSED_SCHEMA)
     first = []
-    with store.transaction() as conn:
+    with store.transaction("campaign_missed") as conn:
         for document_id in document_ids:
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO campaign_missed (document_id, reported_at, source, run_id)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT INTO campaign_missed (document_id, reported_at, source, run_id)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (document_id, datetime.now(UTC).isoformat(), source, run_id),
             )
             if cursor.rowcount:

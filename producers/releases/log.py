@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from govpub.compliance.audit import AuditEntry, AuditLog, Submitter
 from govpub.compliance.rules import RELEASE_APPROVAL, Decision
-from govpub.store import Store
+from govpub.store import Schema, Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS release_log (
@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS release_decisions (
 CREATE INDEX IF NOT EXISTS release_decisions_event ON release_decisions (event_id);
 CREATE INDEX IF NOT EXISTS release_decisions_decided ON release_decisions (decided_at DESC)
 """
+SCHEMA = Schema("release_log", _SCHEMA)
+"""The tables of this component, as versioned migrations."""
 
 _DECISION_COLUMNS = (
     "source, run_id, document_id, version, event_id, kind, action, department, title, outcome,"
@@ -135,16 +137,17 @@ class ReleaseLog:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.ensure_schema("release_log", _SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     def record(self, releases: Sequence[Release]) -> None:
         """Log releases; an event already logged keeps its first entry (re-runs are harmless)."""
         if not releases:
             return
-        with self.store.transaction() as conn:
+        with self.store.transaction("release_log") as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO release_log (event_id, source, run_id, document_id, kind,"
-                " action, version, title, emitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO release_log (event_id, source, run_id, document_id, kind,"
+                " action, version, title, emitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 [
                     (
                         r.event_id,
@@ -192,11 +195,11 @@ class ReleaseLog:
         if not decisions:
             return []
         new: list[ReleaseDecision] = []
-        with self.store.transaction() as conn:
+        with self.store.transaction("release_log", "compliance_audit") as conn:
             for d in decisions:
                 cursor = conn.execute(
-                    f"INSERT OR IGNORE INTO release_decisions ({_DECISION_COLUMNS})"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO release_decisions ({_DECISION_COLUMNS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (
                         d.source,
                         d.run_id,

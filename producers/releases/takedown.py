@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from govpub.compliance.rules import NOT_PUBLISHED_REASON, never_publish
+from govpub.compliance.rules import never_publish
 from govpub.errors import (
     ComplianceRefusal,
     DuplicateEventConflict,
@@ -263,13 +263,6 @@ def _plan_one(
             f"{document_id} is a {entry.kind} document, not a penalty decision: only penalty"
             " decisions are taken down when their display period ends; withdraw other"
             " documents with a retraction (govpub emit)"
-        )
-    if entry.retracted and entry.retract_reason == NOT_PUBLISHED_REASON:
-        # The channels' guard withdrew it on arrival: it came from the bus flagged never
-        # to be published, so no channel ever showed it.
-        raise TakedownRefused(
-            f"{document_id} is flagged as never to be published (minor, secrets or security"
-            " risk): the channels withdrew it on arrival, so there is nothing to take down"
         )
     if entry.retracted or entry.payload is None:
         note = f"{document_id} is already withdrawn ({entry.retract_reason or 'no reason'})"

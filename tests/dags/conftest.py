@@ -34,6 +34,21 @@ from govpub.settings import Settings
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 
+DAG_TEST_TIMEOUT = 900
+"""Seconds a DAG test may take. Airflow's task timeouts use SIGALRM, which silences
+pytest-timeout's default (signal) method, so the DAG tier uses its thread method: a
+test that hangs (a run waiting for an approval nobody gives) ends the session with the
+stacks printed instead of holding CI forever."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every test of this directory the thread-based timeout."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.timeout(DAG_TEST_TIMEOUT, method="thread"))
+
+
 USERS = {
     "operator": "admin",
     "zz-yjj-reviewer": "user",
@@ -239,25 +254,22 @@ def airflow_api(airflow_home: Path, passwords: dict[str, str]) -> Iterator[Airfl
 class Approver(threading.Thread):
     """Answers the first pending approval of ``dag_id`` through the REST API, as an
     approver does from the Required actions page: each ``(user, option)`` in turn,
-    until one is accepted. ``statuses`` has the HTTP status of each attempt."""
+    until one is accepted. ``statuses`` has the HTTP status of each attempt.
 
-    def __init__(
-        self,
-        api: AirflowApi,
-        dag_id: str,
-        answers: list[tuple[str, str]],
-        timeout: float = 120.0,
-    ) -> None:
+    It waits for the approval as long as the test runs (until ``stopped``): on a loaded
+    machine the run may take minutes to reach it, and ``dag.test`` blocks until it is
+    answered, so giving up early would hang the test instead of failing it."""
+
+    def __init__(self, api: AirflowApi, dag_id: str, answers: list[tuple[str, str]]) -> None:
         super().__init__(daemon=True, name=f"approver-{dag_id}")
-        self.api, self.dag_id, self.answers, self.timeout = api, dag_id, answers, timeout
+        self.api, self.dag_id, self.answers = api, dag_id, answers
         self.request: dict[str, Any] | None = None
         self.statuses: list[int] = []
         self.refusals: list[str] = []
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline and not self.stopped.is_set():
+        while not self.stopped.is_set():
             found = self.api.call(
                 "GET", "/api/v2/dags/~/dagRuns/~/hitlDetails", params={"response_received": False}
             )

@@ -44,7 +44,7 @@ def test_the_dag_bag_imports_every_dag_without_errors(dag_bag: Any) -> None:
         )
 
 
-def test_parsing_is_fast_and_imports_no_govpub_code(airflow_home: Path) -> None:
+def test_dag_files_parse_and_import_no_govpub_code(airflow_home: Path) -> None:
     probe = subprocess.run(
         [sys.executable, "-c", PARSE_PROBE, str(DAGS)],
         capture_output=True,
@@ -60,8 +60,9 @@ def test_parsing_is_fast_and_imports_no_govpub_code(airflow_home: Path) -> None:
         "theme_day_campaign.py",
         "penalty_display_takedown.py",
     }
-    for file, seconds in report["seconds"].items():
-        assert seconds < 1.0, f"{file} took {seconds:.3f} s to parse"
+    # What keeps parsing fast is that a DAG file imports no govpub code at the top level
+    # (the scheduler parses every file often); that is asserted here, not a time, which a
+    # loaded machine would make fail (parse times are for bench/, not for tests).
     assert report["imported"] == [], "DAG files must import govpub inside their tasks"
 
 

@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import psycopg
 import pytest
 import yaml
 
 from channels.registry import registry
 from govpub.app.cli import build_parser
+from govpub.app.migrate import known_schemas
 from govpub.settings import load_settings
+from govpub.store import Store
+from tests.postgres_server import SUPERUSER, PostgresServer
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -188,7 +192,9 @@ def test_services_are_healthchecked_and_data_lives_in_named_volumes() -> None:
         if service.get("restart") != "no":
             assert "healthcheck" in service, f"{name} has no healthcheck"
     declared = set(compose()["volumes"])
-    assert {"kafka-data", "govpub-output", "govpub-state", "postgres-data"} <= declared
+    assert {"kafka-data", "govpub-output", "postgres-data"} <= declared
+    # The state store is the govpub database on the postgres service, not a file.
+    assert "govpub-state" not in declared
     mounts: dict[str, set[str]] = {}
     for name, service in services().items():
         for volume in service.get("volumes", []):
@@ -198,7 +204,7 @@ def test_services_are_healthchecked_and_data_lives_in_named_volumes() -> None:
                 mounts.setdefault(source, set()).add(name)
     assert "kafka-data:/var/lib/kafka/data" in services()["kafka"]["volumes"]
     assert mounts["govpub-output"] >= {"web", "consumer-rss", "consumer-website"}
-    assert mounts["govpub-state"] >= set(govpub_services()) | set(airflow_services())
+    assert mounts["postgres-data"] == {"postgres"}
 
 
 def test_kafka_runs_kraft_from_the_official_image() -> None:
@@ -220,8 +226,11 @@ def test_services_are_configured_by_valid_govpub_settings(
             monkeypatch.setenv(variable, interpolate(str(value)))
     settings = load_settings()
     assert settings.bus_kind == "kafka"
-    assert str(settings.store) == "/var/lib/govpub/state.db"
+    assert settings.store == (
+        "postgresql://govpub:stand-in-for-govpub_db_password@postgres:5432/govpub"
+    )
     assert set(settings.channels) == CHANNELS
+    assert services()[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
 def test_referenced_files_exist() -> None:
@@ -247,3 +256,53 @@ def test_referenced_files_exist() -> None:
     assert (REPO / "dags" / "quarterly_exposure_release.py").is_file()
     assert (REPO / "dags" / "theme_day_campaign.py").is_file()
     assert "/opt/airflow/dags" in dockerfile
+
+
+def test_the_postgres_service_gives_govpub_its_own_database() -> None:
+    postgres = services()["postgres"]
+    mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in postgres["volumes"]}
+    script = mounted["/docker-entrypoint-initdb.d/10-govpub.sh"]
+    assert (REPO / script).is_file()
+    assert postgres["environment"]["POSTGRES_DB"] == "airflow"  # Airflow's, beside govpub's
+    assert "GOVPUB_DB_PASSWORD" in postgres["environment"]
+
+
+def test_the_init_script_makes_a_database_govpub_can_migrate(
+    postgres_server: PostgresServer,
+) -> None:
+    """deploy/postgres/init-govpub.sh run by psql as the image runs it (as the superuser,
+    here over TCP to the suite's server), then govpub migrates every table as its role."""
+    environment = {
+        **os.environ,
+        "POSTGRES_USER": SUPERUSER,
+        "POSTGRES_DB": "postgres",
+        "GOVPUB_DB_PASSWORD": "compose-test-password",
+        "PGHOST": "127.0.0.1",
+        "PGPORT": str(postgres_server.port),
+        "PGPASSWORD": postgres_server.password,
+    }
+    done = subprocess.run(
+        ["sh", str(REPO / "deploy" / "postgres" / "init-govpub.sh")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        assert done.returncode == 0, done.stderr
+        url = f"postgresql://govpub:compose-test-password@127.0.0.1:{postgres_server.port}/govpub"
+        with Store(url) as store:
+            migrated = store.migrate(known_schemas())
+            assert migrated == {s.name: (0, s.version) for s in known_schemas()}
+            collation = store.conn.execute(
+                "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+            ).fetchone()[0]
+            assert collation == "C"
+            owner = store.conn.execute(
+                "SELECT tableowner FROM pg_tables WHERE tablename = 'deliveries'"
+            ).fetchone()[0]
+            assert owner == "govpub"
+    finally:
+        with psycopg.connect(postgres_server.url(database="postgres"), autocommit=True) as admin:
+            admin.execute("DROP DATABASE IF EXISTS govpub")
+            admin.execute("DROP ROLE IF EXISTS govpub")

@@ -16,6 +16,8 @@ from producers.factory import open_publisher
 from tests import factories
 from tests.integration.test_cli import govpub
 
+pytestmark = pytest.mark.usefixtures("store_location")
+
 
 def send(settings: Settings, events: list[dict[str, Any]]) -> None:
     """Through the gate (its clock is now), as departments send them."""

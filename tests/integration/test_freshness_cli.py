@@ -25,13 +25,16 @@ verify = "made up"
 """
 
 
-def freshness(settings: Settings, rules: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def freshness(
+    settings: Settings, rules: Path, *args: str, **environment: str
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVPUB_")}
     env.update(
         GOVPUB_BUS=settings.bus,
         GOVPUB_STORE=str(settings.store),
         GOVPUB_OUTPUT_DIR=str(settings.output_dir),
         GOVPUB_FRESHNESS_RULES=str(rules),
+        **environment,
     )
     return subprocess.run(
         [sys.executable, "-m", "govpub.app.cli", "freshness", *args],
@@ -77,6 +80,18 @@ def test_the_table_and_the_exit_status_follow_the_deadline(
         "column 行政处罚 (penalty): OVERDUE — last published 2026-11-01, deadline 2026-12-01"
         " (30 calendar days (verify))"
     ]
+
+
+def test_a_dry_run_says_its_posts_were_never_sent(published: Settings, tmp_path: Path) -> None:
+    # In a dry run the new-media channels record posts they never send: an account that
+    # looks fresh here may be silent on the platform, and the report must say so.
+    rules = write_rules(tmp_path, RULES)
+    dry = freshness(published, rules, "--at", "2026-11-20", GOVPUB_NEWMEDIA_DRY_RUN="true")
+    assert dry.returncode == 0, dry.stderr
+    assert "  dry run (GOVPUB_NEWMEDIA_DRY_RUN): these posts were recorded, not sent" in dry.stdout
+    as_json = freshness(published, rules, "--at", "2026-11-20", "--json")
+    assert json.loads(as_json.stdout)["posts_dry_run"] is False
+    assert "dry run" not in freshness(published, rules, "--at", "2026-11-20").stdout
 
 
 def test_the_operator_page_is_written_outside_the_public_output_only(

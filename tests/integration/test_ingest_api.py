@@ -30,6 +30,8 @@ from producers.ingest.client import GovpubAuth, IngestClient, encode_body
 from tests import factories
 from tests.ingest_support import SECRETS, Running, bus_records, payloads, running_ingest
 
+pytestmark = pytest.mark.usefixtures("store_location")
+
 ID_NUMBER = "43021119900101123" + id_check_char("43021119900101123")
 
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import requests
 
 from govpub.compliance.identifiers import id_check_char
@@ -18,6 +19,8 @@ from govpub.settings import Settings
 from producers.ingest.client import IngestClient
 from tests import factories
 from tests.ingest_support import SECRETS, bus_records, payloads, write_credentials
+
+pytestmark = pytest.mark.usefixtures("store_location")
 
 GOVPUB = str(Path(sys.executable).parent / "govpub")
 ID_NUMBER = "43021119900101123" + id_check_char("43021119900101123")

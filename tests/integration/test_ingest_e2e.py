@@ -11,11 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from govpub.compliance.identifiers import id_check_char, luhn_check_digit
 from govpub.settings import Settings
 from tests import factories
 from tests.ingest_support import bus_records, payloads, running_ingest
 from tests.xss import VECTORS, html_problems, text_problems
+
+pytestmark = pytest.mark.usefixtures("store_location")
 
 ID_NUMBER = "43020319850612201" + id_check_char("43020319850612201")
 PHONE = "13973312345"

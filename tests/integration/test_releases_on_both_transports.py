@@ -7,6 +7,8 @@ tasks call.
 
 from datetime import UTC, datetime
 
+import pytest
+
 from govpub.app.releases import emit_batches, plan_batch, sync_catalog
 from govpub.settings import Settings
 from producers.releases.approval import answered_decision, approval_requests
@@ -14,6 +16,8 @@ from producers.releases.campaigns import emit_due_phases, load_calendar
 from producers.releases.exposure import load_exposure_config
 from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from tests.releases import SAMPLE_BATCH, bus_events, documents, emit, samples
+
+pytestmark = pytest.mark.usefixtures("store_location")
 
 RELEASE_DAY = datetime(2023, 7, 1, 9, 0, tzinfo=RELEASE_TIMEZONE)
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from govpub.app.releases import plan_takedowns, sync_catalog
+from govpub.compliance.rules import NOT_PUBLISHED_REASON
 from govpub.errors import TakedownRefused
 from govpub.settings import Settings
 from govpub.store import Store
@@ -161,12 +162,15 @@ def test_a_never_published_decision_is_neither_listed_nor_taken_down(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings()
-    # Only a bus record that skipped the gate can carry one; the website never showed it.
+    # Only a bus record that skipped the gate can carry one.
     emit(settings, [factories.penalty("cf-minor", decided_on="2023-01-05", is_minor=True)])
     sync_catalog(settings, timeout=60)
     assert plan_takedowns(settings, date(2025, 1, 1)).takedowns == []
-    with pytest.raises(TakedownRefused, match="flagged as never to be published"):
-        plan_takedowns(settings, date(2025, 1, 1), document_id="cf-minor")
+    # The channels' guard withdrew it on the catalog too (issue 20's follow-up), with the
+    # public reason: naming it finds nothing left to take down.
+    named = plan_takedowns(settings, date(2025, 1, 1), document_id="cf-minor")
+    assert named.takedowns == []
+    assert named.note == f"cf-minor is already withdrawn ({NOT_PUBLISHED_REASON})"
 
 
 def test_a_version_sent_after_the_plan_is_left_to_the_next_run(embedded: Settings) -> None:

@@ -4,6 +4,8 @@ fake platform: a refused status leaves the account silent, a confirmed one count
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from channels.base import ChannelContext
 from channels.newmedia.weibo.channel import WeiboChannel
 from consumers.channel import Channel
@@ -12,6 +14,8 @@ from govpub.settings import Settings
 from tests.newmedia import events
 from tests.newmedia.conftest import dead_letters, emit, run
 from tests.newmedia.fakes import FakeWeibo
+
+pytestmark = pytest.mark.usefixtures("store_location")
 
 Settings_ = Callable[..., Settings]
 

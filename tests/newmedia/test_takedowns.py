@@ -10,11 +10,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_httpserver import HTTPServer
 
 from channels.base import ChannelContext
 from channels.newmedia.wechat.channel import WeChatChannel
-from channels.newmedia.wechat.deletions import DeleteQueue
+from channels.newmedia.wechat.deletions import DeleteQueue, QueuedDeletion
 from consumers.channel import Channel
 from consumers.redrive import redrive
 from consumers.retry import RetryPolicy
@@ -29,6 +30,8 @@ from tests import factories
 from tests.newmedia import events
 from tests.newmedia.conftest import COVER, SITE, dead_letters, emit, routes_text, run
 from tests.newmedia.fakes import FakeWeChat, FakeWeibo, Fault, WebhookReceiver
+
+pytestmark = pytest.mark.usefixtures("store_location")
 
 Settings_ = Callable[..., Settings]
 DAY = 86_400.0
@@ -254,3 +257,37 @@ def test_a_weibo_that_keeps_failing_never_holds_back_the_other_channels(
     assert result.delivered == 1
     assert weibo.live_for(url(published["document_id"])) == 0
     assert status(settings).unfinished_count == 0
+
+
+def test_a_due_deletion_is_claimed_by_one_worker_and_due_again_if_it_dies(
+    store_location: str,
+) -> None:
+    # Two consumers of the wechat channel on two hosts: each its own connection.
+    clock = Clock()
+    with Store(store_location) as first, Store(store_location) as second:
+        queue, other = DeleteQueue(first, clock=clock), DeleteQueue(second, clock=clock)
+        queue.add(
+            QueuedDeletion(
+                account="city",
+                article_id="article-1",
+                document_id="zzyj-cf-2023-0001",
+                post_event_id="post-1",
+                withdrawal_event_id="withdrawal-1",
+                queued_at=clock.now - DAY,
+                due_at=clock.now - 1,
+            )
+        )
+        # Both read the queue before either deletes: only one may spend a deletion on it.
+        assert [d.article_id for d in queue.due(10)] == ["article-1"]
+        assert [d.article_id for d in other.due(10)] == ["article-1"]
+        assert queue.claim("city", "article-1", lease=600) is True
+        assert other.claim("city", "article-1", lease=600) is False
+        assert other.due(10) == []
+        assert other.is_queued("city", "article-1")  # still waiting, for the status
+        # The first worker dies before deleting: after the lease the deletion is due again.
+        clock.now += 601
+        assert [d.article_id for d in other.due(10)] == ["article-1"]
+        assert other.claim("city", "article-1", lease=600) is True
+        other.finish("city", "article-1")
+        assert queue.claim("city", "article-1", lease=600) is False
+        assert queue.waiting() == []

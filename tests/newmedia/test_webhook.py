@@ -17,6 +17,8 @@ from tests.newmedia import events
 from tests.newmedia.conftest import HOOK_SECRET, SITE, Crash, dead_letters, emit, run
 from tests.newmedia.fakes import Fault, WebhookReceiver
 
+pytestmark = pytest.mark.usefixtures("store_location")
+
 Settings_ = Callable[..., Settings]
 
 

@@ -23,6 +23,8 @@ from tests.newmedia import events
 from tests.newmedia.conftest import SITE, Crash, dead_letters, emit, run, runner_for
 from tests.newmedia.fakes import FakeWeChat, Fault
 
+pytestmark = pytest.mark.usefixtures("store_location")
+
 Settings_ = Callable[..., Settings]
 
 

@@ -28,6 +28,8 @@ from tests.newmedia import events
 from tests.newmedia.conftest import emit, run
 from tests.newmedia.fakes import FakeWeChat
 
+pytestmark = pytest.mark.usefixtures("store_location")
+
 TOKEN = "govpubCallbackToken2026"
 PATH = "/v1/callbacks/wechat"
 DOCUMENT = "theme-day-2023-river"

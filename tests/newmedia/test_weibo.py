@@ -18,6 +18,8 @@ from tests.newmedia import events
 from tests.newmedia.conftest import SITE, Crash, dead_letters, emit, run
 from tests.newmedia.fakes import FakeWeibo, Fault
 
+pytestmark = pytest.mark.usefixtures("store_location")
+
 Settings_ = Callable[..., Settings]
 URL = f"{SITE}exposure/exposure-2023Q2-work-safety.html"
 

@@ -22,6 +22,8 @@ from producers.releases.quarters import RELEASE_TIMEZONE
 from schemas import CampaignPhase, parse_event
 from tests.releases import bus_events, documents, emit, samples
 
+pytestmark = pytest.mark.usefixtures("store_location")
+
 WORK_POINT_THEMES = {"首倡地脱贫攻坚十周年", "守护好一江碧水五周年", "绿心中央公园规划", "耕地保护"}
 
 

@@ -1,9 +1,8 @@
 """The document catalog and its channel: latest state per document, and the queries
 scheduled releases rely on."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
@@ -19,6 +18,8 @@ from producers.releases.display import DisplayPeriods
 from schemas import parse_event
 from tests import factories
 from tests.releases import emit, samples
+
+pytestmark = pytest.mark.usefixtures("store_location")
 
 NOW = datetime(2023, 7, 1, 1, 0, tzinfo=UTC)
 
@@ -45,8 +46,9 @@ def candidate(
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> DocumentCatalog:
-    return DocumentCatalog(Store(tmp_path / "state.db"))
+def catalog(store_location: str) -> Iterator[DocumentCatalog]:
+    with Store(store_location) as store:
+        yield DocumentCatalog(store)
 
 
 def record(catalog: DocumentCatalog, *events: dict[str, object]) -> None:
@@ -228,8 +230,8 @@ def test_decisions_recorded_before_the_take_down_dates_were_kept_are_found(
     assert [(p.document_id, p.display_until) for p in found] == [("p-1", date(2024, 1, 4))]
 
 
-def test_the_channel_is_registered_and_reports_stale_events(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, store=tmp_path / "state.db")
+def test_the_channel_is_registered_and_reports_stale_events(store_location: str) -> None:
+    settings = Settings(_env_file=None, store=store_location)
     with Store(settings.store) as store:
         channel = create_channel("catalog", ChannelContext(settings, store))
         assert isinstance(channel, CatalogChannel)

@@ -44,6 +44,8 @@ from producers.releases.quarters import RELEASE_TIMEZONE, Quarter
 from tests import factories
 from tests.releases import SAMPLE_BATCH, bus_events, documents, emit, samples
 
+pytestmark = pytest.mark.usefixtures("store_location")
+
 RELEASE_DAY = datetime(2023, 7, 1, 9, 0, tzinfo=RELEASE_TIMEZONE)
 Q2 = Quarter(2023, 2)
 LATER = datetime(2023, 7, 3, 2, 30, tzinfo=UTC)

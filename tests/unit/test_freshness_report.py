@@ -19,6 +19,8 @@ from tests import factories
 from tests.freshness_support import bj, record_post, write_rules
 from tests.website_support import Site, at, in_department, meeting
 
+pytestmark = pytest.mark.usefixtures("store_location")
+
 SITE_URL = "https://www.zhuzhou.gov.cn/zwgk/"
 
 

@@ -2,13 +2,15 @@
 fenced inside the transactions that commit a holder's work."""
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from consumers.lease import Lease
 from govpub.errors import LeaseLost
-from govpub.store import Store
+from govpub.store import Schema, Store
+
+WORK = Schema("lease_test_work", "CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+"""A table that a holder's transactions write."""
 
 
 class Clock:
@@ -22,9 +24,9 @@ class Clock:
 
 
 @pytest.fixture
-def stores(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
-    """Two connections to one state store, as two processes have."""
-    with Store(tmp_path / "state.db") as first, Store(tmp_path / "state.db") as second:
+def stores(store_location: str) -> Iterator[tuple[Store, Store]]:
+    """Two connections to one state store (SQLite, then PostgreSQL), as two processes have."""
+    with Store(store_location) as first, Store(store_location) as second:
         yield first, second
 
 
@@ -73,7 +75,7 @@ def test_the_fence_refuses_a_transaction_of_a_process_that_lost_the_lease(
     stores: tuple[Store, Store],
 ) -> None:
     clock = Clock()
-    stores[0].ensure_schema("t", "CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+    stores[0].ensure_schema(WORK)
     old = Lease(stores[0], "channel:website", ttl=15, holder="old", clock=clock)
     new = Lease(stores[1], "channel:website", ttl=15, holder="new", clock=clock)
     assert old.acquire()

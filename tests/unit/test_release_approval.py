@@ -25,6 +25,8 @@ from producers.releases.approval import (
 from producers.releases.exposure import BatchPlan, ExposureConfig, load_exposure_config
 from producers.releases.log import Outcome
 
+pytestmark = pytest.mark.usefixtures("store_location")
+
 QUARTER = "2026Q3"
 DOCUMENT = f"exposure-{QUARTER}-work-safety"
 ANSWERED = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)

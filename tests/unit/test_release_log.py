@@ -3,12 +3,16 @@
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from govpub.app.status import render_status
 from govpub.compliance.audit import AuditLog
 from govpub.compliance.rules import Decision
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.releases.log import Outcome, Release, ReleaseDecision, ReleaseLog
+
+pytestmark = pytest.mark.usefixtures("store_location")
 
 T0 = datetime(2023, 7, 1, 1, 0, tzinfo=UTC)
 

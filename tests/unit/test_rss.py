@@ -17,6 +17,8 @@ from govpub.store import Store
 from schemas import parse_event
 from tests import factories
 
+pytestmark = pytest.mark.usefixtures("store_location")
+
 
 @pytest.fixture
 def setup(make_settings: Callable[..., Settings]) -> Iterator[tuple[RssChannel, Path]]:

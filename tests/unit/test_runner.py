@@ -19,6 +19,8 @@ from producers import Publisher
 from schemas import AnyEvent, encode_event, parse_event
 from tests import factories
 
+pytestmark = pytest.mark.usefixtures("store_location")
+
 FAST = RetryPolicy(max_attempts=3, min_backoff=0.001, max_backoff=0.002)
 
 

@@ -23,6 +23,8 @@ from producers import Publisher, VersionLedger
 from schemas import AnyEvent
 from tests import factories
 
+pytestmark = pytest.mark.usefixtures("store_location")
+
 
 def _emit(settings: Settings, events: list[dict[str, Any]]) -> None:
     with (

@@ -1,10 +1,11 @@
-"""The state store's SQLite connections, opened by several processes at once."""
+"""The state store's SQLite connections, opened by several processes at once (the rest of
+the store's contract runs on both backends: tests/contract/test_store_contract.py)."""
 
 import multiprocessing
 import time
 from pathlib import Path
 
-from govpub.store import Store, connect_sqlite
+from govpub.store import connect_sqlite
 
 
 def _open_at(path: str, start: float) -> None:
@@ -29,35 +30,3 @@ def test_many_processes_can_open_a_new_database_at_the_same_moment(tmp_path: Pat
             worker.join(timeout=60)
         failures += sum(worker.exitcode != 0 for worker in workers)
     assert failures == 0
-
-
-def test_nested_transactions_join_the_outer_one(tmp_path: Path) -> None:
-    with Store(tmp_path / "s.db") as store:
-        store.ensure_schema("t", "CREATE TABLE IF NOT EXISTS t (x INTEGER)")
-        try:
-            with store.transaction() as outer:
-                outer.execute("INSERT INTO t VALUES (1)")
-                with store.transaction() as inner:
-                    inner.execute("INSERT INTO t VALUES (2)")
-                raise RuntimeError("roll back both")
-        except RuntimeError:
-            pass
-        assert store.conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
-
-
-def test_a_nested_transaction_that_fails_undoes_only_itself(tmp_path: Path) -> None:
-    """A channel holds one transaction for its batch and applies each event in a nested
-    one: an event that fails leaves the others of the batch in place."""
-    with Store(tmp_path / "s.db") as store:
-        store.ensure_schema("t", "CREATE TABLE IF NOT EXISTS t (x INTEGER)")
-        with store.transaction() as batch:
-            batch.execute("INSERT INTO t VALUES (1)")
-            try:
-                with store.transaction() as event:
-                    event.execute("INSERT INTO t VALUES (2)")
-                    raise RuntimeError("this event fails")
-            except RuntimeError:
-                pass
-            with store.transaction() as event:
-                event.execute("INSERT INTO t VALUES (3)")
-        assert [r[0] for r in store.conn.execute("SELECT x FROM t ORDER BY x")] == [1, 3]

@@ -33,13 +33,13 @@ PAGE = 3
 
 @pytest.fixture
 def make_site(
-    make_settings: Callable[..., Settings], tmp_path: Path
+    make_settings: Callable[..., Settings], tmp_path: Path, fresh_store: Callable[[str], str]
 ) -> Iterator[Callable[..., Site]]:
     sites: list[Site] = []
 
     def build(name: str = "site", page_size: int = PAGE) -> Site:
         settings = make_settings(
-            store=tmp_path / f"{name}.db",
+            store=fresh_store(name),
             output_dir=tmp_path / name,
             site_url="https://www.zhuzhou.gov.cn/",
         )
@@ -485,7 +485,7 @@ def test_pages_rendered_from_the_stored_events_equal_those_rendered_on_arrival(
 ) -> None:
     """The channel renders a batch's pages from the events it has just applied; a
     later re-render (another process, after a crash) reads them from the store."""
-    from channels.website.state import doc_target
+    from channels.website.state import LOCK, doc_target
 
     site = make_site()
     events = [
@@ -502,7 +502,7 @@ def test_pages_rendered_from_the_stored_events_equal_those_rendered_on_arrival(
         (site.root / event["kind"] / f"{event['document_id']}.html").unlink()
     again = Site(site.settings, page_size=PAGE)
     try:
-        with again.store.transaction() as conn:
+        with again.store.transaction(LOCK) as conn:
             again.channel.state.mark_many(conn, (doc_target(e["document_id"]) for e in events))
         again.channel.flush()
         assert tree(again.root) == before

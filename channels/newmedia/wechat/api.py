@@ -36,7 +36,7 @@ from channels.newmedia.errors import (
 )
 from channels.newmedia.records import SharedState
 from govpub.errors import ChannelParked, RateLimited, TransientDeliveryError
-from govpub.store import Store
+from govpub.store import Schema, Store
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ CREATE TABLE IF NOT EXISTS wechat_tokens (
     forced_at REAL NOT NULL DEFAULT 0
 )
 """
+SCHEMA = Schema("wechat_tokens", _SCHEMA)
+"""The tables of this component, as versioned migrations."""
 
 
 class TokenStore:
@@ -87,7 +89,7 @@ class TokenStore:
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
-        store.ensure_schema("wechat_tokens", _SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     def current(self, app_id: str) -> tuple[str, float] | None:
         """The stored token and its expiry time."""
@@ -98,7 +100,7 @@ class TokenStore:
 
     def save(self, app_id: str, token: str, expires_at: float) -> None:
         """Keep a token fetched from the platform."""
-        with self.store.transaction() as conn:
+        with self.store.transaction("wechat_tokens") as conn:
             conn.execute(
                 "INSERT INTO wechat_tokens (app_id, access_token, expires_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (app_id) DO UPDATE SET access_token=excluded.access_token,"
@@ -116,7 +118,7 @@ class TokenStore:
         """
         now = self.clock()
         today = datetime.fromtimestamp(now, BEIJING).date().isoformat()
-        with self.store.transaction() as conn:
+        with self.store.transaction("wechat_tokens") as conn:
             row = conn.execute(
                 "SELECT access_token, expires_at, forced_day, forced_count, forced_at"
                 " FROM wechat_tokens WHERE app_id=?",

@@ -59,7 +59,7 @@ from govpub.errors import (
     DeliveryError,
     TransientDeliveryError,
 )
-from govpub.store import Store
+from govpub.store import Schema, Store
 from schemas import AnyEvent, ContentEvent
 from schemas.enums import Kind
 
@@ -70,6 +70,8 @@ MAX_IMAGES = 20
 _POLL_BATCH = 20
 _DELETE_BATCH = 20
 _DELETE_RETRY_S = 60.0
+_DELETE_LEASE_S = 600.0
+"""How long a claimed deletion is no other consumer's: far longer than one delete call."""
 
 _JOBS = """
 CREATE TABLE IF NOT EXISTS wechat_publish_jobs (
@@ -83,6 +85,8 @@ CREATE TABLE IF NOT EXISTS wechat_publish_jobs (
 );
 CREATE INDEX IF NOT EXISTS wechat_publish_jobs_due ON wechat_publish_jobs (done, due_at)
 """
+JOBS_SCHEMA = Schema("wechat_publish_jobs", _JOBS)
+"""The tables of this component, as versioned migrations."""
 
 
 def image_type(data: bytes) -> str | None:
@@ -164,7 +168,7 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
         self.clients = clients
         self.images = images or ImageSource(timeout=context.section(NewMediaSettings).timeout)
         self.deletions = DeleteQueue(context.store, clock=clock)
-        context.store.ensure_schema("wechat_publish_jobs", _JOBS)
+        context.store.ensure_schema(JOBS_SCHEMA)
 
     @classmethod
     def from_context(
@@ -270,10 +274,10 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
 
     def _schedule(self, account: str, event: AnyEvent, publish_id: str) -> None:
         due = self.clock() + self.accounts[account].poll_interval
-        with self.store.transaction() as conn:
+        with self.store.transaction("wechat_publish_jobs") as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO wechat_publish_jobs (publish_id, account, event_id,"
-                " document_id, due_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO wechat_publish_jobs (publish_id, account, event_id,"
+                " document_id, due_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (publish_id, account, event.event_id, event.document_id, due),
             )
 
@@ -427,7 +431,9 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
         """Delete queued articles that are due, within each account's deletions of the day;
         returns how many were deleted. A deletion that fails stays queued with its error
         and is tried again later; it never fails the batch or holds back publishing.
-        Deletions whose withdrawal the runner has not recorded yet wait for the next call."""
+        Deletions whose withdrawal the runner has not recorded yet wait for the next call.
+        Each is claimed before it is tried: other consumers of the channel, on other hosts,
+        work the same queue."""
         due = self.deletions.due(limit)
         recorded = DeliveryLog(self.store).recorded(self.name, [d.withdrawal_event_id for d in due])
         deleted = 0
@@ -438,6 +444,10 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
             config = self.accounts.get(deletion.account)
             if client is None or config is None:
                 continue  # the account left the routing file; its deletion waits for it
+            if not self.deletions.claim(
+                deletion.account, deletion.article_id, lease=_DELETE_LEASE_S
+            ):
+                continue  # another consumer of the channel took it
             now = self.clock()
             midnight = next_midnight(datetime.fromtimestamp(now, BEIJING)).timestamp()
             budget_key = f"{client.app_id}:{_beijing_day(now)}"
@@ -567,7 +577,7 @@ def _read_cover(account: str, config: WechatAccount) -> bytes:
 
 
 def _postpone(store: Store, publish_id: str, now: float, interval: float) -> None:
-    with store.transaction() as conn:
+    with store.transaction("wechat_publish_jobs") as conn:
         row = conn.execute(
             "SELECT polls FROM wechat_publish_jobs WHERE publish_id=?", (publish_id,)
         ).fetchone()
@@ -580,7 +590,7 @@ def _postpone(store: Store, publish_id: str, now: float, interval: float) -> Non
 
 
 def _finish_job(store: Store, publish_id: str) -> None:
-    with store.transaction() as conn:
+    with store.transaction("wechat_publish_jobs") as conn:
         conn.execute("UPDATE wechat_publish_jobs SET done=1 WHERE publish_id=?", (publish_id,))
 
 
@@ -598,7 +608,7 @@ def settle_publish(
     the reason, never retried automatically (an operator looks at the article); still
     publishing → polled again later.
     """
-    store.ensure_schema("wechat_publish_jobs", _JOBS)
+    store.ensure_schema(JOBS_SCHEMA)
     job = store.conn.execute(
         "SELECT account, event_id FROM wechat_publish_jobs WHERE publish_id=?",
         (status.publish_id,),

@@ -7,7 +7,9 @@ replaces its article) uses one of the account's deletions of the day (Beijing ti
 45009 because deletions were also made elsewhere — the deletion waits here until
 after midnight instead of parking the channel, so the account goes on publishing. The
 channel works the queue off after each batch and while idle
-(:meth:`~channels.newmedia.wechat.channel.WeChatChannel.work_off_deletions`); a
+(:meth:`~channels.newmedia.wechat.channel.WeChatChannel.work_off_deletions`), each
+deletion claimed first, so that several consumers of the channel (on several hosts,
+sharing a PostgreSQL store) never spend two of the day's deletions on one article; a
 deletion that fails is tried again later, with its error kept. ``govpub status`` shows
 what waits, per account.
 """
@@ -16,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from govpub.store import Store
+from govpub.store import Schema, Store
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS wechat_delete_queue (
@@ -34,6 +36,10 @@ CREATE TABLE IF NOT EXISTS wechat_delete_queue (
 );
 CREATE INDEX IF NOT EXISTS wechat_delete_queue_due ON wechat_delete_queue (done, due_at)
 """
+SCHEMA = Schema("wechat_delete_queue", _SCHEMA)
+"""The queue's table, as versioned migrations."""
+LOCK = "wechat_delete_queue"
+"""The store lock of the queue (see :meth:`govpub.store.Store.transaction`)."""
 
 _COLUMNS = (
     "account, article_id, document_id, post_event_id, withdrawal_event_id, queued_at, due_at,"
@@ -76,11 +82,11 @@ class DeleteQueue:
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
-        store.ensure_schema("wechat_delete_queue", _SCHEMA)
+        store.ensure_schema(SCHEMA)
 
     def add(self, deletion: QueuedDeletion) -> None:
         """Queue ``deletion`` (a deletion already queued for the article stays as it is)."""
-        with self.store.transaction() as conn:
+        with self.store.transaction(LOCK) as conn:
             conn.execute(
                 f"INSERT INTO wechat_delete_queue ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (account, article_id) DO NOTHING",
@@ -121,9 +127,23 @@ class DeleteQueue:
         )
         return [QueuedDeletion(*row) for row in rows]
 
+    def claim(self, account: str, article_id: str, *, lease: float) -> bool:
+        """Take a due deletion for this worker: it is due for no other worker (consumers
+        of the channel on other hosts) for ``lease`` seconds, by when this one has
+        finished or postponed it; if this worker dies first, it is due again then. False:
+        another worker took it, or it is done."""
+        now = self.clock()
+        with self.store.transaction(LOCK) as conn:
+            cursor = conn.execute(
+                "UPDATE wechat_delete_queue SET due_at=?"
+                " WHERE account=? AND article_id=? AND done=0 AND due_at<=?",
+                (now + lease, account, article_id, now),
+            )
+            return cursor.rowcount == 1
+
     def finish(self, account: str, article_id: str) -> None:
         """The article is deleted."""
-        with self.store.transaction() as conn:
+        with self.store.transaction(LOCK) as conn:
             conn.execute(
                 "UPDATE wechat_delete_queue SET done=1, last_error=NULL"
                 " WHERE account=? AND article_id=?",
@@ -134,7 +154,7 @@ class DeleteQueue:
         self, account: str, article_id: str, until: float, *, error: str | None = None
     ) -> None:
         """Try again at ``until``; ``error`` (a failed attempt) is kept and counted."""
-        with self.store.transaction() as conn:
+        with self.store.transaction(LOCK) as conn:
             conn.execute(
                 "UPDATE wechat_delete_queue SET due_at=?,"
                 " attempts=attempts + ?, last_error=COALESCE(?, last_error)"

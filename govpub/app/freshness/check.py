@@ -4,6 +4,7 @@
 """
 
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import date, datetime, time
 
 from channels.newmedia.routing import load_routing
@@ -34,7 +35,8 @@ def check_freshness(
     rules, rules_file = load_rules(freshness.rules)
     calendar = WorkingCalendar.load(settings.compliance_calendar_dir)
     routed: dict[str, list[str]] = {}
-    routes = section(settings, NewMediaSettings).routes
+    new_media = section(settings, NewMediaSettings)
+    routes = new_media.routes
     if routes is not None:
         routing = load_routing(routes)
         routed = {
@@ -54,7 +56,7 @@ def check_freshness(
             website=website,
             probe=probe,
         )
-        return build_report(
+        report = build_report(
             rules,
             rules_file=rules_file,
             now=now,
@@ -64,6 +66,7 @@ def check_freshness(
             links=links,
             routed_accounts=routed,
         )
+    return replace(report, posts_dry_run=new_media.dry_run)
 
 
 def parse_moment(text: str) -> datetime:

@@ -54,6 +54,11 @@ def render_text(report: FreshnessReport) -> str:
     else:
         lines.append("  no column rules")
     lines += ["", "new-media accounts (confirmed posts)"]
+    if report.posts_dry_run:
+        lines.append(
+            "  dry run (GOVPUB_NEWMEDIA_DRY_RUN): these posts were recorded, not sent;"
+            " the real accounts may be silent"
+        )
     if report.accounts:
         lines += _table(
             ("account", "rule", "last post", "deadline", "left", "state"),

@@ -93,6 +93,9 @@ class FreshnessReport:
     accounts: tuple[AccountFreshness, ...]
     meetings: tuple[MeetingGap, ...]
     policies: tuple[InterpretationProblem, ...]
+    posts_dry_run: bool = False
+    """``GOVPUB_NEWMEDIA_DRY_RUN`` is on: the accounts' "posts" were recorded, never sent,
+    so an inspection of the real accounts sees none of them."""
 
     def problems(self) -> list[str]:
         """One line per thing overdue or due soon, overdue first."""
@@ -127,6 +130,7 @@ class FreshnessReport:
             "warning_days": self.rules.warning_days,
             "counts": self.counts(),
             "problems": self.problems(),
+            "posts_dry_run": self.posts_dry_run,
             "columns": [
                 {
                     "name": c.rule.name,
