@@ -1,5 +1,5 @@
 """The website has one writer at a time, and its list of outputs to render never loses
-a mark: two processes on one state store."""
+a mark: two processes on one state store (SQLite, then PostgreSQL)."""
 
 import json
 from collections.abc import Callable, Iterator
@@ -17,8 +17,8 @@ from tests.website_support import Site, at
 
 
 @pytest.fixture
-def two_states(tmp_path: Path) -> Iterator[tuple[WebsiteState, WebsiteState]]:
-    with Store(tmp_path / "state.db") as first, Store(tmp_path / "state.db") as second:
+def two_states(store_location: str) -> Iterator[tuple[WebsiteState, WebsiteState]]:
+    with Store(store_location) as first, Store(store_location) as second:
         yield WebsiteState(first, page_size=20), WebsiteState(second, page_size=20)
 
 
@@ -60,12 +60,12 @@ def _ids(site: Site, path: str) -> list[str]:
 
 
 def test_a_second_writer_without_the_lease_commits_nothing(
-    make_settings: Callable[..., Settings], tmp_path: Path
+    make_settings: Callable[..., Settings], store_location: str, tmp_path: Path
 ) -> None:
     """Two website channels on one store and one output tree: only the lease holder's
     batches are committed and rendered; the other's batch is undone (its events are
     delivered again, to whoever holds the lease then)."""
-    settings = make_settings(store=tmp_path / "state.db", output_dir=tmp_path / "site")
+    settings = make_settings(store=store_location, output_dir=tmp_path / "site")
     first, second = Site(settings), Site(settings)
     try:
         holder = Lease(first.store, "channel:website", ttl=30, holder="first")
