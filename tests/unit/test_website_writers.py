@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from channels.website.state import HOME_TARGET, WebsiteState
+from channels.website.state import SCHEMA as WEBSITE
 from consumers.lease import Lease
 from govpub.errors import LeaseLost
 from govpub.settings import Settings
-from govpub.store import Store
+from govpub.store import Schema, Store
 from tests import factories
 from tests.website_support import Site, at
 
@@ -91,3 +92,22 @@ def test_a_second_writer_without_the_lease_commits_nothing(
     finally:
         first.close()
         second.close()
+
+
+def test_a_store_from_before_versioned_marks_is_migrated_with_its_marks(
+    store_location: str,
+) -> None:
+    """Version 3 of the website's schema adds the version of each mark: a store at
+    version 2 (before issue 21) keeps what it had pending, and its marks count from there."""
+    before = Schema("website", *WEBSITE.migrations[:2])
+    with Store(store_location) as store:
+        store.ensure_schema(before)
+        with store.transaction() as conn:
+            conn.execute("INSERT INTO web_pending (target) VALUES (?)", (HOME_TARGET,))
+    with Store(store_location) as store:
+        state = WebsiteState(store, page_size=20)
+        assert store.schema_versions()["website"] == WEBSITE.version == 3
+        assert state.pending() == {HOME_TARGET: 0}
+        with store.transaction() as conn:
+            state.mark(conn, HOME_TARGET)
+        assert state.pending() == {HOME_TARGET: 1}
