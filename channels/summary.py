@@ -4,14 +4,18 @@ new-media channels)."""
 
 from decimal import Decimal
 
+from channels.report import report_lines
 from channels.text import html_to_text, shorten
 from schemas import (
     CampaignEvent,
     ContentEvent,
+    EnforcementEvent,
     ExposureEvent,
+    LicenceEvent,
     MeetingEvent,
     PenaltyEvent,
     PolicyEvent,
+    ReportEvent,
 )
 from schemas.enums import CampaignPhase
 
@@ -64,6 +68,46 @@ def summarize(event: ContentEvent) -> tuple[str, str, list[str]]:
             shorten(f"{head}\n违法事实：{q.facts}", SUMMARY_LIMIT),
             [kind_label, q.domain],
         )
+    if isinstance(event, LicenceEvent):
+        lic = event.payload
+        head = _join(
+            f"许可决定书文号：{lic.decision_number}",
+            f"申请人：{lic.applicant}",
+            f"许可事项：{lic.item}",
+            f"决定：{lic.decision.value}",
+            f"许可机关：{lic.authority}",
+            f"决定日期：{lic.decided_on.isoformat()}",
+            f"有效期至：{lic.valid_until.isoformat()}" if lic.valid_until else None,
+        )
+        detail = "\n".join(
+            part
+            for part in (
+                f"许可内容：{lic.content}" if lic.content else "",
+                f"理由：{lic.reasons}" if lic.reasons else "",
+            )
+            if part
+        )
+        return (
+            lic.title,
+            shorten(f"{head}\n{detail}" if detail else head, SUMMARY_LIMIT),
+            [kind_label, lic.item],
+        )
+    if isinstance(event, EnforcementEvent):
+        e = event.payload
+        head = _join(
+            f"决定书文号：{e.decision_number}",
+            f"当事人：{e.party_name}",
+            f"强制类别：{'、'.join(m.value for m in e.measures)}",
+            f"金额：{_money(e.amount)}" if e.amount is not None else None,
+            f"实施机关：{e.authority}",
+            f"决定日期：{e.decided_on.isoformat()}",
+            f"期限至：{e.ends_on.isoformat()}" if e.ends_on else None,
+        )
+        return (
+            e.title,
+            shorten(f"{head}\n违法事实：{e.facts}", SUMMARY_LIMIT),
+            [kind_label, e.domain],
+        )
     if isinstance(event, ExposureEvent):
         x = event.payload
         cases = "\n".join(f"{i}. {c.title}" for i, c in enumerate(x.cases, start=1))
@@ -86,6 +130,9 @@ def summarize(event: ContentEvent) -> tuple[str, str, list[str]]:
                 m.meeting_type.value,
             ],
         )
+    if isinstance(event, ReportEvent):
+        r = event.payload
+        return r.title, shorten("\n".join(report_lines(r)), SUMMARY_LIMIT), [kind_label, r.table]
     assert isinstance(event, CampaignEvent)
     c = event.payload
     head = _join(f"主题：{c.theme}", f"活动日：{c.day.isoformat()}", _PHASES[c.phase])

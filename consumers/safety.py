@@ -11,8 +11,8 @@ little — so live delivery, redrive and replay all run it.
 When it has to change something, the gate should have caught it: the guard writes
 the decisions to the audit log (``source`` ``channel:<name>``) and logs a warning.
 An event it cannot make safe (nothing valid left) is refused: the runner
-dead-letters it with the rule and the field, and publishes nothing. A penalty that
-must never be published (a minor, secrets, a security risk) becomes a withdrawal with
+dead-letters it with the rule and the field, and publishes nothing. A decision
+(penalty, licence, enforcement) that must never be published (a minor, secrets, a security risk) becomes a withdrawal with
 the public reason, so that every channel takes down an earlier version and publishes
 nothing of this one.
 """
@@ -25,7 +25,7 @@ from govpub.compliance.policy import CompliancePolicy
 from govpub.compliance.protect import Protector
 from govpub.compliance.rules import NOT_PUBLISHED_REASON, Decision, Rule, never_publish
 from govpub.store import Store
-from schemas import AnyEvent, PenaltyEvent, RetractEvent, parse_event
+from schemas import AnyEvent, DecisionEvent, RetractEvent, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,11 @@ class ChannelGuard:
 
     def __call__(self, event: AnyEvent) -> AnyEvent:
         """``event`` made safe; raises ``ComplianceRefusal`` if it cannot be."""
-        if isinstance(event, PenaltyEvent) and (flags := never_publish(event.payload)):
+        if isinstance(event, DecisionEvent) and (flags := never_publish(event.payload)):
             return self._withdrawal(event, flags)
         protection = self.protector.protect(event)
-        if isinstance(event, PenaltyEvent) and protection.persons:
-            # A penalty that reached the bus with its party's name: later citations of it
+        if isinstance(event, DecisionEvent) and protection.persons:
+            # A decision that reached the bus with its party's name: later citations of it
             # (exposures, withdrawals) must be masked with that name too.
             self.parties.record(event.document_id, protection.persons)
         if not protection.changed:
@@ -94,12 +94,13 @@ class ChannelGuard:
             )
         return protection.event
 
-    def _withdrawal(self, event: PenaltyEvent, flags: list[tuple[str, Rule, str]]) -> RetractEvent:
-        """The withdrawal that replaces a penalty flagged never to be published."""
+    def _withdrawal(self, event: DecisionEvent, flags: list[tuple[str, Rule, str]]) -> RetractEvent:
+        """The withdrawal that replaces a decision flagged never to be published."""
         log.warning(
-            "channel %s: penalty %s %s came from the bus flagged never to be published (%s);"
+            "channel %s: %s %s %s came from the bus flagged never to be published (%s);"
             " the channel withdraws it instead",
             self.channel,
+            event.kind.value,
             event.document_id,
             event.event_id,
             ", ".join(f"payload.{name}" for name, _, _ in flags),

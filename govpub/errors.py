@@ -39,6 +39,8 @@ Retry or dead-letter is decided by the type of the error, never by its message::
     │   ├── ApprovalMissing         a batch without a decision on record that allows it
     │   ├── ApprovalRefused         nobody may approve it, or an answer from the wrong person
     │   ├── ReleaseRejected         an approver rejected a batch
+    │   ├── ReportWithdrawn         the annual report table to publish again was withdrawn
+    │   ├── HistoryIncomplete       the document catalog lacks the versions a report counts
     │   └── TakedownRefused         a take-down of what is not a published penalty decision
     │                               whose display period ended
     ├── MissedPhases                theme-day phases that missed their window
@@ -73,6 +75,7 @@ __all__ = [
     "EventValidationError",
     "FieldError",
     "GovpubError",
+    "HistoryIncomplete",
     "Interrupted",
     "InvalidCallback",
     "LeaseLost",
@@ -89,6 +92,7 @@ __all__ = [
     "ReleaseRejected",
     "RenderFailed",
     "ReplayUnsupported",
+    "ReportWithdrawn",
     "RunNoteFailed",
     "StaleVersion",
     "TakedownRefused",
@@ -297,6 +301,15 @@ class ApprovalRefused(ReleaseRefused):
 class ReleaseRejected(ReleaseRefused):
     """An approver rejected a batch: the run ends failed, so that it does not look like a
     release in the run list."""
+
+
+class ReportWithdrawn(ReleaseRefused):
+    """The report table was withdrawn; ``govpub annual-report`` does not publish it again."""
+
+
+class HistoryIncomplete(ReleaseRefused):
+    """The document catalog holds documents without their versions (recorded before it
+    kept them): a report counted on it would be wrong."""
 
 
 class TakedownRefused(ReleaseRefused):

@@ -20,6 +20,7 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_valida
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from govpub.errors import ConfigurationError
+from schemas.enums import Validity
 
 DEFAULT_BUS = "sqlite:///.govpub/bus.db"
 DEFAULT_STORE = ".govpub/state.db"
@@ -133,6 +134,12 @@ class Settings(BaseSettings):
         "(default: anonymised everywhere)",
     )
     compliance_penalty_deadline_days: Annotated[int, Field(ge=1, le=365)] = 7
+    compliance_licence_deadline_days: Annotated[int, Field(ge=1, le=365)] = 7
+    compliance_enforcement_deadline_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        default=7,
+        description="working days to publish an enforcement decision (国办发〔2018〕118号 names"
+        " licensing and penalties; applied to enforcement too, verify locally)",
+    )
     compliance_disclosure_deadline_days: Annotated[int, Field(ge=1, le=365)] = 20
     compliance_withdrawal_deadline_days: Annotated[int, Field(ge=1, le=365)] = Field(
         default=3,
@@ -165,6 +172,39 @@ class Settings(BaseSettings):
         description="honour the exposure release's auto_approve param (development and tests"
         " only); off, a run that asks for it fails and nothing is published without approval",
     )
+
+    annual_report_issued_by: Literal["written_on", "published"] = Field(
+        default="written_on",
+        description="规章 and 行政规范性文件 issued in the year (本年制发): by 成文日期 (written_on)"
+        " or by first publication",
+    )
+    annual_report_decisions_by: Literal["decided_on", "published"] = Field(
+        default="decided_on",
+        description="licensing, penalty and enforcement decisions of the year: by decision date"
+        " or by first publication",
+    )
+    annual_report_repealed: Annotated[list[Validity], NoDecode] = Field(
+        default=[Validity.REPEALED],
+        description="validities counted as 废止 (comma-separated; 已失效 and 已修订 may be added)",
+    )
+    annual_report_withdrawn: Literal["exclude", "count"] = Field(
+        default="exclude",
+        description="a document withdrawn by 31 December: left out of the year's counts, or"
+        " counted as issued or decided (never as in force)",
+    )
+    annual_report_fees_dir: Path | None = Field(
+        default=None,
+        description="directory of the finance office's fee statements, one <year>.toml each",
+    )
+    annual_report_formats_dir: Path | None = Field(
+        default=None,
+        description="extra annual report formats (TOML), beside and over the shipped ones",
+    )
+    annual_report_department: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")] = Field(
+        default="zz-zfb",
+        description="department that publishes the whole government's report (政府办公室)",
+    )
+    annual_report_government: Annotated[str, Field(min_length=1, max_length=100)] = "株洲市人民政府"
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -199,7 +239,9 @@ class Settings(BaseSettings):
                 raise ValueError("empty; use a SQLite file path or a postgresql:// URL")
         return value
 
-    @field_validator("channels", "compliance_publish_party_names", mode="before")
+    @field_validator(
+        "channels", "compliance_publish_party_names", "annual_report_repealed", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: object) -> object:
         # GOVPUB_CHANNELS=rss,website reads naturally; JSON lists work too.
@@ -210,6 +252,15 @@ class Settings(BaseSettings):
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"not a JSON list: {exc.msg}") from None
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("annual_report_repealed")
+    @classmethod
+    def _repealed_is_not_in_force(cls, value: list[Validity]) -> list[Validity]:
+        if Validity.IN_FORCE in value:
+            raise ValueError(f"{Validity.IN_FORCE.value} is not a repeal")
+        if not value:
+            raise ValueError(f"name at least {Validity.REPEALED.value}")
         return value
 
     @property

@@ -15,6 +15,9 @@ class Kind(StrEnum):
     EXPOSURE = "exposure"
     MEETING = "meeting"
     CAMPAIGN = "campaign"
+    LICENCE = "licence"
+    ENFORCEMENT = "enforcement"
+    REPORT = "report"
 
     @property
     def label(self) -> str:
@@ -28,6 +31,9 @@ _KIND_LABELS = {
     Kind.EXPOSURE: "典型案例曝光",
     Kind.MEETING: "会议回放",
     Kind.CAMPAIGN: "主题活动",
+    Kind.LICENCE: "行政许可",
+    Kind.ENFORCEMENT: "行政强制",
+    Kind.REPORT: "年度报告",
 }
 
 
@@ -82,6 +88,51 @@ class PenaltyType(StrEnum):
     RESTRICT_PRACTICE = "限制从业"
     DETENTION = "行政拘留"
     OTHER = "其他行政处罚"
+
+
+class LicenceDecision(StrEnum):
+    """What a licensing decision (行政许可决定) decides (行政许可法 2019: 准予 and 不予
+    Art. 38, 变更 Art. 49, 延续 Art. 50, 撤销 Art. 69, 注销 Art. 70)."""
+
+    GRANT = "准予"
+    REFUSE = "不予"
+    CHANGE = "变更"
+    RENEW = "延续"
+    REVOKE = "撤销"
+    CANCEL = "注销"
+
+
+class EnforcementMeasure(StrEnum):
+    """Administrative enforcement (行政强制法 2011): the measures of Art. 9 and the ways of
+    enforcement of Art. 12, each with its catch-all."""
+
+    RESTRICT_FREEDOM = "限制公民人身自由"
+    SEAL_UP = "查封"
+    SEIZE = "扣押"
+    FREEZE = "冻结"
+    OTHER_MEASURE = "其他行政强制措施"
+    ADDITIONAL_FINE = "加处罚款或滞纳金"
+    TRANSFER = "划拨"
+    AUCTION = "拍卖"
+    REMOVE_OBSTRUCTION = "排除妨碍、恢复原状"
+    SUBSTITUTE_PERFORMANCE = "代履行"
+    OTHER_EXECUTION = "其他强制执行方式"
+
+    @property
+    def category(self) -> str:
+        """行政强制措施 (Art. 9) or 行政强制执行 (Art. 12)."""
+        return "行政强制措施" if self in _MEASURES else "行政强制执行"
+
+
+_MEASURES = frozenset(
+    {
+        EnforcementMeasure.RESTRICT_FREEDOM,
+        EnforcementMeasure.SEAL_UP,
+        EnforcementMeasure.SEIZE,
+        EnforcementMeasure.FREEZE,
+        EnforcementMeasure.OTHER_MEASURE,
+    }
+)
 
 
 class MeetingType(StrEnum):

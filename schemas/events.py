@@ -24,10 +24,13 @@ from schemas.enums import Action, Kind
 from schemas.errors import EventValidationError, FieldError
 from schemas.payloads import (
     CampaignPayload,
+    EnforcementPayload,
     ExposurePayload,
+    LicencePayload,
     MeetingPayload,
     PenaltyPayload,
     PolicyPayload,
+    ReportPayload,
     RetractionPayload,
     StrictModel,
 )
@@ -98,6 +101,30 @@ class CampaignEvent(Envelope):
     payload: CampaignPayload
 
 
+class LicenceEvent(Envelope):
+    """An administrative licensing decision is published or updated."""
+
+    kind: Literal[Kind.LICENCE]
+    action: PublishOrUpdate
+    payload: LicencePayload
+
+
+class EnforcementEvent(Envelope):
+    """An administrative enforcement decision is published or updated."""
+
+    kind: Literal[Kind.ENFORCEMENT]
+    action: PublishOrUpdate
+    payload: EnforcementPayload
+
+
+class ReportEvent(Envelope):
+    """A table of the annual disclosure report is published or updated."""
+
+    kind: Literal[Kind.REPORT]
+    action: PublishOrUpdate
+    payload: ReportPayload
+
+
 class RetractEvent(Envelope):
     """A published document of any kind is withdrawn, with a public reason."""
 
@@ -123,7 +150,20 @@ class RetractEvent(Envelope):
         return payload
 
 
-ContentEvent = PolicyEvent | PenaltyEvent | ExposureEvent | MeetingEvent | CampaignEvent
+ContentEvent = (
+    PolicyEvent
+    | PenaltyEvent
+    | ExposureEvent
+    | MeetingEvent
+    | CampaignEvent
+    | LicenceEvent
+    | EnforcementEvent
+    | ReportEvent
+)
+
+DecisionEvent = PenaltyEvent | LicenceEvent | EnforcementEvent
+"""Decisions about a party (行政处罚, 行政许可, 行政强制): ``payload.party`` names it, and
+they are published within 7 working days (国办发〔2018〕118号)."""
 
 _TAGS = {k.value for k in Kind} | {"retract"}
 
@@ -145,16 +185,29 @@ Event = Annotated[
     | Annotated[ExposureEvent, Tag("exposure")]
     | Annotated[MeetingEvent, Tag("meeting")]
     | Annotated[CampaignEvent, Tag("campaign")]
+    | Annotated[LicenceEvent, Tag("licence")]
+    | Annotated[EnforcementEvent, Tag("enforcement")]
+    | Annotated[ReportEvent, Tag("report")]
     | Annotated[RetractEvent, Tag("retract")],
     Discriminator(
         _event_tag,
         custom_error_type="invalid_kind",
-        custom_error_message="kind must be one of policy, penalty, exposure, meeting, campaign",
+        custom_error_message="kind must be one of " + ", ".join(k.value for k in Kind),
     ),
 ]
 """Any govpub event; validate with :func:`parse_event`."""
 
-AnyEvent = PolicyEvent | PenaltyEvent | ExposureEvent | MeetingEvent | CampaignEvent | RetractEvent
+AnyEvent = (
+    PolicyEvent
+    | PenaltyEvent
+    | ExposureEvent
+    | MeetingEvent
+    | CampaignEvent
+    | LicenceEvent
+    | EnforcementEvent
+    | ReportEvent
+    | RetractEvent
+)
 
 
 @cache
@@ -204,6 +257,9 @@ _PAYLOAD_MODELS: dict[str, type[StrictModel]] = {
     "exposure": ExposurePayload,
     "meeting": MeetingPayload,
     "campaign": CampaignPayload,
+    "licence": LicencePayload,
+    "enforcement": EnforcementPayload,
+    "report": ReportPayload,
     "retract": RetractionPayload,
 }
 

@@ -13,10 +13,13 @@ from pydantic import BaseModel
 from schemas.events import SCHEMA_VERSION, event_adapter
 from schemas.payloads import (
     CampaignPayload,
+    EnforcementPayload,
     ExposurePayload,
+    LicencePayload,
     MeetingPayload,
     PenaltyPayload,
     PolicyPayload,
+    ReportPayload,
     RetractionPayload,
 )
 
@@ -29,6 +32,9 @@ _PAYLOADS: dict[str, type[BaseModel]] = {
     "exposure": ExposurePayload,
     "meeting": MeetingPayload,
     "campaign": CampaignPayload,
+    "licence": LicencePayload,
+    "enforcement": EnforcementPayload,
+    "report": ReportPayload,
     "retraction": RetractionPayload,
 }
 

@@ -5,13 +5,15 @@ Fields follow the documents departments already produce (see
 """
 
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, NamedTuple, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.enums import (
     CampaignPhase,
     DocClass,
+    EnforcementMeasure,
+    LicenceDecision,
     MeetingType,
     PartyType,
     PenaltyType,
@@ -23,8 +25,10 @@ from schemas.types import (
     BodyHtml,
     CalendarDate,
     CreditCode,
+    DepartmentCode,
     DocNumber,
     DocumentId,
+    FormatId,
     HttpsUrl,
     LongText,
     Paragraph,
@@ -121,6 +125,66 @@ class PolicyPayload(StrictModel):
     )
 
 
+class Party(NamedTuple):
+    """Who a decision concerns: the penalised party, the licence applicant, the party
+    subject to enforcement. Natural persons among them are anonymised."""
+
+    type: PartyType
+    name: str
+    credit_code: str | None
+
+
+def _no_credit_code_for_a_person(type_field: str) -> Rule:
+    return Rule(
+        (type_field, "credit_code"),
+        lambda p: (
+            "credit_code is an organisation's code: a natural person (自然人) has none"
+            " (an identity number is never sent as one)"
+            if p.credit_code is not None and getattr(p, type_field) is PartyType.NATURAL_PERSON
+            else None
+        ),
+    )
+
+
+def _no_repeats(name: str) -> Rule:
+    return Rule(
+        (name,),
+        lambda p: (
+            f"{name} must not repeat a type"
+            if len(set(getattr(p, name))) != len(getattr(p, name))
+            else None
+        ),
+    )
+
+
+def _not_before(later: str, earlier: str) -> Rule:
+    return Rule(
+        (earlier, later),
+        lambda p: (
+            f"{later} must not be before {earlier}"
+            if getattr(p, later) is not None
+            and getattr(p, earlier) is not None
+            and getattr(p, later) < getattr(p, earlier)
+            else None
+        ),
+    )
+
+
+_Yuan = Annotated[Decimal, Field(ge=0, le=10**12, decimal_places=2), NUMBER]
+
+
+def _is_minor() -> Any:
+    return Field(default=False, description="the party is a minor: never published")
+
+
+def _secrets() -> Any:
+    return Field(default=False, description="facts involve state or trade secrets: never published")
+
+
+def _security_risk() -> Any:
+    return Field(default=False, description="flagged security or stability risk: never published")
+
+
 class PenaltyPayload(StrictModel):
     """An administrative penalty decision (行政处罚决定)."""
 
@@ -137,34 +201,24 @@ class PenaltyPayload(StrictModel):
     facts: LongText
     legal_basis: Paragraph
     penalty_types: Annotated[list[Annotated[PenaltyType, ENUM]], Field(min_length=1, max_length=14)]
-    fine_amount: Annotated[Decimal, Field(ge=0, le=10**12, decimal_places=2), NUMBER] | None = (
-        Field(default=None, description="罚款 in yuan")
-    )
+    fine_amount: _Yuan | None = Field(default=None, description="罚款 in yuan")
     authority: ShortText
     decided_on: CalendarDate
     domain: ShortText = Field(description="field of law enforcement, e.g. 安全生产")
-    is_minor: Annotated[bool, FLAG] = Field(
-        default=False, description="the party is a minor: never published"
-    )
-    involves_secrets: Annotated[bool, FLAG] = Field(
-        default=False, description="facts involve state or trade secrets: never published"
-    )
-    security_risk: Annotated[bool, FLAG] = Field(
-        default=False, description="flagged security or stability risk: never published"
-    )
+    is_minor: Annotated[bool, FLAG] = _is_minor()
+    involves_secrets: Annotated[bool, FLAG] = _secrets()
+    security_risk: Annotated[bool, FLAG] = _security_risk()
     display_until: CalendarDate | None = Field(
         default=None, description="take-down date of the publication period"
     )
 
+    @property
+    def party(self) -> Party:
+        """The penalised party."""
+        return Party(self.party_type, self.party_name, self.credit_code)
+
     __rules__ = (
-        Rule(
-            ("penalty_types",),
-            lambda p: (
-                "penalty_types must not repeat a type"
-                if len(set(p.penalty_types)) != len(p.penalty_types)
-                else None
-            ),
-        ),
+        _no_repeats("penalty_types"),
         Rule(
             ("penalty_types", "fine_amount"),
             lambda p: (
@@ -173,23 +227,112 @@ class PenaltyPayload(StrictModel):
                 else None
             ),
         ),
+        _not_before("display_until", "decided_on"),
+        _no_credit_code_for_a_person("party_type"),
+    )
+
+
+class LicencePayload(StrictModel):
+    """An administrative licensing decision (行政许可决定)."""
+
+    title: Title
+    decision_number: DocNumber = Field(description="许可决定书文号")
+    applicant_type: Annotated[PartyType, ENUM]
+    applicant: PartyName = Field(
+        description="the applicant (申请人); natural persons are anonymised like a penalty's party"
+    )
+    credit_code: CreditCode | None = Field(
+        default=None,
+        description="统一社会信用代码 of an organisation (GB 32100); a natural person has none",
+    )
+    item: ShortText = Field(description="the item licensed (许可事项), e.g. 危险化学品经营许可")
+    decision: Annotated[LicenceDecision, ENUM] = Field(
+        description="准予, 不予, 变更, 延续, 撤销 or 注销"
+    )
+    licence_number: DocNumber | None = Field(default=None, description="许可证书编号")
+    content: Paragraph | None = Field(
+        default=None, description="what is licensed (许可内容: scope, place, conditions)"
+    )
+    reasons: Paragraph | None = Field(
+        default=None,
+        description="why, required for 不予 (行政许可法 Art. 38) and 撤销 (Art. 69)",
+    )
+    legal_basis: Paragraph
+    authority: ShortText
+    decided_on: CalendarDate
+    valid_from: CalendarDate | None = None
+    valid_until: CalendarDate | None = Field(default=None, description="有效期至")
+    involves_secrets: Annotated[bool, FLAG] = _secrets()
+    security_risk: Annotated[bool, FLAG] = _security_risk()
+
+    @property
+    def party(self) -> Party:
+        """The applicant."""
+        return Party(self.applicant_type, self.applicant, self.credit_code)
+
+    __rules__ = (
         Rule(
-            ("decided_on", "display_until"),
+            ("decision", "reasons"),
             lambda p: (
-                "display_until must not be before decided_on"
-                if p.display_until is not None and p.display_until < p.decided_on
+                f"reasons are required for a {p.decision.value} decision"
+                " (行政许可法 第三十八条、第六十九条: the authority states its reasons)"
+                if p.decision in (LicenceDecision.REFUSE, LicenceDecision.REVOKE)
+                and p.reasons is None
                 else None
             ),
         ),
-        Rule(
-            ("party_type", "credit_code"),
-            lambda p: (
-                "credit_code is an organisation's code: a natural person (自然人) has none"
-                " (an identity number is never sent as one)"
-                if p.credit_code is not None and p.party_type is PartyType.NATURAL_PERSON
-                else None
-            ),
-        ),
+        _not_before("valid_until", "decided_on"),
+        _not_before("valid_until", "valid_from"),
+        _no_credit_code_for_a_person("applicant_type"),
+    )
+
+
+class EnforcementPayload(StrictModel):
+    """An administrative enforcement decision (行政强制决定): a measure (查封, 扣押, 冻结…)
+    or a way of enforcement (加处罚款或滞纳金, 划拨, 拍卖, 代履行…)."""
+
+    title: Title
+    decision_number: DocNumber = Field(description="决定书文号")
+    measures: Annotated[
+        list[Annotated[EnforcementMeasure, ENUM]], Field(min_length=1, max_length=11)
+    ] = Field(description="from the lists of 行政强制法 第九条 and 第十二条")
+    party_type: Annotated[PartyType, ENUM]
+    party_name: PartyName = Field(
+        description="the party; co-parties separated by 、，；和 or 及 (natural persons are anonymised)"
+    )
+    credit_code: CreditCode | None = Field(
+        default=None,
+        description="统一社会信用代码 of an organisation (GB 32100); a natural person has none",
+    )
+    facts: LongText
+    objects: Paragraph | None = Field(
+        default=None,
+        description="what the measure applies to (场所、设施、财物、存款…), as the decision lists it",
+    )
+    amount: _Yuan | None = Field(
+        default=None, description="加处罚款或滞纳金, or the sum transferred (划拨), in yuan"
+    )
+    legal_basis: Paragraph
+    authority: ShortText
+    decided_on: CalendarDate
+    ends_on: CalendarDate | None = Field(
+        default=None,
+        description="when a 查封 or 扣押 ends (at most 30 days, extendable by 30: 行政强制法 第二十五条)",
+    )
+    domain: ShortText = Field(description="field of law enforcement, e.g. 安全生产")
+    is_minor: Annotated[bool, FLAG] = _is_minor()
+    involves_secrets: Annotated[bool, FLAG] = _secrets()
+    security_risk: Annotated[bool, FLAG] = _security_risk()
+
+    @property
+    def party(self) -> Party:
+        """The party subject to the measure."""
+        return Party(self.party_type, self.party_name, self.credit_code)
+
+    __rules__ = (
+        _no_repeats("measures"),
+        _not_before("ends_on", "decided_on"),
+        _no_credit_code_for_a_person("party_type"),
     )
 
 
@@ -259,6 +402,62 @@ class CampaignPayload(StrictModel):
     phase: Annotated[CampaignPhase, ENUM]
     body: BodyHtml
     links: Annotated[list[Link], Field(max_length=50)] = []
+
+
+ReportNumber = Annotated[Decimal, Field(ge=0, le=10**12, decimal_places=4), NUMBER]
+"""A count, or an amount (万元), in a report table."""
+
+
+class ReportRow(StrictModel):
+    """One row of a report table: its label and a value per column (``None``: no value)."""
+
+    label: ShortText
+    cells: Annotated[list[ReportNumber | None], Field(min_length=1, max_length=12)]
+
+
+class ReportSection(StrictModel):
+    """A block of a report table under its heading (第二十条第（一）项); ``columns[0]``
+    heads the row labels (信息内容), each further column one value of every row."""
+
+    heading: ShortText
+    columns: Annotated[list[ShortText], Field(min_length=2, max_length=13)]
+    rows: Annotated[list[ReportRow], Field(min_length=1, max_length=50)]
+
+    __rules__ = (
+        Rule(
+            ("columns", "rows"),
+            lambda s: next(
+                (
+                    f"row {row.label!r} has {len(row.cells)} values for"
+                    f" {len(s.columns) - 1} columns"
+                    for row in s.rows
+                    if len(row.cells) != len(s.columns) - 1
+                ),
+                None,
+            ),
+        ),
+    )
+
+
+class ReportPayload(StrictModel):
+    """A table of the annual government-information-disclosure report (政府信息公开工作
+    年度报告), in a format the report's regulator published (``report_format``)."""
+
+    title: Title
+    year: Annotated[int, Field(ge=2008, le=2200), NUMBER] = Field(
+        description="the calendar year reported (1 January to 31 December, Beijing time)"
+    )
+    scope: DepartmentCode | None = Field(
+        default=None, description="the department reported on; none for the whole government"
+    )
+    scope_name: ShortText
+    report_format: FormatId
+    format_source: Paragraph = Field(description="the document that set the format")
+    table: ShortText = Field(description="which table of the report, e.g. 二、主动公开政府信息情况")
+    sections: Annotated[list[ReportSection], Field(min_length=1, max_length=20)]
+    notes: Annotated[list[Paragraph], Field(max_length=30)] = Field(
+        default=[], description="how the values were counted, and where given ones came from"
+    )
 
 
 class RetractionPayload(StrictModel):

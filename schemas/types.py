@@ -164,3 +164,12 @@ Quarter = Annotated[
     Field(pattern=r"^\d{4}Q[1-4]$", description="A quarter such as 2023Q2."),
     IDENTIFIER,
 ]
+
+FormatId = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]{0,63}$",
+        description="Id of a report format, e.g. gov-2021 (lower-case ASCII, digits, . -).",
+    ),
+    IDENTIFIER,
+]

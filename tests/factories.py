@@ -46,6 +46,85 @@ def penalty(document_id: str = "doc-penalty-1", version: int = 1, **payload: Any
     return envelope("penalty", document_id, version, body, department="zz-yjj")
 
 
+def licence(document_id: str = "doc-licence-1", version: int = 1, **payload: Any) -> dict[str, Any]:
+    """A licensing decision granted to a company."""
+    body: dict[str, Any] = {
+        "title": "株洲示例化工有限公司危险化学品经营许可",
+        "decision_number": "株应急许〔2023〕8号",
+        "applicant_type": "法人",
+        "applicant": "株洲示例化工有限公司",
+        "credit_code": "91430211MA4PXR123G",
+        "item": "危险化学品经营许可",
+        "decision": "准予",
+        "licence_number": "湘株危化经字〔2023〕000008",
+        "legal_basis": "《危险化学品安全管理条例》第三十三条",
+        "authority": "株洲市应急管理局",
+        "decided_on": "2023-05-05",
+        "valid_until": "2026-05-04",
+    }
+    if payload.get("applicant_type") == "自然人" and "credit_code" not in payload:
+        del body["credit_code"]
+    body.update(payload)
+    return envelope("licence", document_id, version, body, department="zz-yjj")
+
+
+def enforcement(
+    document_id: str = "doc-enforcement-1", version: int = 1, **payload: Any
+) -> dict[str, Any]:
+    """An enforcement decision (查封) against a company."""
+    body: dict[str, Any] = {
+        "title": "株洲示例化工有限公司违法储存危险化学品查封决定",
+        "decision_number": "株应急强制〔2023〕3号",
+        "measures": ["查封"],
+        "party_type": "法人",
+        "party_name": "株洲示例化工有限公司",
+        "credit_code": "91430211MA4PXR123G",
+        "facts": "在未取得许可的仓库内储存危险化学品。",
+        "objects": "芦淞区某仓库内储存的危险化学品及其储存设施",
+        "legal_basis": "《中华人民共和国行政强制法》第二十二条；《危险化学品安全管理条例》第七条",
+        "authority": "株洲市应急管理局",
+        "decided_on": "2023-05-05",
+        "ends_on": "2023-06-03",
+        "domain": "安全生产",
+    }
+    if payload.get("party_type") == "自然人" and "credit_code" not in payload:
+        del body["credit_code"]
+    body.update(payload)
+    return envelope("enforcement", document_id, version, body, department="zz-yjj")
+
+
+def report(
+    document_id: str = "annual-report-2023", version: int = 1, **payload: Any
+) -> dict[str, Any]:
+    """An annual report table (as ``govpub annual-report`` publishes it)."""
+    body: dict[str, Any] = {
+        "title": "株洲市人民政府2023年政府信息公开工作年度报告（二、主动公开政府信息情况）",
+        "year": 2023,
+        "scope_name": "株洲市人民政府",
+        "report_format": "gov-2021",
+        "format_source": "国办公开办函〔2021〕30号",
+        "table": "二、主动公开政府信息情况",
+        "sections": [
+            {
+                "heading": "第二十条第（一）项",
+                "columns": ["信息内容", "本年制发件数", "本年废止件数", "现行有效件数"],
+                "rows": [
+                    {"label": "规章", "cells": ["1", "0", "3"]},
+                    {"label": "行政规范性文件", "cells": ["12", "2", "130"]},
+                ],
+            },
+            {
+                "heading": "第二十条第（八）项",
+                "columns": ["信息内容", "本年收费金额（单位：万元）"],
+                "rows": [{"label": "行政事业性收费", "cells": ["1286.45"]}],
+            },
+        ],
+        "notes": ["统计期限为2023年1月1日至12月31日（北京时间）。"],
+    }
+    body.update(payload)
+    return envelope("report", document_id, version, body, department="zz-zfb")
+
+
 def retract(
     kind: str, document_id: str, version: int, reason: str = "依法撤销", department: str = "zz-yjj"
 ) -> dict[str, Any]:

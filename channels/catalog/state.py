@@ -1,17 +1,23 @@
-"""The document catalog: the latest state of every document on the bus.
+"""The document catalog: the latest state of every document on the bus, and its history.
 
 The ``catalog`` channel (:mod:`channels.catalog`) feeds it from its own consumer group,
 so it sees every event in per-document order, at least once. Scheduled releases read
 it (the shell, :mod:`govpub.app.releases`, hands it to :mod:`producers.releases`)
 instead of channel output: which exposure candidates a quarter has, and whether the
 penalty decision a case links to is still published; which penalty decisions reach the end
-of their display period (the take-down DAG). One row per document: kind, version,
-department, payload (JSON), retracted, and when it was first published and last changed;
-and each penalty decision's take-down date (``catalog_display``).
+of their display period (the take-down DAG). One row per document in ``catalog_documents``:
+kind, version, department, payload (JSON), retracted, and when it was first published and
+last changed; and each penalty decision's take-down date (``catalog_display``).
+
+``catalog_versions`` keeps every version the catalog took in (withdrawals too), with
+its ``occurred_at`` and payload: what the annual report counts (a validity that
+changed during the year, a withdrawal before 31 December). It is the log as the
+catalog read it, so it is complete only from the first run of a catalog that keeps
+it; ``govpub replay --channel catalog`` rebuilds the tables from the topics.
 """
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -43,7 +49,24 @@ CREATE INDEX IF NOT EXISTS catalog_exposure ON catalog_documents (kind, role, qu
 CREATE INDEX IF NOT EXISTS catalog_department ON catalog_documents (department, kind);
 CREATE INDEX IF NOT EXISTS catalog_updated ON catalog_documents (updated_at)
 """
-SCHEMA = Schema("catalog_documents", _SCHEMA)
+
+# Every version the catalog took in, for the annual report (migration 2: a store made
+# before it gets the table on its next start; `govpub replay --channel catalog` fills it).
+_VERSIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS catalog_versions (
+    document_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    action TEXT NOT NULL,
+    department TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (document_id, version)
+);
+CREATE INDEX IF NOT EXISTS catalog_versions_kind ON catalog_versions (kind, document_id, version)
+"""
+SCHEMA = Schema("catalog_documents", _SCHEMA, _VERSIONS_SCHEMA)
 """The tables of this component, as versioned migrations."""
 
 # The take-down date of every penalty decision, so that the take-down DAG and `govpub
@@ -60,10 +83,35 @@ CREATE INDEX IF NOT EXISTS catalog_display_until ON catalog_display (display_unt
 DISPLAY_SCHEMA = Schema("catalog_display", _DISPLAY_SCHEMA)
 """The take-down dates, as versioned migrations (written under the catalog's lock key)."""
 
+CATALOG_TABLES = ("catalog_documents", "catalog_versions", "catalog_display")
+"""The tables that hold the catalog (replaced as a whole by a replay)."""
+
 _COLUMNS = (
     "document_id, kind, version, event_id, action, department, title, domain, quarter, role,"
     " payload, retracted, retract_reason, first_published_at, updated_at"
 )
+
+
+@dataclass(frozen=True)
+class CatalogVersion:
+    """One version of a document as the catalog took it in (a withdrawal too)."""
+
+    version: int
+    event_id: str
+    action: str
+    department: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+    """The content payload, or a withdrawal's ``{"reason": …}``."""
+
+
+@dataclass(frozen=True)
+class DocumentHistory:
+    """Every version of one document the catalog took in, oldest first."""
+
+    document_id: str
+    kind: str
+    versions: tuple[CatalogVersion, ...]
 
 
 @dataclass(frozen=True)
@@ -166,6 +214,25 @@ class DocumentCatalog:
                 row[0] > event.version or (row[0] == event.version and row[1] != event.event_id)
             ):
                 return False
+            conn.execute(
+                "INSERT INTO catalog_versions (document_id, version, event_id, kind, action,"
+                " department, occurred_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (document_id, version) DO NOTHING",
+                (
+                    event.document_id,
+                    event.version,
+                    event.event_id,
+                    event.kind.value,
+                    event.action.value,
+                    event.department,
+                    occurred,
+                    json.dumps(
+                        event.payload.model_dump(mode="json", exclude_none=True),
+                        ensure_ascii=False,
+                        sort_keys=True,
+                    ),
+                ),
+            )
             if isinstance(event, RetractEvent):
                 if row is None:
                     # Withdrawn before the catalog saw it published: remember the withdrawal.
@@ -312,6 +379,46 @@ class DocumentCatalog:
             f"penalty decision {document_id} is published until {until}",
             until,
         )
+
+    def histories(self, kinds: Sequence[str]) -> Iterator[DocumentHistory]:
+        """Every document of ``kinds`` with all its versions, by ``document_id``."""
+        marks = ",".join("?" * len(kinds))
+        rows = self.store.conn.execute(
+            "SELECT document_id, kind, version, event_id, action, department, occurred_at,"
+            f" payload FROM catalog_versions WHERE kind IN ({marks})"
+            " ORDER BY document_id, version",
+            list(kinds),
+        )
+        current: str | None = None
+        kind = ""
+        versions: list[CatalogVersion] = []
+        for document_id, row_kind, version, event_id, action, department, at, payload in rows:
+            if document_id != current:
+                if current is not None:
+                    yield DocumentHistory(current, kind, tuple(versions))
+                current, kind, versions = document_id, row_kind, []
+            versions.append(
+                CatalogVersion(
+                    version=int(version),
+                    event_id=event_id,
+                    action=action,
+                    department=department,
+                    occurred_at=datetime.fromisoformat(at),
+                    payload=json.loads(payload),
+                )
+            )
+        if current is not None:
+            yield DocumentHistory(current, kind, tuple(versions))
+
+    def without_history(self) -> list[str]:
+        """Documents the catalog holds but has no version of: recorded before it kept
+        versions (``govpub replay --channel catalog`` fills them in from the topics)."""
+        rows = self.store.conn.execute(
+            "SELECT d.document_id FROM catalog_documents d WHERE NOT EXISTS"
+            " (SELECT 1 FROM catalog_versions v WHERE v.document_id = d.document_id)"
+            " ORDER BY d.document_id"
+        )
+        return [str(row[0]) for row in rows]
 
     def displayed_penalties(self, *, ending_before: date) -> list[DisplayedPenalty]:
         """Published penalty decisions, not withdrawn, whose display ends before

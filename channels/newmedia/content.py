@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 from typing import Literal
 
 from channels.newmedia.fit import cut, cut_bytes, cut_weibo, weibo_length
+from channels.report import row_lines
 from channels.summary import summarize
 from channels.text import clean_xml_text, plain_text
 from channels.urls import SiteUrls
@@ -22,10 +23,13 @@ from schemas import (
     AnyEvent,
     CampaignEvent,
     ContentEvent,
+    EnforcementEvent,
     ExposureEvent,
+    LicenceEvent,
     MeetingEvent,
     PenaltyEvent,
     PolicyEvent,
+    ReportEvent,
     RetractEvent,
     encode_event,
 )
@@ -206,6 +210,37 @@ def body_blocks(event: ContentEvent) -> list[Block]:
             f"处罚依据：{q.legal_basis}",
         ]
         return [_p(line) for line in lines if line]
+    if isinstance(event, LicenceEvent):
+        lic = event.payload
+        lines = [
+            f"许可决定书文号：{lic.decision_number}",
+            f"申请人：{lic.applicant}",
+            f"许可事项：{lic.item}",
+            f"决定：{lic.decision.value}",
+            f"许可证书编号：{lic.licence_number}" if lic.licence_number else "",
+            f"许可内容：{lic.content}" if lic.content else "",
+            f"理由：{lic.reasons}" if lic.reasons else "",
+            f"许可机关：{lic.authority}",
+            f"决定日期：{lic.decided_on.isoformat()}",
+            f"有效期至：{lic.valid_until.isoformat()}" if lic.valid_until else "",
+            f"依据：{lic.legal_basis}",
+        ]
+        return [_p(line) for line in lines if line]
+    if isinstance(event, EnforcementEvent):
+        e = event.payload
+        lines = [
+            f"决定书文号：{e.decision_number}",
+            f"当事人：{e.party_name}",
+            f"强制类别：{'、'.join(m.value for m in e.measures)}",
+            f"对象：{e.objects}" if e.objects else "",
+            f"金额：{_money(e.amount)}" if e.amount is not None else "",
+            f"实施机关：{e.authority}",
+            f"决定日期：{e.decided_on.isoformat()}",
+            f"期限至：{e.ends_on.isoformat()}" if e.ends_on else "",
+            f"违法事实：{e.facts}",
+            f"依据：{e.legal_basis}",
+        ]
+        return [_p(line) for line in lines if line]
     if isinstance(event, ExposureEvent):
         x = event.payload
         blocks = [_p(f"{x.candidate_quarter} {x.domain}领域典型案例 {len(x.cases)} 起。")]
@@ -227,6 +262,14 @@ def body_blocks(event: ContentEvent) -> list[Block]:
                 blocks += read_blocks(m.interpretation.body)
         if m.video_url:
             blocks.append(_p("会议视频回放请点击文末“阅读原文”，在政府网站观看。"))
+        return blocks
+    if isinstance(event, ReportEvent):
+        r = event.payload
+        blocks = [_p(f"{r.scope_name} {r.year}年 · {r.table}")]
+        for section in r.sections:
+            blocks.append(_h(section.heading))
+            blocks += [_p(line) for line in row_lines(section)]
+        blocks += [_p(note) for note in r.notes]
         return blocks
     assert isinstance(event, CampaignEvent)
     c = event.payload

@@ -54,10 +54,12 @@ from channels.website.parallel import (
 )
 from channels.website.paths import (
     HOME_PATH,
+    REPORT_DATA_SUFFIXES,
     SECTIONS_SITEMAP_PATH,
     SITEMAP_PATH,
     STYLESHEET_PATH,
     ListRef,
+    report_data_path,
 )
 from channels.website.render import SiteRenderer, summary_of
 from channels.website.state import (
@@ -86,7 +88,15 @@ from govpub.deliveries import DeliveryState
 from govpub.errors import LeaseLost, PermanentDeliveryError, TransientDeliveryError
 from govpub.files import FileTree, sync_filesystem
 from govpub.store import Connection, Store
-from schemas import AnyEvent, ContentEvent, ExposureEvent, Kind, PenaltyEvent, RetractEvent
+from schemas import (
+    AnyEvent,
+    ContentEvent,
+    DecisionEvent,
+    ExposureEvent,
+    Kind,
+    PenaltyEvent,
+    RetractEvent,
+)
 from schemas.events import encode_event
 from schemas.types import RESERVED_DOCUMENT_IDS
 
@@ -202,8 +212,8 @@ class WebsiteChannel(ChannelBase):
             )
         if isinstance(event, ExposureEvent) and not event.payload.is_batch:
             return NOT_ROUTED  # candidates are published in the quarterly batch
-        if isinstance(event, PenaltyEvent):
-            # The runner's guard turns such a penalty into a withdrawal; this is for an
+        if isinstance(event, DecisionEvent):
+            # The runner's guard turns such a decision into a withdrawal; this is for an
             # event handed to the channel directly.
             flags = never_publish(event.payload)
             if flags:
@@ -260,6 +270,11 @@ class WebsiteChannel(ChannelBase):
             if previous is not None and previous.kind != doc.kind:
                 old_path = SiteUrls.document_path(previous.kind, previous.document_id)
                 marks.append(delete_target(old_path))
+                if previous.kind == Kind.REPORT.value:
+                    marks += [
+                        delete_target(report_data_path(previous.document_id, suffix))
+                        for suffix in REPORT_DATA_SUFFIXES
+                    ]
             marked = self._mark(conn, marks)
         self._marked.update(marked)  # only once the event's changes are in the batch
         self._applied[event.document_id] = event

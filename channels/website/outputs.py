@@ -13,10 +13,12 @@ from importlib import resources
 from channels.urls import SiteUrls
 from channels.website.paths import (
     HOME_PATH,
+    REPORT_DATA_SUFFIXES,
     SECTIONS_SITEMAP_PATH,
     SITEMAP_PATH,
     STYLESHEET_PATH,
     ListRef,
+    report_data_path,
 )
 from channels.website.render import Section, SiteRenderer
 from channels.website.state import (
@@ -24,12 +26,13 @@ from channels.website.state import (
     HOME_TARGET,
     SECTIONS_TARGET,
     SITEMAP_INDEX_TARGET,
+    Document,
     WebsiteState,
     pages_for,
     parse_target,
 )
 from govpub.files import FileTree
-from schemas import ContentEvent, Kind
+from schemas import AnyEvent, ContentEvent, Kind, ReportEvent, parse_event
 
 HOME_LATEST = 20
 """Newest documents on the home page."""
@@ -72,6 +75,8 @@ class Outputs:
                     SiteUrls.document_path(doc.kind, doc.document_id),
                     self.renderer.document(doc, event, dates),
                 )
+                if doc.kind == Kind.REPORT.value:
+                    self._render_report_data(doc, event)
         elif kind == "index":
             self._render_index(ListRef(args[0]))
         elif kind == "page":
@@ -92,6 +97,21 @@ class Outputs:
             self.write_assets()
         else:
             raise ValueError(f"unknown website output {target!r}")
+
+    def _render_report_data(self, doc: Document, applied: ContentEvent | None) -> None:
+        """A report's table as CSV and JSON beside its page; removed when it is withdrawn."""
+        if doc.withdrawn:
+            for suffix in REPORT_DATA_SUFFIXES:
+                self.tree.remove(report_data_path(doc.document_id, suffix))
+            return
+        event: AnyEvent | None = applied
+        if event is None or event.version != doc.version:
+            event = parse_event(doc.event)
+        assert isinstance(event, ReportEvent)
+        self.tree.write(
+            report_data_path(doc.document_id, "json"), self.renderer.report_json(doc, event)
+        )
+        self.tree.write(report_data_path(doc.document_id, "csv"), self.renderer.report_csv(event))
 
     def _render_index(self, ref: ListRef) -> None:
         state, size = self.state, self.page_size

@@ -110,3 +110,12 @@ class Linker:
                 break
             common += 1
         return "/".join([".."] * (len(self._base) - common) + parts[common:]) or "."
+
+
+def report_data_path(document_id: str, suffix: str) -> str:
+    """``api/report/<document_id>.json`` or ``.csv``: a report's table as data."""
+    return f"api/{Kind.REPORT.value}/{document_id}.{suffix}"
+
+
+REPORT_DATA_SUFFIXES = ("csv", "json")
+"""The data files written beside a report's page."""

@@ -6,6 +6,8 @@ no random, no file system. Re-rendering unchanged data gives the same bytes, so
 a replay equals the incremental build and unchanged files are never rewritten.
 """
 
+import csv
+import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from xml.sax.saxutils import escape
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from channels.report import cell_text
 from channels.urls import SiteUrls
 from channels.website.paths import (
     HOME_PATH,
@@ -24,6 +27,7 @@ from channels.website.paths import (
     STYLESHEET_PATH,
     Linker,
     ListRef,
+    report_data_path,
 )
 from channels.website.sanitize import sanitize_html
 from channels.website.state import NEIGHBOURS, DisplayDates, Document, ListInfo
@@ -31,11 +35,14 @@ from govpub.departments import department_name
 from schemas import (
     CampaignEvent,
     ContentEvent,
+    EnforcementEvent,
     ExposureEvent,
     Kind,
+    LicenceEvent,
     MeetingEvent,
     PenaltyEvent,
     PolicyEvent,
+    ReportEvent,
     Validity,
     parse_event,
 )
@@ -92,6 +99,13 @@ def money(amount: Decimal) -> str:
     return f"{amount:,.2f} 元"
 
 
+def _json_number(value: Decimal | None) -> int | float | None:
+    """A table value as a JSON number: an integer when it is one (counts)."""
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
 def summary_of(event: ContentEvent) -> tuple[str, str]:
     """``(subtitle, badge)`` shown beside a document's title in lists."""
     if isinstance(event, PolicyEvent):
@@ -100,12 +114,22 @@ def summary_of(event: ContentEvent) -> tuple[str, str]:
         return p.doc_number or p.issuer, badge
     if isinstance(event, PenaltyEvent):
         return event.payload.decision_number, ""
+    if isinstance(event, LicenceEvent):
+        q = event.payload
+        return f"{q.decision_number} · {q.item} · {q.decision.value}", ""
+    if isinstance(event, EnforcementEvent):
+        e = event.payload
+        return f"{e.decision_number} · {'、'.join(m.value for m in e.measures)}", ""
     if isinstance(event, ExposureEvent):
         x = event.payload
         return f"{quarter_label(x.candidate_quarter)} · {x.domain} · {len(x.cases)} 起", ""
     if isinstance(event, MeetingEvent):
         m = event.payload
         return f"{m.meeting_type.value} · {m.held_on.isoformat()}", ""
+    if isinstance(event, ReportEvent):
+        r = event.payload
+        return f"{r.year}年 · {r.scope_name} · {r.table}", ""
+    assert isinstance(event, CampaignEvent)
     c = event.payload
     return f"{c.theme} · {PHASE_LABELS[c.phase]}", ""
 
@@ -169,6 +193,7 @@ class SiteRenderer:
             time_tag=time_tag,
             quarter=quarter_label,
             department_name=department_name,
+            cell=cell_text,
         )
 
     # helpers ----------------------------------------------------------------------
@@ -289,7 +314,62 @@ class SiteRenderer:
             ]
         if isinstance(event, CampaignEvent):
             context["phase_label"] = PHASE_LABELS[event.payload.phase]
+        if isinstance(event, ReportEvent):
+            context["width"] = max(len(s.columns) for s in event.payload.sections)
+            context["report_data"] = {
+                suffix: report_data_path(doc.document_id, suffix) for suffix in ("csv", "json")
+            }
         return self._page(f"{kind.value}.html", path, **context)
+
+    # report tables as data ------------------------------------------------------------
+
+    def report_json(self, doc: Document, event: ReportEvent) -> bytes:
+        """``api/report/<id>.json``: the table with every value as a JSON number."""
+        r = event.payload
+        return self._json(
+            {
+                "id": doc.document_id,
+                "kind": doc.kind,
+                "title": r.title,
+                "url": self.urls.document(doc.kind, doc.document_id),
+                "csv": self.urls.absolute(report_data_path(doc.document_id, "csv")),
+                "year": r.year,
+                "scope": r.scope,
+                "scope_name": r.scope_name,
+                "department": doc.department,
+                "department_name": department_name(doc.department),
+                "format": r.report_format,
+                "format_source": r.format_source,
+                "table": r.table,
+                "published_at": doc.published_at.isoformat(),
+                "updated_at": doc.updated_at.isoformat(),
+                "sections": [
+                    {
+                        "heading": section.heading,
+                        "columns": section.columns,
+                        "rows": [
+                            {"label": row.label, "cells": [_json_number(v) for v in row.cells]}
+                            for row in section.rows
+                        ],
+                    }
+                    for section in r.sections
+                ],
+                "notes": r.notes,
+            }
+        )
+
+    @staticmethod
+    def report_csv(event: ReportEvent) -> bytes:
+        """``api/report/<id>.csv``: one line per value (项目, 信息内容, 统计项, 数值), UTF-8
+        with a byte-order mark so that spreadsheet programs read the Chinese text."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(["项目", "信息内容", "统计项", "数值"])
+        for section in event.payload.sections:
+            for row in section.rows:
+                for column, value in zip(section.columns[1:], row.cells, strict=True):
+                    writer.writerow([section.heading, row.label, column, cell_text(value)])
+        return ("\ufeff" + out.getvalue()).encode("utf-8")
 
     def list_index(
         self,

@@ -32,7 +32,7 @@ def _err(text: str) -> None:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from govpub.app.demo import run_demo
+    from govpub.app.demo import SAMPLE_YEAR, run_demo
 
     result = run_demo(settings, Path(args.dir), keep=args.keep)
     failed = [r for r in result.channels if r.error is not None]
@@ -65,6 +65,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         (f". {env_file}", "GOVPUB_BUS, GOVPUB_STORE, GOVPUB_OUTPUT_DIR… of the demo"),
         ("govpub status", "lag, deliveries, dead letters, releases"),
         ("govpub serve", f"the site on {result.settings.site_url}"),
+        (f"govpub annual-report {SAMPLE_YEAR}", "Table 2 of the annual report, counted again"),
         ("govpub emit my-events.jsonl", "your own events (JSON Lines), then:"),
         ("govpub consume --until-idle", "delivers them to the site, feeds and new media"),
         ("govpub dlq list", "dead letters, if any"),
@@ -359,6 +360,35 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_annual_report(settings: Settings, args: argparse.Namespace) -> int:
+    from govpub.app.releases import plan_annual_report, sync_catalog
+    from producers.releases.annual_report import publish_report, render_table
+
+    sync_catalog(settings)
+    plan = plan_annual_report(
+        settings,
+        args.year,
+        department=args.department,
+        fees=Path(args.fees) if args.fees else None,
+        format_id=args.format,
+    )
+    if args.json:
+        _out(plan.payload.model_dump_json(indent=2, exclude_none=True))
+    else:
+        sys.stdout.write(render_table(plan.payload))
+    if args.dry_run:
+        _err(f"{plan.document_id}: not published (--dry-run)")
+    elif not plan.changed:
+        _err(f"{plan.document_id}: version {plan.version} already says this; nothing published")
+    else:
+        event_id = publish_report(settings, plan)
+        _err(
+            f"{plan.document_id}: version {plan.version} emitted ({event_id}); the site shows"
+            " it once the website consumer delivers it (govpub consume)"
+        )
+    return 0
+
+
 def cmd_store(settings: Settings, args: argparse.Namespace) -> int:
     from govpub.app.migrate import migrate_store
     from govpub.store import describe_location
@@ -388,6 +418,12 @@ def cmd_schemas(settings: Settings, args: argparse.Namespace) -> int:
     for path in export_schemas(directory):
         _out(str(path))
     return 0
+
+
+def _year(text: str) -> int:
+    if not text.isdigit() or not 2008 <= int(text) <= 2200:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year such as 2023")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -482,6 +518,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="rebuild a channel's output from the topics")
     p.add_argument("--channel", required=True, help="channel name, e.g. website or rss")
     p.set_defaults(handler=cmd_replay)
+
+    p = sub.add_parser(
+        "annual-report",
+        help="count Table 2 of the annual disclosure report (主动公开政府信息情况) and publish it",
+    )
+    p.add_argument("year", type=_year, help="the calendar year, e.g. 2023")
+    p.add_argument("--department", help="one department's report (its code, e.g. zz-yjj)")
+    p.add_argument(
+        "--fees",
+        help="the finance office's fee statement (TOML; default:"
+        " GOVPUB_ANNUAL_REPORT_FEES_DIR/<year>.toml)",
+    )
+    p.add_argument("--format", help="report format id (default: the newest for the year)")
+    p.add_argument("--json", action="store_true", help="print the table as JSON")
+    p.add_argument("--dry-run", action="store_true", help="count and print; publish nothing")
+    p.set_defaults(handler=cmd_annual_report)
 
     p = sub.add_parser("store", help="the state store (GOVPUB_STORE)")
     st = p.add_subparsers(dest="store_command", required=True, metavar="migrate")

@@ -138,11 +138,16 @@ def read_compliance_status(
     )
 
 
-def catalog_lag(settings: Settings, bus: Bus) -> int:
-    """How many content events the document catalog's consumer group has not committed."""
+def channel_lag(settings: Settings, bus: Bus, channel: str) -> int:
+    """How many content events ``channel``'s consumer group has not committed."""
     topics = Topics(settings.topic_prefix)
-    lag = bus.committed_lag(topics.channel_group(CatalogChannel.name), topics.content)
+    lag = bus.committed_lag(topics.channel_group(channel), topics.content)
     return sum(max(0, behind) for behind in lag.values())
+
+
+def catalog_lag(settings: Settings, bus: Bus) -> int:
+    """How many content events the document catalog has not read (:attr:`catalog_behind`)."""
+    return channel_lag(settings, bus, CatalogChannel.name)
 
 
 def render_compliance_status(status: ComplianceStatus, latest: int = LATEST) -> list[str]:

@@ -1,5 +1,6 @@
 """``govpub demo``: the whole pipeline on the embedded bus with sample events from the
-Zhuzhou 2023 work points, in a directory of its own.
+Zhuzhou 2023 work points, in a directory of its own, and the 2023 annual report's
+Table 2 counted from them (with the sample fee statement).
 
 The samples are published as they were in 2023: each on the day it was written, so the
 compliance gate measures deadlines against that day (not against today, when every 2023
@@ -21,6 +22,7 @@ from typing import Any
 
 from channels.registry import demo_channels, resolve
 from govpub.app.channels import ChannelResult, run_channels
+from govpub.app.releases import plan_annual_report, sync_catalog
 from govpub.compliance.audit import Submitter
 from govpub.compliance.rules import Decision
 from govpub.settings import Settings, environment_of
@@ -29,6 +31,17 @@ from producers import Accepted
 from producers.compliance import ComplianceGate, Verdict
 from producers.compliance import gate as gate_module
 from producers.factory import open_publisher
+from producers.releases.annual_report import ReportPlan, publish_report
+
+SAMPLE_YEAR = 2023
+"""The year of the sample events: the demo publishes that year's annual report table."""
+
+
+def sample_fees() -> Path:
+    """The sample fee statement of :data:`SAMPLE_YEAR` (``govpub/samples/fees-2023.toml``)."""
+    source = resources.files("govpub").joinpath(f"samples/fees-{SAMPLE_YEAR}.toml")
+    return Path(str(source))
+
 
 ENV_FILE = "demo.env"
 """The file in the demo's directory that points later commands at the demo's data."""
@@ -56,6 +69,7 @@ class DemoResult:
     settings: Settings
     accepted: list[Accepted]
     channels: list[ChannelResult]
+    report: ReportPlan
     flags: list[Flag] = field(default_factory=list)
     env_file: Path | None = None
 
@@ -71,6 +85,8 @@ class DemoResult:
             describe = resolve(name).outputs
             if describe is not None:
                 lines.update(dict.fromkeys(describe(self.output_dir.resolve())))
+        page = self.output_dir.resolve() / "report" / f"{self.report.document_id}.html"
+        lines[f"annual report:   {page} (govpub annual-report {SAMPLE_YEAR})"] = None
         return list(lines)
 
 
@@ -84,6 +100,9 @@ def demo_settings(base: Settings, workdir: Path) -> Settings:
             "store": str(workdir / "state.db"),
             "output_dir": workdir / "public",
             "channels": demo_channels(),
+            # The sample fee statement is copied here (run_demo), so that demo.env lets
+            # `govpub annual-report 2023` count the demo's year again.
+            "annual_report_fees_dir": workdir / "fees",
         }
     )
     for name in settings.channels:
@@ -115,8 +134,9 @@ def _flags_reported_by_the_demo() -> Iterator[None]:
 
 
 def run_demo(base: Settings, workdir: Path, *, keep: bool = False) -> DemoResult:
-    """Emit the samples, each on the day it was written, and run every demo channel until
-    idle; write ``demo.env`` for the commands that follow."""
+    """Emit the samples, each on the day it was written, count and publish their year's
+    annual report table, and run every demo channel until idle; write ``demo.env`` for
+    the commands that follow."""
     workdir = workdir.resolve()
     if workdir.exists() and not keep:
         shutil.rmtree(workdir)
@@ -135,6 +155,13 @@ def run_demo(base: Settings, workdir: Path, *, keep: bool = False) -> DemoResult
         for sample in load_samples():
             day.now = datetime.fromisoformat(sample["occurred_at"])
             accepted += publisher.publish_many([sample], gate=gate)
+    assert settings.annual_report_fees_dir is not None
+    settings.annual_report_fees_dir.mkdir(exist_ok=True)
+    shutil.copyfile(sample_fees(), settings.annual_report_fees_dir / f"{SAMPLE_YEAR}.toml")
+    sync_catalog(settings)
+    report = plan_annual_report(settings, SAMPLE_YEAR)
+    if report.changed:
+        publish_report(settings, report)
     results = run_channels(settings, settings.channels, until_idle=True)
     env_file = workdir / ENV_FILE
     env_file.write_text(
@@ -151,4 +178,4 @@ def run_demo(base: Settings, workdir: Path, *, keep: bool = False) -> DemoResult
         for f in v.findings
         if f.decision is Decision.FLAGGED
     ]
-    return DemoResult(settings, accepted, results, flags, env_file)
+    return DemoResult(settings, accepted, results, report, flags, env_file)

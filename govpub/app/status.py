@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from govpub.app.compliance_status import (
     catalog_lag,
+    channel_lag,
     read_compliance_status,
     render_compliance_status,
     today_in_china,
@@ -66,10 +67,7 @@ def render_status(settings: Settings, *, document_id: str | None = None) -> str:
         names = sorted(set(settings.channels) | set(counts))
         lines.append("channel          lag  deliveries")
         for name in names:
-            lag = sum(
-                max(0, v)
-                for v in bus.committed_lag(topics.channel_group(name), topics.content).values()
-            )
+            lag = channel_lag(settings, bus, name)
             states = ", ".join(f"{state} {n}" for state, n in sorted(counts.get(name, {}).items()))
             lines.append(f"{name:<14} {lag:>5}  {states or '-'}")
         targets = deliveries.target_counts()

@@ -137,6 +137,15 @@ _ADDRESS = re.compile(
     r"(?:家庭住址|现住址|户籍地址|户籍所在地|户籍地|居住地址|居住地|住址|住所地|住所)"
     r"\s*(?:为|是|在)?\s*:?\s*(?P<address>[^,，。;；\n()（）:：]{2,80})"
 )
+_ADDRESS_PART = r"[^,，。;；\n()（）:：]"
+_ADDRESS_UNWORDED = re.compile(
+    # How decisions write where a person lives without a label: "…，男，住湖南省株洲市…",
+    # "家住…", "现住…". A bare 住 only after a separator and not starting a word of its own
+    # (住房, 住宿, 住院, 住建…), and only before a place: an administrative unit or a street.
+    r"(?:(?:家住|现住|暂住|居住在|住在)|(?<=[,，、(（;；\s])住(?![房宿院建户址所]))"
+    rf"(?P<address>(?={_ADDRESS_PART}{{0,15}}?(?:省|市|县|区|镇|乡|村|街道|路|街|巷|小区|号))"
+    rf"{_ADDRESS_PART}{{2,80}})"
+)
 
 
 _EMAIL = re.compile(
@@ -500,9 +509,10 @@ def _personal_details(text_view: TextView) -> list[Detection]:
         value = replacement if replacement is not None else MASK * (end - start)
         found.append(Detection(rule, (Edit(origin_start, origin_end, value, rule),)))
 
-    for match in _ADDRESS.finditer(text):
-        if match.group("address").strip(" *") != "":
-            masked(*match.span("address"), ADDRESS_MASK, rules.HOME_ADDRESS.id)
+    for pattern in (_ADDRESS, _ADDRESS_UNWORDED):
+        for match in pattern.finditer(text):
+            if match.group("address").strip(" *") != "":
+                masked(*match.span("address"), ADDRESS_MASK, rules.HOME_ADDRESS.id)
     for match in _EMAIL.finditer(text):
         if not _GOVERNMENT_MAIL.search(match.group("domain")):
             start, end = match.span("local")

@@ -15,6 +15,8 @@ class CompliancePolicy:
 
     publish_party_names: frozenset[str] = field(default_factory=frozenset)
     penalty_deadline_days: int = 7
+    licence_deadline_days: int = 7
+    enforcement_deadline_days: int = 7
     disclosure_deadline_days: int = 20
     withdrawal_deadline_days: int = 3
 
@@ -24,6 +26,8 @@ class CompliancePolicy:
         return cls(
             publish_party_names=frozenset(settings.compliance_publish_party_names),
             penalty_deadline_days=settings.compliance_penalty_deadline_days,
+            licence_deadline_days=settings.compliance_licence_deadline_days,
+            enforcement_deadline_days=settings.compliance_enforcement_deadline_days,
             disclosure_deadline_days=settings.compliance_disclosure_deadline_days,
             withdrawal_deadline_days=settings.compliance_withdrawal_deadline_days,
         )

@@ -19,9 +19,10 @@ number, flag
 
 Personal data: identity numbers, bank cards and mobile numbers in every kind of
 document; landlines, labelled accounts and (for natural persons) addresses too in
-penalty and exposure text and their withdrawal reasons; the names of the natural
-persons a penalty concerns in the penalty, in exposure cases citing it and in
-withdrawal reasons (found through :mod:`govpub.compliance.parties`).
+the text of decisions (penalty, licence, enforcement) and exposures and their
+withdrawal reasons; the names of the natural persons a decision concerns (its
+``party``) in the decision, in exposure cases citing it and in withdrawal reasons
+(found through :mod:`govpub.compliance.parties`).
 
 Running it on its own output changes nothing (masked text has nothing left to mask).
 """
@@ -51,16 +52,16 @@ from govpub.compliance.sanitize import sanitize_html, strip_markup
 from govpub.errors import ComplianceRefusal, EventValidationError, FieldError
 from schemas import (
     AnyEvent,
+    DecisionEvent,
     ExposureEvent,
     Kind,
     PartyType,
-    PenaltyEvent,
     RetractEvent,
     parse_event,
 )
 from schemas.roles import Role, field_roles
 
-_FULL_SCOPE_KINDS = frozenset({Kind.PENALTY, Kind.EXPOSURE})
+_FULL_SCOPE_KINDS = frozenset({Kind.PENALTY, Kind.LICENCE, Kind.ENFORCEMENT, Kind.EXPOSURE})
 """Kinds whose text is a party's: landlines and accounts are masked there too."""
 _CODE_ROLES = frozenset({Role.IDENTIFIER, Role.URL})
 """Fields that cannot be masked without breaking them."""
@@ -163,9 +164,10 @@ class Protector:
         scope = Scope.FULL if kind in _FULL_SCOPE_KINDS else Scope.PERSONAL
         keep: tuple[str, ...] = ()
         natural = False
-        if isinstance(event, PenaltyEvent):
-            keep = (event.payload.credit_code,) if event.payload.credit_code else ()
-            natural = event.payload.party_type is PartyType.NATURAL_PERSON
+        if isinstance(event, DecisionEvent):
+            party = event.payload.party
+            keep = (party.credit_code,) if party.credit_code else ()
+            natural = party.type is PartyType.NATURAL_PERSON
         masking_names = bool(persons) and self._masks_names(event)
         context = _Context(
             scope=scope,
@@ -207,9 +209,9 @@ class Protector:
 
     @staticmethod
     def _refuse_identity_as_credit_code(event: AnyEvent) -> None:
-        if not isinstance(event, PenaltyEvent) or event.payload.credit_code is None:
+        if not isinstance(event, DecisionEvent) or event.payload.party.credit_code is None:
             return
-        if is_id18(event.payload.credit_code):
+        if is_id18(event.payload.party.credit_code):
             raise ComplianceRefusal(
                 rules.ID_NUMBER.id,
                 [
@@ -259,14 +261,15 @@ class Protector:
         return self.policy.masks_party_name(event.department)
 
     def _persons(self, event: AnyEvent, findings: list[Finding]) -> tuple[str, ...]:
-        if isinstance(event, PenaltyEvent):
-            persons = party_persons(event.payload.party_type, event.payload.party_name)
+        if isinstance(event, DecisionEvent):
+            party = event.payload.party
+            persons = party_persons(party.type, party.name)
             if persons and not self._masks_names(event):
                 findings.append(
                     Finding(
                         Decision.KEPT,
                         rules.PARTY_NAME.id,
-                        "payload.party_name",
+                        f"payload.{_party_name_field(event)}",
                         len(persons),
                         f"name published under the policy of {event.department}",
                     )
@@ -338,6 +341,12 @@ class Protector:
                 )
             )
         return masked
+
+
+def _party_name_field(event: DecisionEvent) -> str:
+    """The payload field that names the decision's party (its role is ``party_name``)."""
+    roles = field_roles(type(event.payload))
+    return next(path for path, role in roles.items() if role is Role.PARTY_NAME)
 
 
 def _mask(text: str, html: bool, context: _Context) -> tuple[str, dict[str, int]]:

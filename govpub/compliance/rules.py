@@ -10,13 +10,15 @@ Masking — before publication (去标识化):
     ``id_number``, ``mobile_number``, ``landline_number``, ``bank_card``,
     ``bank_account``, ``home_address``, ``party_name``.
 Never published — refused with the field named:
-    ``minor_party``, ``secrets``, ``security_risk``.
+    ``minor_party``, ``secrets``, ``security_risk`` (penalty, licence and enforcement
+    decisions).
 Checked by the event schema, listed here for completeness:
     ``three_synchronous`` (``schemas.payloads.PolicyPayload``).
 Markup:
     ``html_sanitize``, ``text_markup``.
 Deadlines — accepted but flagged:
-    ``penalty_deadline``, ``disclosure_deadline``, ``withdrawal_deadline``.
+    ``penalty_deadline``, ``licence_deadline``, ``enforcement_deadline``,
+    ``disclosure_deadline``, ``withdrawal_deadline``.
 Display periods — filled in, or refused outside their bounds:
     ``display_period``.
 Ingest authorisation (谁主管、谁公开、谁审查):
@@ -122,7 +124,8 @@ PARTY_NAME = Rule(
 )
 MINOR_PARTY = Rule(
     "minor_party",
-    "a penalty whose party is a minor (payload.is_minor) is never published",
+    "a penalty or enforcement decision whose party is a minor (payload.is_minor) is never "
+    "published",
     "《中华人民共和国未成年人保护法》（2020年修订）关于未成年人隐私权和个人信息保护的规定；"
     "《中华人民共和国个人信息保护法》第二十八条（不满十四周岁未成年人的个人信息属于敏感个人信息）",
     verify=True,
@@ -145,14 +148,15 @@ NEVER_PUBLISH: tuple[tuple[str, Rule, str], ...] = (
     ("involves_secrets", SECRETS, "the facts involve state or trade secrets: never published"),
     ("security_risk", SECURITY_RISK, "flagged as a security or stability risk: never published"),
 )
-"""The penalty flags that keep a decision off every channel: (payload field, rule, reason)."""
+"""The flags that keep a decision (penalty, licence, enforcement) off every channel:
+(payload field, rule, reason)."""
 
 NOT_PUBLISHED_REASON = "依据相关法律法规，该信息不予公开。"
 """The public reason of the withdrawal that takes down a decision that must not be published."""
 
 
 def never_publish(payload: object) -> list[tuple[str, Rule, str]]:
-    """The never-publish flags set on ``payload`` (a penalty's; none for other kinds)."""
+    """The never-publish flags set on ``payload`` (a decision's; none for other kinds)."""
     return [entry for entry in NEVER_PUBLISH if getattr(payload, entry[0], False) is True]
 
 
@@ -183,6 +187,22 @@ PENALTY_DEADLINE = Rule(
     "but flagged",
     f"{_GUOBAN_118.split('：')[0]}：行政许可、行政处罚的执法决定信息要在执法决定作出之日起"
     "7个工作日内公开；《中华人民共和国行政处罚法》（2021）第四十八条",
+)
+LICENCE_DEADLINE = Rule(
+    "licence_deadline",
+    "a licensing decision first published more than 7 working days after decided_on is "
+    "accepted but flagged",
+    f"{_GUOBAN_118.split('：')[0]}：行政许可、行政处罚的执法决定信息要在执法决定作出之日起"
+    "7个工作日内公开",
+)
+ENFORCEMENT_DEADLINE = Rule(
+    "enforcement_deadline",
+    "an enforcement decision first published more than 7 working days after decided_on is "
+    "accepted but flagged",
+    f"{_GUOBAN_118.split('：')[0]}（行政执法公示：执法决定信息及时公开；其7个工作日的时限明文"
+    "针对行政许可、行政处罚，对行政强制决定参照适用）；《株洲市2023年政务公开工作要点》：及时、"
+    "规范、集中公开行政许可、处罚、强制……办理结果",
+    verify=True,
 )
 DISCLOSURE_DEADLINE = Rule(
     "disclosure_deadline",
@@ -253,6 +273,8 @@ RULES: dict[str, Rule] = {
         HTML_SANITIZE,
         TEXT_MARKUP,
         PENALTY_DEADLINE,
+        LICENCE_DEADLINE,
+        ENFORCEMENT_DEADLINE,
         DISCLOSURE_DEADLINE,
         WITHDRAWAL_DEADLINE,
         DISPLAY_PERIOD,

@@ -4,11 +4,11 @@ Whatever the way in — HTTP ingest, the :class:`~producers.publisher.Publisher`
 ``govpub emit``, the demo, the DAGs — the publisher calls the gate on each
 validated event. The gate
 
-1. refuses what must never be published (a minor, secrets, a security risk, an
-   identity number given as a credit code),
+1. refuses what must never be published (a decision about a minor, secrets, a
+   security risk, an identity number given as a credit code),
 2. removes markup and masks personal data field by field, by the role each field
    has in :mod:`schemas.roles` (:mod:`govpub.compliance.protect`: every kind of
-   document; a penalty's party, exposure cases and withdrawal reasons by name),
+   document; a decision's party, exposure cases and withdrawal reasons by name),
 3. records the names it anonymised in the party register
    (:mod:`govpub.compliance.parties`), for the exposures and withdrawals that cite
    the decision later,
@@ -51,7 +51,17 @@ from producers.compliance.calendar import WorkingCalendar
 from producers.ledger import event_digest
 from producers.publisher import Gate
 from producers.releases.display import DisplayPeriods
-from schemas import Action, AnyEvent, ExposureEvent, Kind, PenaltyEvent, RetractEvent
+from schemas import (
+    Action,
+    AnyEvent,
+    DecisionEvent,
+    EnforcementEvent,
+    ExposureEvent,
+    Kind,
+    LicenceEvent,
+    PenaltyEvent,
+    RetractEvent,
+)
 from schemas.events import MeetingEvent, PolicyEvent
 
 log = logging.getLogger(__name__)
@@ -151,7 +161,7 @@ class ComplianceGate:
             self._record(event, submitter, refused, None)
             raise
         checked = self._with_display_until(protection.event)
-        if isinstance(event, PenaltyEvent | ExposureEvent):
+        if isinstance(event, DecisionEvent | ExposureEvent):
             # Recorded before the event is sent: a later citation must find it.
             self.parties.record(event.document_id, protection.persons)
         findings = list(protection.findings) + self._deadlines(checked)
@@ -192,12 +202,15 @@ class ComplianceGate:
 
     # --- rules ------------------------------------------------------------------------
     def _refusals(self, event: AnyEvent) -> list[Finding]:
-        if not isinstance(event, PenaltyEvent):
+        if not isinstance(event, DecisionEvent):
             return []
+        # A licence has no is_minor flag: only the flags its kind declares are read.
         found = [
             Finding(Decision.REFUSED, rule.id, f"payload.{name}", 1, message)
             for name, rule, message in rules.never_publish(event.payload)
         ]
+        if not isinstance(event, PenaltyEvent):
+            return found  # display periods are the penalty's (行政处罚 公示期限)
         penalty = event.payload
         if penalty.display_until is not None:
             problem = self.display.terms_of(penalty).problem(
@@ -224,6 +237,14 @@ class ComplianceGate:
         payload = event.payload.model_copy(update={"display_until": until})
         return event.model_copy(update={"payload": payload})
 
+    def _decision_deadline(self, event: DecisionEvent) -> tuple[rules.Rule, int]:
+        if isinstance(event, PenaltyEvent):
+            return rules.PENALTY_DEADLINE, self.policy.penalty_deadline_days
+        if isinstance(event, LicenceEvent):
+            return rules.LICENCE_DEADLINE, self.policy.licence_deadline_days
+        assert isinstance(event, EnforcementEvent)
+        return rules.ENFORCEMENT_DEADLINE, self.policy.enforcement_deadline_days
+
     def _deadlines(self, event: AnyEvent) -> list[Finding]:
         today = self.clock().astimezone(CHINA_STANDARD_TIME).date()
         if isinstance(event, RetractEvent):
@@ -239,15 +260,16 @@ class ComplianceGate:
                 "the decision was changed, revoked or found illegal",
                 "行政处罚法 第四十八条、第八十五条",
             )
-        if isinstance(event, PenaltyEvent):
+        if isinstance(event, DecisionEvent):
             if event.action is not Action.PUBLISH:
                 return []
+            rule, days = self._decision_deadline(event)
             return self._late(
-                rules.PENALTY_DEADLINE.id,
+                rule.id,
                 "payload.decided_on",
                 event.payload.decided_on,
                 today,
-                self.policy.penalty_deadline_days,
+                days,
                 "the decision",
                 "国办发〔2018〕118号",
             )

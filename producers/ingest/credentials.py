@@ -3,7 +3,7 @@
 ::
 
     [departments.zz-yjj]                 # department code, as in events
-    kinds = ["penalty", "exposure"]      # kinds it may publish (retractions included)
+    kinds = ["penalty", "exposure"]      # kinds it may publish (retractions included; not report)
 
     [[departments.zz-yjj.keys]]
     id = "zz-yjj-2026a"                  # sent as X-Govpub-Key
@@ -30,6 +30,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -70,6 +71,17 @@ class _Department(BaseModel):
 
     kinds: Annotated[list[Kind], Field(min_length=1)]
     keys: Annotated[list[_Key], Field(min_length=1)]
+
+    @field_validator("kinds")
+    @classmethod
+    def _sent_by_departments(cls, kinds: list[Kind]) -> list[Kind]:
+        # The annual report's table is counted by `govpub annual-report` from the log; a
+        # department that could send one could publish a table nobody counted.
+        if Kind.REPORT in kinds:
+            raise ValueError(
+                "report is computed by govpub annual-report, never sent by a department"
+            )
+        return kinds
 
     @model_validator(mode="after")
     def _rotation(self) -> Self:

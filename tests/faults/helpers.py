@@ -94,18 +94,31 @@ def documents(count: int, *, prefix: str = "doc") -> list[dict[str, Any]]:
     return events
 
 
-def wait_caught_up(settings: Settings, channel: str, timeout: float) -> float:
+def wait_caught_up(
+    settings: Settings,
+    channel: str,
+    timeout: float,
+    *,
+    consumer: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> float:
     """Seconds until the channel's group has no lag.
 
     Fails only when the lag has not gone down for ``timeout`` seconds: on a loaded machine
     a channel may take long, but one that makes no progress is stuck, and that is what a
-    fault test must catch (the time it took is reported, not asserted).
+    fault test must catch (the time it took is reported, not asserted). With ``consumer``,
+    fails at once, with the end of its ``log``, when that process has exited.
     """
     topics = Topics(settings.topic_prefix)
     bus = open_bus(settings)
     started = time.monotonic()
     progress, lowest = started, None
     while time.monotonic() - progress < timeout:
+        if consumer is not None and consumer.poll() is not None:
+            tail = log.read_text("utf-8", errors="replace")[-3000:] if log else ""
+            raise AssertionError(
+                f"the consumer of {channel} exited with code {consumer.returncode}:\n{tail}"
+            )
         try:
             lag = bus.committed_lag(topics.channel_group(channel), topics.content)
         except Exception:  # the broker may still be coming back

@@ -250,11 +250,68 @@ def test_demo_runs_the_whole_pipeline(make_settings: Any, tmp_path: Path) -> Non
     settings = make_settings()
     result = govpub(settings, "demo", "--dir", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr
-    assert "13 sample events emitted" in result.stdout
+    assert "16 sample events emitted" in result.stdout
     public = tmp_path / "demo" / "public"
+    assert len(feed_titles(public / "feeds" / "licence.xml")) == 2
+    assert len(feed_titles(public / "feeds" / "enforcement.xml")) == 1
     titles = feed_titles(public / "feeds" / "all.xml")
     assert any(t.startswith("【已撤回】") for t in titles)
     assert "株洲市2023年第二季度安全生产领域“非法违法”典型案例" in titles
     assert len(feed_titles(public / "feeds" / "exposure.xml")) == 1
     rerun = govpub(settings, "demo", "--dir", str(tmp_path / "demo"))
     assert rerun.returncode == 0, rerun.stderr
+
+
+SAMPLE_FEES = Path(__file__).resolve().parents[2] / "govpub" / "samples" / "fees-2023.toml"
+
+
+def test_annual_report_prints_publishes_and_then_publishes_nothing(
+    make_settings: Any, tmp_path: Path
+) -> None:
+    settings = make_settings()
+    source = write_jsonl(
+        tmp_path / "events.jsonl",
+        [factories.penalty("pen-1"), factories.licence("lic-1"), factories.enforcement("enf-1")],
+    )
+    assert govpub(settings, "emit", str(source)).returncode == 0
+    missing = govpub(settings, "annual-report", "2023")
+    assert missing.returncode == 2
+    assert "no fee statement for 2023" in missing.stderr
+    assert "--fees FILE" in missing.stderr
+    dry = govpub(settings, "annual-report", "2023", "--fees", str(SAMPLE_FEES), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "annual-report-2023: not published (--dry-run)" in dry.stderr
+    first = govpub(settings, "annual-report", "2023", "--fees", str(SAMPLE_FEES))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == dry.stdout
+    assert "  行政许可                 1" in first.stdout.splitlines()
+    assert "annual-report-2023: version 1 emitted" in first.stderr
+    again = govpub(settings, "annual-report", "2023", "--fees", str(SAMPLE_FEES))
+    assert again.stdout == first.stdout  # the same bytes
+    assert "version 1 already says this; nothing published" in again.stderr
+    as_json = govpub(
+        settings, "annual-report", "2023", "--fees", str(SAMPLE_FEES), "--json", "--dry-run"
+    )
+    assert json.loads(as_json.stdout)["sections"][2]["rows"][1]["cells"] == ["1"]
+    department = govpub(
+        settings, "annual-report", "2023", "--department", "zz-yjj", "--fees", str(SAMPLE_FEES)
+    )
+    assert department.returncode == 0, department.stderr
+    assert department.stdout.startswith("株洲市应急管理局2023年政府信息公开工作年度报告")
+    assert "annual-report-2023-zz-yjj: version 1 emitted" in department.stderr
+    consumed = govpub(settings, "consume", "--until-idle")
+    assert consumed.returncode == 0, consumed.stderr
+    assert (settings.output_dir / "report" / "annual-report-2023-zz-yjj.html").is_file()
+
+
+def test_annual_report_refuses_bad_input(make_settings: Any) -> None:
+    settings = make_settings()
+    unknown = govpub(settings, "annual-report", "2023", "--department", "zz-nobody")
+    assert unknown.returncode == 2
+    assert "--department: unknown department 'zz-nobody'" in unknown.stderr
+    year = govpub(settings, "annual-report", "23")
+    assert year.returncode == 2
+    assert "'23' is not a year such as 2023" in year.stderr
+    fmt = govpub(settings, "annual-report", "2023", "--format", "gov-1999")
+    assert fmt.returncode == 2
+    assert "no report format 'gov-1999'" in fmt.stderr

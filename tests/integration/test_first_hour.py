@@ -126,3 +126,12 @@ def test_the_first_hour_follows_what_the_demo_prints(
     letters = run(["dlq", "list"], env, home)
     assert letters.returncode == 0, letters.stderr
     assert "0 dead letter(s)" in letters.stdout
+
+    # The demo published 2023's Table 2; demo.env names the sample fee statement, so the
+    # command the demo prints counts it again, prints it, and has nothing new to publish.
+    assert "govpub annual-report 2023" in demo.stdout
+    report = run(["annual-report", "2023"], env, home)
+    assert report.returncode == 0, report.stderr
+    no_warnings(report)
+    assert report.stdout.startswith("株洲市人民政府2023年政府信息公开工作年度报告")
+    assert "annual-report-2023: version 1 already says this; nothing published" in report.stderr

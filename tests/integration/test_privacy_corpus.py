@@ -61,7 +61,7 @@ registered_domain = "127.0.0.1"
 url = "https://county.example.gov.cn/hooks/govpub"
 
 [[routes]]
-kinds = ["policy", "penalty", "exposure", "meeting", "campaign"]
+kinds = ["policy", "penalty", "licence", "enforcement", "exposure", "meeting", "campaign"]
 wechat = ["portal"]
 weibo = ["fabu"]
 webhook = ["county"]
@@ -255,8 +255,9 @@ def _wrap(text: str, form: str) -> str:
 
 @st.composite
 def corpus(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Secrets]:
-    """``(decisions, citing events, secrets)``: penalties first, then the exposure batch
-    and the withdrawal that cite them, and the other kinds."""
+    """``(decisions, citing events, secrets)``: penalty, licensing and enforcement
+    decisions first, then the exposure batch and the withdrawals that cite them, and the
+    other kinds."""
     secrets = Secrets()
     personal = st.one_of(identity(secrets), mobile(secrets), card(secrets))
     party_full = st.one_of(personal, landline(secrets))
@@ -264,22 +265,28 @@ def corpus(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
     second_party, second_written = draw(person(secrets))
     joiner = draw(st.sampled_from(["、", "，", "；", "和"]))
     label = draw(st.sampled_from(["", "当事人", "当事人："]))
-    penalty = factories.penalty(
-        "pen-1", party_type="自然人", party_name="x", decided_on="2023-05-05"
-    )
-    penalty["payload"].pop("credit_code", None)
-    roles = field_roles(_PAYLOADS["penalty"])
-    for path in _text_paths("penalty"):
-        if roles[path] == "party_name":
-            _set(penalty["payload"], path, f"{label}{first_party}{joiner}{second_party}")
-        elif path == "decision_number":
-            _set(penalty["payload"], path, f"株应急罚〔2023〕{first_written}号")
-        else:
-            written = draw(st.sampled_from([first_written, second_written]))
-            _set(penalty["payload"], path, f"当事人{written}（{draw(party_full)}）经查")
+    decisions = []
+    for prefix, build, type_field in (
+        ("pen", factories.penalty, "party_type"),
+        ("lic", factories.licence, "applicant_type"),
+        ("enf", factories.enforcement, "party_type"),
+    ):
+        decision = build(f"{prefix}-1", **{type_field: "自然人"}, decided_on="2023-05-05")
+        decision["payload"].pop("credit_code", None)
+        kind = decision["kind"]
+        roles = field_roles(_PAYLOADS[kind])
+        for path in _text_paths(kind):
+            if roles[path] == "party_name":
+                _set(decision["payload"], path, f"{label}{first_party}{joiner}{second_party}")
+            elif path == "decision_number":
+                _set(decision["payload"], path, f"株应急罚〔2023〕{first_written}号")
+            else:
+                written = draw(st.sampled_from([first_written, second_written]))
+                _set(decision["payload"], path, f"当事人{written}（{draw(party_full)}）经查")
+        decisions.append(decision)
     second = factories.penalty("pen-2", party_type="自然人", party_name=first_party)
     second["payload"].pop("credit_code", None)
-    decisions = [penalty, second]
+    decisions.append(second)
     cases = {"title": "x", "case_summary": "x", "decision_ref": "pen-1"}
     exposure = factories.envelope(
         "exposure",
@@ -296,7 +303,10 @@ def corpus(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
     withdrawal = factories.retract(
         "penalty", "pen-2", 2, reason=f"{first_written}（{draw(party_full)}）已申请撤回"
     )
-    citing = [exposure, withdrawal]
+    licence_withdrawal = factories.retract(
+        "licence", "lic-1", 2, reason=f"{second_written}（{draw(party_full)}）提交虚假材料"
+    )
+    citing = [exposure, withdrawal, licence_withdrawal]
     html_seen: list[str] = []
     for number, kind in enumerate(("policy", "meeting", "campaign")):
         event = _base(kind, f"{kind}-{number}")

@@ -63,8 +63,12 @@ def events() -> list[dict[str, object]]:
         )
     )
     items.append(at(factories.policy("policy-xss", body=HOSTILE_BODY), "2023-12-11T09:00:00+08:00"))
+    items.append(at(factories.licence("lic-1"), "2023-05-08T10:00:00+08:00"))
     items += [exposure_batch(), meeting()]
     return items
+
+
+FEES = 'year = 2023\nprovided_by = "株洲市财政局"\ntotal = "1286.45"\n'
 
 
 @pytest.fixture
@@ -82,8 +86,14 @@ def served(make_settings: Callable[..., Settings], tmp_path: Path) -> Iterator[s
     }
     source = tmp_path / "events.jsonl"
     source.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in events()), "utf-8")
+    fees = tmp_path / "fees-2023.toml"
+    fees.write_text(FEES, "utf-8")
     govpub = [sys.executable, "-m", "govpub.app.cli"]
-    for command in (["emit", str(source)], ["consume", "--until-idle"]):
+    for command in (
+        ["emit", str(source)],
+        ["annual-report", "2023", "--fees", str(fees)],
+        ["consume", "--until-idle"],
+    ):
         done = subprocess.run(
             [*govpub, *command], env=env, capture_output=True, text=True, timeout=120
         )
@@ -234,3 +244,34 @@ def test_site_in_a_real_browser(served: str, browser: WebDriver) -> None:
         "application/rss+xml": served + "feeds/dept/zz-yjj.xml",
         "application/atom+xml": served + "feeds/dept/zz-yjj.atom",
     }
+
+    # The annual report's Table 2 in the 年度报告 column: a real table, its data linked.
+    browser.get(served + "report/")
+    assert browser.title == f"年度报告 - {SITE_TITLE}"
+    title = "株洲市人民政府2023年政府信息公开工作年度报告（二、主动公开政府信息情况）"
+    browser.find_element(By.LINK_TEXT, title).click()
+    assert browser.current_url == served + "report/annual-report-2023.html"
+    table = browser.find_element(By.CSS_SELECTOR, "table.report")
+    assert table.is_displayed()
+    values = {
+        row.find_element(By.CSS_SELECTOR, "th[scope=row]").text: [
+            cell.text for cell in row.find_elements(By.TAG_NAME, "td")
+        ]
+        for row in table.find_elements(By.TAG_NAME, "tr")
+        if row.find_elements(By.CSS_SELECTOR, "th[scope=row]")
+    }
+    # 26 penalty decisions of 2023, one withdrawn in December; one licence; no enforcement.
+    assert values["行政处罚"] == ["25"]
+    assert values["行政许可"] == ["1"]
+    assert values["行政强制"] == ["0"]
+    assert values["行政事业性收费"] == ["1286.45"]
+    assert len(values["规章"]) == 3
+    notes = browser.find_element(By.CSS_SELECTOR, "ol.notes").text
+    assert "统计期限为2023年1月1日至12月31日（北京时间）" in notes
+    csv_link = browser.find_element(By.LINK_TEXT, "CSV")
+    assert csv_link.get_attribute("href") == served + "api/report/annual-report-2023.csv"
+    screenshot(browser, "website-report")
+    browser.get(served + "api/report/annual-report-2023.json")
+    data = json.loads(browser.find_element(By.TAG_NAME, "body").text)
+    assert data["year"] == 2023
+    assert data["url"].endswith("/report/annual-report-2023.html")

@@ -11,7 +11,8 @@ def test_demo_renders_the_site(tmp_path: Path, capsys: pytest.CaptureFixture[str
     workdir = tmp_path / "demo"
     assert main(["demo", "--dir", str(workdir)]) == 0
     out = capsys.readouterr().out
-    assert "channel website: 11 delivered, 2 skipped" in out
+    # 16 samples (2 skipped: withheld from the site) and the 2023 annual report's table.
+    assert "channel website: 15 delivered, 2 skipped" in out
     site = workdir / "public"
     assert f"website:         {site.resolve() / 'index.html'}" in out
     assert f". {workdir / 'demo.env'}" in out  # then govpub serve serves this site
@@ -25,6 +26,13 @@ def test_demo_renders_the_site(tmp_path: Path, capsys: pytest.CaptureFixture[str
     amended = (site / "policy" / "zzsf-2021-0012.html").read_text("utf-8")
     assert "本文件已修订" in amended
     assert 'href="zzzb-2023-0005.html"' in amended
+    refused = (site / "licence" / "zzsp-xk-2023-0044.html").read_text("utf-8")
+    assert '<dd class="party">李某某</dd>' in refused
+    assert "查封" in (site / "enforcement" / "index.html").read_text("utf-8")
+    assert "zzsp-xk-2023-0031" in (site / "dept" / "zz-xzspj" / "index.html").read_text("utf-8")
+    report = (site / "report" / "annual-report-2023.html").read_text("utf-8")
+    assert '<table class="report">' in report
+    assert f"annual report:   {site.resolve() / 'report' / 'annual-report-2023.html'}" in out
 
 
 def test_serve_needs_an_output_directory(

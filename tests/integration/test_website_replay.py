@@ -54,6 +54,14 @@ def history() -> list[dict[str, Any]]:
         meeting(),
         meeting("meeting-1", 2, decisions=["原则通过。"]),
         campaign(),
+        factories.licence("lic-1"),
+        factories.enforcement("enf-1"),
+        factories.report(),
+        factories.report(
+            version=2, notes=["统计期限为2023年1月1日至12月31日（北京时间）。", "更正。"]
+        ),
+        factories.report("annual-report-2022", year=2022),
+        factories.retract("report", "annual-report-2022", 2, department="zz-zfb"),
     ]
     return events
 
@@ -80,6 +88,8 @@ def test_replay_equals_the_incremental_build(settings: Settings) -> None:
     consume(settings, "website", "rss")
     built = tree(settings.output_dir)
     assert "penalty/page/3.html" in built
+    assert "api/report/annual-report-2023.csv" in built
+    assert "api/report/annual-report-2022.json" not in built  # withdrawn: its data is gone
     assert "feeds/all.xml" in built
 
     # Damage the site: a replay must repair it and leave the feeds alone.

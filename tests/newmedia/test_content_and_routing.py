@@ -166,6 +166,10 @@ def test_demo_routing_file_routes_as_the_work_points_ask() -> None:
     assert routing.targets("wechat", penalty) == []  # penalties: portal and feeds only
     assert routing.targets("weibo", penalty) == []
     assert [t.name for t in routing.targets("webhook", penalty)] == ["lukou-county-portal"]
+    for decision in (factories.licence(), factories.enforcement()):
+        event = parse_event(decision)
+        assert routing.targets("wechat", event) == []  # like penalties: portal, feeds, webhook
+        assert [t.name for t in routing.targets("webhook", event)] == ["lukou-county-portal"]
     meeting = routing.targets("wechat", parse_event(events.meeting()))
     assert meeting[0].on_update == "replace"
     assert meeting[0].template.weibo.startswith("【会议回放】")
@@ -227,3 +231,35 @@ def test_missing_settings_name_the_variable(
         settings = make_settings(newmedia_routes=demo_routes())
         with pytest.raises(ConfigurationError, match=r"GOVPUB_WECHAT_APP_SECRETS.*zhuzhou-gov"):
             WeChatChannel.from_context(ChannelContext(settings, store))
+
+
+def test_licence_and_enforcement_articles_carry_every_public_field() -> None:
+    licence = parse_event(factories.licence(decision="不予", reasons="不符合条件"))
+    html = wechat_article(
+        licence,  # type: ignore[arg-type]
+        url=URL,
+        title_template="{title}",
+        digest_template="{label}｜{summary}",
+        author="x",
+        images={},
+    )
+    assert html.digest.startswith("行政许可｜许可决定书文号：株应急许〔2023〕8号")
+    for text in (
+        "许可事项：危险化学品经营许可",
+        "决定：不予",
+        "理由：不符合条件",
+        "有效期至：2026-05-04",
+    ):
+        assert text in html.content, text
+    enforcement = parse_event(factories.enforcement(measures=["扣押", "拍卖"]))
+    content = wechat_article(
+        enforcement,  # type: ignore[arg-type]
+        url=URL,
+        title_template="{title}",
+        digest_template="{summary}",
+        author="x",
+        images={},
+    ).content
+    for text in ("强制类别：扣押、拍卖", "对象：芦淞区某仓库", "期限至：2023-06-03", "违法事实："):
+        assert text in content, text
+    assert f'<a href="{URL}">{URL}</a>' in content

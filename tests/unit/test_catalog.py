@@ -265,3 +265,65 @@ def test_the_catalog_consumer_takes_in_the_sample_events(
         assert catalog.penalty_standing(
             "zzyj-cf-2023-0012", on=ON, display_until=DISPLAY.display_until
         ).in_effect
+
+
+# --- history -------------------------------------------------------------------------
+
+
+def test_every_version_is_kept_once_with_its_time_and_payload(catalog: DocumentCatalog) -> None:
+    first = factories.policy("p-1", 1)
+    repealed = factories.policy("p-1", 2, validity="已废止")
+    repealed["occurred_at"] = "2024-01-01T00:30:00+08:00"
+    withdrawal = factories.retract("policy", "p-1", 3, department="zz-zfb")
+    record(catalog, first, repealed, repealed, withdrawal, factories.penalty("q-1"))
+    [history] = catalog.histories(["policy"])
+    assert history.document_id == "p-1"
+    assert history.kind == "policy"
+    assert [(v.version, v.action) for v in history.versions] == [
+        (1, "publish"),
+        (2, "update"),
+        (3, "retract"),
+    ]
+    # Stored in UTC, read back as the same instant.
+    assert history.versions[1].occurred_at == datetime(2023, 12, 31, 16, 30, tzinfo=UTC)
+    assert history.versions[1].payload["validity"] == "已废止"
+    assert history.versions[2].payload == {"reason": "依法撤销"}
+    assert [h.document_id for h in catalog.histories(["policy", "penalty"])] == ["p-1", "q-1"]
+    assert list(catalog.histories(["meeting"])) == []
+
+
+def test_an_older_version_arriving_late_is_not_history(catalog: DocumentCatalog) -> None:
+    record(catalog, factories.penalty("p-1", 2), factories.penalty("p-1", 1))
+    [history] = catalog.histories(["penalty"])
+    assert [v.version for v in history.versions] == [2]
+
+
+def test_documents_recorded_before_the_history_are_named(
+    catalog: DocumentCatalog,
+) -> None:
+    record(catalog, factories.penalty("p-1"), factories.penalty("p-2"))
+    assert catalog.without_history() == []
+    with catalog.store.transaction() as conn:  # a catalog from before catalog_versions
+        conn.execute("DELETE FROM catalog_versions WHERE document_id='p-2'")
+    assert catalog.without_history() == ["p-2"]
+
+
+def test_a_replay_rebuilds_the_catalog_and_its_history(
+    make_settings: Callable[..., Settings],
+) -> None:
+    from govpub.app.channels import replay_channel
+
+    settings = make_settings()
+    emit(settings, samples())
+    run_channels(settings, ["catalog"], until_idle=True)
+    with Store(settings.store) as store:
+        store.conn.execute("DELETE FROM catalog_versions")
+        assert DocumentCatalog(store).without_history() != []
+    result = replay_channel(settings, "catalog")
+    assert result.records == len(samples())
+    with Store(settings.store) as store:
+        catalog = DocumentCatalog(store)
+        assert catalog.without_history() == []
+        [amended] = [h for h in catalog.histories(["policy"]) if h.document_id == "zzsf-2021-0012"]
+        assert [v.payload["validity"] for v in amended.versions] == ["现行有效", "已修订"]
+        assert catalog.get("zzyj-cf-2023-0009").retracted  # type: ignore[union-attr]

@@ -185,3 +185,109 @@ def test_a_penalty_never_to_be_published_is_withdrawn_on_every_channel(
     assert "pen-flagged" not in channel.documents
     assert [(r.decision.value, r.field) for r in rows] == [("refused", f"payload.{flag}")]
     assert "flagged never to be published" in caplog.text
+
+
+# --- licensing and enforcement decisions: the same protection as a penalty ----------------
+
+PHONE = "139-0080-7233"
+
+
+def raw_licence() -> dict[str, Any]:
+    """A licence refused to a natural person, with her identity number (split in two) and
+    phone number in the reasons and the content, as a careless client would send it."""
+    return factories.licence(
+        "lic-raw",
+        applicant_type="自然人",
+        applicant="王小红",
+        title="王小红食品经营许可决定",
+        decision="不予",
+        reasons=f"申请人王 小红（身份证号{ID_NUMBER[:6]} {ID_NUMBER[6:]}，电话{PHONE}）经营场所不符合要求。",
+        content=f"小红申请在荷塘区开办餐馆，联系手机{PHONE}。",
+    )
+
+
+def raw_enforcement() -> dict[str, Any]:
+    """A 扣押 against a natural person, his identity and phone numbers in the facts."""
+    return factories.enforcement(
+        "enf-raw",
+        party_type="自然人",
+        party_name="赵大海",
+        title="赵大海扣押决定",
+        measures=["扣押"],
+        facts=f"当事人赵大海（公民身份号码{ID_NUMBER}，手机{PHONE}）无证运输烟花爆竹。",
+        objects="赵大海所有的烟花爆竹120箱",
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "person", "name_field", "masked_name"),
+    [
+        (raw_licence, "王小红", "applicant", "王某某"),
+        (raw_enforcement, "赵大海", "party_name", "赵某某"),
+    ],
+)
+def test_a_decision_about_a_person_that_skipped_the_gate_is_masked_and_audited(
+    local: Settings,
+    raw: Callable[[], dict[str, Any]],
+    person: str,
+    name_field: str,
+    masked_name: str,
+) -> None:
+    to_bus(local, raw())
+    with Store(local.store) as store:
+        [event] = deliver(local, store).applied
+        payload = event.payload.model_dump()
+        assert payload[name_field] == masked_name
+        assert payload["title"].startswith(masked_name)
+        dumped = event.model_dump_json()
+        for secret in (person, person[1:], ID_NUMBER[6:], "0080"):
+            assert secret not in dumped, secret
+        rules = {(r.decision.value, r.rule) for r in AuditLog(store).for_event(event.event_id)}
+        assert rules >= {
+            ("masked", "party_name"),
+            ("masked", "id_number"),
+            ("masked", "mobile_number"),
+        }
+
+
+@pytest.mark.parametrize(
+    ("factory", "flag"),
+    [
+        (factories.licence, "involves_secrets"),
+        (factories.licence, "security_risk"),
+        (factories.enforcement, "is_minor"),
+        (factories.enforcement, "security_risk"),
+    ],
+)
+def test_a_licence_or_enforcement_never_to_be_published_is_withdrawn(
+    local: Settings, factory: Callable[..., dict[str, Any]], flag: str
+) -> None:
+    first = factory("dec-flagged", version=1)
+    flagged = factory("dec-flagged", version=2, **{flag: True})
+    flagged["action"] = "update"
+    to_bus(local, first, flagged)
+    with Store(local.store) as store:
+        channel = deliver(local, store)
+        rows = AuditLog(store).for_event(flagged["event_id"])
+    published, withdrawn = channel.applied
+    assert published.event_id == first["event_id"]
+    assert isinstance(withdrawn, RetractEvent)
+    assert withdrawn.kind.value == first["kind"]
+    assert withdrawn.payload.reason == NOT_PUBLISHED_REASON
+    assert "dec-flagged" not in channel.documents
+    assert [(r.decision.value, r.field) for r in rows] == [("refused", f"payload.{flag}")]
+
+
+@pytest.mark.parametrize(("raw", "person"), [(raw_licence, "王小红"), (raw_enforcement, "赵大海")])
+def test_the_gate_masks_the_same_decision_before_the_bus(
+    local: Settings, raw: Callable[[], dict[str, Any]], person: str
+) -> None:
+    with Store(local.store) as store:
+        with open_publisher(local, store, source="test") as publisher:
+            publisher.publish(raw())
+        [event] = deliver(local, store).applied
+        dumped = event.model_dump_json()
+        for secret in (person, person[1:], ID_NUMBER[6:], "0080"):
+            assert secret not in dumped, secret
+        sources = {r.submitter.source for r in AuditLog(store).for_event(event.event_id)}
+        assert "channel:memory" not in sources  # nothing left for the channel to mask

@@ -22,6 +22,8 @@ def test_the_shipped_rules_follow_the_domain_notes_and_say_what_to_verify() -> N
     assert columns == {
         "policy": ("policy", 180, "calendar"),  # notices and policies: 6 months
         "penalty": ("penalty", 30, "calendar"),  # disclosure: 1 month
+        "licence": ("licence", 30, "calendar"),  # disclosure: 1 month
+        "enforcement": ("enforcement", 30, "calendar"),  # disclosure: 1 month
         "meeting": ("meeting", 30, "calendar"),  # work: 1 month
         "exposure": ("exposure", 100, "calendar"),  # every quarter
     }
@@ -73,7 +75,7 @@ source = "our own rule"
         (
             '[[columns]]\nname = "x"\nkind = "news"\nmax_days = 14\nsource = "s"\n',
             "columns.0.kind: Input should be 'policy', 'penalty', 'exposure',"
-            " 'meeting' or 'campaign'",
+            " 'meeting', 'campaign', 'licence', 'enforcement' or 'report'",
         ),
         (
             '[[columns]]\nname = "x"\nkind = "policy"\nmax_days = 14\nunit = "weeks"\nsource = "s"\n',

@@ -17,7 +17,7 @@ from govpub.errors import ComplianceRefusal
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.compliance import ComplianceGate, build_gate
-from schemas import PenaltyEvent, parse_event
+from schemas import EnforcementEvent, LicenceEvent, PenaltyEvent, parse_event
 from tests import factories
 
 ID_NUMBER = "43021119900101123" + id_check_char("43021119900101123")
@@ -307,6 +307,123 @@ def test_without_a_store_decisions_are_not_kept(make_settings: Callable[..., Set
     gate = build_gate(make_settings(), None, clock=at("2023-05-08"))
     assert gate.audit is None
     assert gate(parse_event(person_penalty())).payload.party_name == "王某某"  # type: ignore[union-attr]
+
+
+# --- licensing and enforcement decisions: masked and checked like penalties ----------
+
+
+def test_a_natural_person_applicant_is_masked_like_a_penalised_party(
+    make_gate: Callable[..., ComplianceGate], store: Store
+) -> None:
+    event = parse_event(
+        factories.licence(
+            applicant_type="自然人",
+            applicant="王小明",
+            title="王小明出租汽车驾驶员从业资格许可决定",
+            decision="不予",
+            reasons=f"申请人王小明（联系电话{PHONE}，住址：株洲市荷塘区某路1号）驾龄不满三年。",
+        )
+    )
+    verdict = make_gate().check(event)
+    assert isinstance(verdict.event, LicenceEvent)
+    payload = verdict.event.payload
+    assert payload.applicant == "王某某"
+    assert payload.title == "王某某出租汽车驾驶员从业资格许可决定"
+    assert payload.reasons is not None
+    for secret in ("王小明", "小明", PHONE, "某路1号"):
+        assert secret not in payload.reasons
+    # Recorded in the party register: a withdrawal citing the decision is masked too.
+    retraction = parse_event(
+        factories.retract(
+            "licence",
+            "doc-licence-1",
+            2,
+            reason="王小明提交虚假材料，许可依法撤销",
+            department="zz-yjj",
+        )
+    )
+    assert "王小明" not in make_gate()(retraction).payload.reason  # type: ignore[union-attr]
+
+
+def test_an_enforcement_against_a_person_is_masked_and_organisations_are_kept(
+    make_gate: Callable[..., ComplianceGate],
+) -> None:
+    person = parse_event(
+        factories.enforcement(
+            party_type="自然人",
+            party_name="李建国",
+            measures=["冻结"],
+            objects=f"李建国名下银行账户（账号{CARD}）存款",
+        )
+    )
+    result = make_gate()(person)
+    assert isinstance(result, EnforcementEvent)
+    assert result.payload.party_name == "李某某"
+    assert result.payload.objects is not None
+    assert CARD not in result.payload.objects
+    assert "李建国" not in result.payload.objects
+    company = parse_event(factories.enforcement())
+    verdict = make_gate().check(company)
+    assert verdict.event == company
+    assert [f.decision for f in verdict.findings] == [Decision.CHECKED]
+
+
+def test_an_identity_number_is_never_a_licence_credit_code(
+    make_gate: Callable[..., ComplianceGate],
+) -> None:
+    raw = factories.licence()
+    event = parse_event(raw).model_copy(
+        update={"payload": parse_event(raw).payload.model_copy(update={"credit_code": ID_NUMBER})}
+    )
+    with pytest.raises(ComplianceRefusal) as info:
+        make_gate()(event)
+    assert [e.path for e in info.value.errors] == ["payload.credit_code"]
+
+
+@pytest.mark.parametrize(
+    ("factory", "flag"),
+    [
+        (factories.enforcement, "is_minor"),
+        (factories.enforcement, "involves_secrets"),
+        (factories.licence, "involves_secrets"),
+        (factories.licence, "security_risk"),
+    ],
+)
+def test_decisions_that_must_never_be_published_are_refused(
+    make_gate: Callable[..., ComplianceGate],
+    factory: Callable[..., dict[str, Any]],
+    flag: str,
+) -> None:
+    with pytest.raises(ComplianceRefusal) as info:
+        make_gate()(parse_event(factory(**{flag: True})))
+    assert [e.path for e in info.value.errors] == [f"payload.{flag}"]
+
+
+@pytest.mark.parametrize(
+    ("factory", "rule", "setting"),
+    [
+        (factories.licence, "licence_deadline", "compliance_licence_deadline_days"),
+        (factories.enforcement, "enforcement_deadline", "compliance_enforcement_deadline_days"),
+    ],
+)
+def test_licensing_and_enforcement_decisions_have_seven_working_days(
+    make_gate: Callable[..., ComplianceGate],
+    factory: Callable[..., dict[str, Any]],
+    rule: str,
+    setting: str,
+) -> None:
+    raw = factory(decided_on="2023-09-28")
+    raw["payload"].pop("ends_on", None)
+    event = parse_event(raw)
+    # Thursday 28 September: 29 September is 中秋 and the 国庆 holiday runs to 6 October;
+    # Saturday 7 October is worked, so 13 October is the 6th working day, 16 October the 8th.
+    assert make_gate("2023-10-13").check(event).flags == []
+    flags = make_gate("2023-10-16").check(event).flags
+    assert [(f.rule, f.field, f.count) for f in flags] == [(rule, "payload.decided_on", 8)]
+    assert rule in RULES
+    # Configurable: a region with a shorter period flags earlier.
+    assert make_gate("2023-10-13", **{setting: 5}).check(event).flags[0].rule == rule
+    assert make_gate("2025-01-01").check(parse_event(factory(version=2))).flags == []
 
 
 # --- display periods ---------------------------------------------------------------------

@@ -49,6 +49,12 @@ KEY = 'id = "k-{n}"\nsecret = "' + "s" * 32 + '"\n'
             "departments.zz-a.kinds[0]: Input should be",
         ),
         (
+            '[departments.zz-a]\nkinds = ["penalty", "report"]\n[[departments.zz-a.keys]]\n'
+            + KEY.format(n=1),
+            "departments.zz-a.kinds: report is computed by govpub annual-report, never sent by"
+            " a department",
+        ),
+        (
             '[departments.zz-a]\nkinds = ["penalty"]\n'
             + "".join("[[departments.zz-a.keys]]\n" + KEY.format(n=n) for n in range(3)),
             "departments.zz-a: at most 2 keys may be active at once",

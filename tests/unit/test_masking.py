@@ -272,6 +272,32 @@ def test_addresses_only_when_asked() -> None:
     assert mask_text(text, addresses=True).text == "住址：***，经查"
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (
+            "当事人张某，男，1985年1月13日出生，住湖南省株洲市芦淞区建设路12号。",
+            "当事人张某，男，1985年1月13日出生，住***。",
+        ),
+        (
+            "申请人（电话略，住株洲市芦淞区建设路12号），经营场所",
+            "申请人（电话略，住***），经营场所",
+        ),
+        ("家住株洲市芦淞区建设路12号3栋", "家住***"),
+        ("现住天元区泰山路88号，经查", "现住***，经查"),
+        # 住 starting a word of its own, or with no place after it, is no address.
+        ("株洲市住房和城乡建设局，住建部门", "株洲市住房和城乡建设局，住建部门"),
+        (
+            "，住宿费300元，住院治疗，入住酒店，他记住了",
+            "，住宿费300元，住院治疗，入住酒店，他记住了",
+        ),
+    ],
+)
+def test_addresses_written_without_a_label(text: str, masked: str) -> None:
+    assert mask_text(text, addresses=True).text == masked
+    assert mask_text(text).text == text  # only for a natural person
+
+
 def test_nothing_shields_a_valid_identity_number() -> None:
     # A number that checks out as an identity number is one, whatever it is called: not
     # the event's own credit_code (``keep``), nor a credit-code or tax-number label.

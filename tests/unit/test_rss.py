@@ -256,6 +256,25 @@ def test_two_processes_of_the_channel_lose_no_item(
     assert ids == {f"{p}-{b}-{i}.html" for p in "ab" for b in range(10) for i in range(5)}
 
 
+def test_licensing_and_enforcement_decisions_have_their_own_feeds(
+    setup: tuple[RssChannel, Path],
+) -> None:
+    channel, out = setup
+    deliver(channel, factories.licence(), factories.enforcement(amount="1500"))
+    licence = parse(out / "feeds/licence.xml")
+    [entry] = licence.entries
+    assert entry.title == "株洲示例化工有限公司危险化学品经营许可"
+    assert "许可事项：危险化学品经营许可" in entry.description
+    assert "决定：准予" in entry.description
+    assert entry.link == "https://www.example.gov.cn/zwgk/licence/doc-licence-1.html"
+    assert licence.feed.title.endswith("行政许可")
+    [entry] = parse(out / "feeds/enforcement.atom").entries
+    assert "强制类别：查封" in entry.summary
+    assert "金额：1,500.00元" in entry.summary
+    assert [t.term for t in entry.tags] == ["行政强制", "安全生产"]
+    assert len(parse(out / "feeds/dept/zz-yjj.xml").entries) == 2
+
+
 def test_a_take_down_removes_the_item_without_a_notice(setup: tuple[RssChannel, Path]) -> None:
     channel, out = setup
     deliver(channel, factories.penalty(facts="敏感的违法事实"), factories.policy())
@@ -275,3 +294,14 @@ def test_a_take_down_removes_the_item_without_a_notice(setup: tuple[RssChannel, 
     deliver(channel, factories.penalty(version=3))
     [entry] = parse(out / "feeds/penalty.xml").entries
     assert entry.id == "urn:govpub:zhuzhou:penalty:doc-penalty-1"
+
+
+def test_an_annual_report_table_is_an_item_with_its_values(setup: tuple[RssChannel, Path]) -> None:
+    channel, out = setup
+    deliver(channel, factories.report())
+    [entry] = parse(out / "feeds/report.xml").entries
+    assert entry.title == "株洲市人民政府2023年政府信息公开工作年度报告（二、主动公开政府信息情况）"
+    assert entry.link == "https://www.example.gov.cn/zwgk/report/annual-report-2023.html"
+    assert "行政规范性文件：本年制发件数 12，本年废止件数 2，现行有效件数 130" in entry.description
+    assert "行政事业性收费：本年收费金额（单位：万元） 1286.45" in entry.description
+    assert len(parse(out / "feeds/dept/zz-zfb.xml").entries) == 1

@@ -190,6 +190,120 @@ def test_penalty_that_must_never_be_published(site: Site, flag: str) -> None:
     assert "pen-4.html" not in site.text("penalty/index.html")
 
 
+def test_licence_page_shows_the_decision(site: Site) -> None:
+    site.publish(factories.licence("lic-1", content="经营范围：工业用化学品。"))
+    html = site.text("licence/lic-1.html")
+    page = assert_standard_page(html)
+    assert "h2:许可依据" in page.headings
+    for text in (
+        "株应急许〔2023〕8号",
+        '<dd class="party">株洲示例化工有限公司</dd>',
+        "91430211MA4PXR123G",
+        "危险化学品经营许可",
+        '<dd class="decision">准予</dd>',
+        "湘株危化经字〔2023〕000008",
+        "经营范围：工业用化学品。",
+        "《危险化学品安全管理条例》第三十三条",
+        '<time datetime="2026-05-04">2026-05-04</time>',
+    ):
+        assert text in html, text
+    assert "株应急许〔2023〕8号 · 危险化学品经营许可 · 准予" in site.text("licence/index.html")
+    assert "licence/lic-1.html" in site.text("dept/zz-yjj/index.html")
+
+
+def test_a_refused_licence_to_a_person_shows_reasons_and_no_code(site: Site) -> None:
+    site.publish(
+        factories.licence(
+            "lic-2",
+            applicant_type="自然人",
+            applicant="李某某",
+            decision="不予",
+            reasons="驾龄不满三年。",
+        )
+    )
+    html = site.text("licence/lic-2.html")
+    assert '<dd class="party">李某某</dd>' in html
+    assert "h2:理由" in outline(html).headings
+    assert "驾龄不满三年。" in html
+    assert "统一社会信用代码" not in html
+
+
+def test_enforcement_page_shows_the_measures_and_their_category(site: Site) -> None:
+    site.publish(factories.enforcement("enf-1", measures=["查封", "代履行"], amount="3000"))
+    html = site.text("enforcement/enf-1.html")
+    assert_standard_page(html)
+    for text in (
+        "株应急强制〔2023〕3号",
+        "查封（行政强制措施）、代履行（行政强制执行）",
+        "3,000.00 元",
+        "芦淞区某仓库内储存的危险化学品及其储存设施",
+        "《中华人民共和国行政强制法》第二十二条",
+        '<time datetime="2023-06-03">2023-06-03</time>',
+        "安全生产",
+    ):
+        assert text in html, text
+    api = site.text("api/enforcement.json")
+    assert '"id":"enf-1"' in api
+
+
+@pytest.mark.parametrize(
+    ("factory", "kind", "flag"),
+    [
+        (factories.enforcement, "enforcement", "is_minor"),
+        (factories.licence, "licence", "involves_secrets"),
+    ],
+)
+def test_decisions_that_must_never_be_published(
+    site: Site, factory: Callable[..., dict[str, object]], kind: str, flag: str
+) -> None:
+    [outcome] = site.publish(factory("dec-1", **{flag: True}))
+    assert outcome is not None
+    assert outcome.state is DeliveryState.SKIPPED
+    assert not site.exists(f"{kind}/dec-1.html")
+    site.publish(factory("dec-2"))
+    [outcome] = site.publish(factory("dec-2", 2, **{flag: True}))
+    assert outcome is not None
+    assert outcome.state is DeliveryState.RETRACTED
+    assert "依据相关法律法规，该信息不予公开。" in site.text(f"{kind}/dec-2.html")
+
+
+def test_report_page_has_the_table_and_its_data(site: Site) -> None:
+    site.publish(factories.report())
+    html = site.text("report/annual-report-2023.html")
+    page = assert_standard_page(html)
+    assert "h2:二、主动公开政府信息情况" in page.headings
+    assert "h2:统计说明" in page.headings
+    for text in (
+        '<th colspan="4" scope="colgroup" class="report-heading">第二十条第（一）项</th>',
+        '<th scope="row">行政规范性文件</th><td class="number">12</td><td class="number">2</td>'
+        '<td class="number">130</td>',
+        # A section with fewer columns spans the table's width.
+        '<th scope="col" colspan="3">本年收费金额（单位：万元）</th>',
+        '<td class="number" colspan="3">1286.45</td>',
+        '<a href="../api/report/annual-report-2023.csv" type="text/csv">CSV</a>',
+    ):
+        assert text in html, text
+    assert "年度报告" in site.text("report/index.html")
+    data = json.loads(site.text("api/report/annual-report-2023.json"))
+    assert data["url"] == "https://www.zhuzhou.gov.cn/zwgk/report/annual-report-2023.html"
+    assert data["scope"] is None
+    assert data["sections"][0]["rows"][1] == {"label": "行政规范性文件", "cells": [12, 2, 130]}
+    assert data["sections"][1]["rows"][0]["cells"] == [1286.45]
+    csv = (site.root / "api/report/annual-report-2023.csv").read_bytes()
+    assert csv.startswith("\ufeff项目,信息内容,统计项,数值\r\n".encode())
+    assert (
+        "第二十条第（八）项,行政事业性收费,本年收费金额（单位：万元）,1286.45\r\n" in csv.decode()
+    )
+
+
+def test_a_withdrawn_report_takes_its_data_down(site: Site) -> None:
+    site.publish(factories.report())
+    site.publish(factories.retract("report", "annual-report-2023", 2, department="zz-zfb"))
+    assert "【已撤回】" in site.text("report/annual-report-2023.html")
+    assert not site.exists("api/report/annual-report-2023.json")
+    assert not site.exists("api/report/annual-report-2023.csv")
+
+
 def test_exposure_batch_links_each_case_to_its_decision(site: Site) -> None:
     site.publish(exposure_batch())
     html = site.text("exposure/exposure-2023Q2.html")
