@@ -29,7 +29,7 @@ def emit(settings: Settings, events: list[dict[str, Any]]) -> None:
 
 
 def every_kind(count: int, prefix: str = "g") -> list[dict[str, Any]]:
-    """``count`` documents spread over the five content topics."""
+    """``count`` documents spread over five of the content topics."""
     makers: list[Callable[[str], dict[str, Any]]] = [
         lambda d: factories.policy(d),
         lambda d: factories.penalty(d),
@@ -82,8 +82,9 @@ def wait_for(condition: Callable[[], bool], failure: str, timeout: float = 120.0
 
 
 def test_members_share_the_partitions_of_every_topic_evenly(settings: Settings) -> None:
-    """Five topics of three partitions, two members: 8 and 7 partitions (kafka-python's
-    default assignor split each topic on its own and gave one member 10).
+    """Eight topics of three partitions, two members: 12 partitions each (kafka-python's
+    default assignor split each topic on its own and gave one member two of every
+    topic's three: 16).
 
     Each member polls in a thread of its own, as each runs in a process of its own: a
     member waiting in a JoinGroup for the other would otherwise keep the other from
@@ -93,7 +94,7 @@ def test_members_share_the_partitions_of_every_topic_evenly(settings: Settings) 
     bus.ensure_topics(topics.content)
     group = topics.channel_group("memory")
     everything = set(bus.end_offsets(topics.content))
-    assert len(everything) == 15
+    assert len(everything) == 3 * len(topics.content) == 24
     stop = threading.Event()
     lock = threading.Lock()
     assignments: dict[str, set[TopicPartition]] = {}
@@ -133,7 +134,7 @@ def test_members_share_the_partitions_of_every_topic_evenly(settings: Settings) 
         for thread in members:
             thread.join(timeout=120)
     assert errors == []
-    assert sorted(len(assigned) for assigned in settled) == [7, 8]
+    assert sorted(len(assigned) for assigned in settled) == [12, 12]
     for assigned in settled:
         assert {tp.topic for tp in assigned} == set(topics.content)
 
