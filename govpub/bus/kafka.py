@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KafkaTopicPartition
 from kafka.admin import NewTopic
 from kafka.coordinator.assignors.range import RangePartitionAssignor
@@ -25,6 +25,9 @@ from govpub.bus.sqlite import check_topic_name
 from govpub.errors import BusError, CommitFailed, PublishFailed
 
 log = logging.getLogger(__name__)
+
+JOIN_POLL_MS = 100
+"""How long each poll waits while a member finishes joining its group."""
 
 
 class KafkaBus:
@@ -147,6 +150,7 @@ class KafkaBus:
                 RangePartitionAssignor,
             ),
         }
+        membership = _Membership()
         try:
             consumer = KafkaConsumer(**config)
             if group is None:
@@ -162,12 +166,14 @@ class KafkaBus:
                 # member's first assignment (when it leads the group) includes them.
                 for topic in topics:
                     consumer.partitions_for_topic(topic)
-                consumer.subscribe(list(topics))
+                consumer.subscribe(list(topics), listener=membership)
         except KafkaError as exc:
             raise BusError(
                 f"cannot consume from Kafka at {','.join(self.servers)}: {exc}"
             ) from None
-        return KafkaBusConsumer(consumer, group)
+        return KafkaBusConsumer(
+            consumer, group, membership=membership, join_wait=self.session_timeout_ms / 1000
+        )
 
     def committed_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
         """Records after ``group``'s committed position, per partition."""
@@ -309,17 +315,50 @@ class KafkaBusProducer:
                 sender.join(10)
 
 
+class _Membership(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
+    """Whether the member is half-way through joining its group: from the revocation of its
+    partitions, which starts every join (the initial one too), to its new assignment."""
+
+    def __init__(self) -> None:
+        self.joining = False
+
+    def on_partitions_revoked(self, revoked: object) -> None:
+        self.joining = True
+
+    def on_partitions_lost(self, lost: object) -> None:
+        self.joining = True
+
+    def on_partitions_assigned(self, assigned: object) -> None:
+        self.joining = False
+
+
 class KafkaBusConsumer:
     """Thin wrapper: records become :class:`Record`, commit failures ``CommitFailed``."""
 
-    def __init__(self, consumer: KafkaConsumer, group: str | None) -> None:
+    def __init__(
+        self,
+        consumer: KafkaConsumer,
+        group: str | None,
+        *,
+        membership: _Membership | None = None,
+        join_wait: float = 10.0,
+    ) -> None:
         self._consumer = consumer
         self._group = group
+        self._membership = membership or _Membership()
+        self._join_wait = join_wait
 
     def poll(self, timeout: float, max_records: int) -> list[Record]:
-        """Up to ``max_records`` records, in order within each partition."""
+        """Up to ``max_records`` records, in order within each partition.
+
+        A member that begins joining its group in this poll finishes joining before it
+        returns (for up to the session timeout, however short ``timeout`` is): see
+        :meth:`_finish_joining`.
+        """
         try:
             batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
+            if not batches and self._membership.joining:
+                batches = self._finish_joining(max_records)
         except KafkaError as exc:
             raise BusError(f"Kafka poll failed: {exc}") from None
         return [
@@ -335,6 +374,26 @@ class KafkaBusConsumer:
             for batch in batches.values()
             for r in batch
         ]
+
+    def _finish_joining(self, max_records: int) -> Any:
+        """Poll until the group join in progress is complete (or ``join_wait`` is over).
+
+        kafka-python stops heartbeating when a join begins and starts again only in the
+        poll that finds the join complete: a poll that returns half-way (its timeout is
+        shorter than the rebalance) leaves the member silent until the caller polls again.
+        The coordinator counts the session from the end of the join, so a caller that then
+        works longer than the session timeout (a batch, the group's lag read over new
+        connections on a loaded machine) is dropped from the group it believes it is in:
+        its partitions go to the others, and when it leaves, the coordinator no longer
+        knows it (``UnknownMemberIdError``). While the coordinator waits for other members
+        to join, this member is safe (it is waiting too); so the wait is bounded, and a
+        caller that asked to stop waits at most that long.
+        """
+        deadline = time.monotonic() + self._join_wait
+        batches: Any = {}
+        while not batches and self._membership.joining and time.monotonic() < deadline:
+            batches = self._consumer.poll(timeout_ms=JOIN_POLL_MS, max_records=max_records)
+        return batches
 
     def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit the next offset to read for each partition (synchronously)."""

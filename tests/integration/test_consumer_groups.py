@@ -21,6 +21,7 @@ from govpub.store import Store
 from govpub.topics import Topics
 from producers import Publisher
 from tests import factories
+from tests.kafka_broker import KafkaBroker
 
 
 def emit(settings: Settings, events: list[dict[str, Any]]) -> None:
@@ -239,6 +240,71 @@ def test_members_that_end_together_deliver_everything_once_and_leave_cleanly(
     assert tuple(recorded) == (len(events), len(events))
     lag = open_bus(settings).committed_lag(topics.channel_group("rss"), topics.content)
     assert all(n <= 0 for n in lag.values())
+    problems = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("kafka") and r.levelno >= logging.ERROR
+    ]
+    assert not [p for p in problems if "UnknownMember" in p or "LeaveGroup" in p], problems
+
+
+def test_a_member_busy_after_a_rebalance_stays_in_the_group_and_leaves_cleanly(
+    make_settings: Callable[..., Settings],
+    kafka_broker: KafkaBroker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A member whose poll begins a rebalance and which then works for longer than the
+    session timeout before it polls again (a batch, or the group's lag read over new
+    connections on a loaded machine) is still in the group afterwards, and leaves it
+    cleanly. kafka-python sends no heartbeat from the start of a join to the poll that
+    finds it complete: a poll that returned half-way left the member silent, the
+    coordinator dropped it, and on leaving it was told ``UnknownMemberIdError`` (the
+    failure of the test above on a loaded machine)."""
+    caplog.set_level(logging.INFO, logger="kafka")
+    settings = make_settings(kafka_broker.url)
+    topics = Topics(settings.topic_prefix)
+    bus = open_bus(settings)
+    bus.ensure_topics(topics.content)
+    group = topics.channel_group("memory")
+    busy = bus.consumer(topics.content, group=group)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def other_member() -> None:
+        try:
+            with bus.consumer(topics.content, group=group) as consumer:
+                while not stop.is_set():
+                    consumer.poll(0.05, 10)
+        except BaseException as exc:  # reported by the test's thread
+            errors.append(exc)
+
+    other = threading.Thread(target=other_member)
+    try:
+        wait_for(lambda: not busy.poll(0.05, 10) and bool(busy.assignment()), "never joined")
+        other.start()
+        # The other member has asked to join: the coordinator waits for this one.
+        wait_for(
+            lambda: bus.describe_group(group).state == "PreparingRebalance",
+            "the second member never asked to join",
+        )
+
+        def rejoined() -> bool:
+            busy.poll(0.001, 10)  # a poll far shorter than a rebalance: it begins this
+            # member's part (the coordinator stops waiting for it) and returns
+            return bus.describe_group(group).state != "PreparingRebalance"
+
+        wait_for(rejoined, "the busy member never rejoined")
+        time.sleep(settings.session_timeout * 1.5)  # the work, with no poll
+        members = bus.describe_group(group).members
+        assert len(members) == 2, "the busy member was dropped from the group"
+        # Its share of the partitions, not the whole of its assignment before the rebalance.
+        assert 0 < len(busy.assignment()) < len(bus.end_offsets(topics.content))
+    finally:
+        stop.set()
+        if other.is_alive():
+            other.join(timeout=120)
+        busy.close()
+    assert errors == []
     problems = [
         r.getMessage()
         for r in caplog.records
