@@ -26,9 +26,6 @@ from govpub.errors import BusError, CommitFailed, PublishFailed
 
 log = logging.getLogger(__name__)
 
-JOIN_POLL_MS = 100
-"""How long each poll waits while a member finishes joining its group."""
-
 
 class KafkaBus:
     """The Kafka transport (``GOVPUB_BUS=kafka://HOST:PORT[,HOST:PORT]``)."""
@@ -358,7 +355,7 @@ class KafkaBusConsumer:
         try:
             batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
             if not batches and self._membership.joining:
-                batches = self._finish_joining(max_records)
+                self._finish_joining()
         except KafkaError as exc:
             raise BusError(f"Kafka poll failed: {exc}") from None
         return [
@@ -375,25 +372,32 @@ class KafkaBusConsumer:
             for r in batch
         ]
 
-    def _finish_joining(self, max_records: int) -> Any:
-        """Poll until the group join in progress is complete (or ``join_wait`` is over).
+    def _finish_joining(self) -> None:
+        """Wait until the group join in progress is complete (or ``join_wait`` is over).
 
-        kafka-python stops heartbeating when a join begins and starts again only in the
-        poll that finds the join complete: a poll that returns half-way (its timeout is
-        shorter than the rebalance) leaves the member silent until the caller polls again.
-        The coordinator counts the session from the end of the join, so a caller that then
-        works longer than the session timeout (a batch, the group's lag read over new
-        connections on a loaded machine) is dropped from the group it believes it is in:
-        its partitions go to the others, and when it leaves, the coordinator no longer
-        knows it (``UnknownMemberIdError``). While the coordinator waits for other members
-        to join, this member is safe (it is waiting too); so the wait is bounded, and a
-        caller that asked to stop waits at most that long.
+        kafka-python 3 runs a join in the background and finishes it (the new assignment,
+        heartbeats again) only in a poll that is waiting for it when it ends. A poll that
+        returns half-way (its timeout shorter than the rebalance) leaves it running, and
+        what the next poll does is wrong either way: a join that ended in between is thrown
+        away and a new one begins (a leader's new join is a new rebalance for the whole
+        group: a consumer that polled for 1 ms between 200 ms of work went through 143
+        generations in 30 s without an assignment), or, when the leader's own assignment has cleared the reason it
+        rejoined, nothing looks at it again: the member sends no heartbeat, fetches nothing,
+        and the coordinator drops it after the session timeout, while it believes it is a
+        member and leaves with an id the coordinator no longer knows
+        (``UnknownMemberIdError``). So the join is waited for here, in one call that
+        collects it (private API: pinned by the version range in pyproject.toml). Waiting
+        is safe (the coordinator does not drop a member whose join it holds) and bounded,
+        so that a caller asked to stop waits at most that long.
         """
+        coordinator = self._consumer._coordinator
         deadline = time.monotonic() + self._join_wait
-        batches: Any = {}
-        while not batches and self._membership.joining and time.monotonic() < deadline:
-            batches = self._consumer.poll(timeout_ms=JOIN_POLL_MS, max_records=max_records)
-        return batches
+        while self._membership.joining and (left := deadline - time.monotonic()) > 0:
+            if not coordinator.need_rejoin():
+                # The join ended or is ending with nobody to collect it: ask for it, so
+                # that the wait below collects it (or, ended, makes a new one).
+                coordinator.request_rejoin()
+            coordinator.ensure_active_group(timeout_ms=int(left * 1000))
 
     def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit the next offset to read for each partition (synchronously)."""

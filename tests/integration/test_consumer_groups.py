@@ -248,6 +248,28 @@ def test_members_that_end_together_deliver_everything_once_and_leave_cleanly(
     assert not [p for p in problems if "UnknownMember" in p or "LeaveGroup" in p], problems
 
 
+def test_a_member_whose_polls_are_shorter_than_a_join_gets_its_partitions(
+    make_settings: Callable[..., Settings], kafka_broker: KafkaBroker
+) -> None:
+    """Polls of 1 ms with work between them: the member is assigned its group's partitions.
+    kafka-python threw away a join that ended between two polls and began a new one (a
+    new rebalance): such a member went through 143 generations in 30 s and got nothing."""
+    settings = make_settings(kafka_broker.url)
+    topics = Topics(settings.topic_prefix)
+    bus = open_bus(settings)
+    bus.ensure_topics(topics.content)
+    group = topics.channel_group("memory")
+    with bus.consumer(topics.content, group=group) as member:
+        polls = 0
+        while not member.assignment():
+            assert polls < 50, "the member was never assigned a partition"
+            member.poll(0.001, 10)
+            polls += 1
+            time.sleep(0.2)  # the caller's work between two polls
+        assert member.assignment() == set(bus.end_offsets(topics.content))
+        assert bus.describe_group(group).state == "Stable"
+
+
 def test_a_member_busy_after_a_rebalance_stays_in_the_group_and_leaves_cleanly(
     make_settings: Callable[..., Settings],
     kafka_broker: KafkaBroker,
