@@ -47,6 +47,10 @@ class KafkaBus:
         self.session_timeout_ms = int(session_timeout * 1000)
         self.request_timeout_ms = int(request_timeout * 1000)
 
+    @property
+    def _heartbeat_interval_ms(self) -> int:
+        return max(1000, self.session_timeout_ms // 3)
+
     def _admin(self) -> KafkaAdminClient:
         try:
             return KafkaAdminClient(
@@ -131,7 +135,7 @@ class KafkaBus:
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "session_timeout_ms": self.session_timeout_ms,
-            "heartbeat_interval_ms": max(1000, self.session_timeout_ms // 3),
+            "heartbeat_interval_ms": self._heartbeat_interval_ms,
             "request_timeout_ms": self.request_timeout_ms,
             # A member that joins before the broker has metadata for a new topic is
             # assigned nothing until its metadata is refreshed (5 minutes by default);
@@ -168,8 +172,10 @@ class KafkaBus:
             raise BusError(
                 f"cannot consume from Kafka at {','.join(self.servers)}: {exc}"
             ) from None
+        # A poll waits for a join at most a heartbeat interval at a time, so that what its
+        # caller renews between polls (the website's lease) is renewed in time.
         return KafkaBusConsumer(
-            consumer, group, membership=membership, join_wait=self.session_timeout_ms / 1000
+            consumer, group, membership=membership, join_wait=self._heartbeat_interval_ms / 1000
         )
 
     def committed_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
@@ -348,8 +354,8 @@ class KafkaBusConsumer:
     def poll(self, timeout: float, max_records: int) -> list[Record]:
         """Up to ``max_records`` records, in order within each partition.
 
-        A member that begins joining its group in this poll finishes joining before it
-        returns (for up to the session timeout, however short ``timeout`` is): see
+        A member that is joining its group waits for the join to complete before it
+        returns (for up to ``join_wait`` more, however short ``timeout`` is): see
         :meth:`_finish_joining`.
         """
         try:
@@ -387,8 +393,9 @@ class KafkaBusConsumer:
         member and leaves with an id the coordinator no longer knows
         (``UnknownMemberIdError``). So the join is waited for here, in one call that
         collects it (private API: pinned by the version range in pyproject.toml). Waiting
-        is safe (the coordinator does not drop a member whose join it holds) and bounded,
-        so that a caller asked to stop waits at most that long.
+        is safe (the coordinator does not drop a member whose join it holds); it is
+        bounded, and a join still waiting for other members then is waited for again,
+        the same way, by the next poll.
         """
         coordinator = self._consumer._coordinator
         deadline = time.monotonic() + self._join_wait
