@@ -16,7 +16,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KafkaTopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
-from kafka.structs import OffsetAndMetadata
+from kafka.structs import MemberState, OffsetAndMetadata
 
 from govpub.bus.base import GroupDescription, GroupMember, Record, SendResult, TopicPartition
 from govpub.bus.sqlite import check_topic_name
@@ -156,7 +156,10 @@ class KafkaBus:
             raise BusError(
                 f"cannot consume from Kafka at {','.join(self.servers)}: {exc}"
             ) from None
-        return KafkaBusConsumer(consumer, group)
+        # A join held by the broker ends when every member has rejoined or left; members
+        # poll at least every few session timeouts while idle, so a join outlasting this
+        # is waiting for a member busy with a batch, and the poll returns to its runner.
+        return KafkaBusConsumer(consumer, group, join_wait=3 * self.session_timeout_ms / 1000)
 
     def committed_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
         """Records after ``group``'s committed position, per partition."""
@@ -301,16 +304,33 @@ class KafkaBusProducer:
 class KafkaBusConsumer:
     """Thin wrapper: records become :class:`Record`, commit failures ``CommitFailed``."""
 
-    def __init__(self, consumer: KafkaConsumer, group: str | None) -> None:
+    def __init__(self, consumer: KafkaConsumer, group: str | None, *, join_wait: float) -> None:
         self._consumer = consumer
         self._group = group
+        self._join_wait = join_wait
 
     def poll(self, timeout: float, max_records: int) -> list[Record]:
-        """Up to ``max_records`` records, in order within each partition."""
+        """Up to ``max_records`` records, in order within each partition.
+
+        A poll that finds the group rebalancing sees this member's join through (up to
+        ``join_wait`` seconds) before it returns: kafka-python 3.0 forgets a JoinGroup
+        whose answer comes while nobody is polling and sends another, and the broker
+        starts a new rebalance for it. Members that pause between polls to deliver a
+        batch then rebalance for ever, committing nothing (found under load: a channel
+        stuck for minutes after its consumer was restarted). A member whose join was lost
+        all the same raises ``BusError``, so that its runner joins again as a new member.
+        """
+        deadline = time.monotonic() + max(timeout, self._join_wait)
         try:
             batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
+            while not batches and self._joining() and time.monotonic() < deadline:
+                batches = self._consumer.poll(timeout_ms=200, max_records=max_records)
         except KafkaError as exc:
             raise BusError(f"Kafka poll failed: {exc}") from None
+        if batches and self._joining():
+            # Records while a join is pending: the join's answer was lost, and the client
+            # will neither finish nor retry it, so no offset it reads can be committed.
+            raise BusError("Kafka group join was lost; this member must join again")
         return [
             Record(
                 r.topic,
@@ -324,6 +344,12 @@ class KafkaBusConsumer:
             for batch in batches.values()
             for r in batch
         ]
+
+    def _joining(self) -> bool:
+        """Whether this member has a JoinGroup/SyncGroup round in flight."""
+        if self._group is None:
+            return False
+        return bool(self._consumer.group_metadata().state is MemberState.REBALANCING)
 
     def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit the next offset to read for each partition (synchronously)."""
