@@ -159,6 +159,16 @@ class Settings(BaseSettings):
         description="TOML file of penalty display periods per domain and penalty type"
         " (default: the shipped producers/releases/data/penalty-display.toml)",
     )
+    party_names_keep_days: Annotated[int, Field(ge=0, le=3650)] = Field(
+        default=30,
+        description="days the party register keeps the names of a penalty decision after its"
+        " display period ended (producers/releases/retention.py)",
+    )
+    party_names_max_age_days: Annotated[int, Field(ge=1, le=36500)] = Field(
+        default=1461,
+        description="days the party register keeps any other names after they were recorded"
+        " (default: the longest display period, 3 years, and one more year)",
+    )
     campaigns_dir: Path | None = Field(
         default=None,
         description="directory of theme-day campaign TOML files (default: the shipped calendar)",

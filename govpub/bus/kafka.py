@@ -18,7 +18,7 @@ from kafka.admin import NewTopic
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
-from kafka.structs import OffsetAndMetadata
+from kafka.structs import MemberState, OffsetAndMetadata
 
 from govpub.bus.base import GroupDescription, GroupMember, Record, SendResult, TopicPartition
 from govpub.bus.sqlite import check_topic_name
@@ -364,6 +364,12 @@ class KafkaBusConsumer:
                 self._finish_joining()
         except KafkaError as exc:
             raise BusError(f"Kafka poll failed: {exc}") from None
+        if batches and self._membership.joining and self._rebalancing():
+            # Records while a join is pending: its answer was lost before this poll could
+            # collect it, so no offset read now can be committed (a channel once delivered
+            # batch after batch this way for minutes, every commit refused). A new member
+            # starts clean: the runner joins again from the committed positions.
+            raise BusError("Kafka group join was lost; this member joins again")
         return [
             Record(
                 r.topic,
@@ -405,6 +411,10 @@ class KafkaBusConsumer:
                 # that the wait below collects it (or, ended, makes a new one).
                 coordinator.request_rejoin()
             coordinator.ensure_active_group(timeout_ms=int(left * 1000))
+
+    def _rebalancing(self) -> bool:
+        """Whether kafka-python has a JoinGroup/SyncGroup round open for this member."""
+        return bool(self._consumer.group_metadata().state is MemberState.REBALANCING)
 
     def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit the next offset to read for each partition (synchronously)."""
