@@ -12,7 +12,7 @@ RUN_STAMP := $(VENV)/.stamp-run
 DEV_STAMP := $(VENV)/.stamp-dev
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench install install-dev kafka-jars browser postgres lint typecheck pytest schemas clean
+.PHONY: demo test bench install install-dev kafka-jars browser hugo postgres lint typecheck pytest schemas clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,14 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $(BROWSER_PACKAGES); \
 	fi
 
+# Hugo, the static-site generator the website's rebuild is measured against
+# (bench/peers.py): Debian's package, installed only when missing.
+hugo:
+	@if ! command -v hugo >/dev/null; then \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y hugo; \
+	fi
+
 # PostgreSQL's server programs (Debian's postgresql package) for the tests and benchmarks
 # of the PostgreSQL state store: the suite runs initdb and pg_ctl itself, in a temporary
 # directory on a free loopback port (as the package's postgres user when run as root), and
@@ -72,7 +80,7 @@ pytest: $(DEV_STAMP) kafka-jars browser postgres
 test: lint typecheck pytest
 
 # Benchmarks (minutes; not part of the tests): figures and ratios, see bench/RESULTS.md
-bench: $(DEV_STAMP) kafka-jars postgres
+bench: $(DEV_STAMP) kafka-jars hugo postgres
 	$(BIN)/python -m bench
 
 schemas: $(RUN_STAMP)

@@ -7,8 +7,10 @@ and appends them to ``bench/results/<name>.json`` for ``bench/RESULTS.md``.
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -155,3 +157,45 @@ def record(name: str, figures: dict[str, Any]) -> None:
     for key, value in figures.items():
         sys.stdout.write(f"  {key:<44} {value}\n")
     sys.stdout.flush()
+
+
+class LoadSampler:
+    """The machine's 1-minute load average, read every ``interval`` seconds while the
+    benchmark runs (``with LoadSampler() as load: ...``; then ``load.summary()``)."""
+
+    def __init__(self, interval: float = 2.0) -> None:
+        self.interval = interval
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="load-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> "LoadSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> str:
+        """``mean 1.4 (0.9–2.1)`` of the samples."""
+        if not self.samples:
+            return "n/a"
+        return (
+            f"mean {statistics.fmean(self.samples):.2f}"
+            f" ({min(self.samples):.2f}–{max(self.samples):.2f})"
+        )
+
+
+def spread(values: list[float], digits: int = 2) -> str:
+    """``median (min–max, n=…)``."""
+    return (
+        f"{statistics.median(values):.{digits}f} "
+        f"({min(values):.{digits}f}–{max(values):.{digits}f}, n={len(values)})"
+    )

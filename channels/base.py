@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+from consumers.channel import Rebuild
 from govpub.settings import SectionT, Settings, section
 from govpub.store import Store
 
@@ -20,6 +21,8 @@ class ChannelContext:
 
     settings: Settings
     store: Store
+    rebuild: Rebuild | None = None
+    """Set by a replay (``govpub replay``): how the channel writes its outputs."""
 
     @property
     def output_dir(self) -> Path:

@@ -1,5 +1,8 @@
 """Public URLs and paths of the output tree, in one place so that every channel
-links to the same, stable addresses (an item keeps its URL across updates)."""
+links to the same, stable addresses (an item keeps its URL across updates).
+
+Paths are plain strings relative to the output root (``penalty/index.html``): pages
+build thousands of them, and a ``PurePosixPath`` costs several times as much."""
 
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -22,32 +25,29 @@ class SiteUrls:
         return self.base + str(path).lstrip("/")
 
     @staticmethod
-    def document_path(kind: Kind | str, document_id: str) -> PurePosixPath:
+    def document_path(kind: Kind | str, document_id: str) -> str:
         """``<kind>/<document_id>.html``."""
-        return PurePosixPath(SiteUrls.document_href(kind, document_id))
-
-    @staticmethod
-    def document_href(kind: Kind | str, document_id: str) -> str:
-        """``<kind>/<document_id>.html`` as a string: lists and sitemaps build thousands
-        of these, and a ``PurePosixPath`` costs several times as much."""
         return f"{Kind(kind).value}/{document_id}.html"
 
+    document_href = document_path
+    """The same path (the name lists and sitemaps use for a link's target)."""
+
     @staticmethod
-    def kind_index_path(kind: Kind | str) -> PurePosixPath:
+    def kind_index_path(kind: Kind | str) -> str:
         """``<kind>/index.html``."""
-        return PurePosixPath(Kind(kind).value, "index.html")
+        return f"{Kind(kind).value}/index.html"
 
     @staticmethod
-    def department_index_path(department: str) -> PurePosixPath:
+    def department_index_path(department: str) -> str:
         """``dept/<department>/index.html``."""
-        return PurePosixPath("dept", department, "index.html")
+        return f"dept/{department}/index.html"
 
     @staticmethod
-    def feed_path(feed: str, fmt: str) -> PurePosixPath:
+    def feed_path(feed: str, fmt: str) -> str:
         """``feeds/<feed>.xml`` (RSS 2.0) or ``feeds/<feed>.atom``; ``feed`` may be
         ``all``, a kind, or ``dept/<department>``."""
         suffix = {"rss": "xml", "atom": "atom"}[fmt]
-        return PurePosixPath("feeds", f"{feed}.{suffix}")
+        return f"feeds/{feed}.{suffix}"
 
     def document(self, kind: Kind | str, document_id: str) -> str:
         """Absolute URL of a document's page."""

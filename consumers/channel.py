@@ -11,6 +11,7 @@ with the runner, so that ``consumers`` never imports a channel.
 """
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from govpub.deliveries import DeliveryState
@@ -50,3 +51,15 @@ class Channel(Protocol):
     def close(self) -> None:
         """Release files, sessions, connections."""
         ...
+
+
+class Rebuild(StrEnum):
+    """How a replay (``govpub replay``) has a channel write its whole output again."""
+
+    FRESH = "fresh"
+    """``output_dir`` is a new, empty tree that nobody reads until the replay moves it into
+    place: files may be created where they belong, without a temporary file each."""
+    IN_PLACE = "in_place"
+    """``output_dir`` is the live tree: every file is replaced atomically, a file that
+    holds its bytes already is left alone, and the channel says which paths it wrote
+    (``written()``); the replay removes the channel's other files."""

@@ -109,6 +109,7 @@ def redrive(
         ) as runner,
         bus.consumer([topics.dlq], group=group) as consumer,
     ):
+        runner.take_lease(assignment_timeout)  # the website: not while its consumer writes
         progress = time.monotonic()
         while not _reached(consumer, stop):
             polled = consumer.poll(poll_timeout, 500)

@@ -3,9 +3,16 @@
 Every content topic is read from the beginning, without a consumer group, up to
 the end it had when the replay started. The events go through the same runner
 chain as live delivery (dedupe by ``event_id``, stale versions dropped), into a
-fresh state store and a temporary output tree inside the output directory; the
-channel renders once, at the end. Then the channel's paths are swapped into
-place and its state tables in the store are replaced by the rebuilt ones.
+fresh state store; the channel renders once, at the end (see
+:class:`~channels.base.Rebuild`):
+
+- over a live site, in place: each file whose bytes change is replaced atomically,
+  the others are left alone (so a rebuild of an unchanged site writes nothing, and
+  caches stay valid), then the channel's files it did not write are removed;
+- with no site yet, into a new tree inside the output directory, whose paths are
+  then moved into place.
+
+Then the channel's state tables in the store are replaced by the rebuilt ones.
 
 Because a channel's output is a function of the events it has taken in (not of
 the order partitions were read in, nor of the clock), the rebuilt tree equals
@@ -19,16 +26,18 @@ accounts would post everything again.
 """
 
 import logging
+import os
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol, runtime_checkable
 
-from consumers.channel import Channel, Outcome
+from consumers import prechecked
+from consumers.channel import Channel, Outcome, Rebuild
 from consumers.deadletter import DeadLetter, DeadLetterSink
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
@@ -44,6 +53,10 @@ from schemas import AnyEvent
 
 log = logging.getLogger(__name__)
 
+PRECHECK_MIN_RECORDS = 2000
+"""From this many records on, a replay checks the events in a forked process ahead of
+applying them (:mod:`consumers.prechecked`)."""
+
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -57,6 +70,11 @@ class Rebuildable(Protocol):
 
     def outputs(self) -> Sequence[PurePosixPath]:
         """Paths under the output root that the channel owns, files or directories."""
+        ...
+
+    def written(self) -> Collection[str]:
+        """Built with :attr:`Rebuild.IN_PLACE`: every path (relative to the output root)
+        written or found unchanged since the channel was built."""
         ...
 
 
@@ -146,9 +164,29 @@ def _replace_tables(live: Store, rebuilt: Path, tables: Sequence[str]) -> None:
     live.replace_tables(rebuilt, tables)
 
 
-ChannelBuilder = Callable[[Settings, Store], Channel]
-"""Builds the channel being replayed on the given settings and state store (the shell
-passes one that looks the channel up in the registry)."""
+def _remove_unwritten(root: Path, owned: Sequence[PurePosixPath], written: Collection[str]) -> int:
+    """Remove every file under the ``owned`` paths of ``root`` that is not ``written``."""
+    removed = 0
+    for path in owned:
+        top = root / path
+        if top.is_file():
+            if str(path) not in written:
+                top.unlink()
+                removed += 1
+            continue
+        for directory, _, files in os.walk(top):
+            relative = Path(directory).relative_to(root).as_posix()
+            for name in files:
+                if f"{relative}/{name}" not in written:
+                    os.unlink(os.path.join(directory, name))
+                    removed += 1
+    return removed
+
+
+ChannelBuilder = Callable[[Settings, Store, Rebuild | None], Channel]
+"""Builds the channel being replayed on the given settings and state store, to rebuild
+its output as :class:`Rebuild` says, or for live delivery (``None``); the shell passes
+one that looks the channel up in the registry."""
 
 
 def replay(
@@ -160,7 +198,7 @@ def replay(
     idle_timeout: float = 60.0,
 ) -> ReplayResult:
     """Rebuild channel ``name``'s output and state from the beginning of the topics;
-    ``build`` makes the channel (once on a fresh store, once on the live one)."""
+    ``build`` makes the channel (on a fresh store, then once on the live one)."""
     topics = Topics(settings.topic_prefix)
     output_dir = settings.output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -170,17 +208,46 @@ def replay(
     bus = bus or open_bus(settings)
     try:
         rebuilt_store = work / "state.db"
-        rebuilt_settings = settings.model_copy(
-            update={"output_dir": work / "output", "store": str(rebuilt_store)}
-        )
         with Store(rebuilt_store) as store:
-            channel = build(rebuilt_settings, store)
+            probe = build(settings, store, None)
             try:
-                if not isinstance(channel, Rebuildable):
+                if not isinstance(probe, Rebuildable):
                     raise ReplayUnsupported(
                         f"channel {name!r} does not write files it can name; it cannot be replayed"
                     )
+                outputs = list(probe.outputs())
+                tables = probe.state_tables
+            finally:
+                probe.close()
+            # Over a live site, the outputs are rewritten in place (only the files whose
+            # bytes change are replaced, each atomically); with none, a new tree is built
+            # beside it and moved into place.
+            in_place = any((output_dir / path).exists() for path in outputs)
+            if in_place:
+                rebuilt = settings.model_copy(update={"store": str(rebuilt_store)})
+                channel = build(rebuilt, store, Rebuild.IN_PLACE)
+            else:
+                rebuilt = settings.model_copy(
+                    update={"output_dir": work / "output", "store": str(rebuilt_store)}
+                )
+                channel = build(rebuilt, store, Rebuild.FRESH)
+            try:
+                assert isinstance(channel, Rebuildable)
                 kept = _KeptDeadLetters()
+                started = time.monotonic()
+                ends = bus.end_offsets(topics.content)
+                compliance = CompliancePolicy.from_settings(settings)
+                guard: Callable[[AnyEvent], AnyEvent] = ChannelGuard(name, store, compliance)
+                if sum(ends.values()) >= PRECHECK_MIN_RECORDS and prechecked.can_fork():
+                    guard = prechecked.start(
+                        lambda: open_bus(settings),
+                        topics.content,
+                        ends,
+                        lambda: ChannelGuard(name, None, compliance),
+                        guard,
+                        max_batch=settings.max_batch,
+                        poll_timeout=settings.poll_timeout,
+                    )
                 runner = ChannelRunner(
                     _FlushAtEnd(channel),
                     bus,
@@ -188,9 +255,8 @@ def replay(
                     topics,
                     policy=RetryPolicy.from_settings(settings),
                     dead_letters=kept,
-                    guard=ChannelGuard(name, store, CompliancePolicy.from_settings(settings)),
+                    guard=guard,
                 )
-                ends = bus.end_offsets(topics.content)
                 consumer = bus.consumer(topics.content, group=None)
                 try:
                     count = _read_all(
@@ -203,16 +269,35 @@ def replay(
                     )
                 finally:
                     consumer.close()
+                    if isinstance(guard, prechecked.PrecheckedGuard):
+                        guard.close()
+                        log.info(
+                            "replay %s: %d events checked ahead by a forked process, %d here",
+                            name,
+                            guard.checked_ahead,
+                            guard.checked_here,
+                        )
+                applied = time.monotonic()
                 channel.flush()
-                outputs = list(channel.outputs())
-                tables = channel.state_tables
+                written = set(channel.written()) if in_place else set()
+                log.info(
+                    "replay %s: %d records read and applied in %.1f s, rendered in %.1f s",
+                    name,
+                    count,
+                    applied - started,
+                    time.monotonic() - applied,
+                )
             finally:
                 channel.close()
         with Store(settings.store) as live:
             # Building the channel on the live store creates its tables if it never ran.
-            build(settings, live).close()
-            for path in outputs:
-                replace_path(work / "output" / path, output_dir / path)
+            build(settings, live, None).close()
+            if in_place:
+                removed = _remove_unwritten(output_dir, outputs, written)
+                log.info("replay %s: %d files no longer in the output removed", name, removed)
+            else:
+                for path in outputs:
+                    replace_path(work / "output" / path, output_dir / path)
             _replace_tables(live, rebuilt_store, tables)
         for letter in kept.letters:
             log.warning(

@@ -22,6 +22,7 @@ from typing import Self
 
 from consumers.channel import Channel, Outcome
 from consumers.deadletter import DeadLetter, DeadLetterSink
+from consumers.lease import Lease, SingleWriter
 from consumers.retry import RetryPolicy
 from consumers.safety import ChannelGuard
 from govpub.bus import Bus, Consumer, Producer, Record, TopicPartition
@@ -35,6 +36,7 @@ from govpub.errors import (
     EventValidationError,
     GovpubError,
     Interrupted,
+    LeaseLost,
     PoisonMessage,
 )
 from govpub.store import Store
@@ -112,6 +114,7 @@ class ChannelRunner:
         sleep: Callable[[float], None] | None = None,
         dead_letters: DeadLetterSink | None = None,
         guard: Callable[[AnyEvent], AnyEvent] | None = None,
+        writer_lease: float = 15.0,
     ) -> None:
         self.channel = channel
         # Every event is made safe again before the channel sees it (the bus is not trusted).
@@ -132,6 +135,15 @@ class ChannelRunner:
         # A sink given here (a replay's) replaces the one on the dead-letter topic.
         self._own_dead_letters = dead_letters
         self._dead_letters: DeadLetterSink | None = dead_letters
+        self._lease: Lease | None = None
+        if isinstance(channel, SingleWriter) and channel.single_writer:
+            self._lease = Lease(store, f"channel:{channel.name}", ttl=writer_lease)
+            channel.hold(self._lease)
+
+    @property
+    def lease_holder(self) -> str | None:
+        """This runner's name in the lease of a single-writer channel (else ``None``)."""
+        return None if self._lease is None else self._lease.holder
 
     @property
     def group(self) -> str:
@@ -152,8 +164,26 @@ class ChannelRunner:
             self._dead_letters = DeadLetterSink(self._producer, self.topics.dlq)
         return self
 
+    def take_lease(self, timeout: float) -> None:
+        """For a single-writer channel driven without :meth:`run` (a redrive): wait up to
+        ``timeout`` seconds for its lease; raises :class:`LeaseLost` naming the holder."""
+        lease = self._lease
+        if lease is None or lease.held:
+            return
+        deadline = time.monotonic() + timeout
+        while not lease.acquire():
+            if time.monotonic() >= deadline:
+                raise LeaseLost(
+                    f"channel {self.channel.name} has one writer at a time, and"
+                    f" {lease.current()} is writing: stop its consumer, or try again"
+                )
+            self._wait(min(1.0, lease.ttl / 3))
+
     def close(self) -> None:
-        """Close the dead-letter producer (the channel is closed by its owner)."""
+        """Close the dead-letter producer and give up the lease of a single-writer channel
+        (the channel is closed by its owner)."""
+        if self._lease is not None and self._lease.held:
+            self._lease.release()
         if self._producer is not None:
             self._producer.close()
             self._producer = None
@@ -165,33 +195,80 @@ class ChannelRunner:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run(self, *, until_idle: bool = False, idle_polls: int = 2) -> RunStats:
+    def run(self, *, until_idle: bool = False, wait_for_group: bool = True) -> RunStats:
         """Consume until :meth:`stop` (or, with ``until_idle``, until nothing is left).
+
+        ``until_idle`` ends the run when the whole group has nothing left: this member's
+        partitions are read to their end and every partition's committed position is at
+        its end (other members have delivered theirs). With ``wait_for_group=False`` a
+        member with partitions ends on its own lag instead (a caller that waits for the
+        group itself, with a timeout of its own). A group with nothing to deliver is seen
+        before joining it, so such a run costs no rebalance.
+
+        A member that gets no partitions (more members than partitions) stays in the group
+        as a standby. A single-writer channel (the website) holds a lease before it joins
+        the group; without it the process waits as a standby outside the group, and takes
+        over when the holder stops or has not renewed it for ``GOVPUB_WRITER_LEASE``.
 
         A bus failure (broker gone, dead letter not acknowledged) does not end the run:
         the consumer is closed and rejoins from the committed positions after a backoff,
         so nothing read but not committed is skipped.
         """
         self.open()
+        log.info("channel %s consuming as group %s", self.channel.name, self.group)
+        try:
+            if until_idle and self._group_caught_up():
+                log.info("channel %s: nothing to deliver", self.channel.name)
+                return self.stats
+            while not self._stop.is_set():
+                lease = self._lease
+                if lease is not None and not lease.held and not self._standby(lease, until_idle):
+                    break
+                try:
+                    self._consume(until_idle=until_idle, wait_for_group=wait_for_group)
+                    break
+                except LeaseLost as exc:
+                    log.warning(
+                        "channel %s: %s; nothing of the batch in progress was committed,"
+                        " waiting as a standby",
+                        self.channel.name,
+                        exc,
+                    )
+        except Interrupted:
+            log.info(
+                "channel %s stopped mid-batch; the batch will be delivered again", self.channel.name
+            )
+        finally:
+            self.close()
+        log.info("channel %s: %s", self.channel.name, self.stats)
+        return self.stats
+
+    def _consume(self, *, until_idle: bool, wait_for_group: bool) -> None:
         consumer = self.bus.consumer(self.topics.content, group=self.group)
         started = time.monotonic()
-        idle = 0
         failures = 0
-        log.info("channel %s consuming as group %s", self.channel.name, self.group)
         try:
             while not self._stop.is_set():
                 try:
+                    if self._lease is not None:
+                        self._lease.check()
                     records = consumer.poll(self.poll_timeout, self.max_batch)
                     if records:
-                        idle = 0
                         self._commit(consumer, self.process(records))
                         failures = 0
+                        # Caught up after this batch? Then do not wait for another poll.
+                        if (
+                            until_idle
+                            and len(records) < self.max_batch
+                            and self._caught_up(consumer, started, wait_for_group=wait_for_group)
+                        ):
+                            return
                         continue
                     self._idle()
-                    if until_idle and self._caught_up(consumer, started):
-                        idle += 1
-                        if idle >= idle_polls:
-                            break
+                    if until_idle and self._caught_up(
+                        consumer, started, wait_for_group=wait_for_group
+                    ):
+                        return
                 except BusError as exc:
                     failures += 1
                     delay = self.policy.delay(failures)
@@ -205,29 +282,53 @@ class ChannelRunner:
                     _close_quietly(consumer)
                     self._wait(delay)
                     consumer = self.bus.consumer(self.topics.content, group=self.group)
-        except Interrupted:
-            log.info(
-                "channel %s stopped mid-batch; the batch will be delivered again", self.channel.name
-            )
         finally:
             _close_quietly(consumer)
-            self.close()
-        log.info("channel %s: %s", self.channel.name, self.stats)
-        return self.stats
 
-    def _caught_up(self, consumer: Consumer, started: float) -> bool:
-        """Whether this member has nothing left to deliver.
+    def _standby(self, lease: Lease, until_idle: bool) -> bool:
+        """Wait outside the group until this process holds ``lease``: True once it does;
+        False when asked to stop, or, ``until_idle``, when the group has nothing left."""
+        waiting = False
+        while not self._stop.is_set():
+            if lease.acquire():
+                if waiting:
+                    log.warning("channel %s: took over the lease; joining the group", lease.name)
+                return True
+            if not waiting:
+                waiting = True
+                log.info(
+                    "channel %s: standby, %s holds the lease",
+                    self.channel.name,
+                    lease.current(),
+                )
+            if until_idle and self._group_caught_up():
+                return False
+            self._stop.wait(min(1.0, lease.ttl / 3))
+        return False
 
-        A member with partitions knows from its own positions. One that got none waits
-        as a standby while other members hold them, and is done when the group's
+    def _group_caught_up(self) -> bool:
+        """Whether the group's committed position is at the end of every partition
+        (False while the bus cannot tell: Kafka finds a new group's coordinator late)."""
+        try:
+            lags = self.bus.committed_lag(self.group, self.topics.content)
+        except BusError as exc:
+            log.debug("channel %s: group lag unknown (%s)", self.channel.name, exc)
+            return False
+        return all(lag <= 0 for lag in lags.values())
+
+    def _caught_up(self, consumer: Consumer, started: float, *, wait_for_group: bool) -> bool:
+        """Whether there is nothing left to deliver (see :meth:`run`).
+
+        A member with partitions knows its own part from its positions. One that got none
+        waits as a standby while other members hold them, and is done when the group's
         committed positions have caught up; if nobody holds the partitions after
         ``assignment_timeout``, it stops and says why.
         """
         if consumer.assignment():
-            return all(lag <= 0 for lag in consumer.lag().values())
-        if all(
-            lag <= 0 for lag in self.bus.committed_lag(self.group, self.topics.content).values()
-        ):
+            if any(lag > 0 for lag in consumer.lag().values()):
+                return False
+            return not wait_for_group or self._group_caught_up()
+        if self._group_caught_up():
             return True
         if time.monotonic() - started > self.assignment_timeout:
             group = self.bus.describe_group(self.group)
@@ -423,6 +524,8 @@ class ChannelRunner:
             try:
                 self.channel.flush()
                 return
+            except LeaseLost:
+                raise  # another process writes now: retrying would be fenced off again
             except Exception as exc:
                 if attempt >= self.policy.max_attempts:
                     raise ChannelFlushFailed(

@@ -11,7 +11,11 @@ Runs every day at 09:00 Asia/Shanghai:
    the task at once, saying why;
 3. ``emit_takedowns`` — one withdrawal per decision, public reason 公示期满, through the
    same publisher, compliance gate and version ledger as every event; each channel
-   (website, feeds, WeChat, Weibo, webhooks) then takes the decision down.
+   (website, feeds, WeChat, Weibo, webhooks) then takes the decision down;
+4. ``forget_names`` — the party register (the names the compliance gate masked, kept to
+   mask exposures and withdrawals citing a decision) forgets a decision's names
+   ``GOVPUB_PARTY_NAMES_KEEP_DAYS`` after its display ended, and any other entry after
+   ``GOVPUB_PARTY_NAMES_MAX_AGE_DAYS`` (``producers.releases.retention``).
 
 Safe to run twice and to backfill: a take-down's event id and date follow from the
 decision and its period, so a repeat emits nothing new, and a backfilled day takes
@@ -82,9 +86,20 @@ def penalty_display_takedown() -> None:
         dag_tasks.write_run_note(context["dag"].dag_id, context["run_id"], result["note"])
         return result
 
+    @task
+    def forget_names() -> dict[str, Any]:
+        from govpub.app import dag_tasks
+
+        context = get_current_context()
+        run = context["dag_run"]
+        return dag_tasks.run(
+            dag_tasks.takedown_forget_names,
+            dag_tasks.run_moment(run.logical_date, run.run_after),
+        )
+
     plan = find_ended()
     sync_catalog() >> plan
-    emit_takedowns(plan)  # type: ignore[arg-type]
+    emit_takedowns(plan) >> forget_names()  # type: ignore[arg-type]
 
 
 penalty_display_takedown()

@@ -27,6 +27,8 @@ Retry or dead-letter is decided by the type of the error, never by its message::
     │   └── ChannelFlushFailed      the channel could not write its output; nothing committed
     ├── Interrupted                 a stop was requested mid-batch; the batch was not committed
     ├── ChannelStalled              a channel's consumer could not get to work
+    ├── LeaseLost                   a single-writer channel's lease passed to another process
+    ├── RenderFailed                a forked render process failed; its outputs stay pending
     ├── ReplayUnsupported           a channel that does not write files it can name
     ├── InvalidCallback             a platform's callback that is not well-formed (HTTP 400)
     │   └── UnhandledCallback       a well-formed callback of a type govpub does not handle
@@ -76,6 +78,7 @@ __all__ = [
     "HistoryIncomplete",
     "Interrupted",
     "InvalidCallback",
+    "LeaseLost",
     "MissedPhases",
     "NoCandidates",
     "NotAuthenticated",
@@ -87,6 +90,7 @@ __all__ = [
     "RateLimited",
     "ReleaseRefused",
     "ReleaseRejected",
+    "RenderFailed",
     "ReplayUnsupported",
     "ReportWithdrawn",
     "RunNoteFailed",
@@ -245,6 +249,15 @@ class Interrupted(GovpubError):
 
 class ChannelStalled(GovpubError):
     """The channel's consumer could not get to work (for example, no partitions)."""
+
+
+class LeaseLost(GovpubError):
+    """Another process holds the lease of a single-writer channel now (this one was gone
+    longer than the lease lasts); this one writes nothing more and waits as a standby."""
+
+
+class RenderFailed(GovpubError):
+    """A forked render process failed; its share of the outputs stays pending."""
 
 
 class ReplayUnsupported(GovpubError):

@@ -102,6 +102,16 @@ class Settings(BaseSettings):
     poll_timeout: Annotated[float, Field(gt=0, le=60)] = 0.5
     max_batch: Annotated[int, Field(ge=1, le=10_000)] = 500
     session_timeout: Annotated[float, Field(ge=1, le=300)] = 10.0
+    writer_lease: Annotated[float, Field(ge=1, le=3600)] = Field(
+        default=15.0,
+        description="seconds a single-writer channel (the website) holds its lease without"
+        " renewing it; a standby process takes over after that",
+    )
+    render_processes: Annotated[int, Field(ge=0, le=64)] = Field(
+        default=0,
+        description="processes that render a large website flush (a replay, a catch-up);"
+        " 0: the cores this process may run on, 1: render in the channel's process only",
+    )
 
     ingest_credentials: Path | None = Field(
         default=None,
@@ -167,6 +177,16 @@ class Settings(BaseSettings):
         default=None,
         description="TOML file of penalty display periods per domain and penalty type"
         " (default: the shipped producers/releases/data/penalty-display.toml)",
+    )
+    party_names_keep_days: Annotated[int, Field(ge=0, le=3650)] = Field(
+        default=30,
+        description="days the party register keeps the names of a penalty decision after its"
+        " display period ended (producers/releases/retention.py)",
+    )
+    party_names_max_age_days: Annotated[int, Field(ge=1, le=36500)] = Field(
+        default=1461,
+        description="days the party register keeps any other names after they were recorded"
+        " (default: the longest display period, 3 years, and one more year)",
     )
     campaigns_dir: Path | None = Field(
         default=None,

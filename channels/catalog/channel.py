@@ -42,6 +42,11 @@ class CatalogChannel(ChannelBase):
         """The catalog writes no files: a replay rebuilds its tables only."""
         return []
 
+    @staticmethod
+    def written() -> set[str]:
+        """No file is ever written (see :meth:`outputs`)."""
+        return set()
+
     def apply(self, event: AnyEvent) -> Outcome | None:
         """Record the event; a newer version already recorded makes this one a skip."""
         if not self.catalog.record(event, now=self._clock()):

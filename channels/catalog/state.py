@@ -455,6 +455,15 @@ class DocumentCatalog:
             for row in rows
         ]
 
+    def display_ends(self) -> dict[str, date]:
+        """The last day each penalty decision the catalog has seen is (or was) displayed,
+        withdrawn ones included; decisions published without a take-down date are left out."""
+        self._index_display()
+        rows = self.store.conn.execute(
+            "SELECT document_id, display_until FROM catalog_display WHERE display_until IS NOT NULL"
+        )
+        return {str(row[0]): date.fromisoformat(row[1]) for row in rows}
+
     def _index_display(self) -> None:
         """Take-down dates of penalty decisions recorded before ``catalog_display`` existed."""
         if self.store.conn.execute(_UNINDEXED_PENALTIES + " LIMIT 1").fetchone() is None:

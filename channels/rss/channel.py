@@ -34,7 +34,7 @@ from consumers.channel import NOT_ROUTED, Outcome
 from govpub.deliveries import DeliveryState
 from govpub.departments import department_name
 from govpub.files import atomic_write, sync_filesystem
-from govpub.store import Schema, Store
+from govpub.store import Connection, Schema, Store
 from schemas import AnyEvent, ExposureEvent, Kind, RetractEvent
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ CREATE INDEX IF NOT EXISTS rss_items_department
 """
 SCHEMA = Schema("rss_items", _SCHEMA)
 """The tables of this component, as versioned migrations."""
+LOCK = "rss_items"
+"""The store lock of the feeds' items (see :meth:`govpub.store.Store.transaction`)."""
 
 _COLUMNS = (
     "document_id, kind, department, title, summary, categories, version,"
@@ -126,6 +128,7 @@ class RssChannel(ChannelBase):
         self.limit = context.section(RssSettings).feed_items
         self._dirty: set[str] = set()
         self._pending: dict[str, _Pending] = {}
+        self._written: set[str] = set()  # a few paths a feed: for a replay in place
         store.ensure_schema(SCHEMA)
 
     @classmethod
@@ -137,6 +140,10 @@ class RssChannel(ChannelBase):
     def outputs() -> list[PurePosixPath]:
         """Paths under the output root that belong to this channel (a replay swaps them)."""
         return [PurePosixPath("feeds")]
+
+    def written(self) -> set[str]:
+        """The feeds written since the channel was built (a replay removes the others)."""
+        return set(self._written)
 
     def apply(self, event: AnyEvent) -> Outcome | None:
         """Take the event into this batch's pending items (written and rendered on flush)."""
@@ -209,7 +216,7 @@ class RssChannel(ChannelBase):
                 found[item.document_id] = item
         return found
 
-    def _write_pending(self) -> None:
+    def _write_pending(self, conn: Connection) -> None:
         if not self._pending:
             return
         stored = self._load(list(self._pending))
@@ -243,15 +250,13 @@ class RssChannel(ChannelBase):
                     _utc_key(sort_at),
                 )
             )
-        with self.store.transaction("rss_items") as conn:
-            conn.executemany(
-                f"INSERT INTO rss_items ({_COLUMNS}, sort_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                f" ON CONFLICT (document_id) DO UPDATE SET {_REPLACE}",
-                rows,
-            )
-            conn.executemany("DELETE FROM rss_items WHERE document_id=?", removed)
-        self._pending.clear()
+        conn.executemany(
+            f"INSERT INTO rss_items ({_COLUMNS}, sort_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" ON CONFLICT (document_id) DO UPDATE SET {_REPLACE}",
+            rows,
+        )
+        conn.executemany("DELETE FROM rss_items WHERE document_id=?", removed)
 
     @staticmethod
     def _item(row: tuple[object, ...]) -> _Item:
@@ -270,19 +275,29 @@ class RssChannel(ChannelBase):
         )
 
     def flush(self) -> None:
-        """Store this batch's items in one transaction, then render every feed they
-        touch, RSS and Atom, each replaced atomically, all made durable by one sync."""
-        self._write_pending()
-        if not self._dirty:
+        """Store this batch's items, then render every feed they touch, RSS and Atom,
+        each replaced atomically, all made durable by one sync.
+
+        The items are stored and the feeds rendered and written in one write transaction
+        of the store: another process of this channel commits its items only after these
+        files are written, and renders its feeds after that, from a state that has both.
+        So with several processes the last write of a feed is never an older state's
+        (each reads and writes under the same lock), and no process's items are lost.
+        """
+        if not self._pending and not self._dirty:
             return
-        for feed in sorted(self._dirty):
-            items = self._latest(feed)
-            meta = self._meta(feed)
-            entries = [self._entry(item) for item in items]
-            for fmt, render in (("rss", render_rss), ("atom", render_atom)):
-                path = self.output_dir / self.urls.feed_path(feed, fmt)
-                atomic_write(path, render(meta, entries), durable=False)
+        with self.store.transaction(LOCK) as conn:
+            self._write_pending(conn)
+            for feed in sorted(self._dirty):
+                items = self._latest(feed)
+                meta = self._meta(feed)
+                entries = [self._entry(item) for item in items]
+                for fmt, render in (("rss", render_rss), ("atom", render_atom)):
+                    path = self.urls.feed_path(feed, fmt)
+                    atomic_write(self.output_dir / path, render(meta, entries), durable=False)
+                    self._written.add(path)
         sync_filesystem(self.output_dir)
+        self._pending.clear()
         self._dirty.clear()
 
     def _latest(self, feed: str) -> list[_Item]:

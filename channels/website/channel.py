@@ -1,9 +1,16 @@
 """The website channel: the portal's disclosure section (政府信息公开) as static files.
 
 Delivery guarantee: at-least-once from the runner, idempotent here. ``apply``
-records the document and which outputs it touches (in the store, in one
-transaction); ``flush`` renders exactly those outputs and writes each file
-atomically, skipping files whose bytes did not change.
+records the document and which outputs it touches in the store (the events of a
+batch in one transaction, each event all or nothing); ``flush`` commits them, then
+renders exactly those outputs and writes each file atomically, skipping files whose
+bytes did not change. A large flush is rendered in several processes.
+
+One writer at a time: the home page and the lists are shared by every document, so
+two processes rendering them would race. The channel says so (``single_writer``);
+the runner holds a lease for it, and a second ``website`` consumer waits as a standby
+until the first is gone (see :mod:`consumers.lease`). The outputs still to render are
+versioned, so that a mark made while a flush renders is never lost either.
 
 Every document has one page at ``<kind>/<document_id>.html`` that keeps its URL
 across updates. An update re-renders it in place with the date it was updated;
@@ -22,15 +29,29 @@ archive page it is on, one sitemap slice and the home page; see
 """
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from importlib import resources
 from pathlib import PurePosixPath
 from typing import Self
 
 from channels.base import ChannelBase, ChannelContext
 from channels.urls import SiteUrls
+from channels.website.outputs import (
+    HOME_LATEST,
+    HOME_PER_KIND,
+    RECENT_WITHDRAWALS,
+    SITEMAP_PAGES,
+    Outputs,
+)
+from channels.website.parallel import (
+    PARALLEL_MIN_TARGETS,
+    can_fork,
+    processes_for,
+    render_forked,
+)
 from channels.website.paths import (
     HOME_PATH,
     LIBRARY_DIR,
@@ -39,19 +60,11 @@ from channels.website.paths import (
     SITEMAP_PATH,
     STYLESHEET_PATH,
     ListRef,
-    library_page_paths,
     report_data_path,
 )
-from channels.website.render import (
-    OPEN_STAGE,
-    Lineage,
-    OpenConsultations,
-    Section,
-    SiteRenderer,
-    local_date,
-    summary_of,
-)
+from channels.website.render import SiteRenderer, local_date, summary_of
 from channels.website.state import (
+    ASSETS_TARGET,
     HOME_TARGET,
     LIBRARY_TARGET,
     LOCK,
@@ -72,40 +85,42 @@ from channels.website.state import (
     sitemap_target,
     sort_key_of,
 )
-from consumers.channel import NOT_ROUTED, Outcome
+from consumers.channel import NOT_ROUTED, Outcome, Rebuild
+from consumers.lease import Lease
 from govpub.compliance.rules import NOT_PUBLISHED_REASON, never_publish
 from govpub.deliveries import DeliveryState
-from govpub.errors import PermanentDeliveryError
-from govpub.files import atomic_write, sync_filesystem
-from govpub.store import Store
+from govpub.errors import LeaseLost, PermanentDeliveryError, TransientDeliveryError
+from govpub.files import FileTree, sync_filesystem
+from govpub.store import Connection, Store
 from schemas import (
     AnyEvent,
-    ConsultationEvent,
     ContentEvent,
     ExposureEvent,
     Kind,
     PenaltyEvent,
     PolicyEvent,
-    ReportEvent,
     RetractEvent,
-    parse_event,
 )
 from schemas.events import encode_event
 from schemas.types import RESERVED_DOCUMENT_IDS
+
+__all__ = [
+    "HOME_LATEST",
+    "HOME_PER_KIND",
+    "NOT_PUBLISHED_REASON",
+    "PAGE_SIZE",
+    "RECENT_WITHDRAWALS",
+    "SITEMAP_PAGES",
+    "WebsiteChannel",
+]
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 20
 """Documents per list page (and per page of the JSON index)."""
-HOME_LATEST = 20
-"""Newest documents on the home page."""
-HOME_PER_KIND = 5
-"""Newest documents of each kind on the home page."""
-SITEMAP_PAGES = 10
-"""List pages per sitemap file: a sitemap file covers ``SITEMAP_PAGES × PAGE_SIZE``
-positions of a kind list."""
-RECENT_WITHDRAWALS = 20
-"""Latest withdrawals listed in ``api/<list>.json``."""
+WRITER_THREADS = 2
+"""Threads that write a process's files while it renders the next page (see
+:class:`~govpub.files.FileTree`)."""
 
 
 class WebsiteChannel(ChannelBase):
@@ -113,6 +128,7 @@ class WebsiteChannel(ChannelBase):
 
     name = "website"
     state_tables = STATE_TABLES
+    single_writer = True
 
     def __init__(
         self,
@@ -122,15 +138,27 @@ class WebsiteChannel(ChannelBase):
         page_size: int = PAGE_SIZE,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        settings = context.settings
         self.output_dir = context.output_dir
         self.page_size = page_size
         self.state = WebsiteState(store, page_size=page_size)
-        self.urls = SiteUrls(str(context.settings.site_url))
-        self.renderer = SiteRenderer(
-            self.urls, site_title=context.settings.site_title, page_size=page_size
-        )
+        self.urls = SiteUrls(str(settings.site_url))
+        self.renderer = SiteRenderer(self.urls, site_title=settings.site_title, page_size=page_size)
+        self._fresh = context.rebuild is Rebuild.FRESH
+        self._record = context.rebuild is Rebuild.IN_PLACE
+        # Today's date (Asia/Shanghai) decides which consultations the column lists as open.
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._outputs = Outputs(self.state, self.renderer, self._tree(), clock=self._clock)
+        self._processes = processes_for(settings.render_processes)
+        # Paths written by forked render processes (a replay in place removes the others).
+        self._written_elsewhere: set[str] = set()
         self._started = False
+        self._lease: Lease | None = None
+        # The transaction that holds the changes of the batch being applied.
+        self._batch: ExitStack | None = None
+        self._lost = False
+        # Targets this batch has marked already (the same home page, 5,000 times a batch).
+        self._marked: set[str] = set()
         # Events applied since the last flush, so that their pages are rendered without
         # decoding the stored JSON again (a cache only: flush falls back to the store).
         self._applied: dict[str, ContentEvent] = {}
@@ -140,21 +168,39 @@ class WebsiteChannel(ChannelBase):
         """Build from settings and the runner's store."""
         return cls(context.store, context)
 
+    def hold(self, lease: Lease | None) -> None:
+        """Write only while ``lease`` is held (the runner passes the channel's lease)."""
+        self._lease = lease
+
     @staticmethod
     def outputs() -> list[PurePosixPath]:
         """Paths under the output root that belong to this channel (a replay swaps them)."""
         return [
-            HOME_PATH,
-            SITEMAP_PATH,
-            SECTIONS_SITEMAP_PATH.parent,
-            STYLESHEET_PATH.parent,
+            PurePosixPath(HOME_PATH),
+            PurePosixPath(SITEMAP_PATH),
+            PurePosixPath(SECTIONS_SITEMAP_PATH).parent,
+            PurePosixPath(STYLESHEET_PATH).parent,
             PurePosixPath("api"),
-            LIBRARY_DIR,
+            PurePosixPath(LIBRARY_DIR),
             PurePosixPath("dept"),
             *(PurePosixPath(kind.value) for kind in Kind),
         ]
 
     # apply --------------------------------------------------------------------------
+
+    def _transaction(self) -> ExitStack:
+        """The batch's transaction, begun by its first event and committed by ``flush``.
+
+        It holds the whole store (no keys): each event is applied in a nested transaction
+        (a savepoint) of it, and so is whatever the runner writes between two events on
+        the same store (the compliance guard's audit and party register), which a keyed
+        transaction would have to name. Rendering happens after its commit.
+        """
+        if self._batch is None:
+            batch = ExitStack()
+            batch.enter_context(self.state.store.transaction())
+            self._batch = batch
+        return self._batch
 
     def apply(self, event: AnyEvent) -> Outcome | None:
         """Record the document (or its withdrawal) and the outputs it touches."""
@@ -163,6 +209,7 @@ class WebsiteChannel(ChannelBase):
             raise PermanentDeliveryError(
                 f"document_id {event.document_id!r} is reserved on the website"
             )
+        self._transaction()
         if isinstance(event, RetractEvent):
             return self._withdraw(
                 event,
@@ -186,7 +233,7 @@ class WebsiteChannel(ChannelBase):
         return None
 
     def _publish(self, event: ContentEvent) -> None:
-        previous = self.state.document(event.document_id)
+        previous = self.state.document(event.document_id, with_event=False)
         subtitle, badge = summary_of(event)
         doc = Document(
             document_id=event.document_id,
@@ -208,11 +255,14 @@ class WebsiteChannel(ChannelBase):
         )
         old_lists = previous.lists if previous else frozenset()
         state = self.state
+        marks = [doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET]
+        marks += [index_target(ref) for ref in sorted(doc.lists | old_lists)]
         dates = (
             DisplayDates(event.payload.display_until) if isinstance(event, PenaltyEvent) else None
         )
         library = self._library_row(event)
         recorded = state.library_row(event.document_id)
+        chain = self._chain(event.document_id) if library or recorded else set()
         with state.store.transaction(LOCK) as conn:
             state.save(conn, doc)
             state.save_display(conn, doc.document_id, dates)
@@ -228,18 +278,19 @@ class WebsiteChannel(ChannelBase):
                     state.count_library(conn, recorded, -1)
                 state.count_library(conn, saved, +1)
                 # The library's index and the pages the document leaves and joins, and
-                # the successors whose revision chain names this one.
-                state.mark_many(conn, self._library_targets(saved, recorded))
-                successors = {library.superseded_by}
-                if recorded is not None:
-                    successors.add(recorded.superseded_by)
-                state.mark_many(conn, (doc_target(s) for s in sorted(x for x in successors if x)))
+                # the pages of the policies in its revision chain, before and after: each
+                # shows the whole chain (a successor may come after the policy it replaced,
+                # from another partition: the chain names it only then).
+                marks += self._library_targets(saved, recorded)
+                chain |= self._chain(event.document_id)
+                marks += [doc_target(d) for d in sorted(chain)]
             elif recorded is not None:
                 # Once a policy, now a document of another kind: it leaves the library.
                 if previous is not None and not previous.withdrawn:
                     state.count_library(conn, recorded, -1)
                 state.forget_library(conn, recorded.document_id)
-                state.mark_many(conn, self._library_targets(recorded))
+                marks += self._library_targets(recorded)
+                marks += [doc_target(d) for d in sorted(chain)]
             for ref in sorted(old_lists - doc.lists):
                 assert previous is not None
                 state.remove_entry(conn, ref, previous)
@@ -250,20 +301,17 @@ class WebsiteChannel(ChannelBase):
                     state.count_listed(conn, ref, +1)
                 position = state.position(ref, doc)
                 if position is not None:
-                    state.mark(conn, page_target(ref, state.page_of(position)))
-            state.mark_many(conn, (index_target(ref) for ref in sorted(doc.lists | old_lists)))
+                    marks.append(page_target(ref, state.page_of(position)))
             if previous is not None and previous.kind != doc.kind:
                 old_path = SiteUrls.document_path(previous.kind, previous.document_id)
-                state.mark(conn, delete_target(str(old_path)))
+                marks.append(delete_target(old_path))
                 if previous.kind == Kind.REPORT.value:
-                    state.mark_many(
-                        conn,
-                        (
-                            delete_target(str(report_data_path(previous.document_id, suffix)))
-                            for suffix in REPORT_DATA_SUFFIXES
-                        ),
-                    )
-            state.mark_many(conn, (doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET))
+                    marks += [
+                        delete_target(report_data_path(previous.document_id, suffix))
+                        for suffix in REPORT_DATA_SUFFIXES
+                    ]
+            marked = self._mark(conn, marks)
+        self._marked.update(marked)  # only once the event's changes are in the batch
         self._applied[event.document_id] = event
 
     @staticmethod
@@ -279,6 +327,11 @@ class WebsiteChannel(ChannelBase):
             p.superseded_by,
         )
 
+    def _chain(self, document_id: str) -> set[str]:
+        """The other policies of ``document_id``'s revision chain (each page shows it)."""
+        earlier, later = self.state.revision_chain(document_id)
+        return {*earlier, *later}
+
     @staticmethod
     def _library_targets(*rows: LibraryRow | None) -> list[str]:
         """The library's outputs that show any of ``rows``: its index and their pages."""
@@ -286,6 +339,14 @@ class WebsiteChannel(ChannelBase):
         if not listed:
             return []
         return [LIBRARY_TARGET, *sorted({library_target(r) for r in listed})]
+
+    def _mark(self, conn: Connection, targets: list[str]) -> list[str]:
+        """Mark the targets not marked yet in this batch (once is enough: the batch's
+        marks become visible together, when it commits); returns those marked now."""
+        fresh = [t for t in dict.fromkeys(targets) if t not in self._marked]
+        if fresh:
+            self.state.mark_many(conn, fresh)
+        return fresh
 
     def _withdraw(
         self,
@@ -309,6 +370,7 @@ class WebsiteChannel(ChannelBase):
             replaced_by=replaced_by,
         )
         state = self.state
+        marks = [doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET]
         with state.store.transaction(LOCK) as conn:
             state.save(conn, doc)
             if dates is not None or display_ended_on is not None:
@@ -319,24 +381,24 @@ class WebsiteChannel(ChannelBase):
                     state.count_listed(conn, ref, -1)
                 position = state.position(ref, doc)
                 if position is not None:
-                    state.mark(conn, page_target(ref, state.page_of(position)))
-                state.mark(conn, index_target(ref))
-            state.mark_many(conn, (doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET))
+                    marks.append(page_target(ref, state.page_of(position)))
+                marks.append(index_target(ref))
             if previous.kind == Kind.POLICY.value:
                 row = state.library_row(previous.document_id)
                 if not previous.withdrawn:
                     state.count_library(conn, row, -1)
-                state.mark_many(conn, self._library_targets(row))
+                marks += self._library_targets(row)
+                # The other pages of its revision chain no longer show it.
+                marks += [doc_target(d) for d in sorted(self._chain(previous.document_id))]
+            marked = self._mark(conn, marks)
+        self._marked.update(marked)
         return None
 
     # flush --------------------------------------------------------------------------
 
-    @property
-    def _sitemap_size(self) -> int:
-        return self.page_size * SITEMAP_PAGES
-
     def flush(self) -> None:
-        """Render every output touched since the last flush, each file atomically."""
+        """Commit the batch, then render every output touched since the last flush, each
+        file atomically; a large flush in several processes."""
         try:
             self._flush()
         finally:
@@ -344,12 +406,119 @@ class WebsiteChannel(ChannelBase):
 
     def _flush(self) -> None:
         state = self.state
+        self._commit_batch()
+        pending = state.pending()
+        if not pending:
+            return
+        removals, targets = self._targets(pending)
+        tree = self._outputs.tree
+        written, unchanged = tree.written, tree.unchanged
+        self._tick()
+        if self._processes > 1 and len(targets) >= PARALLEL_MIN_TARGETS and can_fork():
+            self._written_elsewhere |= render_forked(
+                targets, self._processes, self._render_here, self._render_in_child
+            )
+        else:
+            self._render_here(targets)
+        self._tick()
+        rendered = time.monotonic()
+        # One sync for the whole flush, before the outputs are marked done (and before the
+        # runner records the delivery and commits): cheaper than one fsync per file.
+        sync_filesystem(self.output_dir)
+        self._done(pending)
+        log.debug(
+            "website: rendered %d outputs (%d files written by this process, %d unchanged),"
+            " made durable in %.2f s",
+            len(removals) + len(targets),
+            tree.written - written,
+            tree.unchanged - unchanged,
+            time.monotonic() - rendered,
+        )
+
+    def _render_here(self, targets: Sequence[str]) -> set[str]:
+        for target in targets:
+            self._render(target)
+        self._outputs.tree.wait()
+        return set()  # this process's paths are in its tree
+
+    def _render_in_child(self, targets: Sequence[str]) -> set[str]:
+        """In a forked render process: a connection of its own, the rest inherited."""
+        store = Store(self.state.store.location).open()
+        tree = self._tree()
+        try:
+            outputs = Outputs(
+                WebsiteState(store, page_size=self.page_size),
+                self.renderer,
+                tree,
+                clock=self._clock,
+            )
+            for target in targets:
+                outputs.render(target, self._applied)
+            tree.wait()
+            return tree.paths or set()
+        finally:
+            tree.close()
+            store.close()
+
+    def _tree(self) -> FileTree:
+        return FileTree(
+            self.output_dir, fresh=self._fresh, threads=WRITER_THREADS, record=self._record
+        )
+
+    def _commit_batch(self) -> None:
+        """Number what the batch changed, mark what follows from it, and commit."""
+        if self._lost:
+            raise TransientDeliveryError(
+                "website: a batch could not be committed; this channel must be restarted"
+                " (the batch's events were not committed and will be delivered again)"
+            )
+        self._transaction()
+        try:
+            self._prepare()
+        except LeaseLost:
+            self._abandon()
+            raise
+        self._commit()
+        self._started = True
+
+    def _targets(self, pending: Mapping[str, int]) -> tuple[list[str], list[str]]:
+        """Removes the files of the removal targets among ``pending`` (first, so that a
+        document moved away and back is written last); returns them and the targets
+        left to render, with the sitemap of every archive page among them."""
+        work = set(pending)
+        for target in pending:
+            parts = parse_target(target)
+            if parts[0] == "page" and not ListRef(parts[1]).is_department:
+                chunk = (int(parts[2]) - 1) // SITEMAP_PAGES + 1
+                work.add(sitemap_target(ListRef(parts[1]), chunk))
+        removals = sorted(t for t in work if t.startswith("delete|"))
+        for target in removals:
+            self._render(target)
+        return removals, sorted(work.difference(removals))
+
+    def _done(self, rendered: Mapping[str, int]) -> None:
+        with self.state.store.transaction(LOCK) as conn:
+            if self._lease is not None:
+                self._lease.fence(conn)
+            self.state.done(conn, rendered)
+
+    def _prepare(self) -> None:
+        """Number the lists changed by the batch and mark the outputs that follow from
+        it, in the batch's transaction (a savepoint: a failure here undoes only this)."""
+        state = self.state
         with state.store.transaction(LOCK) as conn:
             if not self._started:
                 # Every kind has an index from the start: the navigation links to all of them.
                 state.mark_many(conn, (index_target(ListRef.for_kind(k)) for k in Kind))
                 state.mark_many(
-                    conn, (HOME_TARGET, SECTIONS_TARGET, SITEMAP_INDEX_TARGET, LIBRARY_TARGET)
+                    conn,
+                    (
+                        HOME_TARGET,
+                        SECTIONS_TARGET,
+                        SITEMAP_INDEX_TARGET,
+                        LIBRARY_TARGET,
+                        ASSETS_TARGET,
+                    ),
                 )
             for ref, old_pages, new_pages in state.renumber(conn):
                 if ref.is_department:
@@ -365,202 +534,46 @@ class WebsiteChannel(ChannelBase):
                             for c in range(new_chunks + 1, old_chunks + 1)  # gone
                         ),
                     )
-        if not self._started:
-            self._write_assets()
-            self._started = True
-        targets = state.pending()
-        if not targets:
+            if self._lease is not None:
+                # Fenced: a process that lost its lease commits none of the batch.
+                self._lease.fence(conn)
+
+    def _commit(self) -> None:
+        batch, self._batch = self._batch, None
+        self._marked.clear()
+        if batch is None:
             return
-        work = set(targets)
-        for target in targets:
-            parts = parse_target(target)
-            if parts[0] == "page" and not ListRef(parts[1]).is_department:
-                chunk = (int(parts[2]) - 1) // SITEMAP_PAGES + 1
-                work.add(sitemap_target(ListRef(parts[1]), chunk))
-        # Removals first, so that a document moved away and back is written last.
-        for target in sorted(work, key=lambda t: (not t.startswith("delete|"), t)):
-            self._render(target)
-        # One sync for the whole flush, before the outputs are marked done (and before the
-        # runner records the delivery and commits): cheaper than one fsync per file.
-        sync_filesystem(self.output_dir)
-        with state.store.transaction(LOCK) as conn:
-            state.done(conn, targets)
-        log.debug("website: rendered %d outputs", len(work))
+        try:
+            batch.close()
+        except BaseException:
+            # The batch's changes are gone (the store rolls back a failed commit): no
+            # later flush may report its events done. The runner gives up on the batch;
+            # its events come again.
+            self._lost = True
+            raise
 
-    def _write(self, path: PurePosixPath, data: bytes) -> None:
-        atomic_write(self.output_dir / path, data, durable=False)
+    def _abandon(self) -> None:
+        batch, self._batch = self._batch, None
+        self._marked.clear()
+        if batch is not None:
+            batch.__exit__(LeaseLost, LeaseLost("batch abandoned"), None)
 
-    def _remove(self, path: PurePosixPath) -> None:
-        (self.output_dir / path).unlink(missing_ok=True)
-
-    def _write_assets(self) -> None:
-        css = resources.files("channels.website").joinpath("static/site.css").read_bytes()
-        self._write(STYLESHEET_PATH, css)
+    def _tick(self) -> None:
+        if self._lease is not None:
+            self._lease.check()
 
     def _render(self, target: str) -> None:
-        kind, *args = parse_target(target)
-        if kind == "doc":
-            doc = self.state.document(args[0])
-            if doc is not None:
-                dates = self.state.display_dates([doc.document_id]).get(doc.document_id)
-                self._write(
-                    SiteUrls.document_path(doc.kind, doc.document_id),
-                    self.renderer.document(
-                        doc,
-                        self._applied.get(doc.document_id),
-                        dates,
-                        lineage=self._lineage(doc) if doc.kind == Kind.POLICY.value else None,
-                    ),
-                )
-                if doc.kind == Kind.REPORT.value:
-                    self._render_report_data(doc)
-        elif kind == "index":
-            self._render_index(ListRef(args[0]))
-        elif kind == "page":
-            self._render_page(ListRef(args[0]), int(args[1]))
-        elif kind == "sitemap":
-            self._render_sitemap(ListRef(args[0]), int(args[1]))
-        elif kind == "delete":
-            self._remove(PurePosixPath(args[0]))
-        elif target == HOME_TARGET:
-            self._render_home()
-        elif target == LIBRARY_TARGET:
-            self._render_library_index()
-        elif kind == "library":
-            self._render_library_page(args[0], int(args[1]), int(args[2]))
-        elif target == SECTIONS_TARGET:
-            lists = [ListRef.for_kind(k) for k in Kind]
-            lists += [info.ref for info in self.state.department_lists()]
-            self._write(SECTIONS_SITEMAP_PATH, self.renderer.sections_sitemap(lists))
-        elif target == SITEMAP_INDEX_TARGET:
-            self._render_sitemap_index()
-        else:
-            raise ValueError(f"unknown website output {target!r}")
+        self._tick()
+        self._outputs.render(target, self._applied)
 
-    def _lineage(self, doc: Document) -> Lineage:
-        """A policy's validity history and revision chain, from the library tables."""
-        state = self.state
-        later: list[Document] = []
-        seen = {doc.document_id}
-        row = state.library_row(doc.document_id)
-        while row is not None and row.superseded_by and row.superseded_by not in seen:
-            seen.add(row.superseded_by)
-            successor = state.document(row.superseded_by)
-            if successor is None:
-                break
-            later.append(successor)
-            row = state.library_row(row.superseded_by)
-        earlier: list[Document] = []
-        frontier = [doc.document_id]
-        while frontier:
-            found = [p for d in frontier for p in state.superseded_of(d) if p not in seen]
-            seen.update(found)
-            earlier = [d for p in found if (d := state.document(p)) is not None] + earlier
-            frontier = found
-        return Lineage(state.validity_history(doc.document_id), earlier, later)
+    def written(self) -> set[str]:
+        """Built for a replay in place: every path written or found unchanged."""
+        return (self._outputs.tree.paths or set()) | self._written_elsewhere
 
-    def _render_library_index(self) -> None:
-        for path, data in self.renderer.library_index(self.state.library_counts()).items():
-            self._write(path, data)
-
-    def _render_library_page(self, validity: str, year: int, page: int) -> None:
-        entries = self.state.library_page(validity, year, page)
-        html_path, api_path = library_page_paths(validity, year, page)
-        if not entries:
-            self._remove(html_path)
-            self._remove(api_path)
-            return
-        html, data = self.renderer.library_page(validity, year, page, entries)
-        self._write(html_path, html)
-        self._write(api_path, data)
-
-    def _render_report_data(self, doc: Document) -> None:
-        """A report's table as CSV and JSON beside its page; removed when it is withdrawn."""
-        if doc.withdrawn:
-            for suffix in REPORT_DATA_SUFFIXES:
-                self._remove(report_data_path(doc.document_id, suffix))
-            return
-        event: AnyEvent | None = self._applied.get(doc.document_id)
-        if event is None or event.version != doc.version:
-            event = parse_event(doc.event)
-        assert isinstance(event, ReportEvent)
-        self._write(
-            report_data_path(doc.document_id, "json"), self.renderer.report_json(doc, event)
-        )
-        self._write(report_data_path(doc.document_id, "csv"), self.renderer.report_csv(event))
-
-    def _render_index(self, ref: ListRef) -> None:
-        state, size = self.state, self.page_size
-        info = state.list_info(ref)
-        docs = state.newest_in(ref, size)
-        older = state.position_of_newest(ref, size)
-        older_page = state.page_of(older) if older is not None else None
-        self._write(
-            ref.index_path,
-            self.renderer.list_index(
-                info, docs, older_page=older_page, open_now=self._open_consultations(ref)
-            ),
-        )
-        withdrawn = state.recently_withdrawn(ref, RECENT_WITHDRAWALS)
-        dates = state.display_dates(d.document_id for d in [*docs, *withdrawn])
-        self._write(ref.api_path, self.renderer.list_index_json(info, docs, withdrawn, dates))
-
-    def _open_consultations(self, ref: ListRef) -> OpenConsultations | None:
-        """The consultations still open, soonest closing first, for the column's index
-        (``None`` for every other list)."""
-        if ref != ListRef.for_kind(Kind.CONSULTATION):
-            return None
-        today = local_date(self._clock())
-        found = []
-        for doc in self.state.shown_with_badge(Kind.CONSULTATION.value, OPEN_STAGE):
-            event = parse_event(doc.event)
-            assert isinstance(event, ConsultationEvent)
-            if event.payload.closes_on >= today:
-                found.append((event.payload.closes_on, doc))
-        found.sort(key=lambda pair: (pair[0], pair[1].document_id))
-        return OpenConsultations(today, [(doc, closes_on) for closes_on, doc in found])
-
-    def _render_page(self, ref: ListRef, number: int) -> None:
-        info = self.state.list_info(ref)
-        if number > info.pages:
-            self._remove(ref.page_path(number))
-            self._remove(ref.api_page_path(number))
-            return
-        shown, withdrawn = self.state.page(ref, number)
-        self._write(ref.page_path(number), self.renderer.list_page(ref, number, info.pages, shown))
-        dates = self.state.display_dates(d.document_id for d in [*shown, *withdrawn])
-        self._write(
-            ref.api_page_path(number),
-            self.renderer.list_page_json(info, number, shown, withdrawn, dates),
-        )
-
-    def _render_sitemap(self, ref: ListRef, chunk: int) -> None:
-        info = self.state.list_info(ref)
-        if chunk > pages_for(info.pages, SITEMAP_PAGES):
-            self._remove(ref.sitemap_path(chunk))
-            return
-        entries = self.state.sitemap_entries(
-            ref, (chunk - 1) * self._sitemap_size, chunk * self._sitemap_size - 1
-        )
-        self._write(ref.sitemap_path(chunk), self.renderer.documents_sitemap(entries))
-
-    def _render_sitemap_index(self) -> None:
-        files = []
-        for kind in Kind:
-            ref = ListRef.for_kind(kind)
-            chunks = pages_for(self.state.list_info(ref).pages, SITEMAP_PAGES)
-            files += [ref.sitemap_path(c) for c in range(1, chunks + 1)]
-        self._write(SITEMAP_PATH, self.renderer.sitemap_index(files))
-
-    def _render_home(self) -> None:
-        state = self.state
-        sections = []
-        for kind in Kind:
-            ref = ListRef.for_kind(kind)
-            info = state.list_info(ref)
-            items = [self.renderer.item(d) for d in state.newest_in(ref, HOME_PER_KIND)]
-            sections.append(Section(ref, kind.label, info.listed, items))
-        self._write(
-            HOME_PATH,
-            self.renderer.home(state.latest(HOME_LATEST), sections, state.department_lists()),
-        )
+    def close(self) -> None:
+        """Undo a batch applied but never flushed (its events were not committed either),
+        and stop the writing threads."""
+        try:
+            self._abandon()
+        finally:
+            self._outputs.tree.close()

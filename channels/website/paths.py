@@ -11,19 +11,20 @@ from pathlib import PurePosixPath
 from channels.urls import SiteUrls
 from schemas.enums import Kind
 
-SITEMAP_PATH = PurePosixPath("sitemap.xml")
+SITEMAP_PATH = "sitemap.xml"
 """The sitemap index (``<sitemapindex>``) that search engines are pointed at."""
 
-SECTIONS_SITEMAP_PATH = PurePosixPath("sitemaps", "sections.xml")
+SECTIONS_SITEMAP_PATH = "sitemaps/sections.xml"
 """Sitemap of the home page and of every kind and department index."""
 
-STYLESHEET_PATH = PurePosixPath("assets", "site.css")
+STYLESHEET_PATH = "assets/site.css"
 
-HOME_PATH = PurePosixPath("index.html")
+HOME_PATH = "index.html"
 
-LIBRARY_DIR = PurePosixPath("library")
+LIBRARY_DIR = "library"
 """The library of 规章 and 行政规范性文件 (文件库): ``index.html`` and one page per validity."""
-LIBRARY_API_PATH = PurePosixPath("api", "library.json")
+LIBRARY_INDEX_PATH = "library/index.html"
+LIBRARY_API_PATH = "api/library.json"
 LIBRARY_SLUGS = {
     "现行有效": "in-force",
     "已修订": "amended",
@@ -33,13 +34,13 @@ LIBRARY_SLUGS = {
 """Each validity's pages: ``library/<slug>/<year>/<n>.html``, by year of ``written_on``."""
 
 
-def library_page_paths(validity: str, year: int, page: int) -> tuple[PurePosixPath, PurePosixPath]:
+def library_page_paths(validity: str, year: int, page: int) -> tuple[str, str]:
     """Library page ``page`` of the documents of ``validity`` written in ``year``, and its
     JSON twin."""
     slug = LIBRARY_SLUGS[validity]
     return (
-        LIBRARY_DIR / slug / str(year) / f"{page}.html",
-        PurePosixPath("api", "library", slug, str(year), f"{page}.json"),
+        f"{LIBRARY_DIR}/{slug}/{year}/{page}.html",
+        f"api/library/{slug}/{year}/{page}.json",
     )
 
 
@@ -78,28 +79,28 @@ class ListRef:
         return self.key.startswith("dept/")
 
     @property
-    def index_path(self) -> PurePosixPath:
+    def index_path(self) -> str:
         """``<kind>/index.html`` or ``dept/<code>/index.html``."""
         if self.department is not None:
             return SiteUrls.department_index_path(self.department)
         return SiteUrls.kind_index_path(self.key)
 
-    def page_path(self, number: int) -> PurePosixPath:
+    def page_path(self, number: int) -> str:
         """``…/page/<n>.html``: page 1 holds the oldest documents."""
-        return self.index_path.parent / "page" / f"{number}.html"
+        return f"{self.key}/page/{number}.html"
 
     @property
-    def api_path(self) -> PurePosixPath:
+    def api_path(self) -> str:
         """``api/<kind>.json`` or ``api/dept/<code>.json``."""
-        return PurePosixPath("api", f"{self.key}.json")
+        return f"api/{self.key}.json"
 
-    def api_page_path(self, number: int) -> PurePosixPath:
+    def api_page_path(self, number: int) -> str:
         """``api/<list>/page/<n>.json``: the same documents as HTML page ``n``."""
-        return PurePosixPath("api", self.key, "page", f"{number}.json")
+        return f"api/{self.key}/page/{number}.json"
 
-    def sitemap_path(self, chunk: int) -> PurePosixPath:
+    def sitemap_path(self, chunk: int) -> str:
         """``sitemaps/<kind>-<n>.xml`` (kind lists only: documents are listed once)."""
-        return PurePosixPath("sitemaps", f"{self.key}-{chunk}.xml")
+        return f"sitemaps/{self.key}-{chunk}.xml"
 
 
 class Linker:
@@ -107,15 +108,24 @@ class Linker:
 
     Relative links keep the site working under any base URL and from ``file://``.
     Pages make dozens of links, so the page's directory is split once
-    (``posixpath.relpath`` would resolve both paths on every call).
+    (``posixpath.relpath`` would resolve both paths on every call), and each link is
+    computed once per page.
     """
 
-    def __init__(self, page: PurePosixPath) -> None:
-        self._base = [p for p in str(page.parent).split("/") if p not in ("", ".")]
+    def __init__(self, page: str | PurePosixPath) -> None:
+        self._base = [p for p in str(page).split("/")[:-1] if p not in ("", ".")]
+        self._links: dict[str, str] = {}
 
     def __call__(self, target: str | PurePosixPath) -> str:
         """The link to ``target``."""
-        parts = [p for p in str(target).split("/") if p not in ("", ".")]
+        target = str(target)
+        link = self._links.get(target)
+        if link is None:
+            link = self._links[target] = self._link(target)
+        return link
+
+    def _link(self, target: str) -> str:
+        parts = [p for p in target.split("/") if p not in ("", ".")]
         common = 0
         for mine, theirs in zip(self._base, parts, strict=False):
             if mine != theirs:
@@ -124,9 +134,9 @@ class Linker:
         return "/".join([".."] * (len(self._base) - common) + parts[common:]) or "."
 
 
-def report_data_path(document_id: str, suffix: str) -> PurePosixPath:
+def report_data_path(document_id: str, suffix: str) -> str:
     """``api/report/<document_id>.json`` or ``.csv``: a report's table as data."""
-    return PurePosixPath("api", Kind.REPORT.value, f"{document_id}.{suffix}")
+    return f"api/{Kind.REPORT.value}/{document_id}.{suffix}"
 
 
 REPORT_DATA_SUFFIXES = ("csv", "json")

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import PurePosixPath
 from typing import Any, cast
 from xml.sax.saxutils import escape
 
@@ -25,7 +24,7 @@ from channels.urls import SiteUrls
 from channels.website.paths import (
     HOME_PATH,
     LIBRARY_API_PATH,
-    LIBRARY_DIR,
+    LIBRARY_INDEX_PATH,
     SECTIONS_SITEMAP_PATH,
     STYLESHEET_PATH,
     Linker,
@@ -211,6 +210,7 @@ class SiteRenderer:
         self.urls = urls
         self.site_title = site_title
         self.page_size = page_size
+        self._chromes: dict[tuple[str, ...], dict[str, Markup]] = {}
         self.env = Environment(
             loader=PackageLoader("channels.website", "templates"),
             autoescape=True,  # every template, whatever its name
@@ -246,24 +246,43 @@ class SiteRenderer:
             {
                 "type": "application/rss+xml",
                 "title": f"{label}（RSS）",
-                "path": str(SiteUrls.feed_path(feed, "rss")),
+                "path": SiteUrls.feed_path(feed, "rss"),
             },
             {
                 "type": "application/atom+xml",
                 "title": f"{label}（Atom）",
-                "path": str(SiteUrls.feed_path(feed, "atom")),
+                "path": SiteUrls.feed_path(feed, "atom"),
             },
         ]
 
-    def _page(self, template: str, path: PurePosixPath, **context: Any) -> bytes:
+    def _page(self, template: str, path: str, **context: Any) -> bytes:
+        url = Linker(path)
         html = self.env.get_template(template).render(
             page_path=path,
-            url=Linker(path),
+            url=url,
             stylesheet=STYLESHEET_PATH,
             home=HOME_PATH,
+            chrome=self._chrome(path, context["feeds"], url),
             **context,
         )
         return html.encode("utf-8")
+
+    def _chrome(self, path: str, feeds: list[dict[str, str]], url: Linker) -> dict[str, Markup]:
+        """The head links, header and footer of a page: the same for every page of one
+        directory with the same feeds, so rendered once for them (``chrome.html``)."""
+        key = (path.rpartition("/")[0], *(f["path"] + f["title"] for f in feeds))
+        chrome = self._chromes.get(key)
+        if chrome is None:
+            module = self.env.get_template("chrome.html").make_module(
+                {"feeds": feeds, "url": url, "stylesheet": STYLESHEET_PATH, "home": HOME_PATH}
+            )
+            chrome = {
+                "head": module.head(),  # type: ignore[attr-defined]
+                "header": module.header(),  # type: ignore[attr-defined]
+                "footer": module.footer(),  # type: ignore[attr-defined]
+            }
+            self._chromes[key] = chrome
+        return chrome
 
     def item(self, doc: Document) -> Item:
         """How ``doc`` appears in a list."""
@@ -443,7 +462,7 @@ class SiteRenderer:
             heading=self.list_label(ref),
             items=[self.item(d) for d in docs],
             listed=info.listed,
-            canonical=self.urls.absolute(path.parent) + "/",
+            canonical=self.urls.absolute(ref.key) + "/",
             feeds=self._list_feeds(ref),
             archive={
                 "older": ref.page_path(older_page) if older_page else None,
@@ -507,9 +526,7 @@ class SiteRenderer:
             feeds=self._feeds("all", "全部信息"),
         )
 
-    def library_index(
-        self, counts: Sequence[tuple[str, str, int, int, int]]
-    ) -> dict[PurePosixPath, bytes]:
+    def library_index(self, counts: Sequence[tuple[str, str, int, int, int]]) -> dict[str, bytes]:
         """``library/index.html`` and ``api/library.json``: the documents by class and
         validity, and the library's pages (by validity and year of ``written_on``, at most
         LIBRARY_PAGE_SIZE each) with how many documents each holds. ``counts`` are
@@ -535,7 +552,7 @@ class SiteRenderer:
                 key=lambda pair: (validities.index(pair[0][0]), -pair[0][1], pair[0][2]),
             )
         ]
-        index = LIBRARY_DIR / "index.html"
+        index = LIBRARY_INDEX_PATH
         html = self._page(
             "library.html",
             index,
@@ -545,7 +562,7 @@ class SiteRenderer:
             validities=validities,
             pages=pages,
             groups=None,
-            canonical=self.urls.absolute(str(index)),
+            canonical=self.urls.absolute(index),
             feeds=self._feeds("policy", Kind.POLICY.label),
         )
         data = self._json(
@@ -588,7 +605,7 @@ class SiteRenderer:
             pages=None,
             groups=groups,
             validity=validity,
-            canonical=self.urls.absolute(str(html_path)),
+            canonical=self.urls.absolute(html_path),
             feeds=self._feeds("policy", Kind.POLICY.label),
         )
         data = self._json(
@@ -762,10 +779,10 @@ class SiteRenderer:
     def sections_sitemap(self, lists: Sequence[ListRef]) -> bytes:
         """The sitemap of the home page and the list indexes."""
         entries: list[tuple[str, date | None]] = [(self.urls.absolute(""), None)]
-        entries += [(self.urls.absolute(ref.index_path.parent) + "/", None) for ref in lists]
+        entries += [(self.urls.absolute(ref.key) + "/", None) for ref in lists]
         return self.sitemap(entries)
 
-    def sitemap_index(self, files: Sequence[PurePosixPath]) -> bytes:
+    def sitemap_index(self, files: Sequence[str]) -> bytes:
         """``sitemap.xml``: a ``<sitemapindex>`` of the sitemap files."""
         lines = [
             '<?xml version="1.0" encoding="UTF-8"?>',

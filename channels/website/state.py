@@ -15,6 +15,9 @@ after it; those are renumbered at the next flush, from the oldest changed key.
 
 Outputs to render are kept in ``web_pending`` in the same transaction as the
 change that needs them, so a crash between ``apply`` and ``flush`` loses no page.
+Each mark bumps the target's version, and a flush forgets a target only at the
+version it rendered: a mark made while it rendered (by this process after a
+takeover, or by any other writer) stays for the next flush.
 
 A penalty decision's take-down date (``display_until``), and the end of its display
 when it was taken down (``display_ended_on``), are in ``web_display``: its JSON entries
@@ -22,7 +25,7 @@ carry the first, and a decision taken down at the end of its display period gets
 notice that no longer shows it.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
@@ -80,9 +83,13 @@ CREATE TABLE IF NOT EXISTS web_display (
     display_ended_on TEXT
 ) WITHOUT ROWID
 """
-# The library (文件库): every policy's class, validity, year (of written_on), place and
-# successor, and the day each of its validities began, so that the library pages and a
-# policy's revision chain are rendered from the website's own tables. ``seq`` numbers the
+# Version 3: versioned pending marks (issue 21).
+_PENDING_VERSIONS = """
+ALTER TABLE web_pending ADD COLUMN version INTEGER NOT NULL DEFAULT 0
+"""
+# Version 4: the library (文件库): every policy's class, validity, year (of written_on),
+# place and successor, and the day each of its validities began, so that the library pages
+# and a policy's revision chain are rendered from the website's own tables. ``seq`` numbers the
 # 规章 and 行政规范性文件 of one validity and year in the order they joined it (0 for
 # other classes): a document keeps its page (``seq`` // LIBRARY_PAGE_SIZE) while its
 # validity stands, so one event re-renders one page of at most LIBRARY_PAGE_SIZE.
@@ -115,7 +122,7 @@ CREATE TABLE IF NOT EXISTS web_validity (
     PRIMARY KEY (document_id, version)
 )
 """
-SCHEMA = Schema("website", _SCHEMA, _DISPLAY, _LIBRARY)
+SCHEMA = Schema("website", _SCHEMA, _DISPLAY, _PENDING_VERSIONS, _LIBRARY)
 """The tables of this component, as versioned migrations."""
 
 NEIGHBOURS = 2
@@ -284,10 +291,12 @@ class WebsiteState:
 
     # documents -----------------------------------------------------------------
 
-    def document(self, document_id: str) -> Document | None:
-        """The document, or ``None`` if the website never published it."""
+    def document(self, document_id: str, *, with_event: bool = True) -> Document | None:
+        """The document, or ``None`` if the website never published it; without its
+        event's JSON (a few KB a document) unless ``with_event``."""
+        columns = _DOC_COLUMNS if with_event else _LIST_COLUMNS
         row = self.conn.execute(
-            f"SELECT {_DOC_COLUMNS} FROM web_documents WHERE document_id=?", (document_id,)
+            f"SELECT {columns} FROM web_documents WHERE document_id=?", (document_id,)
         ).fetchone()
         return None if row is None else _document(row)
 
@@ -442,6 +451,28 @@ class WebsiteState:
             (document_id,),
         )
         return [str(r[0]) for r in rows]
+
+    def revision_chain(self, document_id: str) -> tuple[list[str], list[str]]:
+        """The policies ``document_id`` replaced, oldest first, and those that replaced it
+        in turn: the revision chain its page shows (a successor not published yet ends it;
+        a withdrawn predecessor is not shown)."""
+        later: list[str] = []
+        seen = {document_id}
+        row = self.library_row(document_id)
+        while row is not None and row.superseded_by and row.superseded_by not in seen:
+            seen.add(row.superseded_by)
+            if self.document(row.superseded_by, with_event=False) is None:
+                break
+            later.append(row.superseded_by)
+            row = self.library_row(row.superseded_by)
+        earlier: list[str] = []
+        frontier = [document_id]
+        while frontier:
+            found = [p for d in frontier for p in self.superseded_of(d) if p not in seen]
+            seen.update(found)
+            earlier = found + earlier
+            frontier = found
+        return earlier, later
 
     def library_counts(self) -> list[tuple[str, str, int, int, int]]:
         """``(doc_class, validity, year, page, documents)`` of the shown 规章 and
@@ -714,25 +745,27 @@ class WebsiteState:
 
     def mark(self, conn: Connection, target: str) -> None:
         """Remember that ``target`` must be rendered at the next flush."""
-        conn.execute(
-            "INSERT INTO web_pending (target) VALUES (?) ON CONFLICT DO NOTHING", (target,)
-        )
+        conn.execute(_MARK, (target,))
 
     def mark_many(self, conn: Connection, targets: Iterable[str]) -> None:
         """:meth:`mark` for several targets."""
-        conn.executemany(
-            "INSERT INTO web_pending (target) VALUES (?) ON CONFLICT DO NOTHING",
-            ((t,) for t in targets),
-        )
+        conn.executemany(_MARK, ((t,) for t in targets))
 
-    def pending(self) -> list[str]:
-        """Every target still to render, in a stable order."""
-        return [str(r[0]) for r in self.conn.execute("SELECT target FROM web_pending ORDER BY 1")]
+    def pending(self) -> dict[str, int]:
+        """Every target still to render, in a stable order, with the version of its mark."""
+        rows = self.conn.execute("SELECT target, version FROM web_pending ORDER BY target")
+        return {str(target): int(version) for target, version in rows}
 
-    def done(self, conn: Connection, targets: Iterable[str]) -> None:
-        """Forget rendered targets."""
-        conn.executemany("DELETE FROM web_pending WHERE target=?", ((t,) for t in targets))
+    def done(self, conn: Connection, rendered: Mapping[str, int]) -> None:
+        """Forget targets rendered at the version read by :meth:`pending`; one marked again
+        since then stays pending."""
+        conn.executemany("DELETE FROM web_pending WHERE target=? AND version=?", rendered.items())
 
+
+_MARK = (
+    "INSERT INTO web_pending (target, version) VALUES (?, 0)"
+    " ON CONFLICT (target) DO UPDATE SET version = web_pending.version + 1"
+)
 
 # Targets are short strings so that they can be kept in one indexed column.
 # "|" never occurs in a document id, a department code or a list key.
@@ -773,6 +806,8 @@ LIBRARY_TARGET = "library"
 """The library's index (counts, and the list of its pages)."""
 SECTIONS_TARGET = "sections"
 SITEMAP_INDEX_TARGET = "sitemap-index"
+ASSETS_TARGET = "assets"
+"""The stylesheet: written by the first flush of every process (it may have changed)."""
 
 
 def parse_target(target: str) -> tuple[str, ...]:

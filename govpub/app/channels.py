@@ -46,6 +46,7 @@ def build_runner(settings: Settings, name: str, store: Store) -> ChannelRunner:
         max_batch=settings.max_batch,
         poll_timeout=settings.poll_timeout,
         guard=ChannelGuard(name, store, CompliancePolicy.from_settings(settings)),
+        writer_lease=settings.writer_lease,
     )
 
 
@@ -104,5 +105,8 @@ def replay_channel(settings: Settings, name: str, *, bus: Bus | None = None) -> 
     """Rebuild channel ``name``'s output from the topics (``govpub replay``)."""
     resolve(name)
     return replay(
-        settings, name, lambda on, store: create_channel(name, ChannelContext(on, store)), bus=bus
+        settings,
+        name,
+        lambda on, store, rebuild: create_channel(name, ChannelContext(on, store, rebuild=rebuild)),
+        bus=bus,
     )

@@ -159,6 +159,28 @@ def cmd_emit(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _nothing_to_deliver(settings: Settings, names: Sequence[str]) -> bool:
+    """Whether every named channel's group has committed the end of every partition:
+    then ``--until-idle`` has nothing to do, and answers before importing any channel."""
+    from channels.registry import resolve
+    from govpub.bus import open_bus
+    from govpub.errors import BusError
+    from govpub.topics import Topics
+
+    for name in names:
+        resolve(name)  # a misspelt name is an error, pending or not
+    bus = open_bus(settings)
+    topics = Topics(settings.topic_prefix)
+    try:
+        return all(
+            lag <= 0
+            for name in names
+            for lag in bus.committed_lag(topics.channel_group(name), topics.content).values()
+        )
+    except BusError:
+        return False  # the runners will say what is wrong
+
+
 def _migrated(settings: Settings) -> None:
     """Bring every component's tables up to date before a long-running or rebuilding
     command starts (a store migrated by a newer govpub stops it here, nothing written)."""
@@ -168,11 +190,15 @@ def _migrated(settings: Settings) -> None:
 
 
 def cmd_consume(settings: Settings, args: argparse.Namespace) -> int:
+    names = args.channel or settings.channels
+    if args.until_idle and _nothing_to_deliver(settings, names):
+        for name in names:
+            _out(f"channel {name}: nothing to deliver")
+        return 0
     from govpub.app.channels import run_channels
 
     _migrated(settings)
 
-    names = args.channel or settings.channels
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -22,6 +22,7 @@ from govpub.app.freshness.settings import load_freshness_settings
 from govpub.app.migrate import migrate_store
 from govpub.app.releases import (
     emit_batches,
+    forget_party_names,
     plan_batch,
     plan_lifecycle,
     plan_takedowns,
@@ -343,6 +344,15 @@ def takedown_emit(plan: Mapping[str, Any], *, dag_id: str, run_id: str) -> dict[
     parts.append(f"{len(parsed.upcoming)} due in the next 7 days")
     done["note"] = "; ".join(parts) + "."
     return done
+
+
+def takedown_forget_names(moment: datetime) -> dict[str, Any]:
+    """Forget the party register's names that no document needs on the run's day
+    (Asia/Shanghai): document ids and counts only, never a name."""
+    settings = load_app_settings()
+    day = moment.astimezone(RELEASE_TIMEZONE).date()
+    forgotten = forget_party_names(settings, day)
+    return {**forgotten.model_dump(mode="json"), "note": forgotten.note}
 
 
 # -- consultation lifecycle --------------------------------------------------------------

@@ -14,6 +14,7 @@ from channels.newmedia.wechat.channel import JOBS_SCHEMA as WECHAT_JOBS
 from channels.newmedia.wechat.deletions import SCHEMA as WECHAT_DELETIONS
 from channels.rss.channel import SCHEMA as RSS
 from channels.website.state import SCHEMA as WEBSITE
+from consumers.lease import SCHEMA as CHANNEL_LEASES
 from govpub.compliance.audit import SCHEMA as AUDIT
 from govpub.compliance.parties import SCHEMA as PARTIES
 from govpub.deliveries import SCHEMA as DELIVERIES
@@ -47,6 +48,7 @@ def known_schemas() -> list[Schema]:
         WECHAT_TOKENS,
         WECHAT_JOBS,
         WECHAT_DELETIONS,
+        CHANNEL_LEASES,
     ]
 
 

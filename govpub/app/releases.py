@@ -1,8 +1,9 @@
 """The release steps that need channels: the catalog catch-up every release starts
 with (it runs the ``catalog`` channel), the exposure release's planning and emission,
-the take-downs' planning and the annual report's counting on the document catalog (the
-``catalog`` channel's state), which the shell hands to :mod:`producers.releases.exposure`,
-:mod:`producers.releases.takedown` and :mod:`producers.releases.annual_report`.
+the take-downs' planning, the party register's retention and the annual report's counting
+on the document catalog (the ``catalog`` channel's state), which the shell hands to
+:mod:`producers.releases.exposure`, :mod:`producers.releases.takedown`,
+:mod:`producers.releases.retention` and :mod:`producers.releases.annual_report`.
 """
 
 import logging
@@ -20,7 +21,7 @@ from govpub.errors import CatalogBehind
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
-from producers.releases import annual_report, consultations, exposure, takedown
+from producers.releases import annual_report, consultations, exposure, retention, takedown
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,9 @@ def sync_catalog(
     with Store(settings.store) as store:
         runner = build_runner(settings, CatalogChannel.name, store)
         try:
-            stats = runner.run(until_idle=True)
+            # This member ends on its own lag; the wait for the rest of the group below
+            # has a timeout, and says why it gave up.
+            stats = runner.run(until_idle=True, wait_for_group=False)
         finally:
             runner.channel.close()
             runner.bus.close()
@@ -88,6 +91,10 @@ emit_batches = partial(exposure.emit_batches, catalog=DocumentCatalog)
 plan_takedowns = partial(takedown.plan_takedowns, catalog=DocumentCatalog)
 """The penalty decisions to take down on a day, from the document catalog
 (:func:`producers.releases.takedown.plan_takedowns`)."""
+
+forget_party_names = partial(retention.forget_party_names, catalog=DocumentCatalog)
+"""Forget the party register's names no document needs any more, on the document catalog
+(:func:`producers.releases.retention.forget_party_names`)."""
 
 plan_annual_report = partial(annual_report.plan_report, catalog=DocumentCatalog)
 """Count a year's Table 2 on the document catalog

@@ -113,7 +113,8 @@ class Consumer(Protocol):
     """Reads records for one consumer group (or for no group: everything, from the start)."""
 
     def poll(self, timeout: float, max_records: int) -> list[Record]:
-        """Return up to ``max_records`` records, waiting up to ``timeout`` seconds for the first."""
+        """Return up to ``max_records`` records, waiting up to ``timeout`` seconds for the first
+        (a member that is joining its group finishes joining first: see the transports)."""
         ...
 
     def commit(self, offsets: Mapping[TopicPartition, int]) -> None:

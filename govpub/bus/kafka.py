@@ -12,11 +12,13 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KafkaTopicPartition
 from kafka.admin import NewTopic
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
-from kafka.structs import OffsetAndMetadata
+from kafka.structs import MemberState, OffsetAndMetadata
 
 from govpub.bus.base import GroupDescription, GroupMember, Record, SendResult, TopicPartition
 from govpub.bus.sqlite import check_topic_name
@@ -44,6 +46,10 @@ class KafkaBus:
         self.replication_factor = replication_factor
         self.session_timeout_ms = int(session_timeout * 1000)
         self.request_timeout_ms = int(request_timeout * 1000)
+
+    @property
+    def _heartbeat_interval_ms(self) -> int:
+        return max(1000, self.session_timeout_ms // 3)
 
     def _admin(self) -> KafkaAdminClient:
         try:
@@ -129,13 +135,23 @@ class KafkaBus:
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "session_timeout_ms": self.session_timeout_ms,
-            "heartbeat_interval_ms": max(1000, self.session_timeout_ms // 3),
+            "heartbeat_interval_ms": self._heartbeat_interval_ms,
             "request_timeout_ms": self.request_timeout_ms,
             # A member that joins before the broker has metadata for a new topic is
             # assigned nothing until its metadata is refreshed (5 minutes by default);
             # a short refresh makes it rejoin with the partitions within seconds.
             "metadata_max_age_ms": 5_000,
+            # Every partition of every content topic dealt out in turn, so that members
+            # differ by one partition at most (kafka-python's default, the range assignor,
+            # splits each topic on its own: with 2 members and 3 partitions a topic, one
+            # member got 10 of 15). Range stays listed second so that a group still running
+            # older members can agree on it while they are replaced.
+            "partition_assignment_strategy": (
+                RoundRobinPartitionAssignor,
+                RangePartitionAssignor,
+            ),
         }
+        membership = _Membership()
         try:
             consumer = KafkaConsumer(**config)
             if group is None:
@@ -151,12 +167,16 @@ class KafkaBus:
                 # member's first assignment (when it leads the group) includes them.
                 for topic in topics:
                     consumer.partitions_for_topic(topic)
-                consumer.subscribe(list(topics))
+                consumer.subscribe(list(topics), listener=membership)
         except KafkaError as exc:
             raise BusError(
                 f"cannot consume from Kafka at {','.join(self.servers)}: {exc}"
             ) from None
-        return KafkaBusConsumer(consumer, group)
+        # A poll waits for a join at most a heartbeat interval at a time, so that what its
+        # caller renews between polls (the website's lease) is renewed in time.
+        return KafkaBusConsumer(
+            consumer, group, membership=membership, join_wait=self._heartbeat_interval_ms / 1000
+        )
 
     def committed_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
         """Records after ``group``'s committed position, per partition."""
@@ -298,19 +318,58 @@ class KafkaBusProducer:
                 sender.join(10)
 
 
+class _Membership(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
+    """Whether the member is half-way through joining its group: from the revocation of its
+    partitions, which starts every join (the initial one too), to its new assignment."""
+
+    def __init__(self) -> None:
+        self.joining = False
+
+    def on_partitions_revoked(self, revoked: object) -> None:
+        self.joining = True
+
+    def on_partitions_lost(self, lost: object) -> None:
+        self.joining = True
+
+    def on_partitions_assigned(self, assigned: object) -> None:
+        self.joining = False
+
+
 class KafkaBusConsumer:
     """Thin wrapper: records become :class:`Record`, commit failures ``CommitFailed``."""
 
-    def __init__(self, consumer: KafkaConsumer, group: str | None) -> None:
+    def __init__(
+        self,
+        consumer: KafkaConsumer,
+        group: str | None,
+        *,
+        membership: _Membership | None = None,
+        join_wait: float = 10.0,
+    ) -> None:
         self._consumer = consumer
         self._group = group
+        self._membership = membership or _Membership()
+        self._join_wait = join_wait
 
     def poll(self, timeout: float, max_records: int) -> list[Record]:
-        """Up to ``max_records`` records, in order within each partition."""
+        """Up to ``max_records`` records, in order within each partition.
+
+        A member that is joining its group waits for the join to complete before it
+        returns (for up to ``join_wait`` more, however short ``timeout`` is): see
+        :meth:`_finish_joining`.
+        """
         try:
             batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
+            if not batches and self._membership.joining:
+                self._finish_joining()
         except KafkaError as exc:
             raise BusError(f"Kafka poll failed: {exc}") from None
+        if batches and self._membership.joining and self._rebalancing():
+            # Records while a join is pending: its answer was lost before this poll could
+            # collect it, so no offset read now can be committed (a channel once delivered
+            # batch after batch this way for minutes, every commit refused). A new member
+            # starts clean: the runner joins again from the committed positions.
+            raise BusError("Kafka group join was lost; this member joins again")
         return [
             Record(
                 r.topic,
@@ -324,6 +383,38 @@ class KafkaBusConsumer:
             for batch in batches.values()
             for r in batch
         ]
+
+    def _finish_joining(self) -> None:
+        """Wait until the group join in progress is complete (or ``join_wait`` is over).
+
+        kafka-python 3 runs a join in the background and finishes it (the new assignment,
+        heartbeats again) only in a poll that is waiting for it when it ends. A poll that
+        returns half-way (its timeout shorter than the rebalance) leaves it running, and
+        what the next poll does is wrong either way: a join that ended in between is thrown
+        away and a new one begins (a leader's new join is a new rebalance for the whole
+        group: a consumer that polled for 1 ms between 200 ms of work went through 143
+        generations in 30 s without an assignment), or, when the leader's own assignment has cleared the reason it
+        rejoined, nothing looks at it again: the member sends no heartbeat, fetches nothing,
+        and the coordinator drops it after the session timeout, while it believes it is a
+        member and leaves with an id the coordinator no longer knows
+        (``UnknownMemberIdError``). So the join is waited for here, in one call that
+        collects it (private API: pinned by the version range in pyproject.toml). Waiting
+        is safe (the coordinator does not drop a member whose join it holds); it is
+        bounded, and a join still waiting for other members then is waited for again,
+        the same way, by the next poll.
+        """
+        coordinator = self._consumer._coordinator
+        deadline = time.monotonic() + self._join_wait
+        while self._membership.joining and (left := deadline - time.monotonic()) > 0:
+            if not coordinator.need_rejoin():
+                # The join ended or is ending with nobody to collect it: ask for it, so
+                # that the wait below collects it (or, ended, makes a new one).
+                coordinator.request_rejoin()
+            coordinator.ensure_active_group(timeout_ms=int(left * 1000))
+
+    def _rebalancing(self) -> bool:
+        """Whether kafka-python has a JoinGroup/SyncGroup round open for this member."""
+        return bool(self._consumer.group_metadata().state is MemberState.REBALANCING)
 
     def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit the next offset to read for each partition (synchronously)."""

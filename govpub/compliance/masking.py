@@ -569,11 +569,28 @@ def mask_text(
     personal (e.g. the event's credit code) unless they are identity numbers.
     ``addresses`` also masks labelled home addresses (natural persons).
     """
-    if not has_number(text) and not addresses:
-        return Masked(text, {})
-    detections = find_numbers(view(text).numerals(), scope=scope, keep=keep, addresses=addresses)
-    masked, counts = apply_edits(text, _address_first(detections))
-    return Masked(masked, counts)
+    keep = tuple(keep)
+    counts: Counter[str] = Counter()
+    for _ in range(_MAX_PASSES):
+        if not has_number(text) and not addresses:
+            break
+        detections = find_numbers(
+            view(text).numerals(), scope=scope, keep=keep, addresses=addresses
+        )
+        masked, found = apply_edits(text, _address_first(detections))
+        if not found:
+            break
+        # Masking can leave a number that only stands out once its neighbour is masked: a
+        # card number read across a space keeps its last four digits, which then start a
+        # telephone number ("103194990404040 0104-2000000"). So mask until nothing more
+        # is found, and masking masked text changes nothing.
+        text = masked
+        counts.update(found)
+    return Masked(text, dict(counts))
+
+
+_MAX_PASSES = 4
+"""Masking passes over one text at most (the second nearly always finds nothing)."""
 
 
 def _address_first(detections: list[Detection]) -> list[Detection]:

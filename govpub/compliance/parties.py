@@ -10,7 +10,8 @@ withdrawal reason, are then masked with the names of the documents they cite.
 
 The names are kept for nothing else: never published, never logged, never in the
 audit log, and only for parties the gate anonymises (a department that publishes
-names records none). The channels' re-check reads the same table and adds to it
+names records none). They are kept no longer than a document may need them: the daily
+take-down forgets them (``producers.releases.retention``). The channels' re-check reads the same table and adds to it
 when it has to mask a penalty that reached the bus without passing the gate.
 
 ``compliance_parties`` in the state store (:class:`StoredPartyRegister`), or a dict
@@ -20,6 +21,7 @@ for a gate without a store (:class:`MemoryPartyRegister`).
 import json
 import time
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Protocol
 
 from govpub.store import Schema, Store
@@ -101,3 +103,23 @@ class StoredPartyRegister:
                 " recorded_at=excluded.recorded_at",
                 (document_id, json.dumps(merged, ensure_ascii=False), time.time()),
             )
+
+    def recorded(self) -> dict[str, datetime]:
+        """When the names of each document were last recorded (UTC)."""
+        rows = self.store.conn.execute("SELECT document_id, recorded_at FROM compliance_parties")
+        return {str(d): datetime.fromtimestamp(float(at), UTC) for d, at in rows}
+
+    def forget(self, document_ids: Iterable[str]) -> int:
+        """Delete the names recorded for ``document_ids``; returns how many entries went."""
+        ids = list(dict.fromkeys(document_ids))
+        deleted = 0
+        with self.store.transaction("compliance_parties") as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                cursor = conn.execute(
+                    "DELETE FROM compliance_parties"
+                    f" WHERE document_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                deleted += cursor.rowcount
+        return deleted

@@ -29,7 +29,7 @@ Running it on its own output changes nothing (masked text has nothing left to ma
 
 import html as html_module
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,10 +59,12 @@ from schemas import (
     RetractEvent,
     parse_event,
 )
-from schemas.roles import Role, field_roles, schema_path
+from schemas.roles import Role, field_roles
 
 _FULL_SCOPE_KINDS = frozenset({Kind.PENALTY, Kind.LICENCE, Kind.ENFORCEMENT, Kind.EXPOSURE})
 """Kinds whose text is a party's: landlines and accounts are masked there too."""
+_CODE_ROLES = frozenset({Role.IDENTIFIER, Role.URL})
+"""Fields that cannot be masked without breaking them."""
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -112,16 +114,25 @@ class _Context:
     findings: list[Finding] = field(default_factory=list)
 
 
-def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """``(path, text)`` of every string in a JSON-like payload."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, f"{path}.{index}")
-    elif isinstance(value, str):
-        yield path, value
+def _strings(payload: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(path, schema path, text)`` of every string in a JSON-like payload, in document
+    order: ``("cases.3.title", "cases.*.title", "…")``. One pass without recursion (it
+    runs on every event the gate or a channel checks)."""
+    found: list[tuple[str, str, str]] = []
+    stack: list[tuple[Any, str, str]] = [(payload, "", "")]
+    while stack:
+        value, path, pattern = stack.pop()
+        if isinstance(value, str):
+            found.append((path, pattern, value))
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                stack.append(
+                    (item, f"{path}.{key}", f"{pattern}.{key}") if path else (item, key, key)
+                )
+        elif isinstance(value, list):
+            for index in range(len(value) - 1, -1, -1):
+                stack.append((value[index], f"{path}.{index}", f"{pattern}.*"))
+    return found
 
 
 def _set(payload: dict[str, Any], path: str, text: str) -> None:
@@ -168,9 +179,10 @@ class Protector:
         payload: dict[str, Any] = event.model_dump(mode="json", exclude_none=True)["payload"]
         roles = field_roles(type(event.payload))
         changed = False
-        self._refuse_numbers_in_codes(event, payload, roles, keep)
-        for path, text in list(_strings(payload)):
-            role = roles.get(schema_path(path), Role.PLAIN_TEXT)  # unknown: the safest
+        strings = _strings(payload)
+        self._refuse_numbers_in_codes(event, strings, roles, keep)
+        for path, pattern, text in strings:
+            role = roles.get(pattern, Role.PLAIN_TEXT)  # unknown: the safest
             if not role.is_text:
                 continue
             cleaned = self._field(text, path, role, context)
@@ -213,15 +225,18 @@ class Protector:
 
     @staticmethod
     def _refuse_numbers_in_codes(
-        event: AnyEvent, payload: dict[str, Any], roles: Mapping[str, Role], keep: tuple[str, ...]
+        event: AnyEvent,
+        strings: list[tuple[str, str, str]],
+        roles: Mapping[str, Role],
+        keep: tuple[str, ...],
     ) -> None:
         """An identity, card or mobile number inside a code or a URL (``document_id``
         ``pen-430203…``, ``https://…?id=…``) cannot be masked without breaking it: refused."""
         codes = [("document_id", event.document_id)]
         codes += [
             (f"payload.{path}", text)
-            for path, text in _strings(payload)
-            if roles.get(schema_path(path)) in (Role.IDENTIFIER, Role.URL)
+            for path, pattern, text in strings
+            if roles.get(pattern) in _CODE_ROLES
         ]
         errors = []
         rule = ""

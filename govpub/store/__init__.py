@@ -53,6 +53,7 @@ class Store:
 
     def __init__(self, location: str | Path) -> None:
         text = str(location)
+        self._location = text
         self._backend: SqliteBackend | PostgresBackend = (
             PostgresBackend(text) if is_postgresql(text) else SqliteBackend(Path(location))
         )
@@ -75,6 +76,12 @@ class Store:
             raise ConfigurationError(f"GOVPUB_STORE: {self.describe()} is not a SQLite file")
         return self._backend.path
 
+    @property
+    def location(self) -> str:
+        """What the store was opened on, a path or a URL with its password: for another
+        connection to the same store (a forked process opens its own)."""
+        return self._location
+
     def describe(self) -> str:
         """Where the store is, for messages (no password)."""
         return self._backend.describe()
@@ -95,21 +102,35 @@ class Store:
 
     @contextmanager
     def transaction(self, *keys: str) -> Iterator[Connection]:
-        """A write transaction; nested uses join the outer one.
+        """A write transaction; a nested use is a savepoint of the outer one.
 
         ``keys`` name what the transaction reads and changes (usually its table, or
         ``table:channel``): transactions with a key in common run one after the other,
         and one without keys runs alone. On SQLite every write transaction runs alone
-        (``BEGIN IMMEDIATE``); on PostgreSQL each key is an advisory lock. A nested
-        transaction may only use keys its outer one holds.
+        (``BEGIN IMMEDIATE``); on PostgreSQL each key is an advisory lock.
+
+        A nested transaction takes no lock: it may only use keys its outer one holds
+        (any key when the outer one holds the whole store). It commits with the outer
+        one, and an exception leaving it undoes only what was done inside it (``ROLLBACK
+        TO`` its savepoint). So a channel can hold one transaction open for a whole batch
+        (one commit instead of one per event) and still apply each event all or nothing.
+        On PostgreSQL a failing *statement* may surface only at the outer commit (the
+        statements are pipelined): it then rolls back the whole outer transaction.
         """
         with self._lock:
             conn = self.conn
             if self._depth:
                 self._check_nested(keys)
+                name = f"nested_{self._depth}"
+                self._backend.savepoint(conn, name)
                 self._depth += 1
                 try:
                     yield conn
+                except BaseException:
+                    self._backend.rollback_to(conn, name)
+                    raise
+                else:
+                    self._backend.release(conn, name)
                 finally:
                     self._depth -= 1
                 return

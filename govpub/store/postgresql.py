@@ -234,6 +234,16 @@ class PgConnection:
             return
         self._pipelined.close()
 
+    def settle_pipeline(self) -> None:
+        """Wait for the answers of every statement sent so far, ignoring a failure among
+        them (its statements are about to be undone by ``ROLLBACK TO``)."""
+        if self._pipeline is None:
+            return
+        import psycopg
+
+        with contextlib.suppress(psycopg.Error):
+            self._pipeline.sync()
+
     def simple(self, sql: str) -> None:
         """Run fixed statements without parameters (one round trip for several)."""
         query = sql.encode()
@@ -358,6 +368,27 @@ class PostgresBackend:
             raise
         pg.in_transaction = True
         pg.start_pipeline()
+
+    def savepoint(self, conn: Connection, name: str) -> None:
+        """Inside a transaction: mark where a nested transaction starts (pipelined)."""
+        self._pg(conn).execute(f"SAVEPOINT {name}")
+
+    def release(self, conn: Connection, name: str) -> None:
+        """Keep what the nested transaction did (pipelined; it commits with the outer one)."""
+        self._pg(conn).execute(f"RELEASE SAVEPOINT {name}")
+
+    def rollback_to(self, conn: Connection, name: str) -> None:
+        """Undo what the nested transaction did; the outer one goes on.
+
+        The nested transaction's statements may still be in the pipeline, and one of them
+        may have failed (the server then skips what follows until the next sync): their
+        answers are received first, an error among them ignored, since all of it is being
+        undone. After that, ``ROLLBACK TO`` brings the transaction back to the savepoint
+        even from the failed state."""
+        pg = self._pg(conn)
+        pg.settle_pipeline()
+        pg.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        pg.execute(f"RELEASE SAVEPOINT {name}")
 
     def lock_store(self, conn: Connection) -> None:
         """Inside a transaction: take the store's lock exclusively (for a migration)."""

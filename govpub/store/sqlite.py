@@ -48,6 +48,12 @@ def connect_sqlite(path: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connec
             raise ConfigurationError(f"cannot open SQLite database {path}: {exc}") from None
 
 
+CACHE_KIB = 64 * 1024
+"""Page cache of a store connection, at most (SQLite allocates it as pages are read)."""
+MMAP_BYTES = 1 << 30
+"""How much of the store file a connection reads through a memory map."""
+
+
 class SqliteBackend:
     """The state store in one SQLite file."""
 
@@ -63,20 +69,49 @@ class SqliteBackend:
     def connect(self) -> sqlite3.Connection:
         """A connection in autocommit mode (transactions are explicit)."""
         try:
-            return connect_sqlite(self.path)
+            conn = connect_sqlite(self.path)
         except ConfigurationError as exc:
             raise ConfigurationError(f"GOVPUB_STORE: {exc}") from None
+        # Channel state is read far more than it is written (a page reads tens of rows):
+        # a larger page cache, filled as pages are read, and reads through a memory map
+        # of the file rather than a system call per page.
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+        return conn
 
     def begin(self, conn: Connection, keys: Sequence[str] | None) -> None:
         """``BEGIN IMMEDIATE``: the database's write lock, whatever the keys."""
         conn.execute("BEGIN IMMEDIATE")
 
+    def savepoint(self, conn: Connection, name: str) -> None:
+        """Inside a transaction: mark where a nested transaction starts."""
+        conn.execute(f"SAVEPOINT {name}")
+
+    def release(self, conn: Connection, name: str) -> None:
+        """Keep what the nested transaction did (it commits with the outer one)."""
+        conn.execute(f"RELEASE {name}")
+
+    def rollback_to(self, conn: Connection, name: str) -> None:
+        """Undo what the nested transaction did; the outer one goes on."""
+        conn.execute(f"ROLLBACK TO {name}")
+        conn.execute(f"RELEASE {name}")
+
     def lock_store(self, conn: Connection) -> None:
         """Inside a transaction: the whole store is locked already."""
 
     def end(self, conn: Connection, *, commit: bool) -> None:
-        """Commit or roll back the open transaction."""
-        conn.execute("COMMIT" if commit else "ROLLBACK")
+        """Commit or roll back the open transaction (a commit that fails rolls back, so
+        that the connection is never left inside a transaction)."""
+        if not commit:
+            conn.execute("ROLLBACK")
+            return
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            assert isinstance(conn, sqlite3.Connection)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def ddl(self, statement: str) -> str:
         """Migrations are written in SQLite's spelling."""

@@ -2,13 +2,14 @@
 on the real Kafka broker, unchanged."""
 
 import json
+import threading
 import time
 import uuid
 
 from channels.memory import MemoryChannel
 from consumers import ChannelRunner, read_dead_letters
 from govpub.bus import Bus, Consumer, Record, TopicPartition, open_bus
-from govpub.errors import PublishFailed
+from govpub.errors import BusError, PublishFailed
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
@@ -299,3 +300,71 @@ def test_a_group_is_described_with_who_holds_what(settings: Settings) -> None:
     while bus.describe_group(group).members and time.monotonic() < deadline:
         time.sleep(0.2)
     assert bus.describe_group(group).members == ()
+
+
+def test_members_that_pause_between_polls_settle_into_a_stable_group(settings: Settings) -> None:
+    """Channels pause between polls while they deliver a batch (seconds under load).
+    The group must still settle: each member ends up holding partitions, and the
+    assignment then stays put instead of rebalancing again and again."""
+    bus = open_bus(settings)
+    topic = _topic(settings)
+    group = _group(settings, "pausing")
+    bus.ensure_topics([topic])
+    partitions = set(bus.end_offsets([topic]))
+    # The first member leads the group and assigns its partitions. Pauses longer than a
+    # join takes here make joins end while members are between polls.
+    pauses = (1.5, 0.3, 4.0)
+    held: list[frozenset[TopicPartition]] = [frozenset()] * len(pauses)
+    changed = [time.monotonic()]
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def member(index: int, pause: float) -> None:
+        while not stop.is_set():
+            try:
+                with bus.consumer([topic], group=group) as consumer:
+                    while not stop.is_set():
+                        consumer.poll(0.02, 100)
+                        now = frozenset(consumer.assignment())
+                        with lock:
+                            if now != held[index]:
+                                held[index] = now
+                                changed[0] = time.monotonic()
+                        stop.wait(pause)
+            except BusError:
+                # What a runner does when a join could not finish: join again as a new member.
+                with lock:
+                    held[index] = frozenset()
+                    changed[0] = time.monotonic()
+
+    threads = [
+        threading.Thread(target=member, args=(i, pause), daemon=True)
+        for i, pause in enumerate(pauses)
+    ]
+    threads[0].start()
+    deadline = time.monotonic() + 60
+    while held[0] != partitions and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert held[0] == partitions, "the first member got no partitions in 60 s"
+    for thread in threads[1:]:
+        thread.start()
+    quiet_for = 20.0  # five of the slowest member's pauses without a change
+    deadline = time.monotonic() + 240
+    settled = False
+    try:
+        while time.monotonic() < deadline and not settled:
+            time.sleep(0.5)
+            with lock:
+                snapshot = list(held)
+                quiet = time.monotonic() - changed[0]
+            settled = (
+                all(snapshot)
+                and set().union(*snapshot) == partitions
+                and sum(len(s) for s in snapshot) == len(partitions)
+                and quiet >= quiet_for
+            )
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert settled, f"no stable assignment in 240 s: {snapshot}, last change {quiet:.0f} s ago"

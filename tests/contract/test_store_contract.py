@@ -149,6 +149,50 @@ def test_nested_transactions_join_the_outer_one(store: Store) -> None:
     assert store.conn.execute("SELECT COUNT(*) FROM counter").fetchone()[0] == 0
 
 
+def test_a_nested_transaction_that_fails_undoes_only_itself(store: Store) -> None:
+    """A channel holds one transaction for its batch and applies each event in a nested
+    one (a savepoint): an event that fails leaves the others of the batch in place."""
+    insert = "INSERT INTO counter (name, value) VALUES (?, ?)"
+    with store.transaction("counter") as batch:
+        batch.execute(insert, ("a", 1))
+
+        def failing_event() -> None:
+            with store.transaction("counter") as event:
+                event.execute(insert, ("b", 2))
+                raise RuntimeError("this event fails")
+
+        with pytest.raises(RuntimeError, match="this event fails"):
+            failing_event()
+        with store.transaction("counter") as event:
+            event.execute(insert, ("c", 3))
+            with store.transaction("counter") as deeper:
+                deeper.execute(insert, ("d", 4))
+    rows = store.conn.execute("SELECT name, value FROM counter ORDER BY name").fetchall()
+    assert [tuple(r) for r in rows] == [("a", 1), ("c", 3), ("d", 4)]
+
+
+def test_a_nested_transaction_whose_statement_fails_undoes_only_itself(store: Store) -> None:
+    """Even when the failing statement's error is read inside the nested transaction only
+    (on PostgreSQL statements are pipelined: the error is received by a read), the outer
+    transaction goes on and commits what it did before and after."""
+    insert = "INSERT INTO counter (name, value) VALUES (?, ?)"
+    with store.transaction("counter") as batch:
+        batch.execute(insert, ("a", 1))
+
+        def duplicate_key() -> None:
+            with store.transaction("counter") as event:
+                event.execute(insert, ("b", 2))
+                event.execute(insert, ("a", 9))  # a duplicate key
+                event.execute("SELECT COUNT(*) FROM counter").fetchone()
+
+        with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
+            duplicate_key()
+        with store.transaction("counter") as event:
+            event.execute(insert, ("c", 3))
+    rows = store.conn.execute("SELECT name, value FROM counter ORDER BY name").fetchall()
+    assert [tuple(r) for r in rows] == [("a", 1), ("c", 3)]
+
+
 def test_a_failed_statement_rolls_the_whole_transaction_back(store: Store) -> None:
     """On PostgreSQL, statements inside a transaction are pipelined: an error may surface
     at a later statement or at the commit, but it always surfaces, and nothing is kept."""

@@ -116,6 +116,7 @@ def test_the_takedown_dag_catches_the_catalog_up_before_it_looks(dag_bag: Any) -
     assert set(dag.tags) == {"govpub", "takedown"}
     assert dag.get_task("find_ended").upstream_task_ids == {"sync_catalog"}
     assert dag.get_task("emit_takedowns").upstream_task_ids == {"find_ended"}
+    assert dag.get_task("forget_names").upstream_task_ids == {"emit_takedowns"}
     assert dag.params["document_id"] is None
 
 

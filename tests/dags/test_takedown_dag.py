@@ -14,6 +14,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from govpub.app.channels import run_channels
+from govpub.compliance.parties import StoredPartyRegister
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.factory import open_publisher
@@ -110,6 +111,12 @@ def withdrawals(settings: Settings) -> list[RetractEvent]:
     return [e for e in events if isinstance(e, RetractEvent)]
 
 
+def party_register(settings: Settings) -> dict[str, datetime]:
+    """When the gate recorded each document's party names (never the names here)."""
+    with Store(settings.store) as store:
+        return StoredPartyRegister(store).recorded()
+
+
 def test_a_decision_leaves_every_channel_once_when_its_display_ends(
     dag_bag: Any,
     settings: Settings,
@@ -144,11 +151,14 @@ def test_a_decision_leaves_every_channel_once_when_its_display_ends(
 
     # The run of 5 May 2024: ENDED's display ended on the 4th.
     states = test_run(DAG_ID, at(5, 5, 2024))
-    assert (states["sync_catalog"], states["find_ended"], states["emit_takedowns"]) == (
-        "success",
-        "success",
-        "success",
-    )
+    assert (
+        states["sync_catalog"],
+        states["find_ended"],
+        states["emit_takedowns"],
+        states["forget_names"],
+    ) == ("success", "success", "success", "success")
+    # The party register keeps a decision's entry 30 days after its display ended.
+    assert set(party_register(settings)) == {ENDED, LATER}
     [takedown] = withdrawals(settings)
     assert (takedown.document_id, takedown.version) == (ENDED, 2)
     assert takedown.payload.reason == "公示期满"
@@ -194,6 +204,7 @@ def test_a_decision_leaves_every_channel_once_when_its_display_ends(
     # A year later the other decision's display ends in its turn.
     assert test_run(DAG_ID, at(1, 7, 2025))["(run)"] == "success"
     assert [e.document_id for e in withdrawals(settings)] == [ENDED, LATER]
+    assert set(party_register(settings)) == {LATER}  # ENDED's 30 days are long over
     deliver(settings)
     assert (wechat.live_for(later_url), weibo.live_for(later_url)) == (0, 0)
     assert json.loads((out / "api/penalty.json").read_text("utf-8"))["items"] == []
@@ -205,11 +216,12 @@ def test_a_take_down_of_what_is_not_a_penalty_decision_fails_and_says_why(
     with Store(settings.store) as store, open_publisher(settings, store, source="test") as p:
         p.publish_many([factories.policy("zzzb-2023-0005")])
     states = test_run(DAG_ID, None, document_id="zzzb-2023-0005")
-    assert (states["find_ended"], states["emit_takedowns"], states["(run)"]) == (
-        "failed",
-        "upstream_failed",
-        "failed",
-    )
+    assert (
+        states["find_ended"],
+        states["emit_takedowns"],
+        states["forget_names"],
+        states["(run)"],
+    ) == ("failed", "upstream_failed", "upstream_failed", "failed")
     captured = capfd.readouterr()
     assert "zzzb-2023-0005 is a policy document, not a penalty decision" in (
         captured.out + captured.err

@@ -39,6 +39,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         GOVPUB_TOPIC_PREFIX=settings.topic_prefix,
         GOVPUB_SITE_URL=str(settings.site_url),
         GOVPUB_SESSION_TIMEOUT=str(settings.session_timeout),
+        GOVPUB_WRITER_LEASE=str(settings.writer_lease),
         GOVPUB_MAX_BATCH=str(settings.max_batch),
         GOVPUB_POLL_TIMEOUT=str(settings.poll_timeout),
         GOVPUB_RETRY_MAX_ATTEMPTS=str(settings.retry_max_attempts),
@@ -168,6 +169,8 @@ def website_duplicates(output_dir: Path) -> int:
         if path.parent.name == "page":
             archives.setdefault(path.parent, []).extend(page_ids)
     for path in (output_dir / "api").rglob("*.json"):
+        if path.relative_to(output_dir / "api").parts[0] in ("library", "library.json"):
+            continue  # the library: counts and pages by validity, not a list of items
         ids = [item["id"] for item in json.loads(path.read_bytes())["items"]]
         duplicates += _repeats(ids)
         if path.parent.name == "page":

@@ -140,6 +140,7 @@ def test_consumer_killed_five_times(
         kafka_broker.url,
         max_batch=200,  # 50 took the website 57 s alone (200: 25 s) on two shared cores
         session_timeout=3.0,
+        writer_lease=3.0,  # the website's lease: a killed holder's successor waits that long
         site_url=SITE,
         newmedia_routes=webhook_routes(tmp_path, platform_server),
         webhook_secrets={"county-a": HOOK_SECRET},

@@ -1,7 +1,12 @@
 """``govpub replay``: rebuilding from the topics gives the incrementally built tree,
 file for file, on both transports."""
 
+import json
+import os
+import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,6 +49,12 @@ def history() -> list[dict[str, Any]]:
         factories.policy("p1", 2, validity="已废止"),
         factories.policy("p2", doc_number="株政发〔2023〕1号"),
         factories.retract("policy", "p2", 2, department="zz-zfb"),
+        # The library (issue 22): a 规章 amended by a later one, and the pages that list them.
+        factories.policy("p3", doc_class="规章", doc_number="株政令〔2023〕1号"),
+        factories.policy("p4", doc_class="规章", doc_number="株政令〔2023〕2号"),
+        factories.policy("p3", 2, doc_class="规章", validity="已修订", superseded_by="p4"),
+        factories.consultation(),
+        factories.decision_list(),
         exposure_candidate(),
         exposure_batch(),
         meeting(),
@@ -86,6 +97,11 @@ def test_replay_equals_the_incremental_build(settings: Settings) -> None:
     assert "api/report/annual-report-2023.csv" in built
     assert "api/report/annual-report-2022.json" not in built  # withdrawn: its data is gone
     assert "feeds/all.xml" in built
+    assert "library/index.html" in built
+    assert "library/amended/2023/1.html" in built
+    assert "api/library/in-force/2023/1.json" in built
+    assert "consultation/index.html" in built
+    assert "decision_list/doc-decisions-2023.html" in built
 
     # Damage the site: a replay must repair it and leave the feeds alone.
     out = settings.output_dir
@@ -142,4 +158,96 @@ def test_replay_command(
 def test_a_channel_without_files_cannot_be_replayed(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
     with pytest.raises(ReplayUnsupported, match="memory"):
-        replay(settings, "memory", lambda on, store: MemoryChannel())
+        replay(settings, "memory", lambda on, store, rebuild: MemoryChannel())
+
+
+def _raw(settings: Settings, values: list[tuple[str, bytes, bytes]]) -> None:
+    """Straight onto the topics, as a client that never passed the gate would."""
+    bus = open_bus(settings)
+    bus.ensure_topics(Topics(settings.topic_prefix).all)
+    producer = bus.producer()
+    try:
+        for topic, key, value in values:
+            producer.send(topic, value, key=key).result(timeout=30)
+    finally:
+        producer.close()
+
+
+def test_a_large_replay_checks_and_renders_in_forked_processes_to_the_same_site(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """From 2,000 records on, ``govpub replay`` (its own, single-threaded process) checks
+    the events in a forked process ahead of applying them, and renders in forked
+    processes: the site is the one built incrementally, rebuilt in place over a damaged
+    tree and as a new tree, with the same names masked and the same events refused."""
+    from govpub.compliance.identifiers import id_check_char
+    from schemas import encode_event, parse_event
+
+    settings = make_settings(max_batch=500, render_processes=2)
+    topics = Topics(settings.topic_prefix)
+    events = []
+    for i in range(2100):
+        maker = factories.penalty if i % 2 else factories.policy
+        events.append(
+            at(maker(f"big-{i:05d}", title=f"文件 {i}"), f"2023-05-01T10:{i % 60:02d}:00+08:00")
+        )
+    # A natural person's name, masked by the channels (it came straight onto the bus).
+    person = factories.penalty(
+        "big-person",
+        party_type="自然人",
+        party_name="赵建国",
+        facts="赵建国未按规定储存危险化学品。",
+    )
+    updates = [factories.penalty("big-00001", 2, title="更正后的决定")]
+    updates += [factories.retract("policy", "big-00002", 2, department="zz-zfb")]
+    emit(settings, [*events, *updates])
+    straight = [person]
+    values = [
+        (topics.for_kind(e["kind"]), e["document_id"].encode(), encode_event(parse_event(e)))
+        for e in straight
+    ]
+    values.append((topics.for_kind("policy"), b"big-poison", b"{not json"))
+    # An identity number in a document id cannot be masked: refused, dead-lettered.
+    number = "43020319851111100" + id_check_char("43020319851111100")
+    refused = factories.policy(f"big-{number}")
+    values.append((topics.for_kind("policy"), b"big-refused", json.dumps(refused).encode()))
+    _raw(settings, values)
+    results = run_channels(settings, ["website"], until_idle=True)
+    assert results[0].error is None
+    assert results[0].stats is not None
+    assert results[0].stats.dead_lettered == 2
+    built = tree(settings.output_dir)
+    # About 1,050 policies of 2023 in force: the library's 11th page of them, written by
+    # the render processes like every other page.
+    assert "library/in-force/2023/11.html" in built
+    assert not [p for p, data in built.items() if "建国".encode() in data]
+    assert "赵某某".encode() in built["penalty/big-person.html"]
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVPUB_")}
+    env.update(
+        GOVPUB_BUS=settings.bus,
+        GOVPUB_STORE=str(settings.store),
+        GOVPUB_OUTPUT_DIR=str(settings.output_dir),
+        GOVPUB_TOPIC_PREFIX=settings.topic_prefix,
+        GOVPUB_MAX_BATCH="500",
+        GOVPUB_RENDER_PROCESSES="2",
+        GOVPUB_LOG_LEVEL="DEBUG",
+    )
+    command = [sys.executable, "-m", "govpub.app.cli", "replay", "--channel", "website"]
+    (settings.output_dir / "policy" / "big-00004.html").write_text("stale", "utf-8")
+    (settings.output_dir / "penalty" / "orphan.html").write_text("no event", "utf-8")
+    for expected_mode in ("in place", "new tree"):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert "2 dead-lettered" in done.stdout
+        # The events checked ahead by a forked process, rendered by this one and another.
+        assert re.search(r"(\d{4}) events checked ahead by a forked process, 0 here", done.stderr)
+        written_here = re.search(
+            r"\((\d+) files written by this process, (\d+) unchanged", done.stderr
+        )
+        assert written_here is not None
+        assert sum(map(int, written_here.groups())) < len(built) / 1.5, expected_mode
+        assert tree(settings.output_dir) == built, expected_mode
+        for path in list(settings.output_dir.iterdir()):
+            if not path.name.startswith("."):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()

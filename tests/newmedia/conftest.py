@@ -4,7 +4,9 @@ through the real runner on the embedded bus."""
 
 import json
 import shutil
+import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from channels.base import ChannelContext
+from channels.newmedia.errors import BEIJING
 from consumers.channel import Channel
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
@@ -21,6 +24,25 @@ from govpub.store import Store
 from govpub.topics import Topics
 from producers import Publisher, VersionLedger
 from tests.newmedia.fakes import FakeWeChat, FakeWeibo, WebhookReceiver
+
+
+class Clock:
+    """A clock a test moves (the runner's park sleeps move it too); it starts now."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    @classmethod
+    def morning(cls) -> "Clock":
+        """A clock at 09:00 today in Beijing, where the platforms' daily budgets turn over:
+        the hours a test then moves it never cross midnight by accident (from the real
+        time, a test run at 21:00 in Beijing met a new day's budget three hours later)."""
+        start = datetime.now(BEIJING).replace(hour=9, minute=0, second=0, microsecond=0)
+        return cls(start.timestamp())
+
+    def __call__(self) -> float:
+        return self.now
+
 
 APP_ID = "wx1234567890abcdef"
 APP_SECRET = "app-secret-7f3c9a1e5b"

@@ -4,7 +4,6 @@ spent, failed deletions tried again, and a Weibo that keeps failing — none of 
 holds back the other channels."""
 
 import shutil
-import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -28,23 +27,13 @@ from govpub.store import Store
 from govpub.topics import Topics
 from tests import factories
 from tests.newmedia import events
-from tests.newmedia.conftest import COVER, SITE, dead_letters, emit, routes_text, run
+from tests.newmedia.conftest import COVER, SITE, Clock, dead_letters, emit, routes_text, run
 from tests.newmedia.fakes import FakeWeChat, FakeWeibo, Fault, WebhookReceiver
 
 pytestmark = pytest.mark.usefixtures("store_location")
 
 Settings_ = Callable[..., Settings]
 DAY = 86_400.0
-
-
-class Clock:
-    """A clock the test moves (days pass between runs)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def penalty_routes(tmp_path: Path, server: HTTPServer) -> Path:
@@ -104,7 +93,7 @@ def test_ten_deletions_a_day_the_rest_wait_and_publishing_goes_on(
     nm_settings: Settings_, wechat: FakeWeChat, server: HTTPServer, tmp_path: Path
 ) -> None:
     settings = nm_settings(newmedia_routes=penalty_routes(tmp_path, server))
-    clock = Clock()
+    clock = Clock.morning()
     published = [decision(n) for n in range(1, 13)]
     emit(settings, published)
     run(settings, wechat_builder(clock), after=poll)
@@ -158,7 +147,7 @@ def test_a_quota_the_platform_says_is_spent_queues_the_deletion(
     nm_settings: Settings_, wechat: FakeWeChat, server: HTTPServer, tmp_path: Path
 ) -> None:
     settings = nm_settings(newmedia_routes=penalty_routes(tmp_path, server))
-    clock = Clock()
+    clock = Clock.morning()
     emit(settings, [decision(1), decision(2)])
     run(settings, wechat_builder(clock), after=poll)
     # Deletions made in the console used the day's quota: the platform answers 45009.
@@ -184,7 +173,7 @@ def test_a_failed_deletion_is_tried_again_and_shows_until_it_succeeds(
     nm_settings: Settings_, wechat: FakeWeChat, server: HTTPServer, tmp_path: Path
 ) -> None:
     settings = nm_settings(newmedia_routes=penalty_routes(tmp_path, server))
-    clock = Clock()
+    clock = Clock.morning()
     emit(settings, [decision(1)])
     run(settings, wechat_builder(clock), after=poll)
     wechat.fail("freepublish/delete", Fault(status=502), Fault(status=502))
@@ -263,7 +252,7 @@ def test_a_due_deletion_is_claimed_by_one_worker_and_due_again_if_it_dies(
     store_location: str,
 ) -> None:
     # Two consumers of the wechat channel on two hosts: each its own connection.
-    clock = Clock()
+    clock = Clock.morning()
     with Store(store_location) as first, Store(store_location) as second:
         queue, other = DeleteQueue(first, clock=clock), DeleteQueue(second, clock=clock)
         queue.add(

@@ -20,7 +20,7 @@ from govpub.settings import Settings
 from govpub.store import Store
 from tests import factories
 from tests.newmedia import events
-from tests.newmedia.conftest import SITE, Crash, dead_letters, emit, run, runner_for
+from tests.newmedia.conftest import SITE, Clock, Crash, dead_letters, emit, run, runner_for
 from tests.newmedia.fakes import FakeWeChat, Fault
 
 pytestmark = pytest.mark.usefixtures("store_location")
@@ -30,16 +30,6 @@ Settings_ = Callable[..., Settings]
 
 def _url(kind: str, document_id: str) -> str:
     return f"{SITE}{kind}/{document_id}.html"
-
-
-class Clock:
-    """A clock the test can move (the runner's park sleeps move it)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _builder(clock: Callable[[], float] = time.time) -> Callable[[ChannelContext], Channel]:
@@ -439,7 +429,7 @@ def test_poll_budget_limits_freepublish_get(nm_settings: Settings_, wechat: Fake
     settings = nm_settings()
     wechat.publish_async = True
     emit(settings, [events.campaign(), events.exposure_batch()])
-    clock = Clock()
+    clock = Clock.morning()
 
     def poll_often(channel: Channel) -> None:
         assert isinstance(channel, WeChatChannel)

@@ -1,6 +1,9 @@
-"""replace_path: a rebuilt file or tree takes the place of the old one."""
+"""replace_path: a rebuilt file or tree takes the place of the old one; FileTree: an
+output tree written with as few file-system operations as it takes."""
 
 from pathlib import Path
+
+import pytest
 
 from govpub.files import replace_path
 
@@ -78,3 +81,59 @@ def test_atomic_write_is_readable_whatever_the_umask_and_leaves_no_temporary_fil
     assert target.read_bytes() == b"<p>page</p>"
     assert target.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in target.parent.iterdir()] == ["index.html"]
+
+
+def test_a_live_tree_replaces_changed_files_and_leaves_the_others(tmp_path: Path) -> None:
+    from govpub.files import FileTree
+
+    tree = FileTree(tmp_path / "site", record=True)
+    tree.write("policy/p1.html", b"<p>one</p>")
+    before = (tmp_path / "site" / "policy" / "p1.html").stat()
+    tree.write("policy/p1.html", b"<p>one</p>")  # same bytes: untouched
+    assert (tmp_path / "site" / "policy" / "p1.html").stat().st_ino == before.st_ino
+    tree.write("policy/p1.html", b"<p>two</p>")  # same size, other bytes
+    tree.write("policy/p1.html", b"<p>three</p>")  # another size
+    assert (tmp_path / "site" / "policy" / "p1.html").read_bytes() == b"<p>three</p>"
+    assert (tree.written, tree.unchanged) == (3, 1)
+    assert tree.paths == {"policy/p1.html"}
+    tree.remove("policy/p1.html")
+    tree.remove("policy/p1.html")  # gone already: no error
+    assert list((tmp_path / "site" / "policy").iterdir()) == []
+    assert tree.paths == set()
+
+
+def test_writing_threads_write_everything_before_wait_returns(tmp_path: Path) -> None:
+    import os
+
+    from govpub.files import FileTree
+
+    tree = FileTree(tmp_path / "site", fresh=True, threads=2)
+    try:
+        for i in range(300):
+            tree.write(f"d{i % 7}/{i}.html", b"page %d" % i)
+        tree.wait()
+        assert sum(len(files) for _, _, files in os.walk(tmp_path / "site")) == 300
+        assert (tmp_path / "site" / "d3" / "10.html").read_bytes() == b"page 10"
+        assert (tree.written, tree.unchanged) == (300, 0)
+        (tmp_path / "site" / "d1" / "taken.html").mkdir()  # a write that fails is reported
+        tree.write("d1/taken.html", b"x")
+        with pytest.raises(IsADirectoryError):
+            tree.wait()
+        tree.wait()  # reported once
+    finally:
+        tree.close()
+
+
+def test_a_fresh_tree_never_writes_through_a_file_already_there(tmp_path: Path) -> None:
+    import os
+
+    from govpub.files import FileTree
+
+    (tmp_path / "site" / "policy").mkdir(parents=True)
+    (tmp_path / "elsewhere.html").write_bytes(b"must not change")
+    os.link(tmp_path / "elsewhere.html", tmp_path / "site" / "policy" / "p1.html")
+    tree = FileTree(tmp_path / "site", fresh=True)
+    tree.write("policy/p1.html", b"new")
+    assert (tmp_path / "site" / "policy" / "p1.html").read_bytes() == b"new"
+    assert (tmp_path / "elsewhere.html").read_bytes() == b"must not change"
+    assert (tmp_path / "site" / "policy" / "p1.html").stat().st_mode & 0o777 == 0o644

@@ -202,6 +202,60 @@ def test_a_title_is_text_even_for_readers_that_render_it_as_html(
         assert "＜img" in item_title
 
 
+def test_feeds_are_written_under_the_lock_that_stores_their_items(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes of the channel: each writes its feeds inside the transaction that
+    stores its items, so the other stores (and then renders) only after those files are
+    written, and the last write of a feed is never an older state's."""
+    import channels.rss.channel as module
+
+    settings = make_settings()
+    with Store(settings.store) as store:
+        channel = RssChannel.from_context(ChannelContext(settings, store))
+        locked: list[bool] = []
+        write = module.atomic_write
+
+        def watched(path: Path, data: bytes, *, durable: bool = True) -> bool:
+            locked.append(store.conn.in_transaction)
+            return write(path, data, durable=durable)
+
+        monkeypatch.setattr(module, "atomic_write", watched)
+        deliver(channel, factories.policy("p1"))
+    assert locked
+    assert all(locked)
+
+
+def test_two_processes_of_the_channel_lose_no_item(
+    make_settings: Callable[..., Settings],
+) -> None:
+    import threading
+
+    settings = make_settings(feed_items=200)
+    errors: list[BaseException] = []
+
+    def process(prefix: str) -> None:
+        try:
+            with Store(settings.store) as store:
+                channel = RssChannel.from_context(ChannelContext(settings, store))
+                for batch in range(10):
+                    deliver(channel, *(factories.policy(f"{prefix}-{batch}-{i}") for i in range(5)))
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+
+    workers = [threading.Thread(target=process, args=(name,)) for name in ("a", "b")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert errors == []
+    ids = {
+        entry.link.rsplit("/", 1)[-1]
+        for entry in parse(settings.output_dir / "feeds/all.xml").entries
+    }
+    assert ids == {f"{p}-{b}-{i}.html" for p in "ab" for b in range(10) for i in range(5)}
+
+
 def test_licensing_and_enforcement_decisions_have_their_own_feeds(
     setup: tuple[RssChannel, Path],
 ) -> None:

@@ -130,3 +130,40 @@ def test_the_library_counts_follow_withdrawals_republication_and_a_change_of_kin
     assert "gf-2" not in site.text("library/in-force/2023/1.html")
     site.publish(factories.policy("gf-3", doc_class="其他"))  # not a library class
     assert pages() == [("现行有效", 1)]
+
+
+def test_every_page_of_a_revision_chain_follows_its_changes_whatever_the_order(
+    site: Site,
+) -> None:
+    """Each page of a chain shows the whole chain: a successor that arrives after the
+    policy naming it (another partition), a title changed in the middle, and a withdrawal
+    in the middle re-render the pages at both ends, as a replay would render them."""
+    site.publish(
+        at(factories.policy("ch-a", title="甲办法"), "2020-01-10T10:00:00+08:00"),
+        at(factories.policy("ch-b", title="乙办法"), "2021-01-10T10:00:00+08:00"),
+        at(
+            factories.policy("ch-a", 2, title="甲办法", validity="已修订", superseded_by="ch-b"),
+            "2021-01-10T10:00:00+08:00",
+        ),
+        # ch-b names ch-c before ch-c has arrived.
+        at(
+            factories.policy("ch-b", 2, title="乙办法", validity="已修订", superseded_by="ch-c"),
+            "2022-01-10T10:00:00+08:00",
+        ),
+    )
+    assert "丙办法" not in site.text("policy/ch-a.html")
+    site.publish(at(factories.policy("ch-c", title="丙办法"), "2022-01-10T10:00:00+08:00"))
+    assert "丙办法" in site.text("policy/ch-a.html")
+    assert "丙办法" in site.text("policy/ch-b.html")
+    site.publish(
+        at(
+            factories.policy(
+                "ch-b", 3, title="乙办法（修正）", validity="已修订", superseded_by="ch-c"
+            ),
+            "2022-02-10T10:00:00+08:00",
+        )
+    )
+    assert "乙办法（修正）" in site.text("policy/ch-a.html")
+    assert "乙办法（修正）" in site.text("policy/ch-c.html")
+    site.publish(factories.retract("policy", "ch-b", 4, department="zz-zfb"))
+    assert "甲办法" not in site.text("policy/ch-c.html")  # the chain stops at a withdrawal

@@ -1,0 +1,134 @@
+"""The website has one writer at a time, and its list of outputs to render never loses
+a mark: two processes on one state store (SQLite, then PostgreSQL)."""
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from channels.website.state import HOME_TARGET, WebsiteState
+from channels.website.state import SCHEMA as WEBSITE
+from consumers.lease import Lease
+from govpub.errors import LeaseLost
+from govpub.settings import Settings
+from govpub.store import Schema, Store
+from tests import factories
+from tests.website_support import Site, at
+
+
+@pytest.fixture
+def two_states(store_location: str) -> Iterator[tuple[WebsiteState, WebsiteState]]:
+    with Store(store_location) as first, Store(store_location) as second:
+        yield WebsiteState(first, page_size=20), WebsiteState(second, page_size=20)
+
+
+def test_a_mark_made_while_another_process_renders_is_kept(
+    two_states: tuple[WebsiteState, WebsiteState],
+) -> None:
+    """The lost update of issue 21: process A reads what to render, process B applies a
+    document (marking the home page, already pending), A finishes and forgets what it
+    rendered. B's mark must survive: A rendered the home page without B's document."""
+    a, b = two_states
+    with a.store.transaction() as conn:
+        a.mark(conn, HOME_TARGET)
+    rendering = a.pending()  # A starts its flush
+    with b.store.transaction() as conn:
+        b.mark(conn, HOME_TARGET)  # B's document touches the home page too
+    with a.store.transaction() as conn:
+        a.done(conn, rendering)  # A is done with what it read
+    assert HOME_TARGET in b.pending()  # the next flush renders B's document
+    with b.store.transaction() as conn:
+        b.done(conn, b.pending())
+    assert b.pending() == {}
+
+
+def test_marks_of_one_flush_are_forgotten_once_rendered(
+    two_states: tuple[WebsiteState, WebsiteState],
+) -> None:
+    a, _ = two_states
+    with a.store.transaction() as conn:
+        a.mark_many(conn, ["home", "index|policy", "home"])
+    pending = a.pending()
+    assert list(pending) == ["home", "index|policy"]
+    with a.store.transaction() as conn:
+        a.done(conn, pending)
+    assert a.pending() == {}
+
+
+def _ids(site: Site, path: str) -> list[str]:
+    return [item["id"] for item in json.loads(site.text(path))["items"]]
+
+
+def test_a_second_writer_without_the_lease_commits_nothing(
+    make_settings: Callable[..., Settings], store_location: str, tmp_path: Path
+) -> None:
+    """Two website channels on one store and one output tree: only the lease holder's
+    batches are committed and rendered; the other's batch is undone (its events are
+    delivered again, to whoever holds the lease then)."""
+    settings = make_settings(store=store_location, output_dir=tmp_path / "site")
+    first, second = Site(settings), Site(settings)
+    try:
+        holder = Lease(first.store, "channel:website", ttl=30, holder="first")
+        standby = Lease(second.store, "channel:website", ttl=30, holder="second")
+        first.channel.hold(holder)
+        second.channel.hold(standby)
+        assert holder.acquire()
+        first.publish(at(factories.penalty("pen-1"), "2023-05-01T10:00:00+08:00"))
+        second.apply(at(factories.penalty("pen-2"), "2023-05-02T10:00:00+08:00"))
+        with pytest.raises(LeaseLost, match="first"):
+            second.channel.flush()
+        assert not second.exists("penalty/pen-2.html")
+        assert second.channel.state.document("pen-2") is None  # undone, not half-written
+        first.publish(at(factories.penalty("pen-3"), "2023-05-03T10:00:00+08:00"))
+        assert _ids(first, "api/penalty.json") == ["pen-3", "pen-1"]
+        holder.release()
+        assert standby.acquire()
+        second.publish(at(factories.penalty("pen-2"), "2023-05-02T10:00:00+08:00"))
+        assert _ids(second, "api/penalty.json") == ["pen-3", "pen-2", "pen-1"]
+        assert second.channel.state.pending() == {}
+        with pytest.raises(LeaseLost):  # the old holder finds out before it writes
+            first.publish(at(factories.penalty("pen-4"), "2023-05-04T10:00:00+08:00"))
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_store_from_before_versioned_marks_is_migrated_with_its_marks(
+    store_location: str,
+) -> None:
+    """Version 3 of the website's schema adds the version of each mark: a store at
+    version 2 (before issue 21) keeps what it had pending, and its marks count from there."""
+    before = Schema("website", *WEBSITE.migrations[:2])
+    with Store(store_location) as store:
+        store.ensure_schema(before)
+        with store.transaction() as conn:
+            conn.execute("INSERT INTO web_pending (target) VALUES (?)", (HOME_TARGET,))
+    with Store(store_location) as store:
+        state = WebsiteState(store, page_size=20)
+        assert store.schema_versions()["website"] == WEBSITE.version == 4
+        assert state.pending() == {HOME_TARGET: 0}
+        with store.transaction() as conn:
+            state.mark(conn, HOME_TARGET)
+        assert state.pending() == {HOME_TARGET: 1}
+
+
+def test_a_store_at_version_3_gains_the_library_and_keeps_its_marks(
+    store_location: str,
+) -> None:
+    """Version 4 adds the library's tables (issue 22) to a store at version 3 (issue 21's
+    versioned marks, what deployments have): its pending marks and their versions stay,
+    and the library starts empty, filled as policies come."""
+    before = Schema("website", *WEBSITE.migrations[:3])
+    with Store(store_location) as store:
+        store.ensure_schema(before)
+        with store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO web_pending (target, version) VALUES (?, ?)", (HOME_TARGET, 7)
+            )
+    with Store(store_location) as store:
+        state = WebsiteState(store, page_size=20)
+        assert store.schema_versions()["website"] == WEBSITE.version == 4
+        assert state.pending() == {HOME_TARGET: 7}
+        assert state.library_counts() == []
+        assert state.library_row("pol-1") is None
