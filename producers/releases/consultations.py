@@ -19,26 +19,20 @@ consultation closed in the catalog already.
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from govpub.errors import (
-    ComplianceRefusal,
-    DuplicateEventConflict,
-    EventValidationError,
-    StaleVersion,
-)
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.compliance.calendar import WorkingCalendar
 from producers.factory import open_publisher
 from producers.ledger import VersionLedger
 from producers.publisher import Publisher
-from producers.releases.log import Release, ReleaseLog
+from producers.releases.log import ReleaseLog
 from producers.releases.quarters import RELEASE_TIMEZONE
+from producers.releases.scheduled import Scheduled, ScheduledRun, emit_one
 from schemas import ConsultationPayload, Kind
 
 log = logging.getLogger(__name__)
@@ -107,21 +101,8 @@ class LifecyclePlan(BaseModel):
     overdue_results: list[OverdueResult] = []
 
 
-@dataclass
-class LifecycleRun:
-    """What :func:`emit_closures` did."""
-
-    emitted: list[Release] = field(default_factory=list)
-    already_emitted: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready, for XCom and logs."""
-        return {
-            "emitted": [f"{r.document_id} v{r.version} {r.event_id}" for r in self.emitted],
-            "already_emitted": self.already_emitted,
-            "skipped": self.skipped,
-        }
+LifecycleRun = ScheduledRun
+"""What :func:`emit_closures` did."""
 
 
 def closure_event(
@@ -248,36 +229,16 @@ def _emit_one(
     run_id: str,
     emitted_at: datetime,
 ) -> None:
-    try:
-        accepted = publisher.publish(closure.event)
-    except StaleVersion:
-        current = ledger.current_version(closure.document_id)
-        result.skipped.append(
-            f"{closure.document_id}: version {current} was accepted after the catalog was"
-            " read; the next run decides on it"
-        )
-        log.warning("%s", result.skipped[-1])
-        return
-    except (DuplicateEventConflict, ComplianceRefusal, EventValidationError) as exc:
-        result.skipped.append(f"{closure.document_id}: refused: {exc}")
-        log.error("%s", result.skipped[-1])
-        return
-    if accepted.duplicate:
-        result.already_emitted.append(closure.document_id)
-        return
-    result.emitted.append(
-        Release(
-            event_id=accepted.event_id,
-            source=source,
-            run_id=run_id,
-            document_id=closure.document_id,
-            kind=Kind.CONSULTATION.value,
-            action="update",
-            version=closure.version,
-            title=closure.title,
-            emitted_at=emitted_at,
-        )
+    scheduled = Scheduled(
+        closure.event,
+        closure.document_id,
+        closure.version,
+        closure.title,
+        Kind.CONSULTATION.value,
+        "update",
     )
-    log.info(
-        "%s closed (closes_on %s): %s", closure.document_id, closure.closes_on, accepted.event_id
+    event_id = emit_one(
+        publisher, ledger, scheduled, result, source=source, run_id=run_id, emitted_at=emitted_at
     )
+    if event_id is not None:
+        log.info("%s closed (closes_on %s): %s", closure.document_id, closure.closes_on, event_id)

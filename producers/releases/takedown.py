@@ -19,7 +19,6 @@ rest is for the runs after it.
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
@@ -27,10 +26,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from govpub.compliance.rules import never_publish
 from govpub.errors import (
-    ComplianceRefusal,
-    DuplicateEventConflict,
-    EventValidationError,
-    StaleVersion,
     TakedownRefused,
 )
 from govpub.settings import Settings
@@ -39,8 +34,9 @@ from producers.factory import open_publisher
 from producers.ledger import VersionLedger
 from producers.publisher import Publisher
 from producers.releases.display import DisplayPeriods
-from producers.releases.log import Release, ReleaseLog
+from producers.releases.log import ReleaseLog
 from producers.releases.quarters import RELEASE_TIMEZONE
+from producers.releases.scheduled import Scheduled, ScheduledRun, emit_one
 from schemas import PenaltyPayload
 
 log = logging.getLogger(__name__)
@@ -149,21 +145,8 @@ class TakedownPlan(BaseModel):
     note: str = ""
 
 
-@dataclass
-class TakedownRun:
-    """What :func:`emit_takedowns` did."""
-
-    emitted: list[Release] = field(default_factory=list)
-    already_emitted: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready, for XCom and logs."""
-        return {
-            "emitted": [f"{r.document_id} v{r.version} {r.event_id}" for r in self.emitted],
-            "already_emitted": self.already_emitted,
-            "skipped": self.skipped,
-        }
+TakedownRun = ScheduledRun
+"""What :func:`emit_takedowns` did."""
 
 
 def takedown_event(
@@ -332,41 +315,18 @@ def _emit_one(
     run_id: str,
     emitted_at: datetime,
 ) -> None:
-    try:
-        accepted = publisher.publish(takedown.event)
-    except StaleVersion:
-        # A newer version arrived after the catalog was read (an update extending the
-        # display, say): the next run decides on that version.
-        current = ledger.current_version(takedown.document_id)
-        result.skipped.append(
-            f"{takedown.document_id}: version {current} was accepted after the catalog was"
-            " read; the next run decides on it"
-        )
-        log.warning("%s", result.skipped[-1])
-        return
-    except (DuplicateEventConflict, ComplianceRefusal, EventValidationError) as exc:
-        result.skipped.append(f"{takedown.document_id}: refused: {exc}")
-        log.error("%s", result.skipped[-1])
-        return
-    if accepted.duplicate:
-        result.already_emitted.append(takedown.document_id)
-        return
-    result.emitted.append(
-        Release(
-            event_id=accepted.event_id,
-            source=source,
-            run_id=run_id,
-            document_id=takedown.document_id,
-            kind="penalty",
-            action="retract",
-            version=takedown.version,
-            title=takedown.title,
-            emitted_at=emitted_at,
-        )
+    # A version that overtook the catalog (an update extending the display, say) is
+    # skipped: the next run decides on that version.
+    scheduled = Scheduled(
+        takedown.event, takedown.document_id, takedown.version, takedown.title, "penalty", "retract"
     )
-    log.info(
-        "%s taken down (display ended %s): %s",
-        takedown.document_id,
-        takedown.display_until,
-        accepted.event_id,
+    event_id = emit_one(
+        publisher, ledger, scheduled, result, source=source, run_id=run_id, emitted_at=emitted_at
     )
+    if event_id is not None:
+        log.info(
+            "%s taken down (display ended %s): %s",
+            takedown.document_id,
+            takedown.display_until,
+            event_id,
+        )
