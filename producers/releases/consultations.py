@@ -19,7 +19,7 @@ consultation closed in the catalog already.
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,12 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from govpub.settings import Settings
 from govpub.store import Store
 from producers.compliance.calendar import WorkingCalendar
-from producers.factory import open_publisher
-from producers.ledger import VersionLedger
-from producers.publisher import Publisher
-from producers.releases.log import ReleaseLog
 from producers.releases.quarters import RELEASE_TIMEZONE
-from producers.releases.scheduled import Scheduled, ScheduledRun, emit_one
+from producers.releases.scheduled import Scheduled, ScheduledRun, emit_scheduled
 from schemas import ConsultationPayload, Kind
 
 log = logging.getLogger(__name__)
@@ -200,16 +196,16 @@ def emit_closures(
 ) -> LifecycleRun:
     """Emit the plan's closing updates, each on its own (one refused never holds back the
     others). Safe to repeat."""
-    result = LifecycleRun()
-    if not plan.closures:
-        return result
-    emitted_at = now or datetime.now(UTC)
-    with Store(settings.store) as store:
-        ledger = VersionLedger(store)
-        with open_publisher(settings, store, source="dag") as publisher:
-            for closure in plan.closures:
-                _emit_one(publisher, ledger, closure, result, source, run_id, emitted_at)
-        ReleaseLog(store).record(result.emitted)
+    result = emit_scheduled(
+        settings,
+        [
+            Scheduled(c.event, c.document_id, c.version, c.title, Kind.CONSULTATION.value, "update")
+            for c in plan.closures
+        ],
+        source=source,
+        run_id=run_id,
+        now=now,
+    )
     log.info(
         "consultations closed on %s: %d emitted, %d emitted before, %d skipped",
         plan.on,
@@ -218,27 +214,3 @@ def emit_closures(
         len(result.skipped),
     )
     return result
-
-
-def _emit_one(
-    publisher: Publisher,
-    ledger: VersionLedger,
-    closure: Closure,
-    result: LifecycleRun,
-    source: str,
-    run_id: str,
-    emitted_at: datetime,
-) -> None:
-    scheduled = Scheduled(
-        closure.event,
-        closure.document_id,
-        closure.version,
-        closure.title,
-        Kind.CONSULTATION.value,
-        "update",
-    )
-    event_id = emit_one(
-        publisher, ledger, scheduled, result, source=source, run_id=run_id, emitted_at=emitted_at
-    )
-    if event_id is not None:
-        log.info("%s closed (closes_on %s): %s", closure.document_id, closure.closes_on, event_id)

@@ -8,8 +8,9 @@ next run, which decides on that version.
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from govpub.errors import (
@@ -18,9 +19,12 @@ from govpub.errors import (
     EventValidationError,
     StaleVersion,
 )
+from govpub.settings import Settings
+from govpub.store import Store
+from producers.factory import open_publisher
 from producers.ledger import VersionLedger
 from producers.publisher import Publisher
-from producers.releases.log import Release
+from producers.releases.log import Release, ReleaseLog
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,37 @@ class Scheduled:
     action: str
 
 
+def emit_scheduled(
+    settings: Settings,
+    events: Sequence[Scheduled],
+    *,
+    source: str,
+    run_id: str,
+    now: datetime | None = None,
+) -> ScheduledRun:
+    """Send ``events`` each on its own through the publisher (gate and ledger), and log
+    the accepted ones in the release log; returns what happened to each. Safe to repeat."""
+    run = ScheduledRun()
+    if not events:
+        return run
+    emitted_at = now or datetime.now(UTC)
+    with Store(settings.store) as store:
+        ledger = VersionLedger(store)
+        with open_publisher(settings, store, source="dag") as publisher:
+            for scheduled in events:
+                emit_one(
+                    publisher,
+                    ledger,
+                    scheduled,
+                    run,
+                    source=source,
+                    run_id=run_id,
+                    emitted_at=emitted_at,
+                )
+        ReleaseLog(store).record(run.emitted)
+    return run
+
+
 def emit_one(
     publisher: Publisher,
     ledger: VersionLedger,
@@ -84,6 +119,7 @@ def emit_one(
     if accepted.duplicate:
         run.already_emitted.append(document_id)
         return None
+    log.info("%s %s v%d: %s", scheduled.action, document_id, scheduled.version, accepted.event_id)
     run.emitted.append(
         Release(
             event_id=accepted.event_id,

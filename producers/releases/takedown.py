@@ -19,7 +19,7 @@ rest is for the runs after it.
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,13 +30,9 @@ from govpub.errors import (
 )
 from govpub.settings import Settings
 from govpub.store import Store
-from producers.factory import open_publisher
-from producers.ledger import VersionLedger
-from producers.publisher import Publisher
 from producers.releases.display import DisplayPeriods
-from producers.releases.log import ReleaseLog
 from producers.releases.quarters import RELEASE_TIMEZONE
-from producers.releases.scheduled import Scheduled, ScheduledRun, emit_one
+from producers.releases.scheduled import Scheduled, ScheduledRun, emit_scheduled
 from schemas import PenaltyPayload
 
 log = logging.getLogger(__name__)
@@ -286,16 +282,16 @@ def emit_takedowns(
     """Emit the plan's withdrawals, each on its own (one refused never holds back the
     others); returns what the bus accepted, what it had accepted before, and what was
     skipped and why. Safe to repeat."""
-    result = TakedownRun()
-    if not plan.takedowns:
-        return result
-    emitted_at = now or datetime.now(UTC)
-    with Store(settings.store) as store:
-        ledger = VersionLedger(store)
-        with open_publisher(settings, store, source="dag") as publisher:
-            for takedown in plan.takedowns:
-                _emit_one(publisher, ledger, takedown, result, source, run_id, emitted_at)
-        ReleaseLog(store).record(result.emitted)
+    result = emit_scheduled(
+        settings,
+        [
+            Scheduled(t.event, t.document_id, t.version, t.title, "penalty", "retract")
+            for t in plan.takedowns
+        ],
+        source=source,
+        run_id=run_id,
+        now=now,
+    )
     log.info(
         "take-downs of %s: %d emitted, %d emitted before, %d skipped",
         plan.on,
@@ -304,29 +300,3 @@ def emit_takedowns(
         len(result.skipped),
     )
     return result
-
-
-def _emit_one(
-    publisher: Publisher,
-    ledger: VersionLedger,
-    takedown: Takedown,
-    result: TakedownRun,
-    source: str,
-    run_id: str,
-    emitted_at: datetime,
-) -> None:
-    # A version that overtook the catalog (an update extending the display, say) is
-    # skipped: the next run decides on that version.
-    scheduled = Scheduled(
-        takedown.event, takedown.document_id, takedown.version, takedown.title, "penalty", "retract"
-    )
-    event_id = emit_one(
-        publisher, ledger, scheduled, result, source=source, run_id=run_id, emitted_at=emitted_at
-    )
-    if event_id is not None:
-        log.info(
-            "%s taken down (display ended %s): %s",
-            takedown.document_id,
-            takedown.display_until,
-            event_id,
-        )
