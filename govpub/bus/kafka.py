@@ -393,11 +393,11 @@ class KafkaBusConsumer:
         what the next poll does is wrong either way: a join that ended in between is thrown
         away and a new one begins (a leader's new join is a new rebalance for the whole
         group: a consumer that polled for 1 ms between 200 ms of work went through 143
-        generations in 30 s without an assignment), or, when the leader's own assignment has cleared the reason it
-        rejoined, nothing looks at it again: the member sends no heartbeat, fetches nothing,
-        and the coordinator drops it after the session timeout, while it believes it is a
-        member and leaves with an id the coordinator no longer knows
-        (``UnknownMemberIdError``). So the join is waited for here, in one call that
+        generations in 30 s without an assignment), or, when the leader's own assignment
+        has cleared the reason it rejoined, nothing looks at it again: the member sends no
+        heartbeat, fetches nothing, and the coordinator drops it after the session timeout,
+        while it believes it is a member and leaves with an id the coordinator no longer
+        knows (``UnknownMemberIdError``). So the join is waited for here, in one call that
         collects it (private API: pinned by the version range in pyproject.toml). Waiting
         is safe (the coordinator does not drop a member whose join it holds); it is
         bounded, and a join still waiting for other members then is waited for again,
