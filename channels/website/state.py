@@ -411,10 +411,12 @@ class WebsiteState:
         """The page of ``row``'s validity and year where ``doc`` is (or would be) listed:
         after the shown documents first published before it."""
         marks = ",".join("?" * len(LIBRARY_CLASS_VALUES))
+        # CROSS JOIN: SQLite then takes the library's rows of one validity and year
+        # first, and looks each document up, instead of scanning every shown document.
         before = conn.execute(
-            "SELECT COUNT(*) FROM web_library l JOIN web_documents d"
-            " ON d.document_id = l.document_id"
-            " WHERE l.validity=? AND l.year=? AND d.withdrawn=0"
+            "SELECT COUNT(*) FROM web_library l CROSS JOIN web_documents d"
+            " WHERE d.document_id = l.document_id"
+            " AND l.validity=? AND l.year=? AND d.withdrawn=0"
             f" AND l.doc_class IN ({marks}) AND (d.sort_key < ?"
             " OR (d.sort_key = ? AND d.document_id < ?))",
             [
@@ -515,8 +517,9 @@ class WebsiteState:
             f"SELECT {_LIST_COLUMNS_D}, l.doc_class, l.validity, l.superseded_by,"
             " (SELECT v.since FROM web_validity v WHERE v.document_id = l.document_id"
             "  ORDER BY v.version DESC LIMIT 1)"
-            " FROM web_library l JOIN web_documents d ON d.document_id = l.document_id"
-            " WHERE l.validity=? AND l.year=? AND d.withdrawn=0"
+            " FROM web_library l CROSS JOIN web_documents d"  # as in library_page_of
+            " WHERE d.document_id = l.document_id"
+            " AND l.validity=? AND l.year=? AND d.withdrawn=0"
             f" AND l.doc_class IN ({marks}) ORDER BY d.sort_key, d.document_id LIMIT ? OFFSET ?",
             [
                 validity,
