@@ -264,24 +264,21 @@ class WebsiteChannel(ChannelBase):
         recorded = state.library_row(event.document_id)
         chain = self._chain(event.document_id) if library or recorded else set()
         with state.store.transaction(LOCK) as conn:
+            library_before = self._library_places(conn, doc, recorded)
             state.save(conn, doc)
             state.save_display(conn, doc.document_id, dates)
             if library is not None:
-                saved = state.save_library(
-                    conn,
-                    library,
-                    recorded=recorded,
-                    version=event.version,
-                    occurred_on=local_date(event.occurred_at),
+                state.save_library(
+                    conn, library, version=event.version, occurred_on=local_date(event.occurred_at)
                 )
                 if previous is not None and not previous.withdrawn:
                     state.count_library(conn, recorded, -1)
-                state.count_library(conn, saved, +1)
+                state.count_library(conn, library, +1)
                 # The library's index and the pages the document leaves and joins, and
                 # the pages of the policies in its revision chain, before and after: each
                 # shows the whole chain (a successor may come after the policy it replaced,
                 # from another partition: the chain names it only then).
-                marks += self._library_targets(saved, recorded)
+                marks += self._library_targets(conn, doc, library_before, library)
                 chain |= self._chain(event.document_id)
                 marks += [doc_target(d) for d in sorted(chain)]
             elif recorded is not None:
@@ -289,7 +286,7 @@ class WebsiteChannel(ChannelBase):
                 if previous is not None and not previous.withdrawn:
                     state.count_library(conn, recorded, -1)
                 state.forget_library(conn, recorded.document_id)
-                marks += self._library_targets(recorded)
+                marks += self._library_targets(conn, doc, library_before)
                 marks += [doc_target(d) for d in sorted(chain)]
             for ref in sorted(old_lists - doc.lists):
                 assert previous is not None
@@ -332,13 +329,43 @@ class WebsiteChannel(ChannelBase):
         earlier, later = self.state.revision_chain(document_id)
         return {*earlier, *later}
 
-    @staticmethod
-    def _library_targets(*rows: LibraryRow | None) -> list[str]:
-        """The library's outputs that show any of ``rows``: its index and their pages."""
-        listed = [r for r in rows if r is not None and r.listed]
-        if not listed:
+    def _library_places(
+        self, conn: Connection, doc: Document, *rows: LibraryRow | None
+    ) -> dict[tuple[str, int], tuple[int, int]]:
+        """For the validity and year of each listed row: the page where ``doc`` stands in
+        it, and how many pages it has now."""
+        places: dict[tuple[str, int], tuple[int, int]] = {}
+        for row in rows:
+            if row is None or not row.listed:
+                continue
+            group = (row.validity, row.year)
+            page = self.state.library_page_of(conn, row, doc)
+            first, pages = places.get(group, (page, self.state.library_pages(conn, *group)))
+            places[group] = (min(first, page), pages)
+        return places
+
+    def _library_targets(
+        self,
+        conn: Connection,
+        doc: Document,
+        before: dict[tuple[str, int], tuple[int, int]],
+        *rows: LibraryRow | None,
+    ) -> list[str]:
+        """The library's outputs a change of ``doc`` touches: its index, and in each
+        validity and year it leaves or joins (``before``: where it stood before the change,
+        ``rows``: after), the page where it stands and every page after it, which shift by
+        one."""
+        places = dict(before)
+        for group, (page, _) in self._library_places(conn, doc, *rows).items():
+            first, pages = places.get(group, (page, 0))
+            places[group] = (min(first, page), pages)
+        if not places:
             return []
-        return [LIBRARY_TARGET, *sorted({library_target(r) for r in listed})]
+        targets = [LIBRARY_TARGET]
+        for (validity, year), (first, pages_before) in sorted(places.items()):
+            last = max(pages_before, self.state.library_pages(conn, validity, year))
+            targets += [library_target(validity, year, page) for page in range(first, last + 1)]
+        return targets
 
     def _mark(self, conn: Connection, targets: list[str]) -> list[str]:
         """Mark the targets not marked yet in this batch (once is enough: the batch's
@@ -385,9 +412,10 @@ class WebsiteChannel(ChannelBase):
                 marks.append(index_target(ref))
             if previous.kind == Kind.POLICY.value:
                 row = state.library_row(previous.document_id)
+                library_before = self._library_places(conn, previous, row)
                 if not previous.withdrawn:
                     state.count_library(conn, row, -1)
-                marks += self._library_targets(row)
+                marks += self._library_targets(conn, doc, library_before)
                 # The other pages of its revision chain no longer show it.
                 marks += [doc_target(d) for d in sorted(self._chain(previous.document_id))]
             marked = self._mark(conn, marks)

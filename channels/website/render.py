@@ -35,11 +35,13 @@ from channels.website.paths import (
 from channels.website.sanitize import sanitize_html
 from channels.website.state import (
     LIBRARY_CLASS_VALUES,
+    LIBRARY_PAGE_SIZE,
     NEIGHBOURS,
     DisplayDates,
     Document,
     LibraryEntry,
     ListInfo,
+    pages_for,
 )
 from govpub.departments import department_name
 from schemas import (
@@ -526,18 +528,24 @@ class SiteRenderer:
             feeds=self._feeds("all", "全部信息"),
         )
 
-    def library_index(self, counts: Sequence[tuple[str, str, int, int, int]]) -> dict[str, bytes]:
+    def library_index(self, counts: Sequence[tuple[str, str, int, int]]) -> dict[str, bytes]:
         """``library/index.html`` and ``api/library.json``: the documents by class and
         validity, and the library's pages (by validity and year of ``written_on``, at most
         LIBRARY_PAGE_SIZE each) with how many documents each holds. ``counts`` are
-        ``(class, validity, year, page, documents)``."""
+        ``(class, validity, year, documents)``."""
         classes = list(LIBRARY_CLASS_VALUES)
         validities = [v.value for v in Validity]
         totals = {c: dict.fromkeys(validities, 0) for c in classes}
-        by_page: dict[tuple[str, int, int], int] = {}
-        for doc_class, validity, year, page, number in counts:
+        by_group: dict[tuple[str, int], int] = {}
+        for doc_class, validity, year, number in counts:
             totals[doc_class][validity] += number
-            by_page[(validity, year, page)] = by_page.get((validity, year, page), 0) + number
+            by_group[(validity, year)] = by_group.get((validity, year), 0) + number
+        # Every page is full but the last of its validity and year.
+        by_page = {
+            (validity, year, page): min(LIBRARY_PAGE_SIZE, number - (page - 1) * LIBRARY_PAGE_SIZE)
+            for (validity, year), number in by_group.items()
+            for page in range(1, pages_for(number, LIBRARY_PAGE_SIZE) + 1)
+        }
         pages = [
             {
                 "validity": validity,

@@ -26,7 +26,7 @@ notice that no longer shows it.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from channels.website.paths import ListRef
@@ -94,7 +94,8 @@ ALTER TABLE web_pending ADD COLUMN version INTEGER NOT NULL DEFAULT 0
 # other classes): a document keeps its page (``seq`` // LIBRARY_PAGE_SIZE) while its
 # validity stands, so one event re-renders one page of at most LIBRARY_PAGE_SIZE.
 # ``web_library_counts`` counts the shown documents of each page, kept as documents come
-# and go, so the library's index is rendered without reading the library.
+# and go, so the library's index is rendered without reading the library. (Version 5
+# replaces the order of joining and the counts per page.)
 _LIBRARY = """
 CREATE TABLE IF NOT EXISTS web_library (
     document_id TEXT PRIMARY KEY,
@@ -122,7 +123,31 @@ CREATE TABLE IF NOT EXISTS web_validity (
     PRIMARY KEY (document_id, version)
 )
 """
-SCHEMA = Schema("website", _SCHEMA, _DISPLAY, _PENDING_VERSIONS, _LIBRARY)
+# Version 5: the library's pages in the order of first publication (issue 22 follow-up).
+# Numbered in the order documents joined a validity and year, the pages of a replay
+# differed from the live ones whenever the bus delivered policies in another order
+# (several partitions). A page now holds the shown documents of its validity and year
+# ranked by ``(first publication time, document_id)``, as the other lists are, so it
+# depends on the data alone; ``web_library_groups`` counts each class, validity and year.
+# Pages rendered before this version keep the old order until their group changes:
+# ``govpub replay --channel website`` renders them all at once.
+_LIBRARY_ORDER = """
+CREATE TABLE IF NOT EXISTS web_library_groups (
+    doc_class TEXT NOT NULL,
+    validity TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    documents INTEGER NOT NULL,
+    PRIMARY KEY (doc_class, validity, year)
+);
+INSERT INTO web_library_groups (doc_class, validity, year, documents)
+    SELECT doc_class, validity, year, SUM(documents) FROM web_library_counts
+    GROUP BY doc_class, validity, year;
+DROP TABLE web_library_counts;
+DROP INDEX web_library_page;
+ALTER TABLE web_library DROP COLUMN seq;
+CREATE INDEX IF NOT EXISTS web_library_group ON web_library (validity, year)
+"""
+SCHEMA = Schema("website", _SCHEMA, _DISPLAY, _PENDING_VERSIONS, _LIBRARY, _LIBRARY_ORDER)
 """The tables of this component, as versioned migrations."""
 
 NEIGHBOURS = 2
@@ -136,7 +161,7 @@ STATE_TABLES = (
     "web_pending",
     "web_display",
     "web_library",
-    "web_library_counts",
+    "web_library_groups",
     "web_validity",
 )
 """The tables that hold the website's state (replaced as a whole by a replay)."""
@@ -219,18 +244,11 @@ class LibraryRow:
     validity: str
     year: int
     superseded_by: str | None
-    seq: int = 0
-    """Its place among the library documents of its validity and year (0: not listed)."""
 
     @property
     def listed(self) -> bool:
         """Whether the library lists it (a 规章 or 行政规范性文件)."""
         return self.doc_class in LIBRARY_CLASS_VALUES
-
-    @property
-    def page(self) -> int:
-        """The library page of its validity and year that lists it."""
-        return self.seq // LIBRARY_PAGE_SIZE + 1
 
 
 @dataclass(frozen=True)
@@ -363,58 +381,66 @@ class WebsiteState:
     def library_row(self, document_id: str) -> LibraryRow | None:
         """A policy's class, validity and successor, as last recorded."""
         row = self.conn.execute(
-            "SELECT document_id, doc_class, validity, year, superseded_by, seq FROM web_library"
+            "SELECT document_id, doc_class, validity, year, superseded_by FROM web_library"
             " WHERE document_id=?",
             (document_id,),
         ).fetchone()
         return None if row is None else LibraryRow(*row)
 
     def count_library(self, conn: Connection, row: LibraryRow | None, delta: int) -> None:
-        """Add ``delta`` to the count of ``row``'s library page (nothing for a document
-        the library does not list)."""
+        """Add ``delta`` to the shown documents of ``row``'s class, validity and year
+        (nothing for a document the library does not list)."""
         if row is None or not row.listed:
             return
         conn.execute(
-            "INSERT INTO web_library_counts (doc_class, validity, year, page, documents)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (doc_class, validity, year, page)"
-            " DO UPDATE SET documents = web_library_counts.documents + excluded.documents",
-            (row.doc_class, row.validity, row.year, row.page, delta),
+            "INSERT INTO web_library_groups (doc_class, validity, year, documents)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (doc_class, validity, year)"
+            " DO UPDATE SET documents = web_library_groups.documents + excluded.documents",
+            (row.doc_class, row.validity, row.year, delta),
         )
 
+    def library_pages(self, conn: Connection, validity: str, year: int) -> int:
+        """How many library pages the shown documents of ``validity`` and ``year`` fill."""
+        shown = conn.execute(
+            "SELECT SUM(documents) FROM web_library_groups WHERE validity=? AND year=?",
+            (validity, year),
+        ).fetchone()[0]
+        return pages_for(int(shown or 0), LIBRARY_PAGE_SIZE)
+
+    def library_page_of(self, conn: Connection, row: LibraryRow, doc: Document) -> int:
+        """The page of ``row``'s validity and year where ``doc`` is (or would be) listed:
+        after the shown documents first published before it."""
+        marks = ",".join("?" * len(LIBRARY_CLASS_VALUES))
+        # CROSS JOIN: SQLite then takes the library's rows of one validity and year
+        # first, and looks each document up, instead of scanning every shown document.
+        before = conn.execute(
+            "SELECT COUNT(*) FROM web_library l CROSS JOIN web_documents d"
+            " WHERE d.document_id = l.document_id"
+            " AND l.validity=? AND l.year=? AND d.withdrawn=0"
+            f" AND l.doc_class IN ({marks}) AND (d.sort_key < ?"
+            " OR (d.sort_key = ? AND d.document_id < ?))",
+            [
+                row.validity,
+                row.year,
+                *LIBRARY_CLASS_VALUES,
+                doc.sort_key,
+                doc.sort_key,
+                doc.document_id,
+            ],
+        ).fetchone()[0]
+        return int(before) // LIBRARY_PAGE_SIZE + 1
+
     def save_library(
-        self,
-        conn: Connection,
-        row: LibraryRow,
-        *,
-        recorded: LibraryRow | None,
-        version: int,
-        occurred_on: date,
-    ) -> LibraryRow:
+        self, conn: Connection, row: LibraryRow, *, version: int, occurred_on: date
+    ) -> None:
         """Record a policy's class, validity, year and successor, and the day a new
-        validity began (a version whose validity differs from the version before it);
-        returns the row with its place (``seq``): kept while class, validity and year
-        stay, else the next of its validity and year."""
-        if not row.listed:
-            seq = 0
-        elif (
-            recorded is not None
-            and recorded.listed
-            and (recorded.validity, recorded.year) == (row.validity, row.year)
-        ):
-            seq = recorded.seq
-        else:
-            last = conn.execute(
-                "SELECT MAX(seq) FROM web_library WHERE validity=? AND year=?",
-                (row.validity, row.year),
-            ).fetchone()[0]
-            seq = int(last or 0) + 1
-        saved = replace(row, seq=seq)
+        validity began (a version whose validity differs from the version before it)."""
         conn.execute(
-            "INSERT INTO web_library (document_id, doc_class, validity, year, seq, superseded_by)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
+            "INSERT INTO web_library (document_id, doc_class, validity, year, superseded_by)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
             " doc_class=excluded.doc_class, validity=excluded.validity, year=excluded.year,"
-            " seq=excluded.seq, superseded_by=excluded.superseded_by",
-            (row.document_id, row.doc_class, row.validity, row.year, seq, row.superseded_by),
+            " superseded_by=excluded.superseded_by",
+            (row.document_id, row.doc_class, row.validity, row.year, row.superseded_by),
         )
         before = conn.execute(
             "SELECT validity FROM web_validity WHERE document_id=? AND version<?"
@@ -427,7 +453,6 @@ class WebsiteState:
                 " VALUES (?, ?, ?, ?) ON CONFLICT (document_id, version) DO NOTHING",
                 (row.document_id, version, row.validity, occurred_on.isoformat()),
             )
-        return saved
 
     def forget_library(self, conn: Connection, document_id: str) -> None:
         """Remove a document that is no longer a policy from the library tables."""
@@ -474,28 +499,35 @@ class WebsiteState:
             frontier = found
         return earlier, later
 
-    def library_counts(self) -> list[tuple[str, str, int, int, int]]:
-        """``(doc_class, validity, year, page, documents)`` of the shown 规章 and
-        行政规范性文件: what the library's index counts and which pages it has."""
+    def library_counts(self) -> list[tuple[str, str, int, int]]:
+        """``(doc_class, validity, year, documents)`` of the shown 规章 and
+        行政规范性文件: what the library's index counts, and how many pages it has."""
         rows = self.conn.execute(
-            "SELECT doc_class, validity, year, page, documents FROM web_library_counts"
-            " WHERE documents > 0 ORDER BY doc_class, validity, year, page"
+            "SELECT doc_class, validity, year, documents FROM web_library_groups"
+            " WHERE documents > 0 ORDER BY doc_class, validity, year"
         )
-        return [(str(c), str(v), int(y), int(p), int(n)) for c, v, y, p, n in rows]
+        return [(str(c), str(v), int(y), int(n)) for c, v, y, n in rows]
 
     def library_page(self, validity: str, year: int, page: int) -> list[LibraryEntry]:
         """The shown 规章 and 行政规范性文件 on one library page, with their successor and
-        the day their validity began, by class, then in the order they joined it."""
-        first = (page - 1) * LIBRARY_PAGE_SIZE
+        the day their validity began, in the order of first publication (a page is at
+        most a few hundred rows into its validity and year, which a city fills slowly)."""
         marks = ",".join("?" * len(LIBRARY_CLASS_VALUES))
         rows = self.conn.execute(
             f"SELECT {_LIST_COLUMNS_D}, l.doc_class, l.validity, l.superseded_by,"
             " (SELECT v.since FROM web_validity v WHERE v.document_id = l.document_id"
             "  ORDER BY v.version DESC LIMIT 1)"
-            " FROM web_library l JOIN web_documents d ON d.document_id = l.document_id"
-            " WHERE l.validity=? AND l.year=? AND l.seq>=? AND l.seq<? AND d.withdrawn=0"
-            f" AND l.doc_class IN ({marks}) ORDER BY l.doc_class, l.seq",
-            [validity, year, max(first, 1), first + LIBRARY_PAGE_SIZE, *LIBRARY_CLASS_VALUES],
+            " FROM web_library l CROSS JOIN web_documents d"  # as in library_page_of
+            " WHERE d.document_id = l.document_id"
+            " AND l.validity=? AND l.year=? AND d.withdrawn=0"
+            f" AND l.doc_class IN ({marks}) ORDER BY d.sort_key, d.document_id LIMIT ? OFFSET ?",
+            [
+                validity,
+                year,
+                *LIBRARY_CLASS_VALUES,
+                LIBRARY_PAGE_SIZE,
+                (page - 1) * LIBRARY_PAGE_SIZE,
+            ],
         )
         found = []
         for row in rows:
@@ -796,9 +828,9 @@ def delete_target(path: str) -> str:
     return f"delete|{path}"
 
 
-def library_target(row: LibraryRow) -> str:
-    """The library page that lists ``row``: its validity, year and page."""
-    return f"library|{row.validity}|{row.year}|{row.page}"
+def library_target(validity: str, year: int, page: int) -> str:
+    """Library page ``page`` of ``validity`` and ``year``."""
+    return f"library|{validity}|{year}|{page}"
 
 
 HOME_TARGET = "home"

@@ -3,12 +3,13 @@ validity began, each document's revision chain both ways, and ``api/library.json
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from govpub.settings import Settings
 from tests import factories
-from tests.website_support import Site, at
+from tests.website_support import Site, at, tree
 
 
 @pytest.fixture
@@ -90,25 +91,69 @@ def test_the_library_counts_and_lists_documents_by_validity(site: Site) -> None:
     assert 'href="library/index.html"' in site.text("index.html")  # in the navigation
 
 
-def test_a_library_page_holds_at_most_a_hundred_and_a_document_keeps_its_page(
+def test_a_library_page_holds_a_hundred_in_the_order_of_first_publication(
     site: Site,
 ) -> None:
     site.publish(*(factories.policy(f"gf-{n:03d}", title=f"办法第{n:03d}号") for n in range(101)))
     first = json.loads(site.text("api/library/in-force/2023/1.json"))["documents"]
     second = json.loads(site.text("api/library/in-force/2023/2.json"))["documents"]
-    assert (len(first), [d["id"] for d in second]) == (99, ["gf-099", "gf-100"])
-    # An update that keeps the validity keeps the place; a repeal moves it to its new page.
+    # Published at the same moment, they are ranked by id.
+    assert len(first) == 100
+    assert [d["id"] for d in first[:2]] == ["gf-000", "gf-001"]
+    assert [d["id"] for d in second] == ["gf-100"]
+    # An update that keeps the validity keeps the place; a repeal moves the document to
+    # the pages of its new validity, and the documents after it move up one place.
     site.publish(factories.policy("gf-050", 2, title="办法第050号（修正）"))
     assert "办法第050号（修正）" in site.text("library/in-force/2023/1.html")
     site.publish(factories.policy("gf-050", 3, title="办法第050号", validity="已废止"))
     assert "办法第050号" not in site.text("library/in-force/2023/1.html")
+    assert "办法第100号" in site.text("library/in-force/2023/1.html")
+    assert not site.exists("library/in-force/2023/2.html")
+    assert not site.exists("api/library/in-force/2023/2.json")
     assert "办法第050号" in site.text("library/repealed/2023/1.html")
     pages = json.loads(site.text("api/library.json"))["pages"]
     assert [(p["validity"], p["page"], p["count"]) for p in pages] == [
-        ("现行有效", 1, 98),
-        ("现行有效", 2, 2),
+        ("现行有效", 1, 100),
         ("已废止", 1, 1),
     ]
+    # A document first published before the others takes the first place; those after
+    # it move down, onto a second page again.
+    site.publish(at(factories.policy("gf-early", title="更早的办法"), "2023-01-02T10:00:00+08:00"))
+    first = json.loads(site.text("api/library/in-force/2023/1.json"))["documents"]
+    second = json.loads(site.text("api/library/in-force/2023/2.json"))["documents"]
+    assert first[0]["id"] == "gf-early"
+    assert [d["id"] for d in second] == ["gf-100"]
+
+
+def test_the_library_pages_do_not_depend_on_the_order_events_arrive_in(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """Policies from several partitions reach a live consumer in one order and a replay in
+    another: both must build the same pages."""
+    policies = [
+        at(
+            factories.policy(
+                f"gz-{n}", doc_class="规章" if n % 3 == 0 else "行政规范性文件", title=f"办法{n}"
+            ),
+            f"2023-0{1 + n % 9}-1{n % 7}T10:00:00+08:00",
+        )
+        for n in range(12)
+    ]
+    repeal = factories.policy("gz-4", 2, validity="已废止")
+    built = []
+    for n, order in enumerate((policies, policies[::-1], policies[5:] + policies[:5])):
+        site = Site(make_settings(store=tmp_path / f"{n}.db", output_dir=tmp_path / f"site-{n}"))
+        try:
+            for event in order:  # one event per batch, as a live consumer may see them
+                site.publish(event)
+            site.publish(repeal)
+            built.append(
+                {p: d for p, d in tree(site.root).items() if "library" in p and p.endswith("json")}
+            )
+        finally:
+            site.close()
+    assert built[0] == built[1] == built[2]
+    assert len(built[0]) == 3  # the index, and one page of each validity
 
 
 def test_the_library_counts_follow_withdrawals_republication_and_a_change_of_kind(

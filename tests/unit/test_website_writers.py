@@ -106,7 +106,7 @@ def test_a_store_from_before_versioned_marks_is_migrated_with_its_marks(
             conn.execute("INSERT INTO web_pending (target) VALUES (?)", (HOME_TARGET,))
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 4
+        assert store.schema_versions()["website"] == WEBSITE.version == 5
         assert state.pending() == {HOME_TARGET: 0}
         with store.transaction() as conn:
             state.mark(conn, HOME_TARGET)
@@ -128,7 +128,54 @@ def test_a_store_at_version_3_gains_the_library_and_keeps_its_marks(
             )
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 4
+        assert store.schema_versions()["website"] == WEBSITE.version == 5
         assert state.pending() == {HOME_TARGET: 7}
         assert state.library_counts() == []
         assert state.library_row("pol-1") is None
+
+
+def test_a_store_at_version_4_keeps_its_library_counts_and_orders_by_publication(
+    store_location: str,
+) -> None:
+    """Version 5 ranks the library by first publication instead of by arrival: the counts
+    a store at version 4 kept per page become counts per class, validity and year, and its
+    pages list the documents in their new order."""
+    before = Schema("website", *WEBSITE.migrations[:4])
+    with Store(store_location) as store:
+        store.ensure_schema(before)
+        with store.transaction() as conn:
+            for n, (document_id, published) in enumerate(
+                [
+                    ("gf-late", "2023-06-01T00:00:00.000000Z"),
+                    ("gf-early", "2023-02-01T00:00:00.000000Z"),
+                ]
+            ):
+                conn.execute(
+                    "INSERT INTO web_documents (document_id, kind, department, title, subtitle,"
+                    " badge, version, sort_key, published_at, updated_at, withdrawn, event)"
+                    " VALUES (?, 'policy', 'zz-zfb', ?, '', '', 1, ?, ?, ?, 0, '{}')",
+                    (
+                        document_id,
+                        document_id,
+                        published,
+                        published[:19] + "+00:00",
+                        published[:19] + "+00:00",
+                    ),
+                )
+                conn.execute(
+                    "INSERT INTO web_library (document_id, doc_class, validity, year, seq)"
+                    " VALUES (?, '行政规范性文件', '现行有效', 2023, ?)",
+                    (document_id, 99 + n),  # the first on page 1, the second on page 2
+                )
+            conn.execute(
+                "INSERT INTO web_library_counts (doc_class, validity, year, page, documents)"
+                " VALUES ('行政规范性文件', '现行有效', 2023, 1, 1),"
+                " ('行政规范性文件', '现行有效', 2023, 2, 1)"
+            )
+    with Store(store_location) as store:
+        state = WebsiteState(store, page_size=20)
+        assert store.schema_versions()["website"] == WEBSITE.version == 5
+        assert state.library_counts() == [("行政规范性文件", "现行有效", 2023, 2)]
+        page = state.library_page("现行有效", 2023, 1)
+        assert [e.doc.document_id for e in page] == ["gf-early", "gf-late"]
+        assert state.library_page("现行有效", 2023, 2) == []
