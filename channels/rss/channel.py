@@ -59,7 +59,18 @@ CREATE INDEX IF NOT EXISTS rss_items_kind ON rss_items (kind, sort_at DESC, docu
 CREATE INDEX IF NOT EXISTS rss_items_department
     ON rss_items (department, sort_at DESC, document_id)
 """
-SCHEMA = Schema("rss_items", _SCHEMA)
+# Version 2: each feed's generation (bumped by every committed change of its items) and
+# the generation its files were last written from, so that several processes of the
+# channel render a feed outside the store's lock and skip a feed another process has
+# already written from a state that holds their items.
+_GENERATIONS = """
+CREATE TABLE IF NOT EXISTS rss_feeds (
+    feed TEXT PRIMARY KEY,
+    changed INTEGER NOT NULL,
+    rendered INTEGER NOT NULL DEFAULT 0
+)
+"""
+SCHEMA = Schema("rss_items", _SCHEMA, _GENERATIONS)
 """The tables of this component, as versioned migrations."""
 LOCK = "rss_items"
 """The store lock of the feeds' items (see :meth:`govpub.store.Store.transaction`)."""
@@ -111,7 +122,7 @@ class RssChannel(ChannelBase):
     """Keeps feed items in the state store and renders the affected feeds on flush."""
 
     name = "rss"
-    state_tables = ("rss_items",)
+    state_tables = ("rss_items", "rss_feeds")
 
     def __init__(
         self,
@@ -278,27 +289,65 @@ class RssChannel(ChannelBase):
         """Store this batch's items, then render every feed they touch, RSS and Atom,
         each replaced atomically, all made durable by one sync.
 
-        The items are stored and the feeds rendered and written in one write transaction
-        of the store: another process of this channel commits its items only after these
-        files are written, and renders its feeds after that, from a state that has both.
-        So with several processes the last write of a feed is never an older state's
-        (each reads and writes under the same lock), and no process's items are lost.
+        With several processes of this channel, the feeds are rendered outside the
+        store's lock. Storing the items bumps each touched feed's generation in the same
+        transaction. A feed is then rendered from the state as it is (which holds at least
+        that generation) and written, under the lock, only if no process has written it
+        from a later generation; one that has, rendered a state that holds these items, so
+        the feed is skipped. The last write of a feed is therefore never an older state's,
+        and no process's items are lost.
         """
         if not self._pending and not self._dirty:
             return
         with self.store.transaction(LOCK) as conn:
             self._write_pending(conn)
-            for feed in sorted(self._dirty):
-                items = self._latest(feed)
-                meta = self._meta(feed)
-                entries = [self._entry(item) for item in items]
-                for fmt, render in (("rss", render_rss), ("atom", render_atom)):
-                    path = self.urls.feed_path(feed, fmt)
-                    atomic_write(self.output_dir / path, render(meta, entries), durable=False)
-                    self._written.add(path)
+            needed = {feed: self._bump(conn, feed) for feed in sorted(self._dirty)}
+        for feed, generation in needed.items():
+            self._render(feed, generation)
         sync_filesystem(self.output_dir)
         self._pending.clear()
         self._dirty.clear()
+
+    @staticmethod
+    def _bump(conn: Connection, feed: str) -> int:
+        """Count a change of ``feed``'s items; returns the feed's new generation."""
+        conn.execute(
+            "INSERT INTO rss_feeds (feed, changed) VALUES (?, 1)"
+            " ON CONFLICT (feed) DO UPDATE SET changed = rss_feeds.changed + 1",
+            (feed,),
+        )
+        return int(
+            conn.execute("SELECT changed FROM rss_feeds WHERE feed=?", (feed,)).fetchone()[0]
+        )
+
+    def _generations(self, feed: str) -> tuple[int, int]:
+        """``(changed, rendered)`` of ``feed``."""
+        row = self.store.conn.execute(
+            "SELECT changed, rendered FROM rss_feeds WHERE feed=?", (feed,)
+        ).fetchone()
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+    def _render(self, feed: str, needed: int) -> None:
+        """Write ``feed`` from a state of generation ``needed`` or later, unless another
+        process has already written it from one."""
+        changed, rendered = self._generations(feed)
+        if rendered >= needed:
+            return
+        # Read after the generation: the items are those of ``changed`` or later.
+        meta = self._meta(feed)
+        entries = [self._entry(item) for item in self._latest(feed)]
+        files = {
+            self.urls.feed_path(feed, fmt): render(meta, entries)
+            for fmt, render in (("rss", render_rss), ("atom", render_atom))
+        }
+        with self.store.transaction(LOCK) as conn:
+            row = conn.execute("SELECT rendered FROM rss_feeds WHERE feed=?", (feed,)).fetchone()
+            if int(row[0]) >= changed:
+                return  # written meanwhile from a state at least as new as this one
+            for path, data in files.items():
+                atomic_write(self.output_dir / path, data, durable=False)
+                self._written.add(path)
+            conn.execute("UPDATE rss_feeds SET rendered=? WHERE feed=?", (changed, feed))
 
     def _latest(self, feed: str) -> list[_Item]:
         sql = f"SELECT {_COLUMNS} FROM rss_items"

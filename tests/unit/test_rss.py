@@ -205,9 +205,8 @@ def test_a_title_is_text_even_for_readers_that_render_it_as_html(
 def test_feeds_are_written_under_the_lock_that_stores_their_items(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two processes of the channel: each writes its feeds inside the transaction that
-    stores its items, so the other stores (and then renders) only after those files are
-    written, and the last write of a feed is never an older state's."""
+    """Each feed file is replaced inside a transaction of the store's lock, where the
+    process checks that no other has written it from a newer state."""
     import channels.rss.channel as module
 
     settings = make_settings()
@@ -254,6 +253,33 @@ def test_two_processes_of_the_channel_lose_no_item(
         for entry in parse(settings.output_dir / "feeds/all.xml").entries
     }
     assert ids == {f"{p}-{b}-{i}.html" for p in "ab" for b in range(10) for i in range(5)}
+
+
+def test_a_feed_rendered_outside_the_lock_never_replaces_a_newer_one(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Process A stores its item, then renders outside the lock; process B stores its own
+    and writes the feeds meanwhile, from a state that holds both. A's render, older, must
+    not replace B's feed: A finds it written from a newer generation and leaves it."""
+    settings = make_settings(feed_items=50)
+    outside: list[bool] = []
+    with Store(settings.store) as store_a, Store(settings.store) as store_b:
+        other = RssChannel.from_context(ChannelContext(settings, store_b))
+
+        class Overtaken(RssChannel):
+            def _latest(self, feed: str) -> list[Any]:
+                items = super()._latest(feed)
+                if feed == "all" and not outside:
+                    outside.append(not store_a.conn.in_transaction)
+                    deliver(other, factories.policy("b-1"))
+                return items
+
+        deliver(Overtaken.from_context(ChannelContext(settings, store_a)), factories.policy("a-1"))
+    assert outside == [True]
+    links = {
+        e.link.rsplit("/", 1)[-1] for e in parse(settings.output_dir / "feeds/all.xml").entries
+    }
+    assert links == {"a-1.html", "b-1.html"}
 
 
 def test_licensing_and_enforcement_decisions_have_their_own_feeds(
