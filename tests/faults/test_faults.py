@@ -687,13 +687,20 @@ def test_embedded_bus_writer_killed_mid_batch(
                     json.dumps(factories.policy()),
                     topics.for_kind("policy"),
                 ],
-                stdout=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
             )
             try:
-                time.sleep(rng.uniform(0.5, 2.5))
+                # Killed once it has committed a batch (on a loaded machine its start-up
+                # alone can outlast a fixed delay), then at a random point of the next.
+                assert writer.stdout is not None
+                first = writer.stdout.readline()
+                assert first.strip() == b"1", f"the writer ended before its first batch: {first!r}"
+                time.sleep(rng.uniform(0.05, 1.5))
             finally:
                 kill(writer)
                 kills += 1
+                if writer.stdout is not None:
+                    writer.stdout.close()
         recovery = wait_caught_up(settings, "rss", timeout=120)
     finally:
         runner.stop()
