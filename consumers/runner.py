@@ -457,6 +457,8 @@ class ChannelRunner:
                 self._park(event, record, parked)
                 attempt -= 1  # waiting out a quota is not a failed attempt
                 continue
+            except LeaseLost:
+                raise  # another process writes now: the batch is dropped, not the event
             except Exception as exc:  # every failure is retried, dead-lettered or raised
                 if not self.policy.should_retry(exc, attempt):
                     return None, attempt, exc

@@ -210,6 +210,16 @@ class WebsiteChannel(ChannelBase):
                 f"document_id {event.document_id!r} is reserved on the website"
             )
         self._transaction()
+        # A batch may take longer to apply than the lease lasts (5,000 events on a busy
+        # machine): renewed as it goes, inside the batch's transaction, or its commit
+        # would find the lease expired and the batch would be retried for ever. The
+        # renewal is seen by others at the commit; until then the batch's transaction
+        # holds the store, so no standby can take the lease over meanwhile.
+        try:
+            self._tick()
+        except LeaseLost:
+            self._abandon()  # nothing of the batch is committed; its events come again
+            raise
         if isinstance(event, RetractEvent):
             return self._withdraw(
                 event,

@@ -11,7 +11,12 @@ from channels.memory import MemoryChannel
 from consumers import ChannelRunner, DeadLetter, RetryPolicy, read_dead_letters, redrive
 from govpub.bus import open_bus
 from govpub.deliveries import DeliveryLog, DeliveryState
-from govpub.errors import ChannelFlushFailed, PermanentDeliveryError, TransientDeliveryError
+from govpub.errors import (
+    ChannelFlushFailed,
+    LeaseLost,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 from govpub.settings import Settings
 from govpub.store import Store
 from govpub.topics import Topics
@@ -280,6 +285,32 @@ def test_dead_letters_round_trip() -> None:
     assert decoded == letter
     assert decoded.original() == record
     assert DeadLetter.decode(b"{}") is None
+
+
+def test_a_lease_lost_while_applying_drops_the_batch_not_the_event(local: Settings) -> None:
+    """A single-writer channel that finds its lease gone in the middle of a batch raises
+    LeaseLost from ``apply``: the runner gives the batch up, uncommitted, and delivers it
+    again once it holds the channel; the event is neither retried as a failure nor
+    dead-lettered."""
+    lost: list[str] = []
+
+    def fail(event: AnyEvent) -> Exception | None:
+        if not lost:
+            lost.append(event.document_id)
+            return LeaseLost("lease channel:memory: another process holds it now")
+        return None
+
+    emit(local, factories.policy("p1"))
+    channel = MemoryChannel(fail=fail)
+    with Store(local.store) as store:
+        runner = run(local, channel, store)
+        (row,) = DeliveryLog(store).for_document("p1")
+    assert lost == ["p1"]
+    assert [e.document_id for e in channel.applied] == ["p1"]
+    assert runner.stats.dead_lettered == 0
+    assert row.state is DeliveryState.CONFIRMED
+    assert row.attempts == 1
+    assert read_dead_letters(open_bus(local), Topics(local.topic_prefix)) == []
 
 
 class IdleChannel(MemoryChannel):
