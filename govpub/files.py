@@ -39,17 +39,36 @@ def holds(path: str, data: bytes) -> bool:
         os.close(fd)
 
 
-def _create(path: str, data: bytes, *, durable: bool) -> None:
+FILE_MODE = 0o644
+"""Every file written is readable by the web server, whatever the umask."""
+
+
+def umask_hides_mode() -> bool:
+    """Whether the process's umask takes bits of :data:`FILE_MODE` away (so that each new
+    file needs a ``chmod``); True when the umask cannot be read without changing it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8) & FILE_MODE != 0
+    except (OSError, ValueError, IndexError):
+        pass
+    return True
+
+
+def _create(path: str, data: bytes, *, durable: bool, chmod: bool = True) -> None:
     """A new file at ``path``; one already there is unlinked first, never written
     through (it may be a hard link to a file that must not change, or a temporary file
-    a crashed writer left)."""
+    a crashed writer left). ``chmod=False``: the umask is known to leave
+    :data:`FILE_MODE` whole (one system call fewer per file)."""
     try:
-        fd = os.open(path, _CREATE_FLAGS, 0o644)
+        fd = os.open(path, _CREATE_FLAGS, FILE_MODE)
     except FileExistsError:
         os.unlink(path)
-        fd = os.open(path, _CREATE_FLAGS, 0o644)
+        fd = os.open(path, _CREATE_FLAGS, FILE_MODE)
     try:
-        os.fchmod(fd, 0o644)  # readable by the web server whatever the umask
+        if chmod:
+            os.fchmod(fd, FILE_MODE)
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
@@ -59,14 +78,14 @@ def _create(path: str, data: bytes, *, durable: bool) -> None:
         os.close(fd)
 
 
-def _replace(path: str, data: bytes, *, durable: bool) -> None:
+def _replace(path: str, data: bytes, *, durable: bool, chmod: bool = True) -> None:
     # The temporary name is unique to this thread of this process, so no other writer can
     # touch it (and a leftover from a crashed process is simply overwritten); cheaper
     # than mkstemp's random names on a site of many small files.
     directory, _, name = path.rpartition("/")
     tmp = f"{directory}/.{name}.{os.getpid()}-{threading.get_ident()}.tmp"
     try:
-        _create(tmp, data, durable=durable)
+        _create(tmp, data, durable=durable, chmod=chmod)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -128,6 +147,8 @@ class FileTree:
         self._in_flight: set[Future[None]] = set()
         self._error: BaseException | None = None
         self.paths: set[str] | None = set() if record else None
+        # Read once: a tree's files are written under the umask it was made under.
+        self._chmod = umask_hides_mode()
         self.written = 0
         self.unchanged = 0
 
@@ -159,9 +180,9 @@ class FileTree:
 
     def _put(self, target: str, data: bytes) -> None:
         if self.fresh:
-            _create(target, data, durable=False)
+            _create(target, data, durable=False, chmod=self._chmod)
         else:
-            _replace(target, data, durable=False)
+            _replace(target, data, durable=False, chmod=self._chmod)
         with self._lock:
             self.written += 1
 

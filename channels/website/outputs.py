@@ -86,10 +86,20 @@ class Outputs:
         """Render ``target``; ``applied`` holds events decoded already, by document id."""
         kind, *args = parse_target(target)
         if kind == "doc":
-            doc = self.state.document(args[0])
+            event = applied.get(args[0]) if applied else None
+            # The stored event's JSON (a few KB) is read only when it is needed: when the
+            # event at hand is not the version the document holds.
+            doc = self.state.document(args[0], with_event=event is None)
+            if doc is not None and event is not None and event.version != doc.version:
+                event = None
+                doc = self.state.document(args[0])
             if doc is not None:
-                event = applied.get(doc.document_id) if applied else None
-                dates = self.state.display_dates([doc.document_id]).get(doc.document_id)
+                # Only a withdrawal notice depends on the take-down dates.
+                dates = (
+                    self.state.display_dates([doc.document_id]).get(doc.document_id)
+                    if doc.withdrawn
+                    else None
+                )
                 self.tree.write(
                     SiteUrls.document_path(doc.kind, doc.document_id),
                     self.renderer.document(

@@ -137,3 +137,21 @@ def test_a_fresh_tree_never_writes_through_a_file_already_there(tmp_path: Path) 
     assert (tmp_path / "site" / "policy" / "p1.html").read_bytes() == b"new"
     assert (tmp_path / "elsewhere.html").read_bytes() == b"must not change"
     assert (tmp_path / "site" / "policy" / "p1.html").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_a_tree_made_under_a_strict_umask_writes_readable_files(
+    tmp_path: Path, fresh: bool
+) -> None:
+    import os
+
+    from govpub.files import FileTree, umask_hides_mode
+
+    previous = os.umask(0o077)
+    try:
+        assert umask_hides_mode()
+        tree = FileTree(tmp_path / "site", fresh=fresh)
+        tree.write("policy/p1.html", b"<p>one</p>")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "site" / "policy" / "p1.html").stat().st_mode & 0o777 == 0o644
