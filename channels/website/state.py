@@ -158,6 +158,7 @@ _REPLACE_DOC = ", ".join(f"{c.strip()}=excluded.{c.strip()}" for c in _DOC_COLUM
 _LIST_COLUMNS_D = ", ".join(
     f"d.{c.strip()}" if c.strip() != "'' AS event" else c.strip() for c in _LIST_COLUMNS.split(",")
 )
+_DOC_COLUMNS_D = ", ".join(f"d.{c.strip()}" for c in _DOC_COLUMNS.split(","))
 
 
 @dataclass(frozen=True)
@@ -444,10 +445,12 @@ class WebsiteState:
 
     def superseded_of(self, document_id: str) -> list[str]:
         """The shown policies whose successor is ``document_id``."""
+        # EXISTS, not a join: SQLite would otherwise read every shown document (by the
+        # ``withdrawn`` index) to find the few with this successor.
         rows = self.conn.execute(
-            "SELECT l.document_id FROM web_library l JOIN web_documents d"
-            " ON d.document_id = l.document_id WHERE l.superseded_by=? AND d.withdrawn=0"
-            " ORDER BY l.document_id",
+            "SELECT l.document_id FROM web_library l WHERE l.superseded_by=? AND EXISTS"
+            " (SELECT 1 FROM web_documents d WHERE d.document_id = l.document_id"
+            " AND d.withdrawn=0) ORDER BY l.document_id",
             (document_id,),
         )
         return [str(r[0]) for r in rows]
@@ -550,11 +553,16 @@ class WebsiteState:
 
     def shown_with_badge(self, kind: str, badge: str) -> list[Document]:
         """Shown documents of ``kind`` whose list badge is ``badge``, with their last event
-        (the consultations still open: a handful, whatever the size of the kind)."""
+        (the consultations still open: read from the kind's list, whatever the number of
+        documents of other kinds)."""
+        # Read through the kind's list (every document is an entry of its kind's list),
+        # CROSS JOIN keeping that order: SQLite would otherwise read every shown document
+        # of every kind (by the ``withdrawn`` index).
         rows = self.conn.execute(
-            f"SELECT {_DOC_COLUMNS} FROM web_documents WHERE kind=? AND badge=? AND withdrawn=0"
-            " ORDER BY sort_key, document_id",
-            (kind, badge),
+            f"SELECT {_DOC_COLUMNS_D} FROM web_entries e CROSS JOIN web_documents d"
+            " WHERE e.list=? AND d.document_id = e.document_id AND d.kind=? AND d.badge=?"
+            " AND d.withdrawn=0 ORDER BY d.sort_key, d.document_id",
+            (ListRef.for_kind(kind).key, kind, badge),
         )
         return [_document(row) for row in rows]
 
