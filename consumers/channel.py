@@ -12,10 +12,14 @@ with the runner, so that ``consumers`` never imports a channel.
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from govpub.deliveries import DeliveryState
-from schemas import AnyEvent
+
+if TYPE_CHECKING:
+    # For the annotation only: the registry and the channels' settings import this
+    # module, and need not build the event models.
+    from schemas import AnyEvent
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class Channel(Protocol):
 
     name: str
 
-    def apply(self, event: AnyEvent) -> Outcome | None:
+    def apply(self, event: "AnyEvent") -> Outcome | None:
         """Take one event into the channel's state; raise a ``DeliveryError`` on failure."""
         ...
 

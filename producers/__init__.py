@@ -1,9 +1,16 @@
 """Producers: the :class:`Publisher` SDK, ``govpub emit`` input reading, and the
-version ledger that makes resubmission harmless."""
+version ledger that makes resubmission harmless.
 
-from govpub.errors import BatchRejected
-from producers.ledger import VersionLedger
-from producers.publisher import Accepted, Gate, PartialPublish, Publisher, already_checked
+The names below are imported on first use, not with the package: what needs only a
+component's tables (``govpub store migrate``, every command bringing the store up to
+date) does not load the publisher and the event models."""
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from govpub.errors import BatchRejected
+    from producers.ledger import VersionLedger
+    from producers.publisher import Accepted, Gate, PartialPublish, Publisher, already_checked
 
 __all__ = [
     "Accepted",
@@ -14,3 +21,22 @@ __all__ = [
     "VersionLedger",
     "already_checked",
 ]
+
+_LAZY = {
+    "BatchRejected": "govpub.errors",
+    "VersionLedger": "producers.ledger",
+    "Accepted": "producers.publisher",
+    "Gate": "producers.publisher",
+    "PartialPublish": "producers.publisher",
+    "Publisher": "producers.publisher",
+    "already_checked": "producers.publisher",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(module), name)

@@ -2,66 +2,73 @@
 
 Use :func:`parse_event` to validate input from outside and :func:`encode_event`
 to put an event on the bus.
+
+The names below are imported on first use, not with the package: what needs only the
+enums or the errors (every command does, through its settings) does not build the event
+models.
 """
 
-from schemas.enums import (
-    Action,
-    CampaignPhase,
-    Disclosure,
-    DocClass,
-    EnforcementMeasure,
-    InterpretationForm,
-    Kind,
-    LicenceDecision,
-    MeetingType,
-    PartyType,
-    PenaltyType,
-    Validity,
-)
-from schemas.events import (
-    MAX_EVENT_BYTES,
-    SCHEMA_VERSION,
-    AnyEvent,
-    CampaignEvent,
-    ConsultationEvent,
-    ContentEvent,
-    DecisionEvent,
-    DecisionListEvent,
-    EnforcementEvent,
-    Envelope,
-    Event,
-    ExposureEvent,
-    LicenceEvent,
-    MeetingEvent,
-    PenaltyEvent,
-    PolicyEvent,
-    ReportEvent,
-    RetractEvent,
-    encode_event,
-    event_adapter,
-    parse_event,
-)
-from schemas.payloads import (
-    CampaignPayload,
-    ConsultationPayload,
-    ConsultationResult,
-    DecisionItem,
-    DecisionListPayload,
-    EnforcementPayload,
-    ExposureCase,
-    ExposurePayload,
-    Interpretation,
-    LicencePayload,
-    Link,
-    MeetingPayload,
-    Party,
-    PenaltyPayload,
-    PolicyPayload,
-    ReportPayload,
-    ReportRow,
-    ReportSection,
-    RetractionPayload,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from schemas.enums import (
+        Action,
+        CampaignPhase,
+        Disclosure,
+        DocClass,
+        EnforcementMeasure,
+        InterpretationForm,
+        Kind,
+        LicenceDecision,
+        MeetingType,
+        PartyType,
+        PenaltyType,
+        Validity,
+    )
+    from schemas.events import (
+        MAX_EVENT_BYTES,
+        SCHEMA_VERSION,
+        AnyEvent,
+        CampaignEvent,
+        ConsultationEvent,
+        ContentEvent,
+        DecisionEvent,
+        DecisionListEvent,
+        EnforcementEvent,
+        Envelope,
+        Event,
+        ExposureEvent,
+        LicenceEvent,
+        MeetingEvent,
+        PenaltyEvent,
+        PolicyEvent,
+        ReportEvent,
+        RetractEvent,
+        encode_event,
+        event_adapter,
+        parse_event,
+    )
+    from schemas.payloads import (
+        CampaignPayload,
+        ConsultationPayload,
+        ConsultationResult,
+        DecisionItem,
+        DecisionListPayload,
+        EnforcementPayload,
+        ExposureCase,
+        ExposurePayload,
+        Interpretation,
+        LicencePayload,
+        Link,
+        MeetingPayload,
+        Party,
+        PenaltyPayload,
+        PolicyPayload,
+        ReportPayload,
+        ReportRow,
+        ReportSection,
+        RetractionPayload,
+    )
 
 __all__ = [
     "MAX_EVENT_BYTES",
@@ -117,3 +124,67 @@ __all__ = [
     "event_adapter",
     "parse_event",
 ]
+
+_LAZY = {
+    "Action": "schemas.enums",
+    "CampaignPhase": "schemas.enums",
+    "Disclosure": "schemas.enums",
+    "DocClass": "schemas.enums",
+    "EnforcementMeasure": "schemas.enums",
+    "InterpretationForm": "schemas.enums",
+    "Kind": "schemas.enums",
+    "LicenceDecision": "schemas.enums",
+    "MeetingType": "schemas.enums",
+    "PartyType": "schemas.enums",
+    "PenaltyType": "schemas.enums",
+    "Validity": "schemas.enums",
+    "MAX_EVENT_BYTES": "schemas.events",
+    "SCHEMA_VERSION": "schemas.events",
+    "AnyEvent": "schemas.events",
+    "CampaignEvent": "schemas.events",
+    "ConsultationEvent": "schemas.events",
+    "ContentEvent": "schemas.events",
+    "DecisionEvent": "schemas.events",
+    "DecisionListEvent": "schemas.events",
+    "EnforcementEvent": "schemas.events",
+    "Envelope": "schemas.events",
+    "Event": "schemas.events",
+    "ExposureEvent": "schemas.events",
+    "LicenceEvent": "schemas.events",
+    "MeetingEvent": "schemas.events",
+    "PenaltyEvent": "schemas.events",
+    "PolicyEvent": "schemas.events",
+    "ReportEvent": "schemas.events",
+    "RetractEvent": "schemas.events",
+    "encode_event": "schemas.events",
+    "event_adapter": "schemas.events",
+    "parse_event": "schemas.events",
+    "CampaignPayload": "schemas.payloads",
+    "ConsultationPayload": "schemas.payloads",
+    "ConsultationResult": "schemas.payloads",
+    "DecisionItem": "schemas.payloads",
+    "DecisionListPayload": "schemas.payloads",
+    "EnforcementPayload": "schemas.payloads",
+    "ExposureCase": "schemas.payloads",
+    "ExposurePayload": "schemas.payloads",
+    "Interpretation": "schemas.payloads",
+    "LicencePayload": "schemas.payloads",
+    "Link": "schemas.payloads",
+    "MeetingPayload": "schemas.payloads",
+    "Party": "schemas.payloads",
+    "PenaltyPayload": "schemas.payloads",
+    "PolicyPayload": "schemas.payloads",
+    "ReportPayload": "schemas.payloads",
+    "ReportRow": "schemas.payloads",
+    "ReportSection": "schemas.payloads",
+    "RetractionPayload": "schemas.payloads",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(module), name)

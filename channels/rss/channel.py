@@ -28,50 +28,18 @@ from typing import Self
 from channels.base import ChannelBase, ChannelContext
 from channels.rss.feedgen_adapter import FeedEntry, FeedMeta, render_atom, render_rss
 from channels.rss.settings import RssSettings
+from channels.rss.tables import SCHEMA
 from channels.summary import summarize
 from channels.urls import SiteUrls
 from consumers.channel import NOT_ROUTED, Outcome
 from govpub.deliveries import DeliveryState
 from govpub.departments import department_name
 from govpub.files import atomic_write, sync_filesystem
-from govpub.store import Connection, Schema, Store
+from govpub.store import Connection, Store
 from schemas import AnyEvent, ExposureEvent, Kind, RetractEvent
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS rss_items (
-    document_id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    department TEXT NOT NULL,
-    title TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    categories TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    published_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    withdrawn INTEGER NOT NULL DEFAULT 0,
-    withdrawn_reason TEXT,
-    sort_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS rss_items_all ON rss_items (sort_at DESC, document_id);
-CREATE INDEX IF NOT EXISTS rss_items_kind ON rss_items (kind, sort_at DESC, document_id);
-CREATE INDEX IF NOT EXISTS rss_items_department
-    ON rss_items (department, sort_at DESC, document_id)
-"""
-# Version 2: each feed's generation (bumped by every committed change of its items) and
-# the generation its files were last written from, so that several processes of the
-# channel render a feed outside the store's lock and skip a feed another process has
-# already written from a state that holds their items.
-_GENERATIONS = """
-CREATE TABLE IF NOT EXISTS rss_feeds (
-    feed TEXT PRIMARY KEY,
-    changed INTEGER NOT NULL,
-    rendered INTEGER NOT NULL DEFAULT 0
-)
-"""
-SCHEMA = Schema("rss_items", _SCHEMA, _GENERATIONS)
-"""The tables of this component, as versioned migrations."""
 LOCK = "rss_items"
 """The store lock of the feeds' items (see :meth:`govpub.store.Store.transaction`)."""
 

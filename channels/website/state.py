@@ -183,6 +183,7 @@ _REPLACE_DOC = ", ".join(f"{c.strip()}=excluded.{c.strip()}" for c in _DOC_COLUM
 _LIST_COLUMNS_D = ", ".join(
     f"d.{c.strip()}" if c.strip() != "'' AS event" else c.strip() for c in _LIST_COLUMNS.split(",")
 )
+_DOC_COLUMNS_D = ", ".join(f"d.{c.strip()}" for c in _DOC_COLUMNS.split(","))
 
 
 @dataclass(frozen=True)
@@ -586,11 +587,16 @@ class WebsiteState:
 
     def shown_with_badge(self, kind: str, badge: str) -> list[Document]:
         """Shown documents of ``kind`` whose list badge is ``badge``, with their last event
-        (the consultations still open: a handful, whatever the size of the kind)."""
+        (the consultations still open: read from the kind's list, whatever the number of
+        documents of other kinds)."""
+        # Read through the kind's list (every document is an entry of its kind's list),
+        # CROSS JOIN keeping that order: SQLite would otherwise read every shown document
+        # of every kind (by the ``withdrawn`` index).
         rows = self.conn.execute(
-            f"SELECT {_DOC_COLUMNS} FROM web_documents WHERE kind=? AND badge=? AND withdrawn=0"
-            " ORDER BY sort_key, document_id",
-            (kind, badge),
+            f"SELECT {_DOC_COLUMNS_D} FROM web_entries e CROSS JOIN web_documents d"
+            " WHERE e.list=? AND d.document_id = e.document_id AND d.kind=? AND d.badge=?"
+            " AND d.withdrawn=0 ORDER BY d.sort_key, d.document_id",
+            (ListRef.for_kind(kind).key, kind, badge),
         )
         return [_document(row) for row in rows]
 

@@ -264,7 +264,7 @@ def cmd_freshness(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
-    from consumers import redrive
+    from consumers.redrive import redrive
     from consumers.retry import RetryPolicy
     from govpub.app.channels import build_runner
     from govpub.bus import open_bus

@@ -9,10 +9,10 @@ Part of the application shell: it knows every component that keeps tables in the
 from channels.catalog.state import DISPLAY_SCHEMA as CATALOG_DISPLAY
 from channels.catalog.state import SCHEMA as CATALOG
 from channels.newmedia.records import STATE_SCHEMA as NEWMEDIA_STATE
-from channels.newmedia.wechat.api import SCHEMA as WECHAT_TOKENS
-from channels.newmedia.wechat.channel import JOBS_SCHEMA as WECHAT_JOBS
 from channels.newmedia.wechat.deletions import SCHEMA as WECHAT_DELETIONS
-from channels.rss.channel import SCHEMA as RSS
+from channels.newmedia.wechat.tables import JOBS_SCHEMA as WECHAT_JOBS
+from channels.newmedia.wechat.tables import TOKENS_SCHEMA as WECHAT_TOKENS
+from channels.rss.tables import SCHEMA as RSS
 from channels.website.state import SCHEMA as WEBSITE
 from consumers.lease import SCHEMA as CHANNEL_LEASES
 from govpub.compliance.audit import SCHEMA as AUDIT
@@ -22,10 +22,10 @@ from govpub.settings import Settings
 from govpub.store import Schema, Store
 from producers.compliance.documents import SCHEMA as DOCUMENTS
 from producers.ingest.auth import SCHEMA as INGEST_REQUESTS
-from producers.ingest.submit import ANSWERS_SCHEMA as INGEST_ANSWERS
+from producers.ingest.tables import ANSWERS_SCHEMA as INGEST_ANSWERS
 from producers.ledger import SCHEMA as LEDGER
-from producers.releases.campaigns import MISSED_SCHEMA as CAMPAIGN_MISSED
 from producers.releases.log import SCHEMA as RELEASE_LOG
+from producers.releases.tables import MISSED_SCHEMA as CAMPAIGN_MISSED
 
 
 def known_schemas() -> list[Schema]:

@@ -5,9 +5,30 @@ as its ``gate``. What only the gate does is here (the never-publish rules, publi
 deadlines on the working-day calendar); the protection engine it shares with the
 channels' re-check — masking, sanitising, the party register, the audit log, the rules'
 names and legal sources — is :mod:`govpub.compliance`.
-"""
 
-from producers.compliance.calendar import WorkingCalendar
-from producers.compliance.gate import ComplianceGate, Verdict, build_gate
+The names below are imported on first use, not with the package: what needs only the
+documents' table (bringing the store up to date) does not load the gate."""
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from producers.compliance.calendar import WorkingCalendar
+    from producers.compliance.gate import ComplianceGate, Verdict, build_gate
 
 __all__ = ["ComplianceGate", "Verdict", "WorkingCalendar", "build_gate"]
+
+_LAZY = {
+    "WorkingCalendar": "producers.compliance.calendar",
+    "ComplianceGate": "producers.compliance.gate",
+    "Verdict": "producers.compliance.gate",
+    "build_gate": "producers.compliance.gate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(module), name)

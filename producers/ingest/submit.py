@@ -37,28 +37,18 @@ from govpub.errors import (
     StaleVersion,
 )
 from govpub.settings import Settings
-from govpub.store import Schema, Store
+from govpub.store import Store
 from govpub.topics import Topics
 from producers.compliance import ComplianceGate, Verdict, build_gate
 from producers.ingest.credentials import Principal
 from producers.ingest.models import ComplianceFinding, EventResult, ProblemItem
 from producers.ingest.outcome import Refusal, Refused
+from producers.ingest.tables import ANSWERS_SCHEMA
 from producers.ledger import VersionLedger
 from producers.publisher import Accepted, PartialPublish, Publisher
 from schemas import AnyEvent, Kind
 
 log = logging.getLogger(__name__)
-
-_ANSWERS = """
-CREATE TABLE IF NOT EXISTS ingest_answers (
-    event_id TEXT PRIMARY KEY,
-    department TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    created_at REAL NOT NULL
-)
-"""
-ANSWERS_SCHEMA = Schema("ingest_answers", _ANSWERS)
-"""The tables of this component, as versioned migrations."""
 
 
 def _reject_constant(name: str) -> Any:

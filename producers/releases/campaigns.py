@@ -34,13 +34,14 @@ from govpub.errors import (
     StaleVersion,
 )
 from govpub.settings import Settings
-from govpub.store import Schema, Store
+from govpub.store import Store
 from producers.factory import open_publisher
 from producers.ledger import VersionLedger
 from producers.publisher import Publisher
 from producers.releases.datafiles import load_model, shipped
 from producers.releases.log import Release, ReleaseLog
 from producers.releases.quarters import RELEASE_TIMEZONE
+from producers.releases.tables import MISSED_SCHEMA
 from schemas import CampaignPhase, Link
 from schemas.types import BodyHtml, DepartmentCode, ShortText, Title
 
@@ -61,17 +62,6 @@ RECAP_WINDOW = timedelta(days=7)
 
 MISSED_LOOKBACK = timedelta(days=30)
 """How far back a run looks for phases whose window passed without a publication."""
-
-_MISSED_SCHEMA = """
-CREATE TABLE IF NOT EXISTS campaign_missed (
-    document_id TEXT PRIMARY KEY,
-    reported_at TEXT NOT NULL,
-    source TEXT NOT NULL,
-    run_id TEXT NOT NULL
-)
-"""
-MISSED_SCHEMA = Schema("campaign_missed", _MISSED_SCHEMA)
-"""The tables of this component, as versioned migrations."""
 
 
 class PhaseText(BaseModel):

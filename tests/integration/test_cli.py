@@ -18,8 +18,12 @@ from tests import factories
 
 
 def govpub(
-    settings: Settings, *args: str, stdin: str | None = None
+    settings: Settings,
+    *args: str,
+    stdin: str | None = None,
+    module: str | None = "govpub.app.cli",
 ) -> subprocess.CompletedProcess[str]:
+    """``python -m govpub.app.cli ARGS`` (``module=None``: ``python ARGS``) with ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVPUB_")}
     env.update(
         GOVPUB_BUS=settings.bus,
@@ -31,7 +35,7 @@ def govpub(
         GOVPUB_RETRY_MAX_BACKOFF="0.05",
     )
     return subprocess.run(
-        [sys.executable, "-m", "govpub.app.cli", *args],
+        [sys.executable, *(("-m", module) if module else ()), *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -108,6 +112,45 @@ def test_emit_reports_every_bad_line_and_sends_nothing(settings: Settings, tmp_p
     assert [line.split(":")[0] for line in lines] == [f"channel {n}" for n in settings.channels]
     for line in lines:
         assert line.endswith(": nothing to deliver") or ": 0 delivered," in line, line
+
+
+# What a channel's delivery needs, and that answering "nothing to deliver" must not load
+# (issue 21: the command's fixed cost was mostly these imports).
+_DELIVERY_MODULES = (
+    "schemas.events",
+    "schemas.payloads",
+    "consumers.runner",
+    "channels.website.channel",
+    "channels.rss.channel",
+    "channels.newmedia.webhook.channel",
+    "feedgen",
+    "jinja2",
+    "requests",
+    "kafka",
+)
+
+
+def test_nothing_to_deliver_loads_no_channel(make_settings: Any) -> None:
+    """``consume --until-idle`` with every group at the end of its partitions answers
+    from the bus alone: no runner, channel or event model is imported."""
+    settings = make_settings()
+    assert govpub(settings, "emit", "-", stdin=json.dumps(factories.policy())).returncode == 0
+    first = govpub(settings, "consume", "--until-idle")
+    assert first.returncode == 0, first.stderr
+    assert "channel website: 1 delivered" in first.stdout
+    script = (
+        "import sys\n"
+        "from govpub.app.cli import main\n"
+        "code = main(['consume', '--until-idle'])\n"
+        f"loaded = sorted(m for m in {_DELIVERY_MODULES!r} if m in sys.modules)\n"
+        "print('loaded:', ','.join(loaded))\n"
+        "raise SystemExit(code)\n"
+    )
+    again = govpub(settings, "-c", script, module=None)
+    assert again.returncode == 0, again.stderr
+    lines = again.stdout.splitlines()
+    assert lines[:-1] == [f"channel {n}: nothing to deliver" for n in settings.channels]
+    assert lines[-1] == "loaded: "
 
 
 def test_emit_reports_field_errors_and_rules_together(settings: Settings, tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from channels.memory import MemoryChannel
-from consumers import ChannelRunner, DeadLetter, RetryPolicy, read_dead_letters, redrive
+from consumers import ChannelRunner, DeadLetter, RetryPolicy, read_dead_letters
+from consumers.redrive import redrive
 from govpub.bus import open_bus
 from govpub.deliveries import DeliveryLog, DeliveryState
 from govpub.errors import (

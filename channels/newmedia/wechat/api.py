@@ -35,8 +35,9 @@ from channels.newmedia.errors import (
     next_midnight,
 )
 from channels.newmedia.records import SharedState
+from channels.newmedia.wechat.tables import TOKENS_SCHEMA as SCHEMA
 from govpub.errors import ChannelParked, RateLimited, TransientDeliveryError
-from govpub.store import Schema, Store
+from govpub.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -64,19 +65,6 @@ IDEMPOTENT_PATHS = (
     "cgi-bin/draft/get",
     "cgi-bin/draft/batchget",
 )
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS wechat_tokens (
-    app_id TEXT PRIMARY KEY,
-    access_token TEXT NOT NULL,
-    expires_at REAL NOT NULL,
-    forced_day TEXT NOT NULL DEFAULT '',
-    forced_count INTEGER NOT NULL DEFAULT 0,
-    forced_at REAL NOT NULL DEFAULT 0
-)
-"""
-SCHEMA = Schema("wechat_tokens", _SCHEMA)
-"""The tables of this component, as versioned migrations."""
 
 
 class TokenStore:

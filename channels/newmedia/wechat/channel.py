@@ -52,6 +52,7 @@ from channels.newmedia.settings import NewMediaSettings
 from channels.newmedia.wechat.api import PublishState, PublishStatus, WeChatClient
 from channels.newmedia.wechat.deletions import DeleteQueue, QueuedDeletion
 from channels.newmedia.wechat.settings import WeChatSettings
+from channels.newmedia.wechat.tables import JOBS_SCHEMA
 from govpub.deliveries import DeliveryLog, DeliveryRow, DeliveryState
 from govpub.errors import (
     ChannelParked,
@@ -59,7 +60,7 @@ from govpub.errors import (
     DeliveryError,
     TransientDeliveryError,
 )
-from govpub.store import Schema, Store
+from govpub.store import Store
 from schemas import AnyEvent, ContentEvent
 from schemas.enums import Kind
 
@@ -72,21 +73,6 @@ _DELETE_BATCH = 20
 _DELETE_RETRY_S = 60.0
 _DELETE_LEASE_S = 600.0
 """How long a claimed deletion is no other consumer's: far longer than one delete call."""
-
-_JOBS = """
-CREATE TABLE IF NOT EXISTS wechat_publish_jobs (
-    publish_id TEXT PRIMARY KEY,
-    account TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    document_id TEXT NOT NULL,
-    due_at REAL NOT NULL,
-    polls INTEGER NOT NULL DEFAULT 0,
-    done INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS wechat_publish_jobs_due ON wechat_publish_jobs (done, due_at)
-"""
-JOBS_SCHEMA = Schema("wechat_publish_jobs", _JOBS)
-"""The tables of this component, as versioned migrations."""
 
 
 def image_type(data: bytes) -> str | None:
