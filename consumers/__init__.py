@@ -8,7 +8,9 @@ channel contract (the registry, a channel's settings) does not load the runner.
 a submodule too.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from schemas.lazy import lazy_names
 
 if TYPE_CHECKING:
     from consumers.deadletter import DeadLetter
@@ -32,11 +34,4 @@ _LAZY = {
     "RunStats": "consumers.runner",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(module), name)
+__getattr__ = lazy_names(__name__, _LAZY)

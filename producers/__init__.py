@@ -5,7 +5,9 @@ The names below are imported on first use, not with the package: what needs only
 component's tables (``govpub store migrate``, every command bringing the store up to
 date) does not load the publisher and the event models."""
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from schemas.lazy import lazy_names
 
 if TYPE_CHECKING:
     from govpub.errors import BatchRejected
@@ -32,11 +34,4 @@ _LAZY = {
     "already_checked": "producers.publisher",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(module), name)
+__getattr__ = lazy_names(__name__, _LAZY)

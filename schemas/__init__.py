@@ -8,7 +8,9 @@ enums or the errors (every command does, through its settings) does not build th
 models.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from schemas.lazy import lazy_names
 
 if TYPE_CHECKING:
     from schemas.enums import (
@@ -180,11 +182,4 @@ _LAZY = {
     "RetractionPayload": "schemas.payloads",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(module), name)
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -9,7 +9,9 @@ names and legal sources — is :mod:`govpub.compliance`.
 The names below are imported on first use, not with the package: what needs only the
 documents' table (bringing the store up to date) does not load the gate."""
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from schemas.lazy import lazy_names
 
 if TYPE_CHECKING:
     from producers.compliance.calendar import WorkingCalendar
@@ -24,11 +26,4 @@ _LAZY = {
     "build_gate": "producers.compliance.gate",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(module), name)
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -10,7 +10,9 @@ pipeline's tables or the signing client (``govpub store migrate``, a consumer br
 the store up to date) does not load the web framework.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from schemas.lazy import lazy_names
 
 if TYPE_CHECKING:
     from producers.ingest.api import Ingest, ingest_router
@@ -25,11 +27,4 @@ _LAZY = {
     "Principal": "producers.ingest.credentials",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(module), name)
+__getattr__ = lazy_names(__name__, _LAZY)
