@@ -2,7 +2,6 @@
 file for file, on both transports."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -24,6 +23,7 @@ from govpub.store import Store
 from govpub.topics import Topics
 from producers import Publisher, VersionLedger
 from tests import factories
+from tests.faults.helpers import env_for
 from tests.website_support import (
     at,
     campaign,
@@ -223,15 +223,8 @@ def test_a_large_replay_checks_and_renders_in_forked_processes_to_the_same_site(
     assert not [p for p, data in built.items() if "建国".encode() in data]
     assert "赵某某".encode() in built["penalty/big-person.html"]
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVPUB_")}
-    env.update(
-        GOVPUB_BUS=settings.bus,
-        GOVPUB_STORE=str(settings.store),
-        GOVPUB_OUTPUT_DIR=str(settings.output_dir),
-        GOVPUB_TOPIC_PREFIX=settings.topic_prefix,
-        GOVPUB_MAX_BATCH="500",
-        GOVPUB_RENDER_PROCESSES="2",
-        GOVPUB_LOG_LEVEL="DEBUG",
+    env = env_for(
+        settings, GOVPUB_MAX_BATCH="500", GOVPUB_RENDER_PROCESSES="2", GOVPUB_LOG_LEVEL="DEBUG"
     )
     command = [sys.executable, "-m", "govpub.app.cli", "replay", "--channel", "website"]
     (settings.output_dir / "policy" / "big-00004.html").write_text("stale", "utf-8")
