@@ -409,6 +409,11 @@ class WebsiteChannel(ChannelBase):
         state = self.state
         marks = [doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET]
         with state.store.transaction(LOCK) as conn:
+            # Where it stood, while the library still counts it.
+            row = None
+            if previous.kind == Kind.POLICY.value:
+                row = state.library_row(previous.document_id)
+                library_before = self._library_places(conn, previous, row)
             state.save(conn, doc)
             if dates is not None or display_ended_on is not None:
                 until = dates.display_until if dates is not None else None
@@ -421,8 +426,6 @@ class WebsiteChannel(ChannelBase):
                     marks.append(page_target(ref, state.page_of(position)))
                 marks.append(index_target(ref))
             if previous.kind == Kind.POLICY.value:
-                row = state.library_row(previous.document_id)
-                library_before = self._library_places(conn, previous, row)
                 if not previous.withdrawn:
                     state.count_library(conn, row, -1)
                 marks += self._library_targets(conn, doc, library_before)

@@ -2,11 +2,15 @@
 validity began, each document's revision chain both ways, and ``api/library.json``."""
 
 import json
+import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from channels.website import render as website_render
+from channels.website import state as website_state
 from govpub.settings import Settings
 from tests import factories
 from tests.website_support import Site, at, tree
@@ -212,3 +216,80 @@ def test_every_page_of_a_revision_chain_follows_its_changes_whatever_the_order(
     assert "乙办法（修正）" in site.text("policy/ch-c.html")
     site.publish(factories.retract("policy", "ch-b", 4, department="zz-zfb"))
     assert "甲办法" not in site.text("policy/ch-c.html")  # the chain stops at a withdrawal
+
+
+def test_library_pages_stay_right_through_any_mix_of_changes(
+    make_settings: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A document's place is counted from the end of its group (where documents join), so
+    it relies on the group's count; whatever happens to the policies (backdated ones,
+    repeals, a change of class, withdrawals, republication, a change of kind), the pages
+    after each event list what they should, and equal those of one batch at the end."""
+    monkeypatch.setattr(website_state, "LIBRARY_PAGE_SIZE", 3)
+    monkeypatch.setattr(website_render, "LIBRARY_PAGE_SIZE", 3)
+    rng = random.Random(21)
+    versions: dict[str, int] = {}
+    first_published: dict[str, str] = {}
+    shown: dict[str, str] = {}  # document id → the validity it is listed under
+    events = []
+
+    def library(site: Site) -> dict[str, Any]:
+        return {
+            path: json.loads(data)
+            for path, data in tree(site.root).items()
+            if path.startswith("api/library")
+        }
+
+    def listed(site: Site) -> dict[str, list[str]]:
+        pages = library(site)
+        return {
+            validity: [
+                d["id"]
+                for page in range(1, 30)
+                for d in pages.get(f"api/library/{slug}/2023/{page}.json", {"documents": []})[
+                    "documents"
+                ]
+            ]
+            for validity, slug in (("现行有效", "in-force"), ("已废止", "repealed"))
+        }
+
+    one_by_one = Site(make_settings(store=tmp_path / "a.db", output_dir=tmp_path / "a"))
+    in_one_batch = Site(make_settings(store=tmp_path / "b.db", output_dir=tmp_path / "b"))
+    try:
+        for step in range(120):
+            document_id = f"gf-{rng.randrange(14):02d}"
+            version = versions.get(document_id, 0) + 1
+            versions[document_id] = version
+            moment = f"2023-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}T10:00:00+08:00"
+            first_published.setdefault(document_id, moment)
+            choice = rng.random()
+            if version > 1 and choice < 0.2:
+                event = factories.retract("policy", document_id, version, department="zz-zfb")
+                shown.pop(document_id, None)
+            elif version > 1 and choice < 0.25:
+                event = factories.penalty(document_id, version)
+                shown.pop(document_id, None)
+            else:
+                doc_class = rng.choice(["规章", "行政规范性文件", "其他"])
+                validity = rng.choice(["现行有效", "已废止"])
+                event = factories.policy(
+                    document_id,
+                    version,
+                    title=f"办法{step}",
+                    doc_class=doc_class,
+                    validity=validity,
+                )
+                if doc_class == "其他":
+                    shown.pop(document_id, None)
+                else:
+                    shown[document_id] = validity
+            events.append(at(event, moment))
+            one_by_one.publish(events[-1])
+            in_order = sorted(shown, key=lambda d: (first_published[d], d))
+            expected = {v: [d for d in in_order if shown[d] == v] for v in ("现行有效", "已废止")}
+            assert listed(one_by_one) == expected, f"after event {step}: {events[-1]}"
+        in_one_batch.publish(*events)
+        assert library(one_by_one) == library(in_one_batch)
+    finally:
+        one_by_one.close()
+        in_one_batch.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from channels.website import state as website_state
 from channels.website.state import HOME_TARGET, WebsiteState
 from channels.website.state import SCHEMA as WEBSITE
 from consumers.lease import Lease
@@ -105,7 +106,7 @@ def test_a_store_from_before_versioned_marks_is_migrated_with_its_marks(
             conn.execute("INSERT INTO web_pending (target) VALUES (?)", (HOME_TARGET,))
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 5
+        assert store.schema_versions()["website"] == WEBSITE.version == 6
         assert state.pending() == {HOME_TARGET: 0}
         with store.transaction() as conn:
             state.mark(conn, HOME_TARGET)
@@ -127,7 +128,7 @@ def test_a_store_at_version_3_gains_the_library_and_keeps_its_marks(
             )
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 5
+        assert store.schema_versions()["website"] == WEBSITE.version == 6
         assert state.pending() == {HOME_TARGET: 7}
         assert state.library_counts() == []
         assert state.library_row("pol-1") is None
@@ -173,11 +174,73 @@ def test_a_store_at_version_4_keeps_its_library_counts_and_orders_by_publication
             )
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 5
+        assert store.schema_versions()["website"] == WEBSITE.version == 6
         assert state.library_counts() == [("行政规范性文件", "现行有效", 2023, 2)]
         page = state.library_page("现行有效", 2023, 1)
         assert [e.doc.document_id for e in page] == ["gf-early", "gf-late"]
         assert state.library_page("现行有效", 2023, 2) == []
+
+
+def test_a_store_at_version_5_gains_the_library_keys(
+    store_location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 6 keeps each listed, shown policy's place in an index: a store at version
+    5 gets it for the policies it has, withdrawn ones and other classes left out, so its
+    pages and the places of new documents are what they were."""
+    before = Schema("website", *WEBSITE.migrations[:5])
+    rows = [
+        # (document_id, first published, withdrawn, class)
+        ("gf-c", "2023-03-01T00:00:00.000000Z", 0, "行政规范性文件"),
+        ("gf-a", "2023-01-01T00:00:00.000000Z", 0, "规章"),
+        ("gf-gone", "2023-02-01T00:00:00.000000Z", 1, "行政规范性文件"),
+        ("gf-other", "2023-02-15T00:00:00.000000Z", 0, "其他文件"),
+        ("gf-b", "2023-02-01T00:00:00.000000Z", 0, "行政规范性文件"),
+    ]
+    with Store(store_location) as store:
+        store.ensure_schema(before)
+        with store.transaction() as conn:
+            for document_id, published, withdrawn, doc_class in rows:
+                conn.execute(
+                    "INSERT INTO web_documents (document_id, kind, department, title, subtitle,"
+                    " badge, version, sort_key, published_at, updated_at, withdrawn, event)"
+                    " VALUES (?, 'policy', 'zz-zfb', ?, '', '', 1, ?, ?, ?, ?, '{}')",
+                    (
+                        document_id,
+                        document_id,
+                        published,
+                        published[:19] + "+00:00",
+                        published[:19] + "+00:00",
+                        withdrawn,
+                    ),
+                )
+                conn.execute(
+                    "INSERT INTO web_library (document_id, doc_class, validity, year)"
+                    " VALUES (?, ?, '现行有效', 2023)",
+                    (document_id, doc_class),
+                )
+            conn.execute(
+                "INSERT INTO web_library_groups (doc_class, validity, year, documents)"
+                " VALUES ('规章', '现行有效', 2023, 1), ('行政规范性文件', '现行有效', 2023, 2)"
+            )
+    with Store(store_location) as store:
+        state = WebsiteState(store, page_size=20)
+        assert store.schema_versions()["website"] == WEBSITE.version == 6
+        page = state.library_page("现行有效", 2023, 1)
+        assert [e.doc.document_id for e in page] == ["gf-a", "gf-b", "gf-c"]
+        row = state.library_row("gf-c")
+        assert row is not None
+        monkeypatch.setattr(website_state, "LIBRARY_PAGE_SIZE", 1)  # a page per document
+        with store.transaction() as conn:
+            places = {}
+            for document_id, *_ in rows:
+                doc = state.document(document_id)
+                assert doc is not None
+                places[document_id] = state.library_page_of(conn, row, doc)
+            # Withdrawn documents and other classes are ranked, but count for no one.
+            assert places == {"gf-a": 1, "gf-b": 2, "gf-c": 3, "gf-gone": 3, "gf-other": 3}
+            conn.execute("UPDATE web_library SET year=2024 WHERE document_id='gf-b'")
+        pages = [state.library_page("现行有效", 2023, n) for n in (1, 2, 3)]
+        assert [[e.doc.document_id for e in page] for page in pages] == [["gf-a"], ["gf-c"], []]
 
 
 def test_a_batch_that_takes_longer_than_the_lease_still_commits(
