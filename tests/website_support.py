@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 
 from channels.base import ChannelContext
 from channels.website import WebsiteChannel
-from consumers.channel import Outcome
+from consumers.channel import Outcome, Rebuild
 from govpub.settings import Settings
 from govpub.store import Store
 from schemas import parse_event
@@ -103,12 +103,16 @@ class Site:
         *,
         page_size: int = 20,
         clock: Callable[[], datetime] | None = None,
+        rebuild: Rebuild | None = None,
     ) -> None:
         self.settings = settings
         self.root = settings.output_dir
         self.store = Store(settings.store).open()
         self.channel = WebsiteChannel(
-            self.store, ChannelContext(settings, self.store), page_size=page_size, clock=clock
+            self.store,
+            ChannelContext(settings, self.store, rebuild=rebuild),
+            page_size=page_size,
+            clock=clock,
         )
 
     def apply(self, *events: dict[str, Any]) -> list[Outcome | None]:

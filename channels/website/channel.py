@@ -146,6 +146,10 @@ class WebsiteChannel(ChannelBase):
         self.renderer = SiteRenderer(self.urls, site_title=settings.site_title, page_size=page_size)
         self._fresh = context.rebuild is Rebuild.FRESH
         self._record = context.rebuild is Rebuild.IN_PLACE
+        # A replay renders every library page once, at its end: it does not place each
+        # policy in its group (a count that, events arriving from several partitions out
+        # of order, read much of the group per policy).
+        self._rebuilding = context.rebuild is not None
         # Today's date (Asia/Shanghai) decides which consultations the column lists as open.
         self._clock = clock or (lambda: datetime.now(UTC))
         self._outputs = Outputs(self.state, self.renderer, self._tree(), clock=self._clock)
@@ -345,6 +349,8 @@ class WebsiteChannel(ChannelBase):
         """For the validity and year of each listed row: the page where ``doc`` stands in
         it, and how many pages it has now."""
         places: dict[tuple[str, int], tuple[int, int]] = {}
+        if self._rebuilding:
+            return places  # every page is marked by _prepare
         for row in rows:
             if row is None or not row.listed:
                 continue
@@ -561,6 +567,8 @@ class WebsiteChannel(ChannelBase):
                         ASSETS_TARGET,
                     ),
                 )
+            if self._rebuilding:
+                state.mark_many(conn, [LIBRARY_TARGET, *state.library_targets(conn)])
             for ref, old_pages, new_pages in state.renumber(conn):
                 if ref.is_department:
                     continue

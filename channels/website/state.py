@@ -437,6 +437,18 @@ class WebsiteState:
         ).fetchone()[0]
         return int(shown or 0)
 
+    def library_targets(self, conn: Connection) -> list[str]:
+        """Every page of the library (as targets), in every validity and year."""
+        rows = conn.execute(
+            "SELECT validity, year, SUM(documents) FROM web_library_groups"
+            " GROUP BY validity, year ORDER BY validity, year"
+        )
+        return [
+            library_target(str(validity), int(year), page)
+            for validity, year, shown in rows
+            for page in range(1, pages_for(int(shown or 0), LIBRARY_PAGE_SIZE) + 1)
+        ]
+
     def library_pages(self, conn: Connection, validity: str, year: int) -> int:
         """How many library pages the shown documents of ``validity`` and ``year`` fill."""
         return pages_for(self.library_shown(conn, validity, year), LIBRARY_PAGE_SIZE)
