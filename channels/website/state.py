@@ -554,8 +554,30 @@ class WebsiteState:
 
     def library_page(self, validity: str, year: int, page: int) -> list[LibraryEntry]:
         """The shown 规章 and 行政规范性文件 on one library page, with their successor and
-        the day their validity began, in the order of first publication (a page is at
-        most a few hundred rows into its validity and year, which a city fills slowly)."""
+        the day their validity began, in the order of first publication.
+
+        The page's first key is found on the library's index alone, walking from the
+        nearer end of the group (``web_library_groups`` counts it): the last pages, which
+        new documents change, cost the same in a group of a hundred thousand as in one of
+        a hundred. Only the page's own rows are then joined to their documents.
+        """
+        start = (page - 1) * LIBRARY_PAGE_SIZE
+        shown = self.library_shown(self.conn, validity, year)
+        if start >= shown:
+            return []
+        group = "FROM web_library WHERE validity=? AND year=? AND library_key IS NOT NULL"
+        if start <= shown - 1 - start:
+            found_key = self.conn.execute(
+                f"SELECT library_key {group} ORDER BY library_key LIMIT 1 OFFSET ?",
+                (validity, year, start),
+            ).fetchone()
+        else:
+            found_key = self.conn.execute(
+                f"SELECT library_key {group} ORDER BY library_key DESC LIMIT 1 OFFSET ?",
+                (validity, year, shown - 1 - start),
+            ).fetchone()
+        if found_key is None:
+            return []
         # CROSS JOIN: the page's rows are read from the library's index in order, and
         # only they are looked up.
         rows = self.conn.execute(
@@ -564,9 +586,9 @@ class WebsiteState:
             "  ORDER BY v.version DESC LIMIT 1)"
             " FROM web_library l CROSS JOIN web_documents d"
             " WHERE d.document_id = l.document_id"
-            " AND l.validity=? AND l.year=? AND l.library_key IS NOT NULL"
-            " ORDER BY l.library_key LIMIT ? OFFSET ?",
-            (validity, year, LIBRARY_PAGE_SIZE, (page - 1) * LIBRARY_PAGE_SIZE),
+            " AND l.validity=? AND l.year=? AND l.library_key >= ?"
+            " ORDER BY l.library_key LIMIT ?",
+            (validity, year, found_key[0], LIBRARY_PAGE_SIZE),
         )
         found = []
         for row in rows:
