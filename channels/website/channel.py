@@ -292,7 +292,19 @@ class WebsiteChannel(ChannelBase):
                 # the pages of the policies in its revision chain, before and after: each
                 # shows the whole chain (a successor may come after the policy it replaced,
                 # from another partition: the chain names it only then).
-                marks += self._library_targets(conn, doc, library_before, library)
+                # Shown before and after in the same validity and year, it keeps its
+                # place (its first publication): only its own page changes there.
+                kept = (
+                    {(library.validity, library.year)}
+                    if previous is not None
+                    and not previous.withdrawn
+                    and recorded is not None
+                    and recorded.listed
+                    and library.listed
+                    and (recorded.validity, recorded.year) == (library.validity, library.year)
+                    else set()
+                )
+                marks += self._library_targets(conn, doc, library_before, library, kept=kept)
                 chain |= self._chain(event.document_id)
                 marks += [doc_target(d) for d in sorted(chain)]
             elif recorded is not None:
@@ -366,11 +378,12 @@ class WebsiteChannel(ChannelBase):
         doc: Document,
         before: dict[tuple[str, int], tuple[int, int]],
         *rows: LibraryRow | None,
+        kept: set[tuple[str, int]] | None = None,
     ) -> list[str]:
         """The library's outputs a change of ``doc`` touches: its index, and in each
         validity and year it leaves or joins (``before``: where it stood before the change,
         ``rows``: after), the page where it stands and every page after it, which shift by
-        one."""
+        one; in a validity and year it stays in (``kept``), its page only."""
         places = dict(before)
         for group, (page, _) in self._library_places(conn, doc, *rows).items():
             first, pages = places.get(group, (page, 0))
@@ -379,6 +392,9 @@ class WebsiteChannel(ChannelBase):
             return []
         targets = [LIBRARY_TARGET]
         for (validity, year), (first, pages_before) in sorted(places.items()):
+            if kept and (validity, year) in kept:
+                targets.append(library_target(validity, year, first))
+                continue
             last = max(pages_before, self.state.library_pages(conn, validity, year))
             targets += [library_target(validity, year, page) for page in range(first, last + 1)]
         return targets
