@@ -159,8 +159,8 @@ _LIBRARY_KEY_OF_ROW = (
 # group to its document: at 10,000 documents that was half of a rebuild's time, and it
 # grew with the square of a group. ``library_key`` is ``sort_key`` and ``document_id``
 # (the library's order; ``sort_key`` has a fixed width) while the document is shown and
-# of a listed class, else NULL; a document's place is a count over the index, and a page
-# is read from it.
+# of a listed class, else NULL. A document's place is counted on that index from the
+# group's end (where documents join), and a page is found on it from the nearer end.
 _LIBRARY_KEY = f"""
 ALTER TABLE web_library ADD COLUMN library_key TEXT;
 UPDATE web_library SET library_key = {_LIBRARY_KEY_OF_ROW};
