@@ -63,10 +63,16 @@ def _cwd(tree: Path | None) -> Path:
     return tree if tree is not None else ROOT
 
 
+def _cli(tree: Path | None) -> str:
+    """The CLI's module in ``tree``: ``govpub.app.cli`` since the layering of issue 19,
+    ``govpub.cli`` in a baseline from before it."""
+    return "govpub.app.cli" if (_cwd(tree) / "govpub" / "app" / "cli.py").exists() else "govpub.cli"
+
+
 def _check_tree(env: dict[str, str], tree: Path | None) -> None:
     """The child imports govpub from ``tree`` (the baseline), or from here."""
     where = subprocess.run(
-        [sys.executable, "-c", "import govpub.cli; print(govpub.cli.__file__)"],
+        [sys.executable, "-c", f"import {_cli(tree)} as cli; print(cli.__file__)"],
         env=env,
         cwd=_cwd(tree),
         capture_output=True,
@@ -85,7 +91,7 @@ def end_to_end(env: dict[str, str], tree: Path | None, output: Path) -> float:
     with timed() as elapsed:
         processes = [
             subprocess.Popen(
-                [sys.executable, "-m", "govpub.cli", "consume", "--channel", c, "--until-idle"],
+                [sys.executable, "-m", _cli(tree), "consume", "--channel", c, "--until-idle"],
                 env=env,
                 cwd=_cwd(tree),
                 stdout=subprocess.DEVNULL,
@@ -104,7 +110,7 @@ def ingest(env: dict[str, str], tree: Path | None, credentials: Path, count: int
     _check_tree(env, tree)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "govpub.cli", "ingest", "--port", str(port)],
+        [sys.executable, "-m", _cli(tree), "ingest", "--port", str(port)],
         env=env,
         cwd=_cwd(tree),
         stdout=subprocess.DEVNULL,
