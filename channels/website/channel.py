@@ -30,7 +30,7 @@ archive page it is on, one sitemap slice and the home page; see
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -294,7 +294,7 @@ class WebsiteChannel(ChannelBase):
                 # from another partition: the chain names it only then).
                 # Shown before and after in the same validity and year, it keeps its
                 # place (its first publication): only its own page changes there.
-                kept = (
+                kept: Collection[tuple[str, int]] = (
                     {(library.validity, library.year)}
                     if previous is not None
                     and not previous.withdrawn
@@ -302,7 +302,7 @@ class WebsiteChannel(ChannelBase):
                     and recorded.listed
                     and library.listed
                     and (recorded.validity, recorded.year) == (library.validity, library.year)
-                    else set()
+                    else ()
                 )
                 marks += self._library_targets(conn, doc, library_before, library, kept=kept)
                 chain |= self._chain(event.document_id)
@@ -378,7 +378,7 @@ class WebsiteChannel(ChannelBase):
         doc: Document,
         before: dict[tuple[str, int], tuple[int, int]],
         *rows: LibraryRow | None,
-        kept: set[tuple[str, int]] | None = None,
+        kept: Collection[tuple[str, int]] = (),
     ) -> list[str]:
         """The library's outputs a change of ``doc`` touches: its index, and in each
         validity and year it leaves or joins (``before``: where it stood before the change,
@@ -392,7 +392,7 @@ class WebsiteChannel(ChannelBase):
             return []
         targets = [LIBRARY_TARGET]
         for (validity, year), (first, pages_before) in sorted(places.items()):
-            if kept and (validity, year) in kept:
+            if (validity, year) in kept:
                 targets.append(library_target(validity, year, first))
                 continue
             last = max(pages_before, self.state.library_pages(conn, validity, year))
@@ -432,10 +432,9 @@ class WebsiteChannel(ChannelBase):
         marks = [doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET]
         with state.store.transaction(LOCK) as conn:
             # Where it stood, while the library still counts it.
-            row = None
-            if previous.kind == Kind.POLICY.value:
-                row = state.library_row(previous.document_id)
-                library_before = self._library_places(conn, previous, row)
+            is_policy = previous.kind == Kind.POLICY.value
+            row = state.library_row(previous.document_id) if is_policy else None
+            library_before = self._library_places(conn, previous, row)
             state.save(conn, doc)
             if dates is not None or display_ended_on is not None:
                 until = dates.display_until if dates is not None else None
@@ -447,7 +446,7 @@ class WebsiteChannel(ChannelBase):
                 if position is not None:
                     marks.append(page_target(ref, state.page_of(position)))
                 marks.append(index_target(ref))
-            if previous.kind == Kind.POLICY.value:
+            if is_policy:
                 if not previous.withdrawn:
                     state.count_library(conn, row, -1)
                 marks += self._library_targets(conn, doc, library_before)

@@ -13,7 +13,7 @@ from channels.website.state import SCHEMA as WEBSITE
 from consumers.lease import Lease
 from govpub.errors import LeaseLost
 from govpub.settings import Settings
-from govpub.store import Schema, Store
+from govpub.store import Connection, Schema, Store
 from tests import factories
 from tests.website_support import Site, at
 
@@ -134,6 +134,26 @@ def test_a_store_at_version_3_gains_the_library_and_keeps_its_marks(
         assert state.library_row("pol-1") is None
 
 
+def _insert_policy_document(
+    conn: Connection, document_id: str, published: str, *, withdrawn: int = 0
+) -> None:
+    """A policy's row in ``web_documents`` as an older version of the schema left it,
+    first published at ``published`` (a ``sort_key``)."""
+    conn.execute(
+        "INSERT INTO web_documents (document_id, kind, department, title, subtitle,"
+        " badge, version, sort_key, published_at, updated_at, withdrawn, event)"
+        " VALUES (?, 'policy', 'zz-zfb', ?, '', '', 1, ?, ?, ?, ?, '{}')",
+        (
+            document_id,
+            document_id,
+            published,
+            published[:19] + "+00:00",
+            published[:19] + "+00:00",
+            withdrawn,
+        ),
+    )
+
+
 def test_a_store_at_version_4_keeps_its_library_counts_and_orders_by_publication(
     store_location: str,
 ) -> None:
@@ -150,18 +170,7 @@ def test_a_store_at_version_4_keeps_its_library_counts_and_orders_by_publication
                     ("gf-early", "2023-02-01T00:00:00.000000Z"),
                 ]
             ):
-                conn.execute(
-                    "INSERT INTO web_documents (document_id, kind, department, title, subtitle,"
-                    " badge, version, sort_key, published_at, updated_at, withdrawn, event)"
-                    " VALUES (?, 'policy', 'zz-zfb', ?, '', '', 1, ?, ?, ?, 0, '{}')",
-                    (
-                        document_id,
-                        document_id,
-                        published,
-                        published[:19] + "+00:00",
-                        published[:19] + "+00:00",
-                    ),
-                )
+                _insert_policy_document(conn, document_id, published)
                 conn.execute(
                     "INSERT INTO web_library (document_id, doc_class, validity, year, seq)"
                     " VALUES (?, '行政规范性文件', '现行有效', 2023, ?)",
@@ -200,19 +209,7 @@ def test_a_store_at_version_5_gains_the_library_keys(
         store.ensure_schema(before)
         with store.transaction() as conn:
             for document_id, published, withdrawn, doc_class in rows:
-                conn.execute(
-                    "INSERT INTO web_documents (document_id, kind, department, title, subtitle,"
-                    " badge, version, sort_key, published_at, updated_at, withdrawn, event)"
-                    " VALUES (?, 'policy', 'zz-zfb', ?, '', '', 1, ?, ?, ?, ?, '{}')",
-                    (
-                        document_id,
-                        document_id,
-                        published,
-                        published[:19] + "+00:00",
-                        published[:19] + "+00:00",
-                        withdrawn,
-                    ),
-                )
+                _insert_policy_document(conn, document_id, published, withdrawn=withdrawn)
                 conn.execute(
                     "INSERT INTO web_library (document_id, doc_class, validity, year)"
                     " VALUES (?, ?, '现行有效', 2023)",
