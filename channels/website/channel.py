@@ -285,20 +285,19 @@ class WebsiteChannel(ChannelBase):
                 state.save_library(
                     conn, library, version=event.version, occurred_on=local_date(event.occurred_at)
                 )
-                if previous is not None and not previous.withdrawn:
-                    state.count_library(conn, recorded, -1)
-                state.count_library(conn, library, +1)
+                was_shown = previous is not None and not previous.withdrawn
+                state.count_library(conn, recorded, shown=-int(was_shown), slots=-1)
+                state.count_library(conn, library, shown=+1, slots=+1)
                 # The library's index and the pages the document leaves and joins, and
                 # the pages of the policies in its revision chain, before and after: each
                 # shows the whole chain (a successor may come after the policy it replaced,
                 # from another partition: the chain names it only then).
-                # Shown before and after in the same validity and year, it keeps its
-                # place (its first publication): only its own page changes there.
+                # Listed before (shown or withdrawn) and after in the same validity and
+                # year, it keeps its slot (its first publication): only its own page
+                # changes there.
                 kept: Collection[tuple[str, int]] = (
                     {(library.validity, library.year)}
-                    if previous is not None
-                    and not previous.withdrawn
-                    and recorded is not None
+                    if recorded is not None
                     and recorded.listed
                     and library.listed
                     and (recorded.validity, recorded.year) == (library.validity, library.year)
@@ -308,9 +307,10 @@ class WebsiteChannel(ChannelBase):
                 chain |= self._chain(event.document_id)
                 marks += [doc_target(d) for d in sorted(chain)]
             elif recorded is not None:
-                # Once a policy, now a document of another kind: it leaves the library.
-                if previous is not None and not previous.withdrawn:
-                    state.count_library(conn, recorded, -1)
+                # Once a policy, now a document of another kind: it leaves the library,
+                # and the slots after its own move up one.
+                was_shown = previous is not None and not previous.withdrawn
+                state.count_library(conn, recorded, shown=-int(was_shown), slots=-1)
                 state.forget_library(conn, recorded.document_id)
                 marks += self._library_targets(conn, doc, library_before)
                 marks += [doc_target(d) for d in sorted(chain)]
@@ -431,7 +431,7 @@ class WebsiteChannel(ChannelBase):
         state = self.state
         marks = [doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET]
         with state.store.transaction(LOCK) as conn:
-            # Where it stood, while the library still counts it.
+            # Where its slot is: the only library page it changes (it keeps the slot).
             is_policy = previous.kind == Kind.POLICY.value
             row = state.library_row(previous.document_id) if is_policy else None
             library_before = self._library_places(conn, previous, row)
@@ -448,8 +448,8 @@ class WebsiteChannel(ChannelBase):
                 marks.append(index_target(ref))
             if is_policy:
                 if not previous.withdrawn:
-                    state.count_library(conn, row, -1)
-                marks += self._library_targets(conn, doc, library_before)
+                    state.count_library(conn, row, shown=-1, slots=0)
+                marks += self._library_targets(conn, doc, library_before, kept=library_before)
                 # The other pages of its revision chain no longer show it.
                 marks += [doc_target(d) for d in sorted(self._chain(previous.document_id))]
             marked = self._mark(conn, marks)

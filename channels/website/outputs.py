@@ -151,7 +151,7 @@ class Outputs:
     def _render_library_page(self, validity: str, year: int, page: int) -> None:
         entries = self.state.library_page(validity, year, page)
         html_path, api_path = library_page_paths(validity, year, page)
-        if not entries:
+        if entries is None:
             self.tree.remove(html_path)
             self.tree.remove(api_path)
             return

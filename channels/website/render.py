@@ -7,6 +7,7 @@ a replay equals the incremental build and unchanged files are never rewritten.
 """
 
 import csv
+import html
 import io
 import json
 import logging
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, cast
-from xml.sax.saxutils import escape
 
 from jinja2 import (
     BytecodeCache,
@@ -94,6 +94,12 @@ its notice and its JSON entry no longer name it (its party is usually in its tit
 
 DisplayMap = Mapping[str, DisplayDates]
 """Take-down dates of penalty decisions, by document id (other documents have none)."""
+
+
+def _xml_text(value: str) -> str:
+    """``value`` as XML character data (``&``, ``<``, ``>`` escaped, as
+    ``xml.sax.saxutils.escape`` does, whose import pulls in ``urllib.request``)."""
+    return html.escape(value, quote=False)
 
 
 def local_date(moment: datetime) -> date:
@@ -583,37 +589,34 @@ class SiteRenderer:
             feeds=self._feeds("all", "全部信息"),
         )
 
-    def library_index(self, counts: Sequence[tuple[str, str, int, int]]) -> dict[str, bytes]:
+    def library_index(self, counts: Sequence[tuple[str, str, int, int, int]]) -> dict[str, bytes]:
         """``library/index.html`` and ``api/library.json``: the documents by class and
-        validity, and the library's pages (by validity and year of ``written_on``, at most
-        LIBRARY_PAGE_SIZE each) with how many documents each holds. ``counts`` are
-        ``(class, validity, year, documents)``."""
+        validity, and the library's pages by validity and year of ``written_on``, with how
+        many documents each year shows. ``counts`` are ``(class, validity, year, documents,
+        slots)``: a page holds LIBRARY_PAGE_SIZE slots, and a withdrawn document keeps its
+        slot (so a page may show fewer; a year's count is exact)."""
         classes = list(LIBRARY_CLASS_VALUES)
         validities = [v.value for v in Validity]
         totals = {c: dict.fromkeys(validities, 0) for c in classes}
-        by_group: dict[tuple[str, int], int] = {}
-        for doc_class, validity, year, number in counts:
+        by_group: dict[tuple[str, int], tuple[int, int]] = {}
+        for doc_class, validity, year, number, slots in counts:
             totals[doc_class][validity] += number
-            by_group[(validity, year)] = by_group.get((validity, year), 0) + number
-        # Every page is full but the last of its validity and year.
-        by_page = {
-            (validity, year, page): min(LIBRARY_PAGE_SIZE, number - (page - 1) * LIBRARY_PAGE_SIZE)
-            for (validity, year), number in by_group.items()
-            for page in range(1, pages_for(number, LIBRARY_PAGE_SIZE) + 1)
-        }
-        pages = [
+            shown, held = by_group.get((validity, year), (0, 0))
+            by_group[(validity, year)] = (shown + number, held + slots)
+        groups: list[dict[str, Any]] = [
             {
                 "validity": validity,
                 "year": year,
-                "page": page,
-                "count": number,
-                "path": library_page_paths(validity, year, page)[0],
-                "api": library_page_paths(validity, year, page)[1],
+                "documents": shown,
+                "pages": [
+                    (page, *library_page_paths(validity, year, page))
+                    for page in range(1, pages_for(slots, LIBRARY_PAGE_SIZE) + 1)
+                ],
             }
-            for (validity, year, page), number in sorted(
-                by_page.items(),
-                key=lambda pair: (validities.index(pair[0][0]), -pair[0][1], pair[0][2]),
+            for (validity, year), (shown, slots) in sorted(
+                by_group.items(), key=lambda pair: (validities.index(pair[0][0]), -pair[0][1])
             )
+            if shown > 0
         ]
         index = LIBRARY_INDEX_PATH
         html = self._page(
@@ -623,7 +626,7 @@ class SiteRenderer:
             counts=totals,
             classes=classes,
             validities=validities,
-            pages=pages,
+            year_groups=groups,
             groups=None,
             canonical=self.urls.absolute(index),
             feeds=self._feeds("policy", Kind.POLICY.label),
@@ -631,16 +634,21 @@ class SiteRenderer:
         data = self._json(
             {
                 "counts": totals,
-                "pages": [
+                "groups": [
                     {
-                        "validity": p["validity"],
-                        "year": p["year"],
-                        "page": p["page"],
-                        "count": p["count"],
-                        "url": self.urls.absolute(str(p["path"])),
-                        "api": self.urls.absolute(str(p["api"])),
+                        "validity": g["validity"],
+                        "year": g["year"],
+                        "documents": g["documents"],
+                        "pages": [
+                            {
+                                "page": page,
+                                "url": self.urls.absolute(html_path),
+                                "api": self.urls.absolute(api_path),
+                            }
+                            for page, html_path, api_path in g["pages"]
+                        ],
                     }
-                    for p in pages
+                    for g in groups
                 ],
             }
         )
@@ -665,7 +673,7 @@ class SiteRenderer:
             counts=None,
             classes=classes,
             validities=None,
-            pages=None,
+            year_groups=None,
             groups=groups,
             validity=validity,
             canonical=self.urls.absolute(html_path),
@@ -825,7 +833,7 @@ class SiteRenderer:
         ]
         for loc, modified in entries:
             lastmod = f"<lastmod>{modified.isoformat()}</lastmod>" if modified else ""
-            lines.append(f"  <url><loc>{escape(loc)}</loc>{lastmod}</url>")
+            lines.append(f"  <url><loc>{_xml_text(loc)}</loc>{lastmod}</url>")
         lines.append("</urlset>")
         return ("\n".join(lines) + "\n").encode("utf-8")
 
@@ -852,6 +860,6 @@ class SiteRenderer:
             '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
         ]
         for path in [SECTIONS_SITEMAP_PATH, *files]:
-            lines.append(f"  <sitemap><loc>{escape(self.urls.absolute(path))}</loc></sitemap>")
+            lines.append(f"  <sitemap><loc>{_xml_text(self.urls.absolute(path))}</loc></sitemap>")
         lines.append("</sitemapindex>")
         return ("\n".join(lines) + "\n").encode("utf-8")

@@ -150,10 +150,17 @@ CREATE INDEX IF NOT EXISTS web_library_group ON web_library (validity, year)
 LIBRARY_CLASS_VALUES = (DocClass.REGULATION.value, DocClass.NORMATIVE.value)
 """The classes the library lists (规章库, 行政规范性文件库)."""
 _LISTED = "doc_class IN (" + ", ".join(f"'{c}'" for c in LIBRARY_CLASS_VALUES) + ")"
-_LIBRARY_KEY_OF_ROW = (
+_SHOWN_KEY_OF_ROW = (
     f"CASE WHEN {_LISTED} THEN (SELECT d.sort_key || ' ' || d.document_id FROM web_documents d"
     " WHERE d.document_id = web_library.document_id AND d.withdrawn = 0) END"
 )
+"""Version 6's ``library_key``: set while a listed policy is shown."""
+_LIBRARY_KEY_OF_ROW = (
+    f"CASE WHEN {_LISTED} THEN (SELECT d.sort_key || ' ' || d.document_id FROM web_documents d"
+    " WHERE d.document_id = web_library.document_id) END"
+)
+"""``library_key`` since version 7: set while a policy is of a listed class, withdrawn or
+not (a withdrawn policy keeps its slot)."""
 # Version 6: each listed, shown policy's place in its validity and year, in an index
 # (issue 21). Ranking a document among the others of its group joined every row of the
 # group to its document: at 10,000 documents that was half of a rebuild's time, and it
@@ -163,13 +170,36 @@ _LIBRARY_KEY_OF_ROW = (
 # group's end (where documents join), and a page is found on it from the nearer end.
 _LIBRARY_KEY = f"""
 ALTER TABLE web_library ADD COLUMN library_key TEXT;
-UPDATE web_library SET library_key = {_LIBRARY_KEY_OF_ROW};
+UPDATE web_library SET library_key = {_SHOWN_KEY_OF_ROW};
 DROP INDEX web_library_group;
 CREATE INDEX IF NOT EXISTS web_library_rank ON web_library (validity, year, library_key)
 """
+# Version 7: a withdrawn policy keeps its slot in the library (issue 21), as it keeps its
+# place in the other lists: a page holds LIBRARY_PAGE_SIZE slots and shows the documents
+# of those that are not withdrawn. A withdrawal then changes one page, not every later
+# page of its validity and year (a thousand pages at a million documents), and links to
+# a page keep pointing at the same documents. ``library_key`` stays set while withdrawn;
+# ``web_library_groups.slots`` counts the keys of each class, validity and year, and
+# ``documents`` still counts the shown ones (the library's index shows those).
+_LIBRARY_SLOTS = f"""
+ALTER TABLE web_library_groups ADD COLUMN slots INTEGER NOT NULL DEFAULT 0;
+UPDATE web_library SET library_key = {_LIBRARY_KEY_OF_ROW};
+UPDATE web_library_groups SET slots = (
+    SELECT COUNT(*) FROM web_library l WHERE l.doc_class = web_library_groups.doc_class
+    AND l.validity = web_library_groups.validity AND l.year = web_library_groups.year
+    AND l.library_key IS NOT NULL
+)
+"""
 _SET_LIBRARY_KEY = f"UPDATE web_library SET library_key = {_LIBRARY_KEY_OF_ROW} WHERE document_id=?"
 SCHEMA = Schema(
-    "website", _SCHEMA, _DISPLAY, _PENDING_VERSIONS, _LIBRARY, _LIBRARY_ORDER, _LIBRARY_KEY
+    "website",
+    _SCHEMA,
+    _DISPLAY,
+    _PENDING_VERSIONS,
+    _LIBRARY,
+    _LIBRARY_ORDER,
+    _LIBRARY_KEY,
+    _LIBRARY_SLOTS,
 )
 """The tables of this component, as versioned migrations."""
 
@@ -417,57 +447,62 @@ class WebsiteState:
         ).fetchone()
         return None if row is None else LibraryRow(*row)
 
-    def count_library(self, conn: Connection, row: LibraryRow | None, delta: int) -> None:
-        """Add ``delta`` to the shown documents of ``row``'s class, validity and year
-        (nothing for a document the library does not list)."""
-        if row is None or not row.listed:
+    def count_library(
+        self, conn: Connection, row: LibraryRow | None, *, shown: int, slots: int
+    ) -> None:
+        """Add ``shown`` to the shown documents and ``slots`` to the slots (documents
+        withdrawn or not) of ``row``'s class, validity and year (nothing for a document
+        the library does not list)."""
+        if row is None or not row.listed or (shown == 0 and slots == 0):
             return
         conn.execute(
-            "INSERT INTO web_library_groups (doc_class, validity, year, documents)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (doc_class, validity, year)"
-            " DO UPDATE SET documents = web_library_groups.documents + excluded.documents",
-            (row.doc_class, row.validity, row.year, delta),
+            "INSERT INTO web_library_groups (doc_class, validity, year, documents, slots)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (doc_class, validity, year)"
+            " DO UPDATE SET documents = web_library_groups.documents + excluded.documents,"
+            " slots = web_library_groups.slots + excluded.slots",
+            (row.doc_class, row.validity, row.year, shown, slots),
         )
 
-    def library_shown(self, conn: Connection, validity: str, year: int) -> int:
-        """How many documents of ``validity`` and ``year`` the library shows."""
-        shown = conn.execute(
-            "SELECT SUM(documents) FROM web_library_groups WHERE validity=? AND year=?",
+    def library_slots(self, conn: Connection, validity: str, year: int) -> int:
+        """How many slots the library's pages of ``validity`` and ``year`` hold: its
+        listed policies, withdrawn or not."""
+        slots = conn.execute(
+            "SELECT SUM(slots) FROM web_library_groups WHERE validity=? AND year=?",
             (validity, year),
         ).fetchone()[0]
-        return int(shown or 0)
+        return int(slots or 0)
 
     def library_targets(self, conn: Connection) -> list[str]:
         """Every page of the library (as targets), in every validity and year."""
         rows = conn.execute(
-            "SELECT validity, year, SUM(documents) FROM web_library_groups"
+            "SELECT validity, year, SUM(slots) FROM web_library_groups"
             " GROUP BY validity, year ORDER BY validity, year"
         )
         return [
             library_target(str(validity), int(year), page)
-            for validity, year, shown in rows
-            for page in range(1, pages_for(int(shown or 0), LIBRARY_PAGE_SIZE) + 1)
+            for validity, year, slots in rows
+            for page in range(1, pages_for(int(slots or 0), LIBRARY_PAGE_SIZE) + 1)
         ]
 
     def library_pages(self, conn: Connection, validity: str, year: int) -> int:
-        """How many library pages the shown documents of ``validity`` and ``year`` fill."""
-        return pages_for(self.library_shown(conn, validity, year), LIBRARY_PAGE_SIZE)
+        """How many library pages the slots of ``validity`` and ``year`` fill."""
+        return pages_for(self.library_slots(conn, validity, year), LIBRARY_PAGE_SIZE)
 
     def library_page_of(self, conn: Connection, row: LibraryRow, doc: Document) -> int:
-        """The page of ``row``'s validity and year where ``doc`` is (or would be) listed:
-        after the shown documents first published before it.
+        """The page of ``row``'s validity and year where ``doc``'s slot is (or would be):
+        after the slots of the policies first published before it.
 
         Counted from the end, where documents join a group in the normal course (a count
-        from the start read the whole group: quadratic in a replay): the group's shown
-        documents (``web_library_groups``, which the caller keeps equal to the keys of
-        the group) less those at or after ``doc``.
+        from the start read the whole group: quadratic in a replay): the group's slots
+        (``web_library_groups``, which the caller keeps equal to the keys of the group)
+        less those at or after ``doc``.
         """
-        shown = self.library_shown(conn, row.validity, row.year)
+        slots = self.library_slots(conn, row.validity, row.year)
         at_or_after = conn.execute(
             "SELECT COUNT(*) FROM web_library WHERE validity=? AND year=? AND library_key >= ?",
             (row.validity, row.year, library_key(doc)),
         ).fetchone()[0]
-        return (shown - int(at_or_after)) // LIBRARY_PAGE_SIZE + 1
+        return (slots - int(at_or_after)) // LIBRARY_PAGE_SIZE + 1
 
     def save_library(
         self, conn: Connection, row: LibraryRow, *, version: int, occurred_on: date
@@ -543,18 +578,21 @@ class WebsiteState:
             frontier = found
         return earlier, later
 
-    def library_counts(self) -> list[tuple[str, str, int, int]]:
-        """``(doc_class, validity, year, documents)`` of the shown 规章 and
-        行政规范性文件: what the library's index counts, and how many pages it has."""
+    def library_counts(self) -> list[tuple[str, str, int, int, int]]:
+        """``(doc_class, validity, year, documents, slots)`` of the 规章 and
+        行政规范性文件: what the library's index counts (the shown documents), and the
+        slots (withdrawn ones too) that number its pages."""
         rows = self.conn.execute(
-            "SELECT doc_class, validity, year, documents FROM web_library_groups"
-            " WHERE documents > 0 ORDER BY doc_class, validity, year"
+            "SELECT doc_class, validity, year, documents, slots FROM web_library_groups"
+            " WHERE slots > 0 ORDER BY doc_class, validity, year"
         )
-        return [(str(c), str(v), int(y), int(n)) for c, v, y, n in rows]
+        return [(str(c), str(v), int(y), int(n), int(k)) for c, v, y, n, k in rows]
 
-    def library_page(self, validity: str, year: int, page: int) -> list[LibraryEntry]:
+    def library_page(self, validity: str, year: int, page: int) -> list[LibraryEntry] | None:
         """The shown 规章 and 行政规范性文件 on one library page, with their successor and
-        the day their validity began, in the order of first publication.
+        the day their validity began, in the order of first publication; ``None`` when
+        the page does not exist (an existing page may show nothing: every document in
+        its slots is withdrawn).
 
         The page's first key is found on the library's index alone, walking from the
         nearer end of the group (``web_library_groups`` counts it): the last pages, which
@@ -562,11 +600,11 @@ class WebsiteState:
         a hundred. Only the page's own rows are then joined to their documents.
         """
         start = (page - 1) * LIBRARY_PAGE_SIZE
-        shown = self.library_shown(self.conn, validity, year)
-        if start >= shown:
-            return []
+        slots = self.library_slots(self.conn, validity, year)
+        if start >= slots:
+            return None
         group = "FROM web_library WHERE validity=? AND year=? AND library_key IS NOT NULL"
-        if start <= shown - 1 - start:
+        if start <= slots - 1 - start:
             found_key = self.conn.execute(
                 f"SELECT library_key {group} ORDER BY library_key LIMIT 1 OFFSET ?",
                 (validity, year, start),
@@ -574,10 +612,10 @@ class WebsiteState:
         else:
             found_key = self.conn.execute(
                 f"SELECT library_key {group} ORDER BY library_key DESC LIMIT 1 OFFSET ?",
-                (validity, year, shown - 1 - start),
+                (validity, year, slots - 1 - start),
             ).fetchone()
         if found_key is None:
-            return []
+            return None
         # CROSS JOIN: the page's rows are read from the library's index in order, and
         # only they are looked up.
         rows = self.conn.execute(
@@ -592,10 +630,13 @@ class WebsiteState:
         )
         found = []
         for row in rows:
-            *doc, doc_class, row_validity, superseded_by, since = row
+            *columns, doc_class, row_validity, superseded_by, since = row
+            doc = _document(tuple(columns))
+            if doc.withdrawn:
+                continue  # its slot stays, empty
             found.append(
                 LibraryEntry(
-                    _document(tuple(doc)),
+                    doc,
                     doc_class,
                     row_validity,
                     superseded_by,

@@ -17,6 +17,14 @@ from tests import factories
 from tests.website_support import Site, at, tree
 
 
+def _groups(api: dict[str, Any]) -> list[tuple[str, int, int, list[int]]]:
+    """``(validity, year, documents shown, page numbers)`` of ``api/library.json``."""
+    return [
+        (g["validity"], g["year"], g["documents"], [p["page"] for p in g["pages"]])
+        for g in api["groups"]
+    ]
+
+
 @pytest.fixture
 def site(make_settings: Callable[..., Settings]) -> Iterator[Site]:
     site = Site(make_settings(site_url="https://www.zhuzhou.gov.cn/zwgk/"))
@@ -57,10 +65,10 @@ def test_the_library_counts_and_lists_documents_by_validity(site: Site) -> None:
         "规章": {"现行有效": 1, "已修订": 0, "已废止": 0, "已失效": 0},
         "行政规范性文件": {"现行有效": 1, "已修订": 1, "已废止": 1, "已失效": 0},
     }
-    assert [(p["validity"], p["year"], p["count"]) for p in api["pages"]] == [
-        ("现行有效", 2023, 2),
-        ("已修订", 2023, 1),
-        ("已废止", 2023, 1),
+    assert _groups(api) == [
+        ("现行有效", 2023, 2, [1]),
+        ("已修订", 2023, 1, [1]),
+        ("已废止", 2023, 1, [1]),
     ]
     repealed_api = json.loads(site.text("api/library/repealed/2023/1.json"))
     [mid] = repealed_api["documents"]
@@ -87,12 +95,19 @@ def test_the_library_counts_and_lists_documents_by_validity(site: Site) -> None:
     assert 'href="gf-new.html"' in mid
     assert "起：已废止" in mid
     assert "起：现行有效" in mid
-    # A withdrawn document leaves the library; a page left empty goes.
+    # A withdrawn document leaves the library's lists but keeps its slot: its page stays,
+    # empty, and the year goes from the index while it shows nothing.
     site.publish(factories.retract("policy", "gf-mid", 3, department="zz-zfb"))
+    assert "中间办法" not in site.text("library/repealed/2023/1.html")
+    assert "暂无文件" in site.text("library/repealed/2023/1.html")
+    assert json.loads(site.text("api/library/repealed/2023/1.json"))["documents"] == []
+    api = json.loads(site.text("api/library.json"))
+    assert _groups(api) == [("现行有效", 2023, 2, [1]), ("已修订", 2023, 1, [1])]
+    assert "repealed/2023/1.html" not in site.text("library/index.html")
+    # A policy that leaves the library classes gives its slot up: the empty page goes.
+    site.publish(factories.policy("gf-mid", 4, doc_class="其他", validity="已废止"))
     assert not site.exists("library/repealed/2023/1.html")
     assert not site.exists("api/library/repealed/2023/1.json")
-    api = json.loads(site.text("api/library.json"))
-    assert [(p["validity"], p["count"]) for p in api["pages"]] == [("现行有效", 2), ("已修订", 1)]
     assert 'href="library/index.html"' in site.text("index.html")  # in the navigation
 
 
@@ -116,10 +131,9 @@ def test_a_library_page_holds_a_hundred_in_the_order_of_first_publication(
     assert not site.exists("library/in-force/2023/2.html")
     assert not site.exists("api/library/in-force/2023/2.json")
     assert "办法第050号" in site.text("library/repealed/2023/1.html")
-    pages = json.loads(site.text("api/library.json"))["pages"]
-    assert [(p["validity"], p["page"], p["count"]) for p in pages] == [
-        ("现行有效", 1, 100),
-        ("已废止", 1, 1),
+    assert _groups(json.loads(site.text("api/library.json"))) == [
+        ("现行有效", 2023, 100, [1]),
+        ("已废止", 2023, 1, [1]),
     ]
     # A document first published before the others takes the first place; those after
     # it move down, onto a second page again.
@@ -166,7 +180,7 @@ def test_the_library_counts_follow_withdrawals_republication_and_a_change_of_kin
 ) -> None:
     def pages() -> list[tuple[str, int]]:
         data = json.loads(site.text("api/library.json"))
-        return [(p["validity"], p["count"]) for p in data["pages"]]
+        return [(validity, documents) for validity, _, documents, _ in _groups(data)]
 
     site.publish(factories.policy("gf-1"), factories.policy("gf-2"))
     assert pages() == [("现行有效", 2)]
@@ -225,13 +239,15 @@ def test_library_pages_stay_right_through_any_mix_of_changes(
     """A document's place is counted from the end of its group (where documents join), so
     it relies on the group's count; whatever happens to the policies (backdated ones,
     repeals, a change of class, withdrawals, republication, a change of kind), the pages
-    after each event list what they should, and equal those of one batch at the end."""
+    after each event list what they should, page by page (a withdrawn policy keeps its
+    slot), and equal those of one batch at the end."""
     monkeypatch.setattr(website_state, "LIBRARY_PAGE_SIZE", 3)
     monkeypatch.setattr(website_render, "LIBRARY_PAGE_SIZE", 3)
     rng = random.Random(21)
     versions: dict[str, int] = {}
     first_published: dict[str, str] = {}
-    shown: dict[str, str] = {}  # document id → the validity it is listed under
+    slotted: dict[str, str] = {}  # document id → the validity of its slot
+    withdrawn: set[str] = set()
     events = []
 
     def library(site: Site) -> dict[str, Any]:
@@ -241,15 +257,13 @@ def test_library_pages_stay_right_through_any_mix_of_changes(
             if path.startswith("api/library")
         }
 
-    def listed(site: Site) -> dict[str, list[str]]:
+    def listed(site: Site) -> dict[str, list[list[str]]]:
         pages = library(site)
         return {
             validity: [
-                d["id"]
+                [d["id"] for d in pages[f"api/library/{slug}/2023/{page}.json"]["documents"]]
                 for page in range(1, 30)
-                for d in pages.get(f"api/library/{slug}/2023/{page}.json", {"documents": []})[
-                    "documents"
-                ]
+                if f"api/library/{slug}/2023/{page}.json" in pages
             ]
             for validity, slug in (("现行有效", "in-force"), ("已废止", "repealed"))
         }
@@ -270,10 +284,11 @@ def test_library_pages_stay_right_through_any_mix_of_changes(
             choice = rng.random()
             if version > 1 and choice < 0.2:
                 event = factories.retract("policy", document_id, version, department="zz-zfb")
-                shown.pop(document_id, None)
+                withdrawn.add(document_id)
             elif version > 1 and choice < 0.25:
                 event = factories.penalty(document_id, version)
-                shown.pop(document_id, None)
+                slotted.pop(document_id, None)
+                withdrawn.discard(document_id)
             else:
                 doc_class = rng.choice(["规章", "行政规范性文件", "其他"])
                 validity = rng.choice(["现行有效", "已废止"])
@@ -285,13 +300,20 @@ def test_library_pages_stay_right_through_any_mix_of_changes(
                     validity=validity,
                 )
                 if doc_class == "其他":
-                    shown.pop(document_id, None)
+                    slotted.pop(document_id, None)
                 else:
-                    shown[document_id] = validity
+                    slotted[document_id] = validity
+                withdrawn.discard(document_id)
             events.append(at(event, moment))
             one_by_one.publish(events[-1])
-            in_order = sorted(shown, key=lambda d: (first_published[d], d))
-            expected = {v: [d for d in in_order if shown[d] == v] for v in ("现行有效", "已废止")}
+            in_order = sorted(slotted, key=lambda d: (first_published[d], d))
+            expected = {}
+            for validity in ("现行有效", "已废止"):
+                slots = [d for d in in_order if slotted[d] == validity]
+                expected[validity] = [
+                    [d for d in slots[start : start + 3] if d not in withdrawn]
+                    for start in range(0, len(slots), 3)
+                ]
             assert listed(one_by_one) == expected, f"after event {step}: {events[-1]}"
         in_one_batch.publish(*events)
         rebuilt.publish(*events)

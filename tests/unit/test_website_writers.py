@@ -106,7 +106,7 @@ def test_a_store_from_before_versioned_marks_is_migrated_with_its_marks(
             conn.execute("INSERT INTO web_pending (target) VALUES (?)", (HOME_TARGET,))
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 6
+        assert store.schema_versions()["website"] == WEBSITE.version == 7
         assert state.pending() == {HOME_TARGET: 0}
         with store.transaction() as conn:
             state.mark(conn, HOME_TARGET)
@@ -128,7 +128,7 @@ def test_a_store_at_version_3_gains_the_library_and_keeps_its_marks(
             )
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 6
+        assert store.schema_versions()["website"] == WEBSITE.version == 7
         assert state.pending() == {HOME_TARGET: 7}
         assert state.library_counts() == []
         assert state.library_row("pol-1") is None
@@ -183,19 +183,21 @@ def test_a_store_at_version_4_keeps_its_library_counts_and_orders_by_publication
             )
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 6
-        assert state.library_counts() == [("行政规范性文件", "现行有效", 2023, 2)]
+        assert store.schema_versions()["website"] == WEBSITE.version == 7
+        assert state.library_counts() == [("行政规范性文件", "现行有效", 2023, 2, 2)]
         page = state.library_page("现行有效", 2023, 1)
+        assert page is not None
         assert [e.doc.document_id for e in page] == ["gf-early", "gf-late"]
-        assert state.library_page("现行有效", 2023, 2) == []
+        assert state.library_page("现行有效", 2023, 2) is None
 
 
 def test_a_store_at_version_5_gains_the_library_keys(
     store_location: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Version 6 keeps each listed, shown policy's place in an index: a store at version
-    5 gets it for the policies it has, withdrawn ones and other classes left out, so its
-    pages and the places of new documents are what they were."""
+    """Version 6 keeps each listed, shown policy's place in an index, and version 7 each
+    withdrawn one's too (its slot): a store at version 5 gets both for the policies it
+    has, other classes left out, so its pages list what they did and the places of new
+    documents follow every slot."""
     before = Schema("website", *WEBSITE.migrations[:5])
     rows = [
         # (document_id, first published, withdrawn, class)
@@ -221,8 +223,9 @@ def test_a_store_at_version_5_gains_the_library_keys(
             )
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 6
+        assert store.schema_versions()["website"] == WEBSITE.version == 7
         page = state.library_page("现行有效", 2023, 1)
+        assert page is not None
         assert [e.doc.document_id for e in page] == ["gf-a", "gf-b", "gf-c"]
         row = state.library_row("gf-c")
         assert row is not None
@@ -233,15 +236,60 @@ def test_a_store_at_version_5_gains_the_library_keys(
                 doc = state.document(document_id)
                 assert doc is not None
                 places[document_id] = state.library_page_of(conn, row, doc)
-            # Withdrawn documents and other classes are ranked, but count for no one.
-            assert places == {"gf-a": 1, "gf-b": 2, "gf-c": 3, "gf-gone": 3, "gf-other": 3}
+            # A withdrawn document keeps its slot; other classes are ranked, but have none.
+            assert places == {"gf-a": 1, "gf-b": 2, "gf-gone": 3, "gf-c": 4, "gf-other": 4}
             # gf-b moves to another year (as a new version would move it, with its count).
             conn.execute("UPDATE web_library SET year=2024 WHERE document_id='gf-b'")
             conn.execute(
-                "UPDATE web_library_groups SET documents = 1 WHERE doc_class='行政规范性文件'"
+                "UPDATE web_library_groups SET documents = 1, slots = 2"
+                " WHERE doc_class='行政规范性文件'"
             )
-        pages = [state.library_page("现行有效", 2023, n) for n in (1, 2, 3)]
-        assert [[e.doc.document_id for e in page] for page in pages] == [["gf-a"], ["gf-c"], []]
+        pages = [state.library_page("现行有效", 2023, n) for n in (1, 2, 3, 4)]
+        assert [None if p is None else [e.doc.document_id for e in p] for p in pages] == [
+            ["gf-a"],
+            [],  # gf-gone's slot
+            ["gf-c"],
+            None,
+        ]
+
+
+def test_a_store_at_version_6_gives_withdrawn_policies_their_slots(
+    store_location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 7: a store at version 6 had no key for a withdrawn policy and counted only
+    shown ones; it gets the key and counts its slots, so a withdrawal changes one page."""
+    before = Schema("website", *WEBSITE.migrations[:6])
+    with Store(store_location) as store:
+        store.ensure_schema(before)
+        with store.transaction() as conn:
+            for document_id, published, withdrawn in (
+                ("gf-a", "2023-01-01T00:00:00.000000Z", 0),
+                ("gf-gone", "2023-02-01T00:00:00.000000Z", 1),
+                ("gf-c", "2023-03-01T00:00:00.000000Z", 0),
+            ):
+                _insert_policy_document(conn, document_id, published, withdrawn=withdrawn)
+                key = None if withdrawn else f"{published} {document_id}"
+                conn.execute(
+                    "INSERT INTO web_library (document_id, doc_class, validity, year, library_key)"
+                    " VALUES (?, '行政规范性文件', '现行有效', 2023, ?)",
+                    (document_id, key),
+                )
+            conn.execute(
+                "INSERT INTO web_library_groups (doc_class, validity, year, documents)"
+                " VALUES ('行政规范性文件', '现行有效', 2023, 2)"
+            )
+    monkeypatch.setattr(website_state, "LIBRARY_PAGE_SIZE", 1)  # a page per document
+    with Store(store_location) as store:
+        state = WebsiteState(store, page_size=20)
+        assert store.schema_versions()["website"] == WEBSITE.version == 7
+        assert state.library_counts() == [("行政规范性文件", "现行有效", 2023, 2, 3)]
+        pages = [state.library_page("现行有效", 2023, n) for n in (1, 2, 3, 4)]
+        assert [None if p is None else [e.doc.document_id for e in p] for p in pages] == [
+            ["gf-a"],
+            [],
+            ["gf-c"],
+            None,
+        ]
 
 
 def test_a_batch_that_takes_longer_than_the_lease_still_commits(
