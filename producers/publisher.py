@@ -37,7 +37,7 @@ def already_checked(event: AnyEvent) -> AnyEvent:
     return event
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Accepted:
     """Where an accepted event is stored; ``duplicate`` if it had been accepted before."""
 
@@ -179,18 +179,14 @@ class Publisher:
         if errors:
             raise BatchRejected(errors)
         accepted_before = self._reserve(checked)
-        pending: list[tuple[_Outgoing, SendFuture]] = []
-        results: dict[str, Accepted] = {}
+        # Parallel to ``outgoing``: the send's future, or None for an event accepted before.
+        futures: list[SendFuture | None] = []
         for message in outgoing:
-            previous = accepted_before.get(message.event_id)
-            if previous is not None:
-                topic, partition, offset = previous
-                results[message.event_id] = Accepted(
-                    message.event_id, message.document_id, topic, partition, offset, duplicate=True
-                )
+            if message.event_id in accepted_before:
+                futures.append(None)
                 continue
             try:
-                future = self._producer.send(
+                future: SendFuture = self._producer.send(
                     message.topic,
                     message.value,
                     key=message.document_id.encode(),
@@ -198,28 +194,45 @@ class Publisher:
                 )
             except PublishFailed as exc:
                 future = _Failed(exc)
-            pending.append((message, future))
+            futures.append(future)
         failed: dict[str, PublishFailed] = {}
         acked: list[tuple[str, str, int, int]] = []
         # One deadline for the whole batch: waiting ``ack_timeout`` per message would
         # keep the caller for hours when the broker is gone and nothing resolves.
         deadline = time.monotonic() + self.ack_timeout
         wedged = False
-        if pending:
+        if any(future is not None for future in futures):
             try:
                 self._producer.flush(timeout=self.ack_timeout)
             except PublishFailed as exc:
                 log.warning("flush failed: %s", exc)
                 wedged = True
-        for message, future in pending:
+        ordered: list[Accepted] = []
+        for message, pending in zip(outgoing, futures, strict=True):
+            if pending is None:
+                topic, partition, offset = accepted_before[message.event_id]
+                ordered.append(
+                    Accepted(
+                        message.event_id,
+                        message.document_id,
+                        topic,
+                        partition,
+                        offset,
+                        duplicate=True,
+                    )
+                )
+                continue
             try:
-                sent = future.result(timeout=max(0.0, deadline - time.monotonic()))
+                sent = pending.result(timeout=max(0.0, deadline - time.monotonic()))
             except PublishFailed as exc:
                 failed[message.event_id] = exc
                 continue
-            acked.append((message.event_id, sent.topic, sent.partition, sent.offset))
-            results[message.event_id] = Accepted(
-                message.event_id, message.document_id, sent.topic, sent.partition, sent.offset
+            if self.ledger is not None:
+                acked.append((message.event_id, sent.topic, sent.partition, sent.offset))
+            ordered.append(
+                Accepted(
+                    message.event_id, message.document_id, sent.topic, sent.partition, sent.offset
+                )
             )
         if wedged:
             # A producer that could not deliver within ack_timeout (a Kafka client can
@@ -229,19 +242,19 @@ class Publisher:
         if self.ledger is not None:
             self.ledger.acknowledge(acked)
             self.ledger.release(list(failed))
-        ordered = [results[m.event_id] for m in outgoing if m.event_id in results]
         if failed:
             raise PartialPublish(ordered, failed)
-        for accepted in ordered:
-            log.info(
-                "accepted %s %s → %s[%d]@%d%s",
-                accepted.event_id,
-                accepted.document_id,
-                accepted.topic,
-                accepted.partition,
-                accepted.offset,
-                " (duplicate)" if accepted.duplicate else "",
-            )
+        if log.isEnabledFor(logging.INFO):
+            for accepted in ordered:
+                log.info(
+                    "accepted %s %s → %s[%d]@%d%s",
+                    accepted.event_id,
+                    accepted.document_id,
+                    accepted.topic,
+                    accepted.partition,
+                    accepted.offset,
+                    " (duplicate)" if accepted.duplicate else "",
+                )
         return ordered
 
     def _reserve(self, events: list[AnyEvent]) -> dict[str, tuple[str, int, int]]:

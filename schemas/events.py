@@ -355,4 +355,5 @@ def _parse(data: bytes | str | Mapping[str, Any]) -> AnyEvent:
 
 def encode_event(event: AnyEvent) -> bytes:
     """Encode an event as compact UTF-8 JSON, the form it travels in on the bus."""
-    return event.model_dump_json(exclude_none=True).encode("utf-8")
+    # model_dump_json's own serializer, without its bytes → str → bytes round trip.
+    return event.__pydantic_serializer__.to_json(event, exclude_none=True)
