@@ -10,7 +10,9 @@ published on fresh topics of a real Kafka broker (3 partitions a topic, 15 in al
 then that many ``govpub consume --channel NAME --until-idle`` processes are started
 together in one consumer group, on one state store, and timed until the last one
 ends. The webhook channel posts to a receiver in this process (signed, one endpoint,
-every kind but exposure routed to it). Each run is then checked: every event has one
+every kind but exposure routed to it; HTTP/1.1 with connections kept alive, as a real
+endpoint answers, so that the benchmark's own process does not open a connection and a
+thread per post on the cores the consumers are measured on). Each run is then checked: every event has one
 finished delivery record for the channel, and the receiver got each routed event's
 ``webhook-id`` exactly once.
 
