@@ -30,7 +30,7 @@ archive page it is on, one sitemap slice and the home page; see
 
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -78,7 +78,6 @@ from channels.website.state import (
     delete_target,
     doc_target,
     index_target,
-    library_target,
     page_target,
     pages_for,
     parse_target,
@@ -278,7 +277,7 @@ class WebsiteChannel(ChannelBase):
         recorded = state.library_row(event.document_id)
         chain = self._chain(event.document_id) if library or recorded else set()
         with state.store.transaction(LOCK) as conn:
-            library_before = self._library_places(conn, doc, recorded)
+            library_before = self._library_place(conn, doc.document_id)
             state.save(conn, doc)
             state.save_display(conn, doc.document_id, dates)
             if library is not None:
@@ -288,22 +287,13 @@ class WebsiteChannel(ChannelBase):
                 was_shown = previous is not None and not previous.withdrawn
                 state.count_library(conn, recorded, shown=-int(was_shown), slots=-1)
                 state.count_library(conn, library, shown=+1, slots=+1)
-                # The library's index and the pages the document leaves and joins, and
-                # the pages of the policies in its revision chain, before and after: each
-                # shows the whole chain (a successor may come after the policy it replaced,
-                # from another partition: the chain names it only then).
-                # Listed before (shown or withdrawn) and after in the same validity and
-                # year, it keeps its slot (its first publication): only its own page
-                # changes there.
-                kept: Collection[tuple[str, int]] = (
-                    {(library.validity, library.year)}
-                    if recorded is not None
-                    and recorded.listed
-                    and library.listed
-                    and (recorded.validity, recorded.year) == (library.validity, library.year)
-                    else ()
-                )
-                marks += self._library_targets(conn, doc, library_before, library, kept=kept)
+                # The library's index, the page of its slot before and after (a slot
+                # that joins or leaves a validity and year is numbered at the flush,
+                # which marks the pages whose slots move), and the pages of the policies
+                # in its revision chain, before and after: each shows the whole chain (a
+                # successor may come after the policy it replaced, from another
+                # partition: the chain names it only then).
+                marks += self._library_targets(conn, doc.document_id, library_before)
                 chain |= self._chain(event.document_id)
                 marks += [doc_target(d) for d in sorted(chain)]
             elif recorded is not None:
@@ -312,7 +302,7 @@ class WebsiteChannel(ChannelBase):
                 was_shown = previous is not None and not previous.withdrawn
                 state.count_library(conn, recorded, shown=-int(was_shown), slots=-1)
                 state.forget_library(conn, recorded.document_id)
-                marks += self._library_targets(conn, doc, library_before)
+                marks += self._library_targets(conn, doc.document_id, library_before)
                 marks += [doc_target(d) for d in sorted(chain)]
             for ref in sorted(old_lists - doc.lists):
                 assert previous is not None
@@ -355,49 +345,17 @@ class WebsiteChannel(ChannelBase):
         earlier, later = self.state.revision_chain(document_id)
         return {*earlier, *later}
 
-    def _library_places(
-        self, conn: Connection, doc: Document, *rows: LibraryRow | None
-    ) -> dict[tuple[str, int], tuple[int, int]]:
-        """For the validity and year of each listed row: the page where ``doc`` stands in
-        it, and how many pages it has now."""
-        places: dict[tuple[str, int], tuple[int, int]] = {}
-        if self._rebuilding:
-            return places  # every page is marked by _prepare
-        for row in rows:
-            if row is None or not row.listed:
-                continue
-            group = (row.validity, row.year)
-            page = self.state.library_page_of(conn, row, doc)
-            first, pages = places.get(group, (page, self.state.library_pages(conn, *group)))
-            places[group] = (min(first, page), pages)
-        return places
+    def _library_place(self, conn: Connection, document_id: str) -> str | None:
+        """The library page of the document's slot (``None`` in a replay: _prepare marks
+        every page)."""
+        return None if self._rebuilding else self.state.library_place(conn, document_id)
 
-    def _library_targets(
-        self,
-        conn: Connection,
-        doc: Document,
-        before: dict[tuple[str, int], tuple[int, int]],
-        *rows: LibraryRow | None,
-        kept: Collection[tuple[str, int]] = (),
-    ) -> list[str]:
-        """The library's outputs a change of ``doc`` touches: its index, and in each
-        validity and year it leaves or joins (``before``: where it stood before the change,
-        ``rows``: after), the page where it stands and every page after it, which shift by
-        one; in a validity and year it stays in (``kept``), its page only."""
-        places = dict(before)
-        for group, (page, _) in self._library_places(conn, doc, *rows).items():
-            first, pages = places.get(group, (page, 0))
-            places[group] = (min(first, page), pages)
-        if not places:
-            return []
-        targets = [LIBRARY_TARGET]
-        for (validity, year), (first, pages_before) in sorted(places.items()):
-            if (validity, year) in kept:
-                targets.append(library_target(validity, year, first))
-                continue
-            last = max(pages_before, self.state.library_pages(conn, validity, year))
-            targets += [library_target(validity, year, page) for page in range(first, last + 1)]
-        return targets
+    def _library_targets(self, conn: Connection, document_id: str, before: str | None) -> list[str]:
+        """The library's outputs a change of a policy touches itself: the index and the
+        page of its slot before and after (the pages whose slots move are marked when
+        they are numbered again, at the flush)."""
+        after = self._library_place(conn, document_id)
+        return [LIBRARY_TARGET, *(t for t in dict.fromkeys((before, after)) if t is not None)]
 
     def _mark(self, conn: Connection, targets: list[str]) -> list[str]:
         """Mark the targets not marked yet in this batch (once is enough: the batch's
@@ -431,10 +389,9 @@ class WebsiteChannel(ChannelBase):
         state = self.state
         marks = [doc_target(doc.document_id), HOME_TARGET, SECTIONS_TARGET]
         with state.store.transaction(LOCK) as conn:
-            # Where its slot is: the only library page it changes (it keeps the slot).
+            # Its slot's page: the only library page it changes (it keeps the slot).
             is_policy = previous.kind == Kind.POLICY.value
             row = state.library_row(previous.document_id) if is_policy else None
-            library_before = self._library_places(conn, previous, row)
             state.save(conn, doc)
             if dates is not None or display_ended_on is not None:
                 until = dates.display_until if dates is not None else None
@@ -449,7 +406,7 @@ class WebsiteChannel(ChannelBase):
             if is_policy:
                 if not previous.withdrawn:
                     state.count_library(conn, row, shown=-1, slots=0)
-                marks += self._library_targets(conn, doc, library_before, kept=library_before)
+                marks += self._library_targets(conn, doc.document_id, None)
                 # The other pages of its revision chain no longer show it.
                 marks += [doc_target(d) for d in sorted(self._chain(previous.document_id))]
             marked = self._mark(conn, marks)
@@ -582,6 +539,7 @@ class WebsiteChannel(ChannelBase):
                         ASSETS_TARGET,
                     ),
                 )
+            state.renumber_library(conn)
             if self._rebuilding:
                 state.mark_many(conn, [LIBRARY_TARGET, *state.library_targets(conn)])
             for ref, old_pages, new_pages in state.renumber(conn):

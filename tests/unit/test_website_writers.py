@@ -106,7 +106,7 @@ def test_a_store_from_before_versioned_marks_is_migrated_with_its_marks(
             conn.execute("INSERT INTO web_pending (target) VALUES (?)", (HOME_TARGET,))
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 7
+        assert store.schema_versions()["website"] == WEBSITE.version == 8
         assert state.pending() == {HOME_TARGET: 0}
         with store.transaction() as conn:
             state.mark(conn, HOME_TARGET)
@@ -128,7 +128,7 @@ def test_a_store_at_version_3_gains_the_library_and_keeps_its_marks(
             )
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 7
+        assert store.schema_versions()["website"] == WEBSITE.version == 8
         assert state.pending() == {HOME_TARGET: 7}
         assert state.library_counts() == []
         assert state.library_row("pol-1") is None
@@ -183,7 +183,7 @@ def test_a_store_at_version_4_keeps_its_library_counts_and_orders_by_publication
             )
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 7
+        assert store.schema_versions()["website"] == WEBSITE.version == 8
         assert state.library_counts() == [("行政规范性文件", "现行有效", 2023, 2, 2)]
         page = state.library_page("现行有效", 2023, 1)
         assert page is not None
@@ -194,10 +194,10 @@ def test_a_store_at_version_4_keeps_its_library_counts_and_orders_by_publication
 def test_a_store_at_version_5_gains_the_library_keys(
     store_location: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Version 6 keeps each listed, shown policy's place in an index, and version 7 each
-    withdrawn one's too (its slot): a store at version 5 gets both for the policies it
-    has, other classes left out, so its pages list what they did and the places of new
-    documents follow every slot."""
+    """Version 6 keeps each listed, shown policy's place in an index, version 7 each
+    withdrawn one's too (its slot), and version 8 numbers the slots: a store at version 5
+    gets all three for the policies it has, other classes left out, so its pages list
+    what they did."""
     before = Schema("website", *WEBSITE.migrations[:5])
     rows = [
         # (document_id, first published, withdrawn, class)
@@ -223,30 +223,27 @@ def test_a_store_at_version_5_gains_the_library_keys(
             )
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 7
+        assert store.schema_versions()["website"] == WEBSITE.version == 8
         page = state.library_page("现行有效", 2023, 1)
         assert page is not None
         assert [e.doc.document_id for e in page] == ["gf-a", "gf-b", "gf-c"]
-        row = state.library_row("gf-c")
-        assert row is not None
         monkeypatch.setattr(website_state, "LIBRARY_PAGE_SIZE", 1)  # a page per document
         with store.transaction() as conn:
-            places = {}
-            for document_id, *_ in rows:
-                doc = state.document(document_id)
-                assert doc is not None
-                places[document_id] = state.library_page_of(conn, row, doc)
-            # A withdrawn document keeps its slot; other classes are ranked, but have none.
-            assert places == {"gf-a": 1, "gf-b": 2, "gf-gone": 3, "gf-c": 4, "gf-other": 4}
-            # gf-b moves to another year (as a new version would move it, with its count).
-            conn.execute("UPDATE web_library SET year=2024 WHERE document_id='gf-b'")
-            conn.execute(
-                "UPDATE web_library_groups SET documents = 1, slots = 2"
-                " WHERE doc_class='行政规范性文件'"
-            )
-        pages = [state.library_page("现行有效", 2023, n) for n in (1, 2, 3, 4)]
+            places = {
+                document_id: state.library_place(conn, document_id) for document_id, *_ in rows
+            }
+        # A withdrawn document keeps its slot; other classes have none.
+        assert places == {
+            "gf-a": website_state.library_target("现行有效", 2023, 1),
+            "gf-b": website_state.library_target("现行有效", 2023, 2),
+            "gf-gone": website_state.library_target("现行有效", 2023, 3),
+            "gf-c": website_state.library_target("现行有效", 2023, 4),
+            "gf-other": None,
+        }
+        pages = [state.library_page("现行有效", 2023, n) for n in (1, 2, 3, 4, 5)]
         assert [None if p is None else [e.doc.document_id for e in p] for p in pages] == [
             ["gf-a"],
+            ["gf-b"],
             [],  # gf-gone's slot
             ["gf-c"],
             None,
@@ -281,7 +278,7 @@ def test_a_store_at_version_6_gives_withdrawn_policies_their_slots(
     monkeypatch.setattr(website_state, "LIBRARY_PAGE_SIZE", 1)  # a page per document
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 7
+        assert store.schema_versions()["website"] == WEBSITE.version == 8
         assert state.library_counts() == [("行政规范性文件", "现行有效", 2023, 2, 3)]
         pages = [state.library_page("现行有效", 2023, n) for n in (1, 2, 3, 4)]
         assert [None if p is None else [e.doc.document_id for e in p] for p in pages] == [
