@@ -147,20 +147,19 @@ DROP INDEX web_library_page;
 ALTER TABLE web_library DROP COLUMN seq;
 CREATE INDEX IF NOT EXISTS web_library_group ON web_library (validity, year)
 """
+LIBRARY_PAGE_SIZE = 100
+"""Slots per library page (per validity and year of ``written_on``)."""
 LIBRARY_CLASS_VALUES = (DocClass.REGULATION.value, DocClass.NORMATIVE.value)
 """The classes the library lists (规章库, 行政规范性文件库)."""
 _LISTED = "doc_class IN (" + ", ".join(f"'{c}'" for c in LIBRARY_CLASS_VALUES) + ")"
-_SHOWN_KEY_OF_ROW = (
-    f"CASE WHEN {_LISTED} THEN (SELECT d.sort_key || ' ' || d.document_id FROM web_documents d"
-    " WHERE d.document_id = web_library.document_id AND d.withdrawn = 0) END"
-)
-"""Version 6's ``library_key``: set while a listed policy is shown."""
 _LIBRARY_KEY_OF_ROW = (
     f"CASE WHEN {_LISTED} THEN (SELECT d.sort_key || ' ' || d.document_id FROM web_documents d"
     " WHERE d.document_id = web_library.document_id) END"
 )
 """``library_key`` since version 7: set while a policy is of a listed class, withdrawn or
 not (a withdrawn policy keeps its slot)."""
+_SHOWN_KEY_OF_ROW = _LIBRARY_KEY_OF_ROW.replace(") END", " AND d.withdrawn = 0) END")
+"""Version 6's ``library_key``: set while a listed policy is shown."""
 # Version 6: each listed, shown policy's place in its validity and year, in an index
 # (issue 21). Ranking a document among the others of its group joined every row of the
 # group to its document: at 10,000 documents that was half of a rebuild's time, and it
@@ -198,7 +197,7 @@ UPDATE web_library_groups SET slots = (
 # ``web_entries.position`` is for the other lists: a policy joins a group's end in the
 # normal course, so a batch renumbers the slots it added. ``pages`` is how many pages
 # were rendered, so that a change in their number marks the pages that come or go.
-_LIBRARY_SLOT_NUMBERS = """
+_LIBRARY_SLOT_NUMBERS = f"""
 ALTER TABLE web_library ADD COLUMN slot INTEGER;
 CREATE INDEX IF NOT EXISTS web_library_slot ON web_library (validity, year, slot);
 CREATE TABLE IF NOT EXISTS web_library_years (
@@ -214,7 +213,8 @@ UPDATE web_library SET slot = numbered.n FROM (
     FROM web_library WHERE library_key IS NOT NULL
 ) AS numbered WHERE web_library.document_id = numbered.document_id;
 INSERT INTO web_library_years (validity, year, pages)
-    SELECT validity, year, (SUM(slots) + 99) / 100 FROM web_library_groups
+    SELECT validity, year, (SUM(slots) + {LIBRARY_PAGE_SIZE - 1}) / {LIBRARY_PAGE_SIZE}
+    FROM web_library_groups
     GROUP BY validity, year
 """
 _SET_LIBRARY_KEY = f"UPDATE web_library SET library_key = {_LIBRARY_KEY_OF_ROW} WHERE document_id=?"
@@ -249,9 +249,6 @@ STATE_TABLES = (
 """The tables that hold the website's state (replaced as a whole by a replay)."""
 LOCK = "website"
 """The store lock of the website's tables (see :meth:`govpub.store.Store.transaction`)."""
-
-LIBRARY_PAGE_SIZE = 100
-"""Documents per library page (per validity and year of ``written_on``)."""
 
 _DOC_COLUMNS = (
     "document_id, kind, department, title, subtitle, badge, version, sort_key,"
@@ -367,12 +364,6 @@ def sort_key_of(moment: datetime) -> str:
     """The ``sort_key`` of a document first published at ``moment``: UTC, so that keys of
     any offset compare as text."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def library_key(doc: Document) -> str:
-    """``doc``'s place in the library's order (``web_library.library_key``): first
-    publication, then id."""
-    return f"{doc.sort_key} {doc.document_id}"
 
 
 def pages_for(entries: int, page_size: int) -> int:
@@ -528,6 +519,16 @@ class WebsiteState:
             return None
         return library_target(str(row[0]), int(row[1]), int(row[2]) // LIBRARY_PAGE_SIZE + 1)
 
+    def _slot_group(self, conn: Connection, document_id: str) -> tuple[str, int, str] | None:
+        """``(validity, year, library_key)`` of the policy's slot, if it has one."""
+        row = conn.execute(
+            "SELECT validity, year, library_key FROM web_library WHERE document_id=?",
+            (document_id,),
+        ).fetchone()
+        if row is None or row[2] is None:
+            return None
+        return str(row[0]), int(row[1]), str(row[2])
+
     def renumber_library_from(self, conn: Connection, validity: str, year: int, key: str) -> None:
         """A slot with ``key`` joined or left ``validity`` and ``year``: the slots from it
         on are numbered again at the end of the batch."""
@@ -585,10 +586,7 @@ class WebsiteState:
     ) -> None:
         """Record a policy's class, validity, year and successor, and the day a new
         validity began (a version whose validity differs from the version before it)."""
-        before = conn.execute(
-            "SELECT validity, year, library_key FROM web_library WHERE document_id=?",
-            (row.document_id,),
-        ).fetchone()
+        left = self._slot_group(conn, row.document_id)
         conn.execute(
             "INSERT INTO web_library (document_id, doc_class, validity, year, superseded_by)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
@@ -597,16 +595,13 @@ class WebsiteState:
             (row.document_id, row.doc_class, row.validity, row.year, row.superseded_by),
         )
         conn.execute(_SET_LIBRARY_KEY, (row.document_id,))
-        after = conn.execute(
-            "SELECT validity, year, library_key FROM web_library WHERE document_id=?",
-            (row.document_id,),
-        ).fetchone()
-        if before is None or tuple(before) != tuple(after):
+        joined = self._slot_group(conn, row.document_id)
+        if left != joined:
             # Its slot leaves one validity and year and joins another (or none).
             conn.execute("UPDATE web_library SET slot=NULL WHERE document_id=?", (row.document_id,))
-            for validity, year, key in (r for r in (before, after) if r is not None):
-                if key is not None:
-                    self.renumber_library_from(conn, str(validity), int(year), str(key))
+            for group in (left, joined):
+                if group is not None:
+                    self.renumber_library_from(conn, *group)
         before = conn.execute(
             "SELECT validity FROM web_validity WHERE document_id=? AND version<?"
             " ORDER BY version DESC LIMIT 1",
@@ -621,12 +616,9 @@ class WebsiteState:
 
     def forget_library(self, conn: Connection, document_id: str) -> None:
         """Remove a document that is no longer a policy from the library tables."""
-        row = conn.execute(
-            "SELECT validity, year, library_key FROM web_library WHERE document_id=?",
-            (document_id,),
-        ).fetchone()
-        if row is not None and row[2] is not None:
-            self.renumber_library_from(conn, str(row[0]), int(row[1]), str(row[2]))
+        group = self._slot_group(conn, document_id)
+        if group is not None:
+            self.renumber_library_from(conn, *group)
         conn.execute("DELETE FROM web_library WHERE document_id=?", (document_id,))
         conn.execute("DELETE FROM web_validity WHERE document_id=?", (document_id,))
 
