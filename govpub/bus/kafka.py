@@ -26,6 +26,9 @@ from govpub.errors import BusError, CommitFailed, PublishFailed
 
 log = logging.getLogger(__name__)
 
+# How often a group member tells the coordinator it is alive (and hears of a rebalance).
+HEARTBEAT_INTERVAL_MS = 500
+
 
 class KafkaBus:
     """The Kafka transport (``GOVPUB_BUS=kafka://HOST:PORT[,HOST:PORT]``)."""
@@ -49,7 +52,12 @@ class KafkaBus:
 
     @property
     def _heartbeat_interval_ms(self) -> int:
-        return max(1000, self.session_timeout_ms // 3)
+        # A member learns that another is joining only from a heartbeat's answer, and the
+        # newcomer gets no partitions until every member has rejoined: with a third of the
+        # session timeout (3.3 s) a second process started beside a first waited that long
+        # with half the partitions idle. Half a second bounds the wait and costs the broker
+        # two small requests a second per member.
+        return min(HEARTBEAT_INTERVAL_MS, self.session_timeout_ms // 3)
 
     def _admin(self) -> KafkaAdminClient:
         try:

@@ -10,7 +10,8 @@ import pytest
 from channels.memory import MemoryChannel
 from consumers import ChannelRunner, DeadLetter, RetryPolicy, read_dead_letters
 from consumers.redrive import redrive
-from govpub.bus import open_bus
+from consumers.runner import _BatchRamp
+from govpub.bus import TopicPartition, open_bus
 from govpub.deliveries import DeliveryLog, DeliveryState
 from govpub.errors import (
     ChannelFlushFailed,
@@ -353,3 +354,27 @@ def test_the_channel_works_between_events_and_its_failures_stop_nothing(
     assert channel.idle_calls >= 3  # the first call raised; the runner went on
     assert [e.document_id for e in channel.applied] == ["p1"]
     assert not thread.is_alive()
+
+
+def test_a_new_assignment_starts_with_small_batches_that_double() -> None:
+    ramp = _BatchRamp(1000)
+    first = {TopicPartition("t", 0), TopicPartition("t", 1)}
+    assert [ramp.next(set()) for _ in range(3)] == [200, 200, 200]
+    assert [ramp.next(first) for _ in range(5)] == [200, 400, 800, 1000, 1000]
+    # A rebalance that takes a partition away starts over, as a join does.
+    assert [ramp.next({TopicPartition("t", 0)}) for _ in range(2)] == [200, 400]
+    assert _BatchRamp(50).next(first) == 50
+
+
+def test_the_runner_delivers_a_backlog_in_batches_that_grow(local: Settings) -> None:
+    emit(local, *(factories.policy(f"doc-{i}") for i in range(700)))
+    channel = MemoryChannel()
+    with Store(local.store) as store:
+        runner = ChannelRunner(
+            channel, open_bus(local), store, Topics(local.topic_prefix), max_batch=500
+        )
+        runner.run(until_idle=True)
+    assert runner.stats.delivered == 700
+    # 200, then 400, then the 100 left: a full batch only once the assignment is settled.
+    assert runner.stats.batches == 3
+    assert channel.flushes == 3
