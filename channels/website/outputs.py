@@ -155,7 +155,8 @@ class Outputs:
             self.tree.remove(html_path)
             self.tree.remove(api_path)
             return
-        html, data = self.renderer.library_page(validity, year, page, entries)
+        pages = self.state.library_pages(self.state.conn, validity, year)
+        html, data = self.renderer.library_page(validity, year, page, entries, pages=pages)
         self.tree.write(html_path, html)
         self.tree.write(api_path, data)
 

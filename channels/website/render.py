@@ -25,7 +25,7 @@ from jinja2 import (
     StrictUndefined,
 )
 from jinja2.bccache import Bucket
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from channels.report import cell_text
 from channels.urls import SiteUrls
@@ -88,6 +88,8 @@ _VALIDITY_NOTES = {
 }
 INDEX_RECENT_PAGES = 5
 """A list's index links to its newest archive pages, this many."""
+LIBRARY_INDEX_FIRST_PAGES = 3
+"""How many of a year's first library pages the library's index links (and its last)."""
 DISPLAY_ENDED_TITLE = "行政处罚决定（公示期满）"
 """What stands for the title of a decision taken down at the end of its display period:
 its notice and its JSON entry no longer name it (its party is usually in its title)."""
@@ -100,6 +102,11 @@ def _xml_text(value: str) -> str:
     """``value`` as XML character data (``&``, ``<``, ``>`` escaped, as
     ``xml.sax.saxutils.escape`` does, whose import pulls in ``urllib.request``)."""
     return html.escape(value, quote=False)
+
+
+def _api_url(urls: SiteUrls, paths: tuple[str, str] | None) -> str | None:
+    """The absolute URL of the JSON twin in ``paths`` (HTML, JSON), if any."""
+    return None if paths is None else urls.absolute(paths[1])
 
 
 def local_date(moment: datetime) -> date:
@@ -591,10 +598,14 @@ class SiteRenderer:
 
     def library_index(self, counts: Sequence[tuple[str, str, int, int, int]]) -> dict[str, bytes]:
         """``library/index.html`` and ``api/library.json``: the documents by class and
-        validity, and the library's pages by validity and year of ``written_on``, with how
-        many documents each year shows. ``counts`` are ``(class, validity, year, documents,
-        slots)``: a page holds LIBRARY_PAGE_SIZE slots, and a withdrawn document keeps its
-        slot (so a page may show fewer; a year's count is exact)."""
+        validity, and each validity's years of ``written_on`` with how many documents a
+        year shows and how many pages it has. ``counts`` are ``(class, validity, year,
+        documents, slots)``: a page holds LIBRARY_PAGE_SIZE slots, and a withdrawn document
+        keeps its slot (so a page may show fewer; a year's count is exact).
+
+        The index links a year's first pages and its last, not every page: it is
+        rendered at every policy event, and a year of a province's documents fills
+        thousands of pages. The pages link each other (:meth:`library_page`)."""
         classes = list(LIBRARY_CLASS_VALUES)
         validities = [v.value for v in Validity]
         totals = {c: dict.fromkeys(validities, 0) for c in classes}
@@ -603,34 +614,26 @@ class SiteRenderer:
             totals[doc_class][validity] += number
             shown, held = by_group.get((validity, year), (0, 0))
             by_group[(validity, year)] = (shown + number, held + slots)
-        groups: list[dict[str, Any]] = [
-            {
-                "validity": validity,
-                "year": year,
-                "documents": shown,
-                "pages": [
-                    (page, *library_page_paths(validity, year, page))
-                    for page in range(1, pages_for(slots, LIBRARY_PAGE_SIZE) + 1)
-                ],
-            }
-            for (validity, year), (shown, slots) in sorted(
-                by_group.items(), key=lambda pair: (validities.index(pair[0][0]), -pair[0][1])
-            )
-            if shown > 0
-        ]
-        # A year's page links, joined here rather than in the template: a million
-        # documents make thousands of pages, and the index is rendered at every policy
-        # event (a tenth of the cost of a template loop, the same bytes). The pages of a
-        # validity and year are ``<n>.html`` in one directory.
-        link = Linker(LIBRARY_INDEX_PATH)
-        for group in groups:
-            directory = escape(link(group["pages"][0][1]).rpartition("/")[0])
-            # Safe: the directory is escaped and the rest are numbers and fixed text.
-            group["links"] = Markup(  # noqa: S704
-                "".join(
-                    f' <a href="{directory}/{page}.html">第 {page} 页</a>'
-                    for page, _, _ in group["pages"]
-                )
+        groups: list[dict[str, Any]] = []
+        for (validity, year), (shown, slots) in sorted(
+            by_group.items(), key=lambda pair: (validities.index(pair[0][0]), -pair[0][1])
+        ):
+            if shown == 0:
+                continue
+            pages = pages_for(slots, LIBRARY_PAGE_SIZE)
+            linked = [*range(1, min(pages, LIBRARY_INDEX_FIRST_PAGES) + 1)]
+            if pages > LIBRARY_INDEX_FIRST_PAGES:
+                linked.append(pages)
+            groups.append(
+                {
+                    "validity": validity,
+                    "year": year,
+                    "documents": shown,
+                    "pages": pages,
+                    "links": [(n, library_page_paths(validity, year, n)[0]) for n in linked],
+                    "first": library_page_paths(validity, year, 1),
+                    "last": library_page_paths(validity, year, pages),
+                }
             )
         index = LIBRARY_INDEX_PATH
         html = self._page(
@@ -653,14 +656,14 @@ class SiteRenderer:
                         "validity": g["validity"],
                         "year": g["year"],
                         "documents": g["documents"],
-                        "pages": [
-                            {
-                                "page": page,
-                                "url": self.urls.absolute(html_path),
-                                "api": self.urls.absolute(api_path),
+                        "pages": g["pages"],
+                        **{
+                            end: {
+                                "url": self.urls.absolute(g[end][0]),
+                                "api": self.urls.absolute(g[end][1]),
                             }
-                            for page, html_path, api_path in g["pages"]
-                        ],
+                            for end in ("first", "last")
+                        },
                     }
                     for g in groups
                 ],
@@ -669,11 +672,18 @@ class SiteRenderer:
         return {index: html, LIBRARY_API_PATH: data}
 
     def library_page(
-        self, validity: str, year: int, page: int, entries: Sequence[LibraryEntry]
+        self, validity: str, year: int, page: int, entries: Sequence[LibraryEntry], *, pages: int
     ) -> tuple[bytes, bytes]:
-        """Library page ``page`` of ``validity`` and ``year`` (HTML, JSON): each document
-        with the day its validity began and its successor."""
+        """Library page ``page`` of ``pages`` of ``validity`` and ``year`` (HTML, JSON): each
+        document with the day its validity began and its successor, and links to the
+        previous and the next page (and the first: the count of pages is not shown, so
+        that a new page changes only the page before it)."""
         html_path, _ = library_page_paths(validity, year, page)
+        neighbours = {
+            "first": library_page_paths(validity, year, 1) if page > 2 else None,
+            "previous": library_page_paths(validity, year, page - 1) if page > 1 else None,
+            "next": library_page_paths(validity, year, page + 1) if page < pages else None,
+        }
         classes = list(LIBRARY_CLASS_VALUES)
         groups = [
             (doc_class, [self._library_item(e) for e in entries if e.doc_class == doc_class])
@@ -690,6 +700,8 @@ class SiteRenderer:
             year_groups=None,
             groups=groups,
             validity=validity,
+            page=page,
+            pager={name: paths and paths[0] for name, paths in neighbours.items()},
             canonical=self.urls.absolute(html_path),
             feeds=self._feeds("policy", Kind.POLICY.label),
         )
@@ -698,6 +710,8 @@ class SiteRenderer:
                 "validity": validity,
                 "year": year,
                 "page": page,
+                "previous": _api_url(self.urls, neighbours["previous"]),
+                "next": _api_url(self.urls, neighbours["next"]),
                 "documents": [
                     {
                         "id": e.doc.document_id,

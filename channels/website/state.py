@@ -217,6 +217,22 @@ INSERT INTO web_library_years (validity, year, pages)
     FROM web_library_groups
     GROUP BY validity, year
 """
+# Version 9: a library page links the previous and the next page, and the index a year's
+# first and last pages instead of every page (issue 21: the index is rendered at every
+# policy event). Every library page and the index are marked, to be rendered again at
+# the next flush.
+_LIBRARY_PAGER = """
+WITH RECURSIVE numbered (validity, year, page, pages) AS (
+    SELECT validity, year, 1, pages FROM web_library_years WHERE pages > 0
+    UNION ALL SELECT validity, year, page + 1, pages FROM numbered WHERE page < pages
+)
+INSERT INTO web_pending (target, version)
+    SELECT 'library|' || validity || '|' || year || '|' || page, 0 FROM numbered WHERE true
+    ON CONFLICT (target) DO NOTHING;
+INSERT INTO web_pending (target, version)
+    SELECT 'library', 0 WHERE EXISTS (SELECT 1 FROM web_library_years)
+    ON CONFLICT (target) DO NOTHING
+"""
 _SET_LIBRARY_KEY = f"UPDATE web_library SET library_key = {_LIBRARY_KEY_OF_ROW} WHERE document_id=?"
 SCHEMA = Schema(
     "website",
@@ -228,6 +244,7 @@ SCHEMA = Schema(
     _LIBRARY_KEY,
     _LIBRARY_SLOTS,
     _LIBRARY_SLOT_NUMBERS,
+    _LIBRARY_PAGER,
 )
 """The tables of this component, as versioned migrations."""
 
@@ -571,7 +588,9 @@ class WebsiteState:
             conn.executemany("UPDATE web_library SET slot=? WHERE document_id=?", updates)
             new_pages = self.library_pages(conn, validity, year)
             if new_pages != int(old_pages):
-                low = min(new_pages, int(old_pages)) + 1
+                # The pages that come or go, and the last page that stays: it gains or
+                # loses its link to the next.
+                low = max(min(new_pages, int(old_pages)), 1)
                 pages.update(range(low, max(new_pages, int(old_pages)) + 1))
                 self.mark(conn, LIBRARY_TARGET)
             conn.execute(

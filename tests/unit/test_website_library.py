@@ -3,6 +3,7 @@ validity began, each document's revision chain both ways, and ``api/library.json
 
 import json
 import random
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from tests.website_support import Site, at, tree
 def _groups(api: dict[str, Any]) -> list[tuple[str, int, int, list[int]]]:
     """``(validity, year, documents shown, page numbers)`` of ``api/library.json``."""
     return [
-        (g["validity"], g["year"], g["documents"], [p["page"] for p in g["pages"]])
+        (g["validity"], g["year"], g["documents"], list(range(1, g["pages"] + 1)))
         for g in api["groups"]
     ]
 
@@ -315,6 +316,13 @@ def test_library_pages_stay_right_through_any_mix_of_changes(
                     for start in range(0, len(slots), 3)
                 ]
             assert listed(one_by_one) == expected, f"after event {step}: {events[-1]}"
+            pages = library(one_by_one)
+            for validity, slug in (("现行有效", "in-force"), ("已废止", "repealed")):
+                count = len(expected[validity])
+                for page in range(1, count + 1):
+                    data = pages[f"api/library/{slug}/2023/{page}.json"]
+                    assert (data["previous"] is None) == (page == 1), f"after event {step}"
+                    assert (data["next"] is None) == (page == count), f"after event {step}"
         in_one_batch.publish(*events)
         rebuilt.publish(*events)
         assert library(one_by_one) == library(in_one_batch) == library(rebuilt)
@@ -322,3 +330,58 @@ def test_library_pages_stay_right_through_any_mix_of_changes(
         one_by_one.close()
         in_one_batch.close()
         rebuilt.close()
+
+
+def test_a_years_pages_link_each_other_and_the_index_links_its_ends(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index links a year's first three pages and its last (not every page: it is
+    rendered at every policy event); each page links the first, the previous and the next
+    page, and a page that comes after the last gives the last its link to it."""
+    monkeypatch.setattr(website_state, "LIBRARY_PAGE_SIZE", 1)
+    monkeypatch.setattr(website_render, "LIBRARY_PAGE_SIZE", 1)
+    site.publish(
+        *(at(factories.policy(f"gf-{n}"), f"2023-03-0{n}T10:00:00+08:00") for n in range(1, 7))
+    )
+    index = site.text("library/index.html")
+    links = re.findall(r'href="in-force/2023/(\d+)\.html">第 \d+ 页', index)
+    assert links == ["1", "2", "3", "6"]
+    assert "（6 件，6 页）" in index
+    assert "</a> … <a" in index  # pages 4 and 5 are left out
+    [group] = json.loads(site.text("api/library.json"))["groups"]
+    assert group["pages"] == 6
+    base = "https://www.zhuzhou.gov.cn/zwgk/"
+    assert group["first"] == {
+        "url": f"{base}library/in-force/2023/1.html",
+        "api": f"{base}api/library/in-force/2023/1.json",
+    }
+    assert group["last"]["url"] == f"{base}library/in-force/2023/6.html"
+
+    fourth = site.text("library/in-force/2023/4.html")
+    assert '<a href="1.html">第 1 页</a>' in fourth
+    assert '<a rel="prev" href="3.html">上一页</a>' in fourth
+    assert '<a rel="next" href="5.html">下一页</a>' in fourth
+    first = site.text("library/in-force/2023/1.html")
+    assert 'rel="prev"' not in first
+    assert '<a rel="next" href="2.html">下一页</a>' in first
+    assert 'rel="next"' not in site.text("library/in-force/2023/6.html")
+    data = json.loads(site.text("api/library/in-force/2023/6.json"))
+    assert data["previous"] == f"{base}api/library/in-force/2023/5.json"
+    assert data["next"] is None
+
+    site.publish(at(factories.policy("gf-7"), "2023-03-07T10:00:00+08:00"))
+    assert '<a rel="next" href="7.html">下一页</a>' in site.text("library/in-force/2023/6.html")
+    assert json.loads(site.text("api/library/in-force/2023/6.json"))["next"] == (
+        f"{base}api/library/in-force/2023/7.json"
+    )
+    assert re.findall(
+        r'href="in-force/2023/(\d+)\.html">第 \d+ 页', site.text("library/index.html")
+    ) == [
+        "1",
+        "2",
+        "3",
+        "7",
+    ]
+    site.publish(factories.penalty("gf-7", 2))  # no longer a policy: page 7 goes
+    assert not (site.root / "library/in-force/2023/7.html").exists()
+    assert 'rel="next"' not in site.text("library/in-force/2023/6.html")

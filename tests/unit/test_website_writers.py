@@ -106,7 +106,7 @@ def test_a_store_from_before_versioned_marks_is_migrated_with_its_marks(
             conn.execute("INSERT INTO web_pending (target) VALUES (?)", (HOME_TARGET,))
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 8
+        assert store.schema_versions()["website"] == WEBSITE.version == 9
         assert state.pending() == {HOME_TARGET: 0}
         with store.transaction() as conn:
             state.mark(conn, HOME_TARGET)
@@ -128,7 +128,7 @@ def test_a_store_at_version_3_gains_the_library_and_keeps_its_marks(
             )
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 8
+        assert store.schema_versions()["website"] == WEBSITE.version == 9
         assert state.pending() == {HOME_TARGET: 7}
         assert state.library_counts() == []
         assert state.library_row("pol-1") is None
@@ -183,7 +183,7 @@ def test_a_store_at_version_4_keeps_its_library_counts_and_orders_by_publication
             )
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 8
+        assert store.schema_versions()["website"] == WEBSITE.version == 9
         assert state.library_counts() == [("行政规范性文件", "现行有效", 2023, 2, 2)]
         page = state.library_page("现行有效", 2023, 1)
         assert page is not None
@@ -223,7 +223,7 @@ def test_a_store_at_version_5_gains_the_library_keys(
             )
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 8
+        assert store.schema_versions()["website"] == WEBSITE.version == 9
         page = state.library_page("现行有效", 2023, 1)
         assert page is not None
         assert [e.doc.document_id for e in page] == ["gf-a", "gf-b", "gf-c"]
@@ -278,7 +278,7 @@ def test_a_store_at_version_6_gives_withdrawn_policies_their_slots(
     monkeypatch.setattr(website_state, "LIBRARY_PAGE_SIZE", 1)  # a page per document
     with Store(store_location) as store:
         state = WebsiteState(store, page_size=20)
-        assert store.schema_versions()["website"] == WEBSITE.version == 8
+        assert store.schema_versions()["website"] == WEBSITE.version == 9
         assert state.library_counts() == [("行政规范性文件", "现行有效", 2023, 2, 3)]
         pages = [state.library_page("现行有效", 2023, n) for n in (1, 2, 3, 4)]
         assert [None if p is None else [e.doc.document_id for e in p] for p in pages] == [
@@ -287,6 +287,33 @@ def test_a_store_at_version_6_gives_withdrawn_policies_their_slots(
             ["gf-c"],
             None,
         ]
+
+
+def test_a_store_at_version_8_renders_every_library_page_again(store_location: str) -> None:
+    """Version 9: library pages link the previous and the next page, and the index a
+    year's ends; every page a store at version 8 rendered, and the index, are marked, to be
+    rendered again at the next flush (pages already pending keep their mark)."""
+    before = Schema("website", *WEBSITE.migrations[:8])
+    with Store(store_location) as store:
+        store.ensure_schema(before)
+        with store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO web_library_years (validity, year, pages) VALUES"
+                " ('现行有效', 2023, 3), ('已废止', 2021, 1), ('已失效', 2020, 0)"
+            )
+            conn.execute(
+                "INSERT INTO web_pending (target, version) VALUES ('library|现行有效|2023|2', 4)"
+            )
+    with Store(store_location) as store:
+        state = WebsiteState(store, page_size=20)
+        assert store.schema_versions()["website"] == WEBSITE.version == 9
+        assert state.pending() == {
+            "library": 0,
+            "library|已废止|2021|1": 0,
+            "library|现行有效|2023|1": 0,
+            "library|现行有效|2023|2": 4,
+            "library|现行有效|2023|3": 0,
+        }
 
 
 def test_a_batch_that_takes_longer_than_the_lease_still_commits(
