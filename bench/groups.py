@@ -12,9 +12,9 @@ together in one consumer group, on one state store, and timed until the last one
 ends. The webhook channel posts to a receiver in this process (signed, one endpoint,
 every kind but exposure routed to it; HTTP/1.1 with connections kept alive, as a real
 endpoint answers, so that the benchmark's own process does not open a connection and a
-thread per post on the cores the consumers are measured on). Each run is then checked: every event has one
-finished delivery record for the channel, and the receiver got each routed event's
-``webhook-id`` exactly once.
+thread per post on the cores the consumers are measured on). Each run is then checked:
+every event has one finished delivery record for the channel, and the receiver got each
+routed event's ``webhook-id`` exactly once.
 
 Goal: the throughput (events per second, wall clock) never drops when processes are
 added, and every run delivers every event once.

@@ -28,6 +28,7 @@ notice that no longer shows it.
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from channels.website.paths import ListRef
 from govpub.store import Connection, Schema, Store
@@ -529,19 +530,14 @@ class WebsiteState:
         """The library page (as a target) of ``document_id``'s slot, as last numbered:
         ``None`` for a policy without a slot, or one that joined its validity and year
         since the last flush (the renumbering marks its page)."""
-        row = conn.execute(
-            "SELECT validity, year, slot FROM web_library WHERE document_id=?", (document_id,)
-        ).fetchone()
-        if row is None or row[2] is None:
+        row = _slot_row(conn, document_id)
+        if row is None or row[3] is None:
             return None
-        return library_target(str(row[0]), int(row[1]), int(row[2]) // LIBRARY_PAGE_SIZE + 1)
+        return library_target(str(row[0]), int(row[1]), int(row[3]) // LIBRARY_PAGE_SIZE + 1)
 
     def _slot_group(self, conn: Connection, document_id: str) -> tuple[str, int, str] | None:
         """``(validity, year, library_key)`` of the policy's slot, if it has one."""
-        row = conn.execute(
-            "SELECT validity, year, library_key FROM web_library WHERE document_id=?",
-            (document_id,),
-        ).fetchone()
+        row = _slot_row(conn, document_id)
         if row is None or row[2] is None:
             return None
         return str(row[0]), int(row[1]), str(row[2])
@@ -1020,6 +1016,15 @@ def sitemap_target(ref: ListRef, chunk: int) -> str:
 def delete_target(path: str) -> str:
     """A file that is no longer part of the site."""
     return f"delete|{path}"
+
+
+def _slot_row(conn: Connection, document_id: str) -> tuple[Any, ...] | None:
+    """``(validity, year, library_key, slot)`` of a policy in the library, if it is."""
+    row = conn.execute(
+        "SELECT validity, year, library_key, slot FROM web_library WHERE document_id=?",
+        (document_id,),
+    ).fetchone()
+    return None if row is None else tuple(row)
 
 
 def library_target(validity: str, year: int, page: int) -> str:
