@@ -12,6 +12,7 @@ user that writes run notes). Their passwords are written before Airflow starts.
 """
 
 import json
+import logging
 import os
 import secrets
 import socket
@@ -251,67 +252,142 @@ def airflow_api(airflow_home: Path, passwords: dict[str, str]) -> Iterator[Airfl
         listener.close()
 
 
+PARKED_MESSAGE = "Waiting for Human-in-the-loop input"
+"""What ``dag.test()`` logs (logger ``airflow.sdk.definitions.dag``) each second while a
+task waits for an answer."""
+
+RESUME_WAIT = 120.0
+"""Seconds an accepted answer may take to resume its task before the test gives up."""
+
+FINISHED = {"success", "failed", "skipped", "upstream_failed", "removed"}
+"""Task instance states that end a task's part in a run."""
+
+
+class ParkedWatch(logging.Handler):
+    """Sets :attr:`parked` when ``dag.test()`` logs that a task waits for its answer.
+
+    ``dag.test()`` writes the task runner's state over the task instance after the task
+    returns; an answer that lands between the task writing its request and that write is
+    recorded, its resume to ``scheduled`` overwritten with ``awaiting_input``, and the run
+    waits forever (Airflow's scheduler and Execution API handle that window; ``dag.test``
+    does not). Once ``dag.test()`` says it is waiting it only reads the task's state, so
+    the approver answers after that, as a person reading the Required actions page would."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.parked = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith(PARKED_MESSAGE):
+            self.parked.set()
+
+
 class Approver(threading.Thread):
     """Answers the first pending approval of ``dag_id`` through the REST API, as an
     approver does from the Required actions page: each ``(user, option)`` in turn,
     until one is accepted. ``statuses`` has the HTTP status of each attempt.
 
     It waits for the approval as long as the test runs (until ``stopped``): on a loaded
-    machine the run may take minutes to reach it, and ``dag.test`` blocks until it is
-    answered, so giving up early would hang the test instead of failing it."""
+    machine the run may take minutes to reach it. ``dag.test`` blocks until the task is
+    answered, so when every answer is refused, or an accepted one does not resume the
+    task within :data:`RESUME_WAIT`, the approver fails the task instance through the API
+    (as ``operator``, as an operator ends a stuck run) and says why in ``gave_up``: the
+    run ends failed and the test fails on its assertions instead of hanging."""
 
-    def __init__(self, api: AirflowApi, dag_id: str, answers: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, api: AirflowApi, dag_id: str, answers: list[tuple[str, str]], parked: threading.Event
+    ) -> None:
         super().__init__(daemon=True, name=f"approver-{dag_id}")
-        self.api, self.dag_id, self.answers = api, dag_id, answers
+        self.api, self.dag_id, self.answers, self.parked = api, dag_id, answers, parked
         self.request: dict[str, Any] | None = None
         self.statuses: list[int] = []
         self.refusals: list[str] = []
+        self.gave_up: str | None = None
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.is_set():
-            found = self.api.call(
-                "GET", "/api/v2/dags/~/dagRuns/~/hitlDetails", params={"response_received": False}
-            )
-            pending = [
-                detail
-                for detail in found.json().get("hitl_details", [])
-                if detail["task_instance"]["dag_id"] == self.dag_id
-            ]
-            if pending:
-                self.request = pending[0]
-                ti = self.request["task_instance"]
-                path = (
-                    f"/api/v2/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/"
-                    f"{ti['task_id']}/{ti['map_index']}/hitlDetails"
+            if self.parked.is_set():
+                found = self.api.call(
+                    "GET",
+                    "/api/v2/dags/~/dagRuns/~/hitlDetails",
+                    params={"response_received": False},
                 )
-                for user, option in self.answers:
-                    answer = self.api.call(
-                        "PATCH",
-                        path,
-                        user=user,
-                        json={"chosen_options": [option], "params_input": {}},
-                    )
-                    self.statuses.append(answer.status_code)
-                    if answer.status_code == 200:
-                        return
-                    self.refusals.append(answer.text)
+                pending = [
+                    detail
+                    for detail in found.json().get("hitl_details", [])
+                    if detail["task_instance"]["dag_id"] == self.dag_id
+                ]
+                if pending:
+                    self.request = pending[0]
+                    self._answer(self._task_path(self.request))
+                    return
+            self.stopped.wait(0.5)
+
+    @staticmethod
+    def _task_path(request: dict[str, Any]) -> str:
+        ti = request["task_instance"]
+        return (
+            f"/api/v2/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/"
+            f"{ti['task_id']}/{ti['map_index']}"
+        )
+
+    def _answer(self, task: str) -> None:
+        for user, option in self.answers:
+            answer = self.api.call(
+                "PATCH",
+                f"{task}/hitlDetails",
+                user=user,
+                json={"chosen_options": [option], "params_input": {}},
+            )
+            self.statuses.append(answer.status_code)
+            if answer.status_code == 200:
+                self._await_resume(task)
+                return
+            self.refusals.append(answer.text)
+        self._give_up(task, f"every answer was refused: {self.statuses}")
+
+    def _await_resume(self, task: str) -> None:
+        deadline = time.monotonic() + RESUME_WAIT
+        while not self.stopped.is_set():
+            state = self.api.call("GET", task).json().get("state")
+            if state in FINISHED or state == "running":
+                return
+            if time.monotonic() > deadline:
+                self._give_up(
+                    task, f"the accepted answer left the task {state} for {RESUME_WAIT} s"
+                )
                 return
             self.stopped.wait(0.5)
+
+    def _give_up(self, task: str, reason: str) -> None:
+        self.gave_up = reason
+        failed = self.api.call("PATCH", task, json={"new_state": "failed"})
+        assert failed.status_code == 200, failed.text
 
 
 @pytest.fixture
 def approver(airflow_api: AirflowApi) -> Iterator[Callable[..., Approver]]:
     """Start an :class:`Approver` (call before ``dag.test``, which blocks on the approval)."""
     started: list[Approver] = []
+    dag_test_log = logging.getLogger("airflow.sdk.definitions.dag")
+    watch = ParkedWatch()
+    dag_test_log.addHandler(watch)
+    level = dag_test_log.level
+    if not dag_test_log.isEnabledFor(logging.INFO):
+        dag_test_log.setLevel(logging.INFO)
 
     def start(dag_id: str, *answers: tuple[str, str]) -> Approver:
-        thread = Approver(airflow_api, dag_id, list(answers))
+        thread = Approver(airflow_api, dag_id, list(answers), watch.parked)
         thread.start()
         started.append(thread)
         return thread
 
     yield start
+    dag_test_log.removeHandler(watch)
+    dag_test_log.setLevel(level)
     for thread in started:
         thread.stopped.set()
         thread.join(timeout=5)
+    gave_up = [thread.gave_up for thread in started if thread.gave_up]
+    assert not gave_up, f"the approval did not end the wait: {gave_up}"

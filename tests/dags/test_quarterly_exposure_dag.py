@@ -7,6 +7,7 @@ quarter just ended (named in ``quarter``), with penalty decisions of that quarte
 that the release publishes them today, as it would in production.
 """
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,6 +193,58 @@ def test_the_release_waits_for_an_assigned_approver_who_did_not_trigger_it(
         release_settings.output_dir / "feeds" / "exposure.xml", expected(quarter).guid
     )
     assert f"{quarter} 安全生产领域典型案例 2 起" in item.summary
+
+
+def test_an_answer_while_dag_test_parks_the_task_resumes_it(
+    dag_bag: Any,
+    release_settings: Settings,
+    approver: Callable[..., Approver],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A loaded machine: dag.test takes 2 s after the task has asked for its approval
+    # before it records the task as waiting. An answer in that window used to be
+    # overwritten and the run waited forever (see ParkedWatch).
+    from airflow.sdk.execution_time import supervisor
+
+    run_in_process = supervisor.run_task_in_process
+
+    def slow_to_park(*args: Any, **kwargs: Any) -> Any:
+        result = run_in_process(*args, **kwargs)
+        if result.ti.state == "awaiting_input":
+            time.sleep(2)
+        return result
+
+    monkeypatch.setattr(supervisor, "run_task_in_process", slow_to_park)
+    quarter = just_ended()
+    emit(release_settings, quarter_cases(quarter))
+    answer = approver(DAG_ID, (REVIEWER, "Approve"))
+    states = run(quarter)
+    answer.join(timeout=10)
+    assert answer.statuses == [200]
+    assert (states["(run)"], states["approve_release"], states["published"]) == (
+        "success",
+        "success",
+        "success",
+    )
+    [batch] = batches(release_settings, batch_of(quarter))
+    assert batch.version == 1
+
+
+def test_an_approval_nobody_may_give_ends_the_test_run_failed_instead_of_hanging(
+    dag_bag: Any,
+    release_settings: Settings,
+    approver: Callable[..., Approver],
+) -> None:
+    quarter = just_ended()
+    emit(release_settings, quarter_cases(quarter))
+    answer = approver(DAG_ID, (TRIGGERED_BY, "Approve"))
+    states = run(quarter)
+    answer.join(timeout=10)
+    assert answer.statuses == [403]
+    assert answer.gave_up == "every answer was refused: [403]"
+    answer.gave_up = None  # expected here; the fixture fails a test that left one
+    assert (states["(run)"], states["approve_release"]) == ("failed", "failed")
+    assert batches(release_settings, batch_of(quarter)) == []
 
 
 def test_a_rejected_release_ends_failed_with_a_note_and_the_decision_on_record(
