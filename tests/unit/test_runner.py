@@ -10,7 +10,7 @@ import pytest
 from channels.memory import MemoryChannel
 from consumers import ChannelRunner, DeadLetter, RetryPolicy, read_dead_letters
 from consumers.redrive import redrive
-from consumers.runner import _BatchRamp
+from consumers.runner import _BatchRamp, _GroupWait
 from govpub.bus import TopicPartition, open_bus
 from govpub.deliveries import DeliveryLog, DeliveryState
 from govpub.errors import (
@@ -364,6 +364,25 @@ def test_a_new_assignment_starts_with_small_batches_that_double() -> None:
     # A rebalance that takes a partition away starts over, as a join does.
     assert [ramp.next({TopicPartition("t", 0)}) for _ in range(2)] == [200, 400]
     assert _BatchRamp(50).next(first) == 50
+
+
+def test_a_member_done_with_its_partitions_checks_the_group_soon_then_less_often() -> None:
+    wait = _GroupWait(0.5)
+    assert wait.timeout() == 0.5
+    timeouts = []
+    for _ in range(5):
+        wait.waiting()
+        timeouts.append(wait.timeout())
+    assert timeouts == [0.1, 0.2, 0.4, 0.5, 0.5]
+    # Records again (a rebalance gave it another member's partitions): the usual poll.
+    wait.reading()
+    assert wait.timeout() == 0.5
+    wait.waiting()
+    assert wait.timeout() == 0.1
+    assert _GroupWait(0.05).timeout() == 0.05
+    short = _GroupWait(0.05)
+    short.waiting()
+    assert short.timeout() == 0.05
 
 
 def test_the_runner_delivers_a_backlog_in_batches_that_grow(local: Settings) -> None:
