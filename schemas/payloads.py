@@ -45,11 +45,26 @@ from schemas.types import (
 class StrictModel(BaseModel):
     """Frozen, closed model: unknown fields are an error, not silently dropped.
 
-    ``__rules__`` are its checks across fields (:mod:`schemas.rules`).
+    A model with checks across fields (``__rules__``, :mod:`schemas.rules`) is a
+    :class:`RuledModel`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
     __rules__: ClassVar[tuple[Rule, ...]] = ()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.__rules__ and not issubclass(cls, RuledModel):
+            raise TypeError(f"{cls.__name__} has __rules__: derive it from RuledModel")
+
+
+class RuledModel(StrictModel):
+    """A :class:`StrictModel` whose ``__rules__`` are checked after its fields.
+
+    Only these models carry the check: it is a call from pydantic's core into Python
+    for every model validated, and most (every envelope, every link) have no rules.
+    """
 
     @model_validator(mode="after")
     def _check_rules(self) -> Self:
@@ -66,7 +81,7 @@ class Link(StrictModel):
     url: HttpsUrl
 
 
-class Interpretation(StrictModel):
+class Interpretation(RuledModel):
     """Policy interpretation (政策解读) released with its document (三同步)."""
 
     title: Title
@@ -115,7 +130,7 @@ def _disclosure_reason(policy: Any) -> str | None:
     return None
 
 
-class PolicyPayload(StrictModel):
+class PolicyPayload(RuledModel):
     """A policy document or normative document (政策文件 / 行政规范性文件)."""
 
     title: Title
@@ -171,7 +186,7 @@ class PolicyPayload(StrictModel):
     )
 
 
-class ResponseChannels(StrictModel):
+class ResponseChannels(RuledModel):
     """How the public responds to a consultation: at least one of a postal address, an
     e-mail address and a web page (an online form)."""
 
@@ -198,7 +213,7 @@ class NotAdopted(StrictModel):
     reason: Paragraph
 
 
-class ConsultationResult(StrictModel):
+class ConsultationResult(RuledModel):
     """What came of a consultation (意见征集结果 / 意见采纳情况)."""
 
     published_on: CalendarDate
@@ -242,7 +257,7 @@ def _result_after_closing(c: Any) -> str | None:
     return None
 
 
-class ConsultationPayload(StrictModel):
+class ConsultationPayload(RuledModel):
     """A draft put out for public comment (征求意见稿), with its interpretation, and later
     the result as an update (意见征集结果).
 
@@ -383,7 +398,7 @@ def _security_risk() -> Any:
     return Field(default=False, description="flagged security or stability risk: never published")
 
 
-class PenaltyPayload(StrictModel):
+class PenaltyPayload(RuledModel):
     """An administrative penalty decision (行政处罚决定)."""
 
     title: Title
@@ -430,7 +445,7 @@ class PenaltyPayload(StrictModel):
     )
 
 
-class LicencePayload(StrictModel):
+class LicencePayload(RuledModel):
     """An administrative licensing decision (行政许可决定)."""
 
     title: Title
@@ -485,7 +500,7 @@ class LicencePayload(StrictModel):
     )
 
 
-class EnforcementPayload(StrictModel):
+class EnforcementPayload(RuledModel):
     """An administrative enforcement decision (行政强制决定): a measure (查封, 扣押, 冻结…)
     or a way of enforcement (加处罚款或滞纳金, 划拨, 拍卖, 代履行…)."""
 
@@ -551,7 +566,7 @@ def _candidate_or_batch(exposure: Any) -> str | None:
     return None
 
 
-class ExposurePayload(StrictModel):
+class ExposurePayload(RuledModel):
     """A typical illegal case (非法违法典型案例): a candidate, or a quarter's released batch.
 
     A candidate carries ``case_summary`` and ``decision_ref``; the quarterly
@@ -613,7 +628,7 @@ class ReportRow(StrictModel):
     cells: Annotated[list[ReportNumber | None], Field(min_length=1, max_length=12)]
 
 
-class ReportSection(StrictModel):
+class ReportSection(RuledModel):
     """A block of a report table under its heading (第二十条第（一）项); ``columns[0]``
     heads the row labels (信息内容), each further column one value of every row."""
 
@@ -658,7 +673,7 @@ class ReportPayload(StrictModel):
     )
 
 
-class RetractionPayload(StrictModel):
+class RetractionPayload(RuledModel):
     """Withdrawal of a published document; the reason is published (行政处罚法 Art. 48).
 
     A penalty decision's withdrawal says why it is withdrawn: ``revoked_on`` when the

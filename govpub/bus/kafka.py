@@ -329,7 +329,9 @@ class KafkaBusProducer:
     ) -> _KafkaSendFuture:
         """Queue a message; the future resolves on the broker's acknowledgement."""
         try:
-            future = self._producer.send(topic, value=value, key=key, headers=list(headers))
+            # kafka-python wants a list; the Publisher's already is one.
+            listed = headers if isinstance(headers, list) else list(headers)
+            future = self._producer.send(topic, value=value, key=key, headers=listed)
         except KafkaError as exc:
             raise PublishFailed(f"Kafka refused the message for {topic}: {exc}") from None
         return _KafkaSendFuture(future)

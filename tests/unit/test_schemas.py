@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 import jsonschema
 import pytest
+from pydantic import ValidationError
 
 from govpub.app.demo import load_samples
 from govpub.errors import EventValidationError
@@ -24,6 +25,8 @@ from schemas import (
     parse_event,
 )
 from schemas.export import JSON_DIR, render_schemas
+from schemas.payloads import RuledModel, StrictModel
+from schemas.rules import Rule
 from tests import factories
 
 
@@ -177,6 +180,24 @@ def test_the_disclosure_attribute_is_a_closed_vocabulary() -> None:
 def test_a_located_rule_is_reported_at_its_field_beside_other_errors() -> None:
     errors = errors_of(factories.policy(disclosure="不予公开", title=""))
     assert set(errors) == {"payload.title", "payload.disclosure_reason"}
+
+
+def test_a_model_with_rules_that_would_not_check_them_is_refused_where_it_is_defined() -> None:
+    # Rules are checked by RuledModel only: a StrictModel with rules would accept
+    # whatever breaks them, so defining one fails at once.
+    with pytest.raises(TypeError, match="Unchecked has __rules__: derive it from RuledModel"):
+
+        class Unchecked(StrictModel):
+            when: str
+            __rules__ = (Rule(("when",), lambda model: None),)
+
+    class Checked(RuledModel):
+        when: str
+        __rules__ = (Rule(("when",), lambda model: "never" if model.when == "x" else None),)
+
+    assert Checked(when="y").when == "y"
+    with pytest.raises(ValidationError, match="never"):
+        Checked(when="x")
 
 
 def test_fine_needs_an_amount() -> None:
