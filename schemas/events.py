@@ -190,7 +190,7 @@ _TAGS = {k.value for k in Kind} | {"retract"}
 
 
 def _event_tag(value: Any) -> str | None:
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         action, kind = value.get("action"), value.get("kind")
     else:
         action, kind = getattr(value, "action", None), getattr(value, "kind", None)
@@ -332,6 +332,8 @@ def _with_rule_errors(
 
 def _parse(data: bytes | str | Mapping[str, Any]) -> AnyEvent:
     adapter = event_adapter()
+    if type(data) is dict:  # the Publisher's common case, without the ABC's instance check
+        return adapter.validate_python(data)
     if not isinstance(data, bytes | str):
         if not isinstance(data, Mapping):
             raise EventValidationError([FieldError("", "an event must be a JSON object")])

@@ -41,6 +41,11 @@ from schemas.types import (
     Title,
 )
 
+NO_ITEMS: dict[str, Any] = {"default_factory": list, "json_schema_extra": {"default": []}}
+"""Field arguments of a list that is empty by default: a new list each time (pydantic
+deep-copies a literal ``[]`` for every model that leaves it out), shown in the JSON
+Schema as ``"default": []``."""
+
 
 class StrictModel(BaseModel):
     """Frozen, closed model: unknown fields are an error, not silently dropped.
@@ -143,7 +148,7 @@ class PolicyPayload(RuledModel):
     validity: Annotated[Validity, ENUM] = Validity.IN_FORCE
     body: BodyHtml
     interpretation: Interpretation | None = None
-    attachments: Annotated[list[Link], Field(max_length=50)] = []
+    attachments: Annotated[list[Link], Field(max_length=50)] = Field(**NO_ITEMS)
     superseded_by: DocumentId | None = Field(
         default=None, description="document_id of the document that amends or replaces this one"
     )
@@ -224,7 +229,7 @@ class ConsultationResult(RuledModel):
         description="opinions adopted in whole or in part (采纳条数)"
     )
     not_adopted: Annotated[list[NotAdopted], Field(max_length=500)] = Field(
-        default=[], description="opinions not adopted, each with its reason"
+        **NO_ITEMS, description="opinions not adopted, each with its reason"
     )
     summary: Paragraph | None = Field(default=None, description="采纳情况说明")
 
@@ -270,7 +275,7 @@ class ConsultationPayload(RuledModel):
     organizer: ShortText = Field(description="征求意见单位, e.g. 株洲市司法局")
     draft: BodyHtml = Field(description="征求意见稿: the draft's text")
     interpretation: Interpretation = Field(description="对征求意见稿的解读 (起草说明)")
-    attachments: Annotated[list[Link], Field(max_length=50)] = []
+    attachments: Annotated[list[Link], Field(max_length=50)] = Field(**NO_ITEMS)
     opens_on: CalendarDate
     closes_on: CalendarDate
     respond: ResponseChannels = Field(description="how to respond: address, email, url")
@@ -579,7 +584,7 @@ class ExposurePayload(RuledModel):
     candidate_quarter: Quarter
     case_summary: LongText | None = None
     decision_ref: DocumentId | None = None
-    cases: Annotated[list[ExposureCase], Field(max_length=200)] = []
+    cases: Annotated[list[ExposureCase], Field(max_length=200)] = Field(**NO_ITEMS)
 
     @property
     def is_batch(self) -> bool:
@@ -600,7 +605,7 @@ class MeetingPayload(StrictModel):
     held_on: CalendarDate
     press_release: BodyHtml
     decisions: Annotated[list[Paragraph], Field(max_length=100)] = Field(
-        default=[], description="议定事项 (classified items excluded)"
+        **NO_ITEMS, description="议定事项 (classified items excluded)"
     )
     interpretation: Interpretation | None = None
     video_url: HttpsUrl | None = None
@@ -614,7 +619,7 @@ class CampaignPayload(StrictModel):
     day: CalendarDate
     phase: Annotated[CampaignPhase, ENUM]
     body: BodyHtml
-    links: Annotated[list[Link], Field(max_length=50)] = []
+    links: Annotated[list[Link], Field(max_length=50)] = Field(**NO_ITEMS)
 
 
 ReportNumber = Annotated[Decimal, Field(ge=0, le=10**12, decimal_places=4), NUMBER]
@@ -669,7 +674,7 @@ class ReportPayload(StrictModel):
     table: ShortText = Field(description="which table of the report, e.g. 二、主动公开政府信息情况")
     sections: Annotated[list[ReportSection], Field(min_length=1, max_length=20)]
     notes: Annotated[list[Paragraph], Field(max_length=30)] = Field(
-        default=[], description="how the values were counted, and where given ones came from"
+        **NO_ITEMS, description="how the values were counted, and where given ones came from"
     )
 
 
