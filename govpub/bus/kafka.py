@@ -191,23 +191,22 @@ class KafkaBus:
 
     def committed_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
         """Records after ``group``'s committed position, per partition."""
-        admin = self._admin()
-        try:
-            ends = self._end_offsets(admin, topics)
-            committed = self._group_offsets(admin, group)
-        finally:
-            admin.close()
+        ends, committed = self._ends_and_committed(group, topics)
         return {tp: end - committed.get(tp, 0) for tp, end in ends.items()}
 
     def committed_offsets(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
         """``group``'s committed position per partition (0 where it has none)."""
+        ends, committed = self._ends_and_committed(group, topics)
+        return {tp: committed.get(tp, 0) for tp in ends}
+
+    def _ends_and_committed(
+        self, group: str, topics: Sequence[str]
+    ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
         admin = self._admin()
         try:
-            ends = self._end_offsets(admin, topics)
-            committed = self._group_offsets(admin, group)
+            return self._end_offsets(admin, topics), self._group_offsets(admin, group)
         finally:
             admin.close()
-        return {tp: committed.get(tp, 0) for tp in ends}
 
     def end_offsets(self, topics: Sequence[str]) -> dict[TopicPartition, int]:
         """The offset the next record of each partition will get (none for a topic that
