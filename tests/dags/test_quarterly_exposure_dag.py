@@ -59,6 +59,19 @@ def run(quarter: Quarter | str, **conf: Any) -> dict[str, str]:
     return test_run(DAG_ID, None, quarter=str(quarter), **conf)
 
 
+def answered_run(
+    settings: Settings, approver: Callable[..., Approver], *answers: tuple[str, str]
+) -> tuple[Quarter, Approver, dict[str, str]]:
+    """Emit the quarter just ended's cases, run the release with ``answers`` given to its
+    approval through the REST API, and wait for the approver to finish."""
+    quarter = just_ended()
+    emit(settings, quarter_cases(quarter))
+    answer = approver(DAG_ID, *answers)
+    states = run(quarter)
+    answer.join(timeout=10)
+    return quarter, answer, states
+
+
 def batches(settings: Settings, document_id: str) -> list[Any]:
     return documents(bus_events(settings, "exposure"), document_id)
 
@@ -145,11 +158,9 @@ def test_the_release_waits_for_an_assigned_approver_who_did_not_trigger_it(
 ) -> None:
     # dag_test both triggers the run and is an approver of the domain: four eyes.
     with_approvers(tmp_path, monkeypatch, f'["{REVIEWER}", "{TRIGGERED_BY}"]')
-    quarter = just_ended()
-    emit(release_settings, quarter_cases(quarter))
-    answer = approver(DAG_ID, (TRIGGERED_BY, "Approve"), (REVIEWER, "Approve"))
-    states = run(quarter)  # blocks until the answer
-    answer.join(timeout=10)
+    quarter, answer, states = answered_run(
+        release_settings, approver, (TRIGGERED_BY, "Approve"), (REVIEWER, "Approve")
+    )
     assert answer.request is not None
     assert answer.request["assigned_users"] == [{"id": REVIEWER, "name": REVIEWER}]
     assert answer.request["subject"] == (
@@ -215,11 +226,7 @@ def test_an_answer_while_dag_test_parks_the_task_resumes_it(
         return result
 
     monkeypatch.setattr(supervisor, "run_task_in_process", slow_to_park)
-    quarter = just_ended()
-    emit(release_settings, quarter_cases(quarter))
-    answer = approver(DAG_ID, (REVIEWER, "Approve"))
-    states = run(quarter)
-    answer.join(timeout=10)
+    quarter, answer, states = answered_run(release_settings, approver, (REVIEWER, "Approve"))
     assert answer.statuses == [200]
     assert (states["(run)"], states["approve_release"], states["published"]) == (
         "success",
@@ -235,11 +242,7 @@ def test_an_approval_nobody_may_give_ends_the_test_run_failed_instead_of_hanging
     release_settings: Settings,
     approver: Callable[..., Approver],
 ) -> None:
-    quarter = just_ended()
-    emit(release_settings, quarter_cases(quarter))
-    answer = approver(DAG_ID, (TRIGGERED_BY, "Approve"))
-    states = run(quarter)
-    answer.join(timeout=10)
+    quarter, answer, states = answered_run(release_settings, approver, (TRIGGERED_BY, "Approve"))
     assert answer.statuses == [403]
     assert answer.gave_up == "every answer was refused: [403]"
     answer.gave_up = None  # expected here; the fixture fails a test that left one
@@ -254,11 +257,7 @@ def test_a_rejected_release_ends_failed_with_a_note_and_the_decision_on_record(
     airflow_api: AirflowApi,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    quarter = just_ended()
-    emit(release_settings, quarter_cases(quarter))
-    answer = approver(DAG_ID, (REVIEWER, "Reject"))
-    states = run(quarter)
-    answer.join(timeout=10)
+    quarter, answer, states = answered_run(release_settings, approver, (REVIEWER, "Reject"))
     assert answer.statuses == [200]
     # Not a green run: emit_batches records the rejection, release_rejected fails.
     assert states["(run)"] == "failed"
@@ -289,11 +288,7 @@ def test_an_answer_from_someone_not_assigned_is_void_even_if_airflow_took_it(
     airflow_api.token("operator")  # logged in as operator (an admin, not an approver) …
     # … on a lax deployment: in all-admins mode the simple auth manager lets anyone answer.
     monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
-    quarter = just_ended()
-    emit(release_settings, quarter_cases(quarter))
-    answer = approver(DAG_ID, ("operator", "Approve"))
-    states = run(quarter)
-    answer.join(timeout=10)
+    quarter, answer, states = answered_run(release_settings, approver, ("operator", "Approve"))
     assert answer.statuses == [200]
     assert states["(run)"] == "failed"
     assert (states["approve_release"], states["emit_batches"]) == ("success", "failed")
