@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 # How often a group member tells the coordinator it is alive (and hears of a rebalance).
 HEARTBEAT_INTERVAL_MS = 100
+# How long a poll waits at most for a group join in progress before it returns (the
+# runner renews the website's lease between polls).
+JOIN_WAIT_MS = 500
 
 
 class KafkaBus:
@@ -61,6 +64,13 @@ class KafkaBus:
         # three were slower than two. 100 ms brought that to 2-5 % and costs the broker
         # ten small requests a second per member.
         return min(HEARTBEAT_INTERVAL_MS, self.session_timeout_ms // 3)
+
+    @property
+    def _join_wait_ms(self) -> int:
+        # Not the heartbeat interval: a join waits for every member to rejoin, and polls
+        # that gave up on it after 100 ms began a new generation each (a group of two went
+        # through four in a second, and a commit between them was refused).
+        return min(JOIN_WAIT_MS, self.session_timeout_ms // 3)
 
     def _admin(self) -> KafkaAdminClient:
         try:
@@ -183,10 +193,10 @@ class KafkaBus:
             raise BusError(
                 f"cannot consume from Kafka at {','.join(self.servers)}: {exc}"
             ) from None
-        # A poll waits for a join at most a heartbeat interval at a time, so that what its
-        # caller renews between polls (the website's lease) is renewed in time.
+        # A poll waits for a join at most JOIN_WAIT_MS at a time, so that what its caller
+        # renews between polls (the website's lease) is renewed in time.
         return KafkaBusConsumer(
-            consumer, group, membership=membership, join_wait=self._heartbeat_interval_ms / 1000
+            consumer, group, membership=membership, join_wait=self._join_wait_ms / 1000
         )
 
     def committed_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
