@@ -2,22 +2,26 @@
 event delivered once.
 
     python -m bench.groups [--events 20000] [--channels rss webhook] [--processes 1 2 3]
-                           [--rounds 2]
+                           [--launch separate forked] [--rounds 5]
 
-For each channel, each round and each number of processes (in an order that rotates
-from round to round), ``--events`` events of ``bench.harness.mixed_events`` are
-published on fresh topics of a real Kafka broker (3 partitions a topic, 15 in all),
-then that many ``govpub consume --channel NAME --until-idle`` processes are started
-together in one consumer group, on one state store, and timed until the last one
-ends. The webhook channel posts to a receiver in this process (signed, one endpoint,
-every kind but exposure routed to it; HTTP/1.1 with connections kept alive, as a real
-endpoint answers, so that the benchmark's own process does not open a connection and a
-thread per post on the cores the consumers are measured on). Each run is then checked:
-every event has one finished delivery record for the channel, and the receiver got each
-routed event's ``webhook-id`` exactly once.
+For each channel, each round and each way of running more than one process (in an order
+that rotates from round to round), ``--events`` events of ``bench.harness.mixed_events``
+are published on fresh topics of a real Kafka broker (3 partitions a topic, 15 in all),
+then the consumers are started in one consumer group, on one state store, and timed
+until the last one ends: N separate ``govpub consume --channel NAME --until-idle``
+commands (``separate``; each imports govpub and starts on its own, as on N hosts), or one
+such command with ``--processes N`` (``forked``; one start-up, N forked members, as on
+one host). One process is the same command either way. The webhook channel posts to a
+receiver in this process (signed, one endpoint, every kind but exposure routed to it;
+HTTP/1.1 with connections kept alive, as a real endpoint answers, so that the
+benchmark's own process does not open a connection and a thread per post on the cores
+the consumers are measured on). Each run is then checked: every event has one finished
+delivery record for the channel, and the receiver got each routed event's
+``webhook-id`` exactly once.
 
-Goal: the throughput (events per second, wall clock) never drops when processes are
-added, and every run delivers every event once.
+Goal, for each way: the throughput (events per second, wall clock) never drops when a
+process is added — the median over rounds of the paired ratio (N processes against N−1
+in the same round) is at least 1.0 — and every run delivers every event once.
 """
 
 import argparse
@@ -43,6 +47,11 @@ from tests.kafka_broker import KafkaBroker
 
 SECRET = "whsec_YmVuY2gtd2ViaG9vay1zaWduaW5nLWtleQ=="
 ROUTED = ("policy", "penalty", "meeting", "campaign")
+GOAL = "never drops when a process is added (median of the paired ratios ≥ 1.0)"
+LAUNCHES = {
+    "separate": "separate commands",
+    "forked": "one command, --processes N",
+}
 
 
 class Receiver(ThreadingHTTPServer):
@@ -138,6 +147,7 @@ def run_once(
     work: Path,
     channel: str,
     processes: int,
+    launch: str,
     events: list[dict[str, Any]],
     run: int,
     extra: dict[str, Any],
@@ -153,10 +163,13 @@ def run_once(
         env["GOVPUB_NEWMEDIA_ROUTES"] = str(extra["newmedia_routes"])
         env["GOVPUB_WEBHOOK_SECRETS"] = json.dumps(extra["webhook_secrets"])
     args = [sys.executable, "-m", "govpub.app.cli", "consume", "--channel", channel, "--until-idle"]
+    commands = [args] * processes
+    if launch == "forked" and processes > 1:
+        commands = [[*args, "--processes", str(processes)]]
     with timed() as elapsed:
         started = [
-            subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            for _ in range(processes)
+            subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for command in commands
         ]
         failures = []
         for process in started:
@@ -178,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--channels", nargs="+", default=["rss", "webhook"])
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--launch", nargs="+", choices=list(LAUNCHES), default=list(LAUNCHES))
     args = parser.parse_args(argv)
     events = mixed_events(args.events)
     work = Path(tempfile.mkdtemp(prefix="govpub-bench-groups-"))
@@ -193,30 +207,48 @@ def main(argv: list[str] | None = None) -> int:
                         "newmedia_routes": _routes(work, receiver),
                         "webhook_secrets": {"bench": SECRET},
                     }
-                times: dict[int, list[float]] = {n: [] for n in args.processes}
+                # One process is the same either way; more are started as separate
+                # commands or forked by one ``--processes N`` command.
+                runs = [("separate", n) for n in args.processes] + [
+                    ("forked", n) for n in args.processes if n > 1 and "forked" in args.launch
+                ]
+                if "separate" not in args.launch:
+                    runs = [(launch, n) for launch, n in runs if launch == "forked" or n == 1]
+                times: dict[tuple[str, int], list[float]] = {run_: [] for run_ in runs}
                 with LoadSampler() as load:
                     for round_ in range(args.rounds):
-                        shift = round_ % len(args.processes)
-                        for n in args.processes[shift:] + args.processes[:shift]:
+                        shift = round_ % len(runs)
+                        for launch, n in runs[shift:] + runs[:shift]:
                             run += 1
                             receiver.reset()
-                            times[n].append(run_once(broker, work, channel, n, events, run, extra))
+                            times[launch, n].append(
+                                run_once(broker, work, channel, n, launch, events, run, extra)
+                            )
                             if channel == "webhook":
                                 _check_receiver(receiver, events)
-                rates = {n: [args.events / t for t in ts] for n, ts in times.items()}
-                medians = [statistics.median(rates[n]) for n in args.processes]
                 figures: dict[str, Any] = {"events": args.events, "channel": channel}
-                baseline = args.processes[0]
-                for n in args.processes:
-                    figures[f"{n} process(es) (events/s)"] = spread(rates[n], 0)
-                for n in args.processes[1:]:
-                    # Paired by round: the runs of one round share the machine's load.
-                    pairs = [t1 / tn for t1, tn in zip(times[baseline], times[n], strict=True)]
-                    figures[f"{n} ÷ {baseline} process(es), throughput"] = spread(pairs)
+                for (launch, n), ts in times.items():
+                    how = "" if n == 1 else f", {LAUNCHES[launch]}"
+                    figures[f"{n} process(es){how} (events/s)"] = spread(
+                        [args.events / t for t in ts], 0
+                    )
                 figures["load average"] = load.summary()
                 figures["every event delivered once"] = "yes (checked after every run)"
-                figures["goal"] = "never drops when processes are added"
-                figures["met"] = all(b >= a for a, b in itertools.pairwise(medians))
+                figures["goal"] = GOAL
+                for launch in args.launch:
+                    # Each added process against one process fewer, paired by round: the
+                    # runs of one round share the machine's load.
+                    steps = [(how, n) for how, n in runs if how == launch or n == 1]
+                    ratios = []
+                    for fewer, more in itertools.pairwise(steps):
+                        pairs = [
+                            t_fewer / t_more
+                            for t_fewer, t_more in zip(times[fewer], times[more], strict=True)
+                        ]
+                        ratios.append(statistics.median(pairs))
+                        label = f"{more[1]} ÷ {fewer[1]} process(es), {LAUNCHES[launch]}"
+                        figures[f"{label}, throughput"] = spread(pairs)
+                    figures[f"met, {LAUNCHES[launch]}"] = all(r >= 1.0 for r in ratios)
                 record(f"groups-{channel}", figures)
     finally:
         receiver.stop()

@@ -30,6 +30,8 @@ class ChannelEntry:
     """One registered channel."""
 
     build: ChannelFactory
+    package: str
+    """The package ``build`` imports: ``consume --processes`` imports it before forking."""
     in_demo: bool = False
     """Whether ``govpub demo`` runs it (only channels that need no credentials there)."""
     demo_settings: Callable[[Settings], Settings] | None = None
@@ -109,22 +111,33 @@ def _catalog(context: ChannelContext) -> Channel:
 def registry() -> dict[str, ChannelEntry]:
     """Every known channel by name, in the order the demo lists them."""
     return {
-        "rss": ChannelEntry(_rss, in_demo=True, outputs=_rss_outputs),
-        "website": ChannelEntry(_website, in_demo=True, outputs=_website_outputs),
+        "rss": ChannelEntry(_rss, "channels.rss", in_demo=True, outputs=_rss_outputs),
+        "website": ChannelEntry(
+            _website, "channels.website", in_demo=True, outputs=_website_outputs
+        ),
         "wechat": ChannelEntry(
             _wechat,
+            "channels.newmedia.wechat.channel",
             in_demo=True,
             demo_settings=_newmedia_demo,
             outputs=_newmedia_outputs,
             routes=_wechat_routes,
         ),
         "weibo": ChannelEntry(
-            _weibo, in_demo=True, demo_settings=_newmedia_demo, outputs=_newmedia_outputs
+            _weibo,
+            "channels.newmedia.weibo.channel",
+            in_demo=True,
+            demo_settings=_newmedia_demo,
+            outputs=_newmedia_outputs,
         ),
         "webhook": ChannelEntry(
-            _webhook, in_demo=True, demo_settings=_newmedia_demo, outputs=_newmedia_outputs
+            _webhook,
+            "channels.newmedia.webhook.channel",
+            in_demo=True,
+            demo_settings=_newmedia_demo,
+            outputs=_newmedia_outputs,
         ),
-        "catalog": ChannelEntry(_catalog),
+        "catalog": ChannelEntry(_catalog, "channels.catalog"),
     }
 
 

@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 from channels.base import ChannelContext
@@ -16,7 +17,7 @@ from channels.registry import create_channel, resolve
 from consumers.retry import RetryPolicy
 from consumers.runner import ChannelRunner, RunStats
 from consumers.safety import ChannelGuard
-from govpub.bus import Bus, open_bus
+from govpub.bus import Bus, open_bus, transport_module
 from govpub.compliance.policy import CompliancePolicy
 from govpub.settings import Settings
 from govpub.store import Store
@@ -51,6 +52,15 @@ def build_runner(settings: Settings, name: str, store: Store) -> ChannelRunner:
         guard=ChannelGuard(name, store, CompliancePolicy.from_settings(settings)),
         writer_lease=settings.writer_lease,
     )
+
+
+def preload(settings: Settings, names: Sequence[str]) -> None:
+    """Import the transport and the named channels' packages now, as running them
+    would: members forked afterwards share these imports instead of each repeating
+    them."""
+    import_module(transport_module(settings))
+    for name in names:
+        import_module(resolve(name).package)
 
 
 def run_channels(

@@ -49,6 +49,17 @@ def _starting() -> Iterator[None]:
             gc.enable()
 
 
+def _positive(text: str) -> int:
+    """An argument that counts something: a whole number, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _out(text: str = "", stream: TextIO | None = None) -> None:
     (stream or sys.stdout).write(text + "\n")
 
@@ -194,14 +205,14 @@ def _nothing_to_deliver(settings: "Settings", names: Sequence[str]) -> bool:
 
     for name in names:
         resolve(name)  # a misspelt name is an error, pending or not
-    bus = open_bus(settings)
     topics = Topics(settings.topic_prefix)
     try:
-        return all(
-            lag <= 0
-            for name in names
-            for lag in bus.committed_lag(topics.channel_group(name), topics.content).values()
-        )
+        with open_bus(settings) as bus:
+            return all(
+                lag <= 0
+                for name in names
+                for lag in bus.committed_lag(topics.channel_group(name), topics.content).values()
+            )
     except BusError:
         return False  # the runners will say what is wrong
 
@@ -215,35 +226,37 @@ def _migrated(settings: "Settings") -> None:
 
 
 def cmd_consume(settings: "Settings", args: argparse.Namespace) -> int:
+    from govpub.app.members import run_members, stop_on_signals
+
     names = args.channel or settings.channels
     with _starting():  # the channels' imports and the migration: no work yet
         if args.until_idle and _nothing_to_deliver(settings, names):
             for name in names:
                 _out(f"channel {name}: nothing to deliver")
             return 0
-        from govpub.app.channels import run_channels
+        from govpub.app.channels import preload, run_channels
 
         _migrated(settings)
+        if args.processes > 1:
+            preload(settings, names)  # once, before the members are forked
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    def deliver(number: int, stop: threading.Event) -> int:
         results = run_channels(settings, names, until_idle=args.until_idle, stop=stop)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    failed = False
-    for result in results:
-        if result.error is not None:
-            failed = True
-            _err(f"channel {result.channel}: error: {result.error}")
-        else:
-            _out(f"channel {result.channel}: {result.stats}")
-    return 1 if failed else 0
+        member = f"member {number} of {args.processes}: " if args.processes > 1 else ""
+        failed = False
+        for result in results:
+            if result.error is not None:
+                failed = True
+                _err(f"{member}channel {result.channel}: error: {result.error}")
+            else:
+                _out(f"{member}channel {result.channel}: {result.stats}")
+        return 1 if failed else 0
+
+    if args.processes > 1:
+        return run_members(args.processes, deliver)
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        return deliver(1, stop)
 
 
 def cmd_ingest(settings: "Settings", args: argparse.Namespace) -> int:
@@ -508,6 +521,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--until-idle", action="store_true", help="stop when every partition is caught up"
+    )
+    p.add_argument(
+        "--processes",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="members of each channel's group to run, forked after one start-up (default 1)",
     )
     p.set_defaults(handler=cmd_consume)
 

@@ -17,6 +17,12 @@ from govpub.bus.base import (
 from govpub.settings import Settings, kafka_servers, sqlite_path
 
 
+def transport_module(settings: Settings) -> str:
+    """The module of the transport selected by ``settings.bus``, imported by
+    :func:`open_bus` when it is first needed."""
+    return "govpub.bus.kafka" if settings.bus_kind == "kafka" else "govpub.bus.sqlite"
+
+
 def open_bus(settings: Settings) -> Bus:
     """The transport selected by ``settings.bus``."""
     if settings.bus_kind == "kafka":
@@ -49,4 +55,5 @@ __all__ = [
     "SendResult",
     "TopicPartition",
     "open_bus",
+    "transport_module",
 ]

@@ -60,10 +60,15 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 def spawn_consumer(
-    settings: Settings, channels: Sequence[str], *, until_idle: bool = False, log: Path
+    settings: Settings,
+    channels: Sequence[str],
+    *,
+    until_idle: bool = False,
+    log: Path,
+    processes: int = 1,
 ) -> subprocess.Popen[bytes]:
     """``govpub consume`` in a child process (this test ends it, by its pid)."""
-    args = [sys.executable, "-m", "govpub.app.cli", "consume"]
+    args = [sys.executable, "-m", "govpub.app.cli", "consume", "--processes", str(processes)]
     for name in channels:
         args += ["--channel", name]
     if until_idle:
@@ -75,6 +80,21 @@ def spawn_consumer(
         )
     finally:
         handle.close()
+
+
+def consume_until_idle(
+    settings: Settings, channel: str, *, processes: int = 1
+) -> subprocess.CompletedProcess[str]:
+    """``govpub consume --channel CHANNEL --until-idle --processes N``, run to its end."""
+    args = ["consume", "--channel", channel, "--until-idle", "--processes", str(processes)]
+    return subprocess.run(
+        [sys.executable, "-m", "govpub.app.cli", *args],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def kill(process: subprocess.Popen[bytes]) -> None:

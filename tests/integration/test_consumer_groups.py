@@ -4,6 +4,7 @@ leave cleanly, and the website's standby that takes over."""
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from govpub.store import Store
 from govpub.topics import Topics
 from producers import Publisher
 from tests import factories
+from tests.faults.helpers import consume_until_idle
 from tests.kafka_broker import KafkaBroker
 
 
@@ -396,3 +398,29 @@ def test_a_second_website_consumer_waits_as_a_standby_and_takes_over(
     assert stats[1].delivered == 10
     listed = json.loads((settings.output_dir / "api" / "penalty.json").read_text("utf-8"))
     assert listed["total"] == 30
+
+
+def test_one_command_forks_members_that_deliver_everything_once(
+    settings: Settings,
+) -> None:
+    """``govpub consume --processes 3 --until-idle``: three members forked after one
+    start-up, each reporting what it did; together every event once, and the group's
+    lag 0 when the command ends."""
+    events = every_kind(300)
+    emit(settings, events)
+    done = consume_until_idle(settings, "rss", processes=3)
+    assert done.returncode == 0, done.stderr
+    reports = re.findall(
+        r"^member (\d) of 3: channel rss: (\d+) delivered, (\d+) skipped", done.stdout, re.M
+    )
+    assert sorted(number for number, _, _ in reports) == ["1", "2", "3"], done.stdout
+    assert sum(int(d) + int(s) for _, d, s in reports) == len(events)
+    with Store(settings.store) as store:
+        recorded = store.conn.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT event_id) FROM deliveries WHERE channel='rss'"
+        ).fetchone()
+    assert tuple(recorded) == (len(events), len(events))
+    topics = Topics(settings.topic_prefix)
+    lag = open_bus(settings).committed_lag(topics.channel_group("rss"), topics.content)
+    assert all(n <= 0 for n in lag.values())
+    assert "UnknownMember" not in done.stderr
