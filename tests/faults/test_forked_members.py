@@ -1,12 +1,11 @@
 """``govpub consume --processes N``: members forked by one command, stopped together by
 a signal to the command, and a member that dies takes the command down with it (a
-service manager then restarts the whole command), on both transports."""
+service manager then restarts the whole command), on both transports and both stores."""
 
 import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ from tests.faults.helpers import (
     consume_until_idle,
     delivered_events,
     documents,
-    env_for,
     kill,
     spawn_consumer,
     wait_caught_up,
@@ -113,20 +111,3 @@ def test_a_member_that_dies_stops_the_command_and_a_restart_delivers_the_rest(
     assert restarted.returncode == 0, restarted.stderr
     delivered = delivered_events(settings, "rss")
     assert set(delivered) == {event["event_id"] for event in first + later}
-
-
-@pytest.mark.parametrize("count", ["0", "-2", "two"])
-def test_a_count_of_processes_that_is_not_a_positive_number_is_refused(
-    settings: Settings, count: str
-) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "govpub.app.cli", "consume", "--processes", count],
-        env=env_for(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 2
-    assert "--processes" in done.stderr
-    assert ("not a whole number" if count == "two" else "must be at least 1") in done.stderr

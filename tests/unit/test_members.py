@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from govpub.app.cli import main
 from govpub.app.members import run_members
 from govpub.errors import ConfigurationError
 
@@ -30,3 +31,22 @@ def test_members_are_not_forked_while_another_thread_runs() -> None:
     finally:
         release.set()
         other.join()
+
+
+@pytest.mark.parametrize(
+    ("count", "reason"),
+    [
+        ("0", "must be at least 1, not 0"),
+        ("-2", "must be at least 1, not -2"),
+        ("two", "not a whole number"),
+    ],
+)
+def test_a_count_of_processes_that_is_not_a_positive_number_is_refused(
+    count: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["consume", "--processes", count])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "--processes" in error
+    assert reason in error
