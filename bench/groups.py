@@ -209,11 +209,12 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 # One process is the same either way; more are started as separate
                 # commands or forked by one ``--processes N`` command.
-                runs = [("separate", n) for n in args.processes] + [
-                    ("forked", n) for n in args.processes if n > 1 and "forked" in args.launch
+                runs = [
+                    (launch, n)
+                    for launch in LAUNCHES
+                    for n in args.processes
+                    if (n == 1 and launch == "separate") or (n > 1 and launch in args.launch)
                 ]
-                if "separate" not in args.launch:
-                    runs = [(launch, n) for launch, n in runs if launch == "forked" or n == 1]
                 times: dict[tuple[str, int], list[float]] = {run_: [] for run_ in runs}
                 with LoadSampler() as load:
                     for round_ in range(args.rounds):

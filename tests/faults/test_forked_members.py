@@ -44,15 +44,25 @@ def gone(pid: int) -> bool:
     return not Path(f"/proc/{pid}").exists()
 
 
-def spawn_members(settings: Settings, count: int, log: Path) -> subprocess.Popen[bytes]:
+def caught_up_members(
+    settings: Settings, count: int, log: Path
+) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """``consume --channel rss --processes COUNT`` started, its members forked and the
+    group caught up; returns the command and its members' pids."""
     process = spawn_consumer(settings, ["rss"], log=log, processes=count)
-    wait_for(
-        lambda: len(children_of(process.pid)) == count or process.poll() is not None,
-        f"the command never forked its {count} members",
-        timeout=60,
-    )
-    assert process.poll() is None, log.read_text("utf-8", errors="replace")
-    return process
+    try:
+        wait_for(
+            lambda: len(children_of(process.pid)) == count or process.poll() is not None,
+            f"the command never forked its {count} members",
+            timeout=60,
+        )
+        assert process.poll() is None, log.read_text("utf-8", errors="replace")
+        members = children_of(process.pid)
+        wait_caught_up(settings, "rss", 120, consumer=process, log=log)
+    except BaseException:
+        kill(process)
+        raise
+    return process, members
 
 
 def test_a_signal_to_the_command_stops_every_member_cleanly(
@@ -63,10 +73,8 @@ def test_a_signal_to_the_command_stops_every_member_cleanly(
     events = documents(200, prefix="sig")
     emit(settings, events)
     log = tmp_path / "consume.log"
-    process = spawn_members(settings, 2, log)
-    members = children_of(process.pid)
+    process, members = caught_up_members(settings, 2, log)
     try:
-        wait_caught_up(settings, "rss", 120, consumer=process, log=log)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, log.read_text("utf-8", errors="replace")
     finally:
@@ -91,10 +99,8 @@ def test_a_member_that_dies_stops_the_command_and_a_restart_delivers_the_rest(
     first = documents(100, prefix="before")
     emit(settings, first)
     log = tmp_path / "consume.log"
-    process = spawn_members(settings, 2, log)
-    members = children_of(process.pid)
+    process, members = caught_up_members(settings, 2, log)
     try:
-        wait_caught_up(settings, "rss", 120, consumer=process, log=log)
         victim = members[0]
         os.kill(victim, signal.SIGKILL)
         assert process.wait(timeout=60) == 1
