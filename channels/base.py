@@ -39,7 +39,7 @@ class ChannelBase:
 
     name = "base"
 
-    def flush(self) -> None:
+    def flush(self, *, backlog: bool = False) -> None:
         """Nothing buffered by default."""
 
     def idle(self) -> None:

@@ -24,6 +24,7 @@ class MemoryChannel(ChannelBase):
         self.applied: list[AnyEvent] = []
         self.documents: dict[str, AnyEvent] = {}
         self.flushes = 0
+        self.backlog_flushes = 0
         self.closed = False
         self._fail = fail
 
@@ -40,9 +41,10 @@ class MemoryChannel(ChannelBase):
             self.documents[event.document_id] = event
         return None
 
-    def flush(self) -> None:
-        """Count flushes."""
+    def flush(self, *, backlog: bool = False) -> None:
+        """Count flushes (and those made with a backlog waiting)."""
         self.flushes += 1
+        self.backlog_flushes += backlog
 
     def close(self) -> None:
         """Mark closed."""

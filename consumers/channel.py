@@ -1,7 +1,8 @@
 """The ``Channel`` protocol: what the runner delivers to (feeds, website, new media).
 
 The consumer runner calls ``apply`` for each new event of a batch, in partition
-order, then ``flush`` once for the batch, then records the deliveries and commits.
+order, then ``flush`` once for the batch, then records the deliveries and commits
+(``flush(backlog=True)`` when more events are waiting: see ``Channel.flush``).
 A crash anywhere before the commit replays the batch, so both methods must be
 idempotent: applying the same event twice leaves the same output. Dedupe by
 ``event_id`` and ordering by version are done by the runner, not by channels.
@@ -43,8 +44,15 @@ class Channel(Protocol):
         """Take one event into the channel's state; raise a ``DeliveryError`` on failure."""
         ...
 
-    def flush(self) -> None:
-        """Write out everything ``apply`` changed since the last flush."""
+    def flush(self, *, backlog: bool = False) -> None:
+        """Write out everything ``apply`` changed since the last flush.
+
+        ``backlog``: the batch was full, so more events are waiting. A channel may then
+        hold back output that the next batches would rewrite anyway (a feed that every
+        batch changes), as long as the state it is rendered from is stored. The runner
+        flushes again without ``backlog`` as soon as a batch is not full, a poll finds
+        nothing, or it stops: held-back output is written then.
+        """
         ...
 
     def idle(self) -> None:

@@ -114,7 +114,7 @@ class _FlushAtEnd:
     def apply(self, event: AnyEvent) -> Outcome | None:
         return self.channel.apply(event)
 
-    def flush(self) -> None:
+    def flush(self, *, backlog: bool = False) -> None:
         """Deferred: see :func:`replay`."""
 
     def idle(self) -> None:

@@ -197,6 +197,8 @@ class ChannelRunner:
         self._own_dead_letters = dead_letters
         self._dead_letters: DeadLetterSink | None = dead_letters
         self._lease: Lease | None = None
+        # The last flush was made with a backlog waiting: the channel may hold output back.
+        self._held = False
         if isinstance(channel, SingleWriter) and channel.single_writer:
             self._lease = Lease(store, f"channel:{channel.name}", ttl=writer_lease)
             channel.hold(self._lease)
@@ -319,7 +321,8 @@ class ChannelRunner:
                     records = consumer.poll(group_wait.timeout(), limit)
                     if records:
                         group_wait.reading()
-                        self._commit(consumer, self.process(records))
+                        full = len(records) >= limit
+                        self._commit(consumer, self.process(records, backlog=full))
                         failures = 0
                         # Caught up after this batch? Then do not wait for another poll.
                         if (
@@ -331,6 +334,7 @@ class ChannelRunner:
                         ):
                             return
                         continue
+                    self._flush_held()
                     self._idle()
                     if until_idle and self._caught_up(
                         consumer, started, group_wait, wait_for_group=wait_for_group
@@ -349,6 +353,7 @@ class ChannelRunner:
                     _close_quietly(consumer)
                     self._wait(delay)
                     consumer = self.bus.consumer(self.topics.content, group=self.group)
+            self._flush_held()
         finally:
             _close_quietly(consumer)
 
@@ -426,10 +431,12 @@ class ChannelRunner:
         records: Sequence[Record],
         *,
         redriven: Mapping[Record, DeadLetter] | None = None,
+        backlog: bool = False,
     ) -> dict[TopicPartition, int]:
         """Deliver one batch; returns the offsets to commit.
 
-        ``redriven`` maps records taken from dead letters to their letter: their events
+        ``backlog``: more records are waiting (the channel may hold output back: see
+        :meth:`Channel.flush`). ``redriven`` maps records taken from dead letters to their letter: their events
         are tried again although they were dead-lettered, and one that fails again is
         dead-lettered with the attempts counted so far.
         """
@@ -488,7 +495,7 @@ class ChannelRunner:
                 versions[event.document_id] = AppliedVersion(
                     event.version, event.event_id, isinstance(event, RetractEvent)
                 )
-        self._flush()
+        self._flush(backlog=backlog)
         self.deliveries.record(rows)
         offsets: dict[TopicPartition, int] = {}
         for record in records:
@@ -592,12 +599,19 @@ class ChannelRunner:
                 "channel %s: background work failed; trying again later", self.channel.name
             )
 
-    def _flush(self) -> None:
+    def _flush_held(self) -> None:
+        """Have the channel write what it held back during a backlog (nothing is waiting
+        now, or the consumer stops)."""
+        if self._held:
+            self._flush()
+
+    def _flush(self, *, backlog: bool = False) -> None:
         attempt = 0
         while True:
             attempt += 1
             try:
-                self.channel.flush()
+                self.channel.flush(backlog=backlog)
+                self._held = backlog
                 return
             except LeaseLost:
                 raise  # another process writes now: retrying would be fenced off again

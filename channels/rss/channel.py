@@ -19,6 +19,7 @@ the day it should disappear.
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -104,8 +105,13 @@ class RssChannel(ChannelBase):
         self.output_dir = context.output_dir
         self.urls = SiteUrls(str(context.settings.site_url))
         self.guid_prefix = guid_prefix
-        self.limit = context.section(RssSettings).feed_items
+        section = context.section(RssSettings)
+        self.limit = section.feed_items
+        self.backlog_interval_ms = round(section.feed_backlog_interval * 1000)
         self._dirty: set[str] = set()
+        # Feeds whose files are behind their items, with the generation to write them from
+        # (None until the first flush reads those any process of the channel left behind).
+        self._owed: dict[str, int] | None = None
         self._pending: dict[str, _Pending] = {}
         self._written: set[str] = set()  # a few paths a feed: for a replay in place
         store.ensure_schema(SCHEMA)
@@ -253,9 +259,18 @@ class RssChannel(ChannelBase):
             withdrawn_reason=None if row[10] is None else str(row[10]),
         )
 
-    def flush(self) -> None:
+    def flush(self, *, backlog: bool = False) -> None:
         """Store this batch's items, then render every feed they touch, RSS and Atom,
         each replaced atomically, all made durable by one sync.
+
+        With ``backlog`` (more events are waiting), a feed that this process or another of
+        the channel wrote less than ``GOVPUB_FEED_BACKLOG_INTERVAL`` ago is held back: the
+        next batches change it again, and a backlog delivered by several processes would
+        otherwise have each of them write every feed with each of its batches. A feed held
+        back is written by the first flush after the interval, or by the next flush
+        without ``backlog``, which the runner makes as soon as the backlog is delivered
+        (or it stops). Its items are stored either way; a feed left behind by a process
+        that stopped without writing it is written by the next process's first flush.
 
         With several processes of this channel, the feeds are rendered outside the
         store's lock. Storing the items bumps each touched feed's generation in the same
@@ -265,16 +280,43 @@ class RssChannel(ChannelBase):
         the feed is skipped. The last write of a feed is therefore never an older state's,
         and no process's items are lost.
         """
-        if not self._pending and not self._dirty:
+        owed = self._owed
+        if owed is None:
+            owed = self._owed = self._left_behind()
+        if self._pending or self._dirty:
+            with self.store.transaction(LOCK) as conn:
+                self._write_pending(conn)
+                for feed in sorted(self._dirty):
+                    owed[feed] = max(owed.get(feed, 0), self._bump(conn, feed))
+            self._pending.clear()
+            self._dirty.clear()
+        due = sorted(owed)
+        if backlog and self.backlog_interval_ms > 0:
+            due = self._due(due)
+        log.debug("rss: %d feeds to write, %d held back", len(due), len(owed) - len(due))
+        if not due:
             return
-        with self.store.transaction(LOCK) as conn:
-            self._write_pending(conn)
-            needed = {feed: self._bump(conn, feed) for feed in sorted(self._dirty)}
-        for feed, generation in needed.items():
-            self._render(feed, generation)
+        for feed in due:
+            self._render(feed, owed[feed])
+            del owed[feed]  # not before: a flush that failed is tried again
         sync_filesystem(self.output_dir)
-        self._pending.clear()
-        self._dirty.clear()
+
+    def _left_behind(self) -> dict[str, int]:
+        """The feeds whose files are older than their items, and their generations."""
+        rows = self.store.conn.execute(
+            "SELECT feed, changed FROM rss_feeds WHERE changed > rendered"
+        ).fetchall()
+        return {str(feed): int(changed) for feed, changed in rows}
+
+    def _due(self, feeds: Sequence[str]) -> list[str]:
+        """Those of ``feeds`` that no process of the channel has written within the
+        backlog interval (by the clocks of the hosts that wrote them: a host's clock that
+        is ahead holds a feed back for longer, at most until the backlog is delivered)."""
+        # One row a feed: a few dozen.
+        rows = self.store.conn.execute("SELECT feed, rendered_at_ms FROM rss_feeds")
+        written = {str(feed): int(at) for feed, at in rows}
+        recent = time.time() * 1000 - self.backlog_interval_ms
+        return [feed for feed in feeds if written.get(feed, 0) <= recent]
 
     @staticmethod
     def _bump(conn: Connection, feed: str) -> int:
@@ -315,7 +357,10 @@ class RssChannel(ChannelBase):
             for path, data in files.items():
                 atomic_write(self.output_dir / path, data, durable=False)
                 self._written.add(path)
-            conn.execute("UPDATE rss_feeds SET rendered=? WHERE feed=?", (changed, feed))
+            conn.execute(
+                "UPDATE rss_feeds SET rendered=?, rendered_at_ms=? WHERE feed=?",
+                (changed, round(time.time() * 1000), feed),
+            )
 
     def _latest(self, feed: str) -> list[_Item]:
         sql = f"SELECT {_COLUMNS} FROM rss_items"

@@ -34,5 +34,11 @@ CREATE TABLE IF NOT EXISTS rss_feeds (
     rendered INTEGER NOT NULL DEFAULT 0
 )
 """
-SCHEMA = Schema("rss_items", _SCHEMA, _GENERATIONS)
+# Version 3: when each feed was last written (milliseconds since the epoch), so that
+# while a backlog is delivered the members of a group write a feed at most once an
+# interval between them (GOVPUB_FEED_BACKLOG_INTERVAL), however many batches they make.
+_RENDERED_AT = """
+ALTER TABLE rss_feeds ADD COLUMN rendered_at_ms BIGINT NOT NULL DEFAULT 0
+"""
+SCHEMA = Schema("rss_items", _SCHEMA, _GENERATIONS, _RENDERED_AT)
 """The tables of this component, as versioned migrations."""

@@ -415,9 +415,10 @@ class WebsiteChannel(ChannelBase):
 
     # flush --------------------------------------------------------------------------
 
-    def flush(self) -> None:
+    def flush(self, *, backlog: bool = False) -> None:
         """Commit the batch, then render every output touched since the last flush, each
-        file atomically; a large flush in several processes."""
+        file atomically; a large flush in several processes (with a backlog too: the
+        site's pages are written with the batch that changes them)."""
         try:
             self._flush()
         finally:

@@ -1,6 +1,7 @@
 """The RSS channel: valid feeds, stable guids, updates, withdrawals, per-department feeds."""
 
 import html
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -225,9 +226,11 @@ def test_feeds_are_written_under_the_lock_that_stores_their_items(
     assert all(locked)
 
 
+@pytest.mark.parametrize("backlog", [False, True], ids=["batch by batch", "with a backlog"])
 def test_two_processes_of_the_channel_lose_no_item(
-    make_settings: Callable[..., Settings],
+    make_settings: Callable[..., Settings], backlog: bool
 ) -> None:
+    """With a backlog, every batch but each process's last holds feeds back."""
     import threading
 
     settings = make_settings(feed_items=200)
@@ -238,7 +241,9 @@ def test_two_processes_of_the_channel_lose_no_item(
             with Store(settings.store) as store:
                 channel = RssChannel.from_context(ChannelContext(settings, store))
                 for batch in range(10):
-                    deliver(channel, *(factories.policy(f"{prefix}-{batch}-{i}") for i in range(5)))
+                    for i in range(5):
+                        channel.apply(parse_event(factories.policy(f"{prefix}-{batch}-{i}")))
+                    channel.flush(backlog=backlog and batch < 9)
         except BaseException as exc:  # reported by the test thread
             errors.append(exc)
 
@@ -347,3 +352,116 @@ def test_a_consultation_has_its_feed_with_its_stage_and_result(
     [entry] = parse(out / "feeds" / "consultation.atom").entries
     assert "收到意见 5 条，采纳 2 条" in entry.summary
     assert "结果已公布" in {t.term for t in entry.tags}
+
+
+def _feed_links(output_dir: Path, feed: str = "all") -> set[str]:
+    return {e.link.rsplit("/", 1)[-1] for e in parse(output_dir / f"feeds/{feed}.xml").entries}
+
+
+def test_with_a_backlog_a_feed_written_within_the_interval_is_held_back_until_it_is_delivered(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(feed_items=50, feed_backlog_interval=60)
+    with Store(settings.store) as store:
+        channel = RssChannel.from_context(ChannelContext(settings, store))
+        channel.apply(parse_event(factories.policy("p1")))
+        channel.flush(backlog=True)  # never written yet: written now
+        assert _feed_links(settings.output_dir) == {"p1.html"}
+        channel.apply(parse_event(factories.policy("p2")))
+        channel.flush(backlog=True)
+        # Stored, not yet in the feed: the next batches would change it again.
+        assert _feed_links(settings.output_dir) == {"p1.html"}
+        assert store.conn.execute("SELECT COUNT(*) FROM rss_items").fetchone()[0] == 2
+        channel.flush()  # the backlog is delivered: nothing new, the feed is written
+        assert _feed_links(settings.output_dir) == {"p1.html", "p2.html"}
+
+
+def test_with_a_backlog_a_feed_is_written_again_once_the_interval_has_passed(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(feed_items=50, feed_backlog_interval=0.2)
+    with Store(settings.store) as store:
+        channel = RssChannel.from_context(ChannelContext(settings, store))
+        deliver_backlog = [factories.policy(f"p{n}") for n in range(3)]
+        channel.apply(parse_event(deliver_backlog[0]))
+        channel.flush(backlog=True)
+        channel.apply(parse_event(deliver_backlog[1]))
+        channel.flush(backlog=True)
+        assert _feed_links(settings.output_dir) == {"p0.html"}
+        time.sleep(0.25)
+        channel.apply(parse_event(deliver_backlog[2]))
+        channel.flush(backlog=True)
+        assert _feed_links(settings.output_dir) == {"p0.html", "p1.html", "p2.html"}
+
+
+def test_a_feed_written_by_another_process_within_the_interval_is_held_back(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """The interval is the group's: one process's write holds the feed back for all."""
+    settings = make_settings(feed_items=50, feed_backlog_interval=60)
+    with Store(settings.store) as store_a, Store(settings.store) as store_b:
+        first = RssChannel.from_context(ChannelContext(settings, store_a))
+        second = RssChannel.from_context(ChannelContext(settings, store_b))
+        first.apply(parse_event(factories.policy("a1")))
+        first.flush(backlog=True)
+        second.apply(parse_event(factories.policy("b1")))
+        second.flush(backlog=True)
+        assert _feed_links(settings.output_dir) == {"a1.html"}
+        second.flush()
+        assert _feed_links(settings.output_dir) == {"a1.html", "b1.html"}
+
+
+def test_without_an_interval_a_backlog_holds_nothing_back(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(feed_items=50, feed_backlog_interval=0)
+    with Store(settings.store) as store:
+        channel = RssChannel.from_context(ChannelContext(settings, store))
+        for n in range(3):
+            channel.apply(parse_event(factories.policy(f"p{n}")))
+            channel.flush(backlog=True)
+            assert len(_feed_links(settings.output_dir)) == n + 1
+
+
+def test_a_feed_a_stopped_process_held_back_is_written_by_the_next_one(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A process that stops (or dies) between a flush with a backlog and the next leaves
+    its items stored and its feeds behind them: the next process writes those feeds at its
+    first flush, even one that brings no item of theirs."""
+    settings = make_settings(feed_items=50, feed_backlog_interval=60)
+    with Store(settings.store) as store:
+        stopped = RssChannel.from_context(ChannelContext(settings, store))
+        deliver(stopped, factories.policy("p1"))
+        stopped.apply(parse_event(factories.policy("p2")))
+        stopped.flush(backlog=True)
+        assert _feed_links(settings.output_dir) == {"p1.html"}
+    with Store(settings.store) as store:
+        RssChannel.from_context(ChannelContext(settings, store)).flush()
+    assert _feed_links(settings.output_dir) == {"p1.html", "p2.html"}
+    assert _feed_links(settings.output_dir, "policy") == {"p1.html", "p2.html"}
+
+
+def test_a_flush_that_fails_while_writing_a_feed_writes_it_when_tried_again(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import channels.rss.channel as module
+
+    settings = make_settings(feed_items=50)
+    with Store(settings.store) as store:
+        channel = RssChannel.from_context(ChannelContext(settings, store))
+        write = module.atomic_write
+        failures = [OSError("disk full")]
+
+        def failing_once(path: Path, data: bytes, *, durable: bool = True) -> bool:
+            if failures:
+                raise failures.pop()
+            return write(path, data, durable=durable)
+
+        monkeypatch.setattr(module, "atomic_write", failing_once)
+        channel.apply(parse_event(factories.policy("p1")))
+        with pytest.raises(OSError, match="disk full"):
+            channel.flush()
+        channel.flush()  # as the runner tries a failed flush again
+    assert _feed_links(settings.output_dir) == {"p1.html"}
+    assert _feed_links(settings.output_dir, "policy") == {"p1.html"}

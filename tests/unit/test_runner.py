@@ -254,7 +254,7 @@ def test_a_crash_after_recording_but_before_commit_is_harmless(local: Settings) 
 
 def test_flush_failures_are_retried_then_raised_without_commit(local: Settings) -> None:
     class BrokenDisk(MemoryChannel):
-        def flush(self) -> None:
+        def flush(self, *, backlog: bool = False) -> None:
             raise OSError("disk full")
 
     emit(local, factories.policy())
@@ -397,3 +397,66 @@ def test_the_runner_delivers_a_backlog_in_batches_that_grow(local: Settings) -> 
     # 200, then 400, then the 100 left: a full batch only once the assignment is settled.
     assert runner.stats.batches == 3
     assert channel.flushes == 3
+
+
+class _FlushLog(MemoryChannel):
+    """Records, for each flush, how many events it follows and whether a backlog waited."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[int, bool]] = []
+
+    def flush(self, *, backlog: bool = False) -> None:
+        super().flush(backlog=backlog)
+        self.log.append((len(self.applied), backlog))
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        # 200 (full: more are waiting), then the 100 left.
+        (300, [(200, True), (300, False)]),
+        # 200, 200 (the assignment is new at the first poll), then 400: all full. The poll
+        # after them finds nothing: the channel writes what it held back, no new event.
+        (800, [(200, True), (400, True), (800, True), (800, False)]),
+    ],
+    ids=["ends with a batch that is not full", "ends with a full batch"],
+)
+def test_a_full_batch_is_flushed_with_a_backlog_and_the_last_flush_never_is(
+    local: Settings, events: int, expected: list[tuple[int, bool]]
+) -> None:
+    emit(local, *(factories.policy(f"doc-{i}") for i in range(events)))
+    channel = _FlushLog()
+    with Store(local.store) as store:
+        runner = ChannelRunner(
+            channel,
+            open_bus(local),
+            store,
+            Topics(local.topic_prefix),
+            max_batch=400,
+            poll_timeout=0.2,
+        )
+        runner.run(until_idle=True)
+    assert runner.stats.delivered == events
+    assert channel.log == expected
+
+
+def test_a_consumer_asked_to_stop_after_a_full_batch_writes_what_the_channel_held_back(
+    local: Settings,
+) -> None:
+    emit(local, *(factories.policy(f"doc-{i}") for i in range(200)))
+    with Store(local.store) as store:
+        runner: ChannelRunner | None = None
+
+        class StopAfterFirst(_FlushLog):
+            def flush(self, *, backlog: bool = False) -> None:
+                super().flush(backlog=backlog)
+                assert runner is not None
+                runner.stop()
+
+        channel = StopAfterFirst()
+        runner = ChannelRunner(
+            channel, open_bus(local), store, Topics(local.topic_prefix), max_batch=400
+        )
+        runner.run()
+    assert channel.log == [(200, True), (200, False)]

@@ -506,7 +506,7 @@ class WeChatChannel(NewMediaChannel[WeChatClient]):
 
     # --- publish results -----------------------------------------------------------------------
 
-    def flush(self) -> None:
+    def flush(self, *, backlog: bool = False) -> None:
         """Poll due publish jobs (see :meth:`poll_publishing`) and work off due deletions
         (:meth:`work_off_deletions`); never fails the batch."""
         self.poll_publishing()
