@@ -24,7 +24,6 @@ class MemoryChannel(ChannelBase):
         self.applied: list[AnyEvent] = []
         self.documents: dict[str, AnyEvent] = {}
         self.flushes = 0
-        self.backlog_flushes = 0
         self.closed = False
         self._fail = fail
 
@@ -42,9 +41,8 @@ class MemoryChannel(ChannelBase):
         return None
 
     def flush(self, *, backlog: bool = False) -> None:
-        """Count flushes (and those made with a backlog waiting)."""
+        """Count flushes."""
         self.flushes += 1
-        self.backlog_flushes += backlog
 
     def close(self) -> None:
         """Mark closed."""

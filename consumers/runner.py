@@ -327,7 +327,7 @@ class ChannelRunner:
                         # Caught up after this batch? Then do not wait for another poll.
                         if (
                             until_idle
-                            and len(records) < limit
+                            and not full
                             and self._caught_up(
                                 consumer, started, group_wait, wait_for_group=wait_for_group
                             )

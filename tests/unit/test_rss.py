@@ -40,6 +40,11 @@ def parse(path: Path) -> Any:
     return feed
 
 
+def _feed_links(output_dir: Path, feed: str = "all") -> set[str]:
+    """The document pages a feed links to (file names)."""
+    return {e.link.rsplit("/", 1)[-1] for e in parse(output_dir / f"feeds/{feed}.xml").entries}
+
+
 def test_every_feed_parses_cleanly(setup: tuple[RssChannel, Path]) -> None:
     channel, out = setup
     deliver(channel, factories.policy(), factories.penalty())
@@ -253,11 +258,9 @@ def test_two_processes_of_the_channel_lose_no_item(
     for worker in workers:
         worker.join(timeout=120)
     assert errors == []
-    ids = {
-        entry.link.rsplit("/", 1)[-1]
-        for entry in parse(settings.output_dir / "feeds/all.xml").entries
+    assert _feed_links(settings.output_dir) == {
+        f"{p}-{b}-{i}.html" for p in "ab" for b in range(10) for i in range(5)
     }
-    assert ids == {f"{p}-{b}-{i}.html" for p in "ab" for b in range(10) for i in range(5)}
 
 
 def test_a_feed_rendered_outside_the_lock_never_replaces_a_newer_one(
@@ -281,10 +284,7 @@ def test_a_feed_rendered_outside_the_lock_never_replaces_a_newer_one(
 
         deliver(Overtaken.from_context(ChannelContext(settings, store_a)), factories.policy("a-1"))
     assert outside == [True]
-    links = {
-        e.link.rsplit("/", 1)[-1] for e in parse(settings.output_dir / "feeds/all.xml").entries
-    }
-    assert links == {"a-1.html", "b-1.html"}
+    assert _feed_links(settings.output_dir) == {"a-1.html", "b-1.html"}
 
 
 def test_licensing_and_enforcement_decisions_have_their_own_feeds(
@@ -352,10 +352,6 @@ def test_a_consultation_has_its_feed_with_its_stage_and_result(
     [entry] = parse(out / "feeds" / "consultation.atom").entries
     assert "收到意见 5 条，采纳 2 条" in entry.summary
     assert "结果已公布" in {t.term for t in entry.tags}
-
-
-def _feed_links(output_dir: Path, feed: str = "all") -> set[str]:
-    return {e.link.rsplit("/", 1)[-1] for e in parse(output_dir / f"feeds/{feed}.xml").entries}
 
 
 def test_with_a_backlog_a_feed_written_within_the_interval_is_held_back_until_it_is_delivered(
